@@ -1,0 +1,25 @@
+// Mappings handed to JavaScript. Every mapping becomes exactly one
+// SharedArrayBuffer whose backing-store deleter unmaps it, so the memory lives
+// exactly as long as JavaScript (any thread) can reach it. Release() swaps the
+// shared pages for private anonymous ones in place: the shared object is let go
+// at once, yet a stale view reads zeros instead of faulting.
+#pragma once
+#include <napi.h>
+
+#include <cstddef>
+
+namespace shmkit {
+
+enum class MapKind { kShared, kReadOnlyCow };
+
+// Wraps [addr, addr+len) in a SharedArrayBuffer that owns it. `len` may be 0
+// (addr ignored) for an empty object.
+Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind);
+
+// Maps fd (MAP_SHARED, or MAP_PRIVATE when readOnly so stray writes stay
+// private) and wraps it.
+Napi::Value MapFd(const Napi::CallbackInfo& info);     // (fd, size, readOnly)
+Napi::Value Release(const Napi::CallbackInfo& info);   // (sab) -> bool
+Napi::Value IsMapped(const Napi::CallbackInfo& info);  // (sab) -> bool
+
+}  // namespace shmkit

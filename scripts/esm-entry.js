@@ -1,0 +1,17 @@
+// Writes the ESM entry (dist/src/index.mjs) as a thin re-export of the
+// CommonJS build, so `import` and `require` share one module instance (one
+// set of classes: instanceof works across both).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.join(__dirname, '..', 'dist', 'src');
+const names = Object.keys(require(path.join(dir, 'index.js'))).filter((n) => n !== '__esModule' && n !== 'default');
+const lines = [
+  "import cjs from './index.js';",
+  `export const { ${names.join(', ')} } = cjs;`,
+  'export default cjs;',
+  '',
+];
+fs.writeFileSync(path.join(dir, 'index.mjs'), lines.join('\n'));
+fs.writeFileSync(path.join(dir, 'index.d.mts'), "export * from './index.js';\n");

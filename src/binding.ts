@@ -1,0 +1,55 @@
+// Loads the native addon and gives it a typed interface. Native functions
+// throw an Error carrying `errno` and `syscall`; callers pass the failure to
+// rethrowNative() with the object's name so users see a ShmkitError.
+import * as path from 'node:path';
+
+export interface FdStat {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface NativeSysVStat {
+  key: number;
+  id: number;
+  size: number;
+  mode: number;
+  flags: number;
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  cpid: number;
+  lpid: number;
+  attachments: number;
+  atime: number;
+  dtime: number;
+  ctime: number;
+}
+
+export interface Native {
+  mapFd(fd: number, size: number, readOnly: boolean): SharedArrayBuffer;
+  release(buffer: SharedArrayBuffer): boolean;
+  isMapped(buffer: SharedArrayBuffer): boolean;
+  shmCreate(name: string, size: number, mode: number): number;
+  shmOpen(name: string, readOnly: boolean): number;
+  shmUnlink(name: string): void;
+  fstat(fd: number): FdStat;
+  fchmod(fd: number, mode: number): void;
+  fchown(fd: number, uid: number, gid: number): void;
+  close(fd: number): void;
+  dup(fd: number): number;
+  memfdCreate(name: string, size: number): number;
+  ftok(path: string, projId: number): number;
+  shmget(key: number, size: number, create: boolean, exclusive: boolean, mode: number): number;
+  shmat(id: number, readOnly: boolean): SharedArrayBuffer;
+  shmStat(id: number): NativeSysVStat;
+  shmSet(id: number, uid: number, gid: number, mode: number): void;
+  shmRemove(id: number): void;
+  sendFd(socketFd: number, fd: number, payload: Uint8Array, timeoutMs: number, cancel: Int32Array): Promise<void>;
+  recvFd(socketFd: number, length: number, timeoutMs: number, cancel: Int32Array): Promise<{ fd: number; payload: Buffer }>;
+}
+
+// dist/src/binding.js -> <package>/build/Release/shmkit.node
+export const native: Native = require(path.join(__dirname, '..', '..', 'build', 'Release', 'shmkit.node')) as Native;

@@ -1,0 +1,112 @@
+/**
+ * shmkit's errors. Every failure is an `Error` with a stable string `code`:
+ * an errno name (`ENOENT`, `EACCES`, ...) for system failures, with `syscall`
+ * and the object's name in `path`; `ERR_SHMKIT_*` for shmkit's own; and Node's
+ * `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for bad
+ * arguments, thrown before any memory or syscall is touched.
+ */
+import { constants as osConstants } from 'node:os';
+
+/** Codes of failures that are shmkit's own rather than the kernel's. */
+export type ShmkitErrorCode =
+  | 'ERR_SHMKIT_CLOSED'
+  | 'ERR_SHMKIT_BAD_LAYOUT'
+  | 'ERR_SHMKIT_BAD_MESSAGE'
+  | 'ERR_SHMKIT_FD_LOST';
+
+/** The base class of every error shmkit raises for a failed operation. */
+export class ShmkitError extends Error {
+  /** Stable machine-readable code: an errno name or `ERR_SHMKIT_*`. */
+  readonly code: string;
+  /** The failing syscall, for system errors. */
+  readonly syscall?: string;
+  /** The shared-memory name (or other subject) the operation was about. */
+  readonly path?: string;
+  /** The negative errno, as Node's own system errors carry it. */
+  readonly errno?: number;
+
+  constructor(code: string, message: string, extra: { syscall?: string; path?: string; errno?: number } = {}) {
+    super(message);
+    this.name = 'ShmkitError';
+    this.code = code;
+    if (extra.syscall !== undefined) this.syscall = extra.syscall;
+    if (extra.path !== undefined) this.path = extra.path;
+    if (extra.errno !== undefined) this.errno = extra.errno;
+  }
+}
+
+// The one errno table: number -> name, taken from Node so it matches the
+// platform shmkit runs on.
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
+);
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ENOENT: 'no such shared memory object',
+  EEXIST: 'already exists',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'not enough room in shared memory',
+  ENOMEM: 'out of memory',
+  ENAMETOOLONG: 'name too long',
+  EINVAL: 'invalid argument',
+  EFBIG: 'size too large',
+  EIDRM: 'segment was removed',
+  ETIMEDOUT: 'timed out',
+  ECONNRESET: 'peer closed the socket',
+  EBADF: 'bad file descriptor',
+  ENODEV: 'descriptor cannot be memory-mapped',
+};
+
+/** Converts `errno` (positive, as native code reports it) into a ShmkitError. */
+export function systemError(errno: number, syscall: string, path?: string): ShmkitError {
+  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const text = ERRNO_TEXT[code] ?? code.toLowerCase();
+  const where = path === undefined ? syscall : `${syscall} '${path}'`;
+  return new ShmkitError(code, `${code}: ${text}, ${where}`, { syscall, path, errno: -errno });
+}
+
+/** The "not from this process" error: the handle was already closed. */
+export function closedError(what: string): ShmkitError {
+  return new ShmkitError('ERR_SHMKIT_CLOSED', `${what} is closed`);
+}
+
+/** Rethrows a native failure as a ShmkitError naming `path`; other errors pass through. */
+export function rethrowNative(err: unknown, path?: string): never {
+  if (err instanceof Error && typeof (err as { errno?: unknown }).errno === 'number') {
+    const e = err as Error & { errno: number; syscall: string };
+    throw systemError(e.errno, e.syscall, path);
+  }
+  throw err;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `type string ('${value.length > 28 ? value.slice(0, 25) + '...' : value}')`;
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  return `type ${typeof value} (${String(value)})`;
+}
+
+type NodeStyleError<E extends Error> = E & { code: string };
+
+/** `TypeError` with `code: 'ERR_INVALID_ARG_TYPE'`, as Node's own APIs throw. */
+export function invalidArgType(name: string, expected: string, actual: unknown): NodeStyleError<TypeError> {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`) as NodeStyleError<TypeError>;
+  e.code = 'ERR_INVALID_ARG_TYPE';
+  return e;
+}
+
+/** `TypeError` with `code: 'ERR_INVALID_ARG_VALUE'`: right type, unusable value. */
+export function invalidArgValue(name: string, reason: string, actual: unknown): NodeStyleError<TypeError> {
+  const e = new TypeError(`The "${name}" argument ${reason}. Received ${describe(actual)}`) as NodeStyleError<TypeError>;
+  e.code = 'ERR_INVALID_ARG_VALUE';
+  return e;
+}
+
+/** `RangeError` with `code: 'ERR_OUT_OF_RANGE'`. */
+export function outOfRange(name: string, range: string, actual: unknown): NodeStyleError<RangeError> {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`) as NodeStyleError<RangeError>;
+  e.code = 'ERR_OUT_OF_RANGE';
+  return e;
+}

@@ -1,0 +1,15 @@
+/**
+ * shmkit: Linux shared memory for Node.js. The public surface, one explicit
+ * list (see API.md for the contract).
+ */
+export { Segment } from './segment/segment.js';
+export type { SegmentCreateOptions, SegmentOpenOptions, SegmentOpenOrCreateOptions, SegmentStat } from './segment/segment.js';
+export type { SegmentInfo } from './segment/list.js';
+export { SysVSegment, SysVAttachment } from './segment/sysv.js';
+export type { SysVGetOptions, SysVSegmentStat, SysVSegmentInfo } from './segment/sysv.js';
+export { sendSegment, receiveSegment } from './segment/transfer.js';
+export type { TransferOptions } from './segment/transfer.js';
+export { ShmkitError } from './errors.js';
+export type { ShmkitErrorCode } from './errors.js';
+export { Kind, readHeader, HEADER_LENGTH } from './layout/header.js';
+export type { HeaderInfo, KindName } from './layout/header.js';

@@ -1,0 +1,23 @@
+// POSIX shared-memory names: `/name`, one path component, at most NAME_MAX
+// bytes. A name without the leading slash is accepted and normalised.
+import { ShmkitError, invalidArgType, invalidArgValue } from '../errors.js';
+
+/** Longest name component the kernel accepts (NAME_MAX). */
+export const NAME_MAX = 255;
+
+/** Returns the canonical `/name` form, or throws a precise error. */
+export function normalizeName(value: unknown): string {
+  if (typeof value !== 'string') throw invalidArgType('name', 'of type string', value);
+  const bare = value.startsWith('/') ? value.slice(1) : value;
+  if (bare.length === 0) throw invalidArgValue('name', 'must name an object (it is empty)', value);
+  if (bare.includes('/')) throw invalidArgValue('name', 'must not contain "/" after the leading one', value);
+  if (bare.includes('\0')) throw invalidArgValue('name', 'must not contain NUL characters', value);
+  if (bare === '.' || bare === '..') throw invalidArgValue('name', 'must not be "." or ".."', value);
+  if (Buffer.byteLength(bare) > NAME_MAX) {
+    throw new ShmkitError('ENAMETOOLONG', `ENAMETOOLONG: name longer than ${NAME_MAX} bytes, shm_open '/${bare.slice(0, 32)}...'`, {
+      syscall: 'shm_open',
+      path: `/${bare}`,
+    });
+  }
+  return `/${bare}`;
+}

@@ -1,0 +1,222 @@
+/**
+ * System V shared memory: shmget / shmat / shmdt / shmctl, interoperable with
+ * C programs using the same calls and with `ipcs` / `ipcrm`.
+ */
+import { readFileSync } from 'node:fs';
+import { native, type NativeSysVStat } from '../binding.js';
+import { checkBoolean, checkInteger, checkMode, checkObject, checkString, MAX_SIZE } from '../args.js';
+import { invalidArgValue, rethrowNative } from '../errors.js';
+import { MappedMemory } from './mapped.js';
+
+/** Options of {@link SysVSegment.get}. */
+export interface SysVGetOptions {
+  /** Size in bytes; required when creating, may be 0 or omitted to open. */
+  size?: number;
+  /** IPC_CREAT: create the segment if the key has none. */
+  create?: boolean;
+  /** IPC_EXCL: with `create`, fail with `EEXIST` if it already exists. */
+  exclusive?: boolean;
+  /** Permission bits for a new segment. Default `0o600`. */
+  mode?: number;
+}
+
+/** shmctl(IPC_STAT), field for field; times are seconds since the epoch (0: never). */
+export type SysVSegmentStat = Omit<NativeSysVStat, 'flags'> & {
+  /** True once IPC_RMID was requested (destroyed at the last detach). */
+  removed: boolean;
+};
+
+/** One row of {@link SysVSegment.list}: what `ipcs -m` shows. */
+export interface SysVSegmentInfo {
+  key: number;
+  id: number;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  cpid: number;
+  lpid: number;
+  attachments: number;
+  atime: number;
+  dtime: number;
+  ctime: number;
+  /** Resident bytes and swapped bytes, as the kernel reports them. */
+  rss: number;
+  swap: number;
+}
+
+const SHM_DEST = 0o1000; // shm_perm.mode bit: IPC_RMID requested
+const IPC_PRIVATE = 0;
+
+/** An attachment (shmat). Detach when done; views that escape stay safe. */
+export class SysVAttachment implements Disposable {
+  readonly readOnly: boolean;
+  readonly #memory: MappedMemory;
+
+  /** @internal */
+  constructor(buffer: SharedArrayBuffer, readOnly: boolean, id: number) {
+    this.readOnly = readOnly;
+    this.#memory = new MappedMemory(buffer, `System V attachment of segment ${id}`);
+  }
+
+  /** The attached memory; usable with `Atomics` and postable to workers. */
+  get buffer(): SharedArrayBuffer {
+    return this.#memory.buffer;
+  }
+
+  /** A `Uint8Array` over the attachment (see `Segment.bytes` for the size cap). */
+  get bytes(): Uint8Array {
+    return this.#memory.bytes;
+  }
+
+  get detached(): boolean {
+    return this.#memory.released;
+  }
+
+  /**
+   * shmdt: the attachment ends now (the kernel's attachment count drops and a
+   * removed segment is destroyed at its last detach). Views obtained earlier
+   * see private zero pages from now on instead of crashing. Idempotent.
+   */
+  detach(): void {
+    this.#memory.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+}
+
+/** A System V shared memory segment identifier (shmget). */
+export class SysVSegment {
+  /** The segment's identifier (shmid), as `ipcs -m` prints it. */
+  readonly id: number;
+  /** The key it was looked up with (0 for IPC_PRIVATE). */
+  readonly key: number;
+
+  private constructor(id: number, key: number) {
+    this.id = id;
+    this.key = key;
+  }
+
+  /** ftok(3): a key from an existing path and a project id (1..255). */
+  static ftok(path: string, projId: number): number {
+    checkString('path', path);
+    checkInteger('projId', projId, 1, 255);
+    try {
+      return native.ftok(path, projId);
+    } catch (err) {
+      rethrowNative(err, path);
+    }
+  }
+
+  /**
+   * shmget(2). `key` is a number (e.g. from {@link SysVSegment.ftok}) or
+   * `'private'` for IPC_PRIVATE (always a new segment).
+   */
+  static get(key: number | 'private', options?: SysVGetOptions): SysVSegment {
+    let numericKey: number;
+    if (key === 'private') numericKey = IPC_PRIVATE;
+    else if (typeof key === 'number') numericKey = checkInteger('key', key, -(2 ** 31), 2 ** 31 - 1);
+    else throw invalidArgValue('key', "must be a number or 'private'", key);
+    const opts = checkObject<SysVGetOptions>('options', options);
+    const create = checkBoolean('options.create', opts.create, key === 'private');
+    const exclusive = checkBoolean('options.exclusive', opts.exclusive, false);
+    const mode = checkMode(opts.mode);
+    const size = opts.size === undefined ? 0 : checkInteger('options.size', opts.size, 0, MAX_SIZE);
+    if (create && size === 0) throw invalidArgValue('options.size', 'must be given (>= 1) to create a segment', opts.size);
+    try {
+      return new SysVSegment(native.shmget(numericKey, size, create, exclusive, mode), numericKey);
+    } catch (err) {
+      rethrowNative(err, `key 0x${(numericKey >>> 0).toString(16).padStart(8, '0')}`);
+    }
+  }
+
+  /** Wraps an existing identifier (as printed by `ipcs -m`). */
+  static fromId(id: number): SysVSegment {
+    checkInteger('id', id, 0, 2 ** 31 - 1);
+    const stat = SysVSegment.#stat(id);
+    return new SysVSegment(id, stat.key);
+  }
+
+  /** Every System V segment on the machine (from /proc/sysvipc/shm). */
+  static list(): SysVSegmentInfo[] {
+    const lines = readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n');
+    const header = lines.shift()?.trim().split(/\s+/) ?? [];
+    const col = (row: string[], name: string): number => Number(row[header.indexOf(name)] ?? 0);
+    return lines.map((line) => {
+      const row = line.trim().split(/\s+/);
+      return {
+        key: col(row, 'key'),
+        id: col(row, 'shmid'),
+        size: col(row, 'size'),
+        mode: col(row, 'perms') & 0o777,
+        uid: col(row, 'uid'),
+        gid: col(row, 'gid'),
+        cuid: col(row, 'cuid'),
+        cgid: col(row, 'cgid'),
+        cpid: col(row, 'cpid'),
+        lpid: col(row, 'lpid'),
+        attachments: col(row, 'nattch'),
+        atime: col(row, 'atime'),
+        dtime: col(row, 'dtime'),
+        ctime: col(row, 'ctime'),
+        rss: col(row, 'rss'),
+        swap: col(row, 'swap'),
+      };
+    });
+  }
+
+  /**
+   * shmat(2). With `readOnly` (SHM_RDONLY) only read permission is needed;
+   * a write from JavaScript lands in a private copy of that page (as with a
+   * read-only `Segment`) instead of crashing the process.
+   */
+  attach(options?: { readOnly?: boolean }): SysVAttachment {
+    const opts = checkObject<{ readOnly?: boolean }>('options', options);
+    const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
+    try {
+      return new SysVAttachment(native.shmat(this.id, readOnly), readOnly, this.id);
+    } catch (err) {
+      rethrowNative(err, `shmid ${this.id}`);
+    }
+  }
+
+  /** shmctl(IPC_STAT). */
+  stat(): SysVSegmentStat {
+    return SysVSegment.#stat(this.id);
+  }
+
+  /** shmctl(IPC_SET): change owner and permission bits. */
+  set(changes: { mode?: number; uid?: number; gid?: number }): void {
+    const c = checkObject<{ mode?: number; uid?: number; gid?: number }>('changes', changes);
+    const mode = c.mode === undefined ? -1 : checkInteger('changes.mode', c.mode, 0, 0o777);
+    const uid = c.uid === undefined ? -1 : checkInteger('changes.uid', c.uid, 0, 2 ** 32 - 2);
+    const gid = c.gid === undefined ? -1 : checkInteger('changes.gid', c.gid, 0, 2 ** 32 - 2);
+    try {
+      native.shmSet(this.id, uid, gid, mode);
+    } catch (err) {
+      rethrowNative(err, `shmid ${this.id}`);
+    }
+  }
+
+  /** shmctl(IPC_RMID): the segment is destroyed after its last detach. */
+  remove(): void {
+    try {
+      native.shmRemove(this.id);
+    } catch (err) {
+      rethrowNative(err, `shmid ${this.id}`);
+    }
+  }
+
+  static #stat(id: number): SysVSegmentStat {
+    try {
+      const { flags, ...rest } = native.shmStat(id);
+      return { ...rest, removed: (flags & SHM_DEST) !== 0 };
+    } catch (err) {
+      rethrowNative(err, `shmid ${id}`);
+    }
+  }
+}
