@@ -42,6 +42,8 @@ export interface SysVSegmentInfo {
   atime: number;
   dtime: number;
   ctime: number;
+  /** True once IPC_RMID was requested (destroyed at the last detach). */
+  removed: boolean;
   /** Resident bytes and swapped bytes, as the kernel reports them. */
   rss: number;
   swap: number;
@@ -152,7 +154,9 @@ export class SysVSegment {
         key: col(row, 'key'),
         id: col(row, 'shmid'),
         size: col(row, 'size'),
-        mode: col(row, 'perms') & 0o777,
+        // the kernel prints perms in octal, with 01000 set once IPC_RMID was asked
+        mode: parseInt(row[header.indexOf('perms')] ?? '0', 8) & 0o777,
+        removed: (parseInt(row[header.indexOf('perms')] ?? '0', 8) & SHM_DEST) !== 0,
         uid: col(row, 'uid'),
         gid: col(row, 'gid'),
         cuid: col(row, 'cuid'),
