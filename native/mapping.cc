@@ -135,6 +135,9 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   if (len == 0) return Napi::Value(env, FromV8(v8::SharedArrayBuffer::New(isolate, 0)));
   std::call_once(g_install_once, InstallGuard);
+  // A child between fork and exec must not inherit (and pin, and count as a
+  // System V attachment) the mapping; it never touches it.
+  madvise(addr, len, MADV_DONTFORK);
   {
     std::lock_guard<std::mutex> lock(g_mu);
     uintptr_t start = reinterpret_cast<uintptr_t>(addr);
@@ -145,6 +148,12 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind) {
       v8::SharedArrayBuffer::NewBackingStore(addr, len, Deleter, nullptr);
   v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
   return Napi::Value(env, FromV8(sab));
+}
+
+Napi::Value WrapUnowned(Napi::Env env, void* addr, size_t len) {
+  std::unique_ptr<v8::BackingStore> store =
+      v8::SharedArrayBuffer::NewBackingStore(addr, len, v8::BackingStore::EmptyDeleter, nullptr);
+  return Napi::Value(env, FromV8(v8::SharedArrayBuffer::New(v8::Isolate::GetCurrent(), std::move(store))));
 }
 
 Napi::Value MapFd(const Napi::CallbackInfo& info) {

@@ -63,6 +63,7 @@ Napi::Value Fstat(const Napi::CallbackInfo& info) {
   struct stat st;
   if (fstat(info[0].As<Napi::Number>().Int32Value(), &st) != 0) return ThrowErrno(env, errno, "fstat");
   Napi::Object out = Napi::Object::New(env);
+  out.Set("regular", Napi::Boolean::New(env, S_ISREG(st.st_mode)));
   out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
   out.Set("mode", Napi::Number::New(env, st.st_mode & 07777));
   out.Set("uid", Napi::Number::New(env, st.st_uid));

@@ -4,6 +4,8 @@
 import * as path from 'node:path';
 
 export interface FdStat {
+  /** S_ISREG: only regular files (shm objects, memfds) can back a segment. */
+  regular: boolean;
   size: number;
   mode: number;
   uid: number;

@@ -4,9 +4,12 @@
  * (`shm_open`), Python (`multiprocessing.shared_memory`) and `ls /dev/shm`
  * see exactly what JavaScript wrote.
  */
-import { native } from '../binding.js';
+import { constants as osConstants } from 'node:os';
+import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
-import { ShmkitError, closedError, rethrowNative } from '../errors.js';
+import { ShmkitError, closedError, rethrowNative, systemError } from '../errors.js';
+
+const ENODEV = osConstants.errno.ENODEV;
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
@@ -188,14 +191,18 @@ export class Segment implements Disposable {
 
   /** @internal Maps `fd` and takes ownership of it (closes it on failure). */
   static adoptFd(fd: number, readOnly: boolean): Segment {
-    let size: number;
+    let st: FdStat;
     try {
-      size = native.fstat(fd).size;
+      st = native.fstat(fd);
     } catch (err) {
       native.close(fd);
       rethrowNative(err, `fd ${fd}`);
     }
-    return new Segment(null, fd, size, readOnly);
+    if (!st.regular) {
+      native.close(fd);
+      throw systemError(ENODEV, 'mmap', `fd ${fd}`); // a pipe, socket or device is not shared memory
+    }
+    return new Segment(null, fd, st.size, readOnly);
   }
 
   /** A `SharedArrayBuffer` over the mapping: use with `Atomics`, post to workers. */
@@ -226,7 +233,8 @@ export class Segment implements Disposable {
   /** Size, permission bits and owner of the underlying object (`fstat`). */
   stat(): SegmentStat {
     try {
-      return native.fstat(this.fd);
+      const { size, mode, uid, gid } = native.fstat(this.fd);
+      return { size, mode, uid, gid };
     } catch (err) {
       rethrowNative(err, this.name ?? undefined);
     }
@@ -269,7 +277,7 @@ export class Segment implements Disposable {
 
   /** Removes this segment's name (the memory lives on until every user closes). */
   unlink(): void {
-    if (this.name === null) throw new ShmkitError('ERR_SHMKIT_CLOSED', 'an anonymous segment has no name to unlink');
+    if (this.name === null) throw new ShmkitError('ERR_INVALID_STATE', 'an anonymous segment has no name to unlink');
     Segment.unlink(this.name);
   }
 

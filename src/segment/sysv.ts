@@ -121,8 +121,13 @@ export class SysVSegment {
   static get(key: number | 'private', options?: SysVGetOptions): SysVSegment {
     let numericKey: number;
     if (key === 'private') numericKey = IPC_PRIVATE;
-    else if (typeof key === 'number') numericKey = checkInteger('key', key, -(2 ** 31), 2 ** 31 - 1);
-    else throw invalidArgValue('key', "must be a number or 'private'", key);
+    else if (typeof key === 'number') {
+      // ipcs prints keys as unsigned hex (0x8...): accept both spellings.
+      numericKey = checkInteger('key', key, -(2 ** 31), 2 ** 32 - 1) | 0;
+      if (numericKey === IPC_PRIVATE) {
+        throw invalidArgValue('key', "must not be 0 (that is IPC_PRIVATE, which always makes a new segment: pass 'private')", key);
+      }
+    } else throw invalidArgValue('key', "must be a number or 'private'", key);
     const opts = checkObject<SysVGetOptions>('options', options);
     const create = checkBoolean('options.create', opts.create, key === 'private');
     const exclusive = checkBoolean('options.exclusive', opts.exclusive, false);
@@ -176,7 +181,10 @@ export class SysVSegment {
   /**
    * shmat(2). With `readOnly` (SHM_RDONLY) only read permission is needed;
    * a write from JavaScript lands in a private copy of that page (as with a
-   * read-only `Segment`) instead of crashing the process.
+   * read-only `Segment`) instead of crashing the process. That page then no
+   * longer shows the segment, and once every page of the attachment has been
+   * written the kernel no longer counts it as attached (`nattch` drops): it
+   * has become a private snapshot.
    */
   attach(options?: { readOnly?: boolean }): SysVAttachment {
     const opts = checkObject<{ readOnly?: boolean }>('options', options);

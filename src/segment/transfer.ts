@@ -8,6 +8,7 @@
  * segment size as a little-endian u64; the descriptor rides on its first byte.
  */
 import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { native } from '../binding.js';
 import { checkObject, checkSignal, checkTimeout, checkBoolean } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, rethrowNative } from '../errors.js';
@@ -17,6 +18,7 @@ const FRAME_TAG = Buffer.from('SHMKFD01', 'latin1');
 const FRAME_LENGTH = 16;
 const SIZE_OFFSET = 8;
 const ECANCELED = 'ECANCELED';
+const osErrno = osConstants.errno;
 
 /** Options of the socket transfers. */
 export interface TransferOptions {
@@ -71,6 +73,29 @@ async function transfer<T>(options: TransferOptions | undefined, run: (timeout: 
   }
 }
 
+// Waits for bytes already queued on the socket to be written, within the
+// transfer's timeout and cancellation; errors carry errno like native ones.
+function drained(socket: Socket, timeout: number, cancel: Int32Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (errno: number, syscall: string) => {
+      done();
+      reject(Object.assign(new Error(syscall), { errno, syscall }));
+    };
+    const onDrain = () => (done(), resolve());
+    const onClose = () => fail(osErrno.ECONNRESET, 'write');
+    const poll = setInterval(() => Atomics.load(cancel, 0) !== 0 && fail(osErrno.ECANCELED, 'write'), 10);
+    const timer = timeout < 0 ? undefined : setTimeout(() => fail(osErrno.ETIMEDOUT, 'write'), timeout);
+    function done() {
+      clearInterval(poll);
+      if (timer) clearTimeout(timer);
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+    }
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+  });
+}
+
 /**
  * Sends `segment`'s descriptor over a connected Unix domain socket. Waits for
  * data already queued on the socket to be written first, so order is kept;
@@ -83,8 +108,12 @@ export async function sendSegment(socket: Socket, segment: Segment, options?: Tr
   const frame = Buffer.alloc(FRAME_LENGTH);
   FRAME_TAG.copy(frame, 0);
   frame.writeBigUInt64LE(BigInt(segment.size), SIZE_OFFSET);
-  if (socket.writableLength > 0) await new Promise((resolve) => socket.once('drain', resolve));
-  await transfer(options, (timeout, cancel) => native.sendFd(handle.fd as number, fd, frame, timeout, cancel));
+  await transfer(options, async (timeout, cancel) => {
+    const started = Date.now();
+    if (socket.writableLength > 0) await drained(socket, timeout, cancel);
+    const left = timeout < 0 ? -1 : Math.max(0, timeout - (Date.now() - started));
+    await native.sendFd(handle.fd as number, fd, frame, left, cancel);
+  });
 }
 
 /**
@@ -107,7 +136,10 @@ export async function receiveSegment(socket: Socket, options?: TransferOptions &
     got = await transfer(options, (timeout, cancel) => native.recvFd(handle.fd as number, FRAME_LENGTH, timeout, cancel));
   } finally {
     handle.reading = false;
-    if (wasReading && !socket.destroyed) socket.read(0);
+    // If the stream expects data (it asked before or during our receive), its
+    // read request is still marked in flight; start the handle directly.
+    const expecting = (socket as unknown as { _readableState?: { reading?: boolean } })._readableState?.reading === true;
+    if ((wasReading || expecting) && !socket.destroyed) (socket as unknown as { _read(n: number): void })._read(0);
   }
   if (!got.payload.subarray(0, FRAME_TAG.length).equals(FRAME_TAG)) {
     if (got.fd >= 0) native.close(got.fd);
