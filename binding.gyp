@@ -9,7 +9,9 @@
         "native/posix-shm.cc",
         "native/sysv-shm.cc",
         "native/memfd.cc",
-        "native/fd-passing.cc"
+        "native/fd-passing.cc",
+        "native/futex.cc",
+        "native/async-wait.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],

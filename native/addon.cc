@@ -2,7 +2,9 @@
 // TypeScript over the SharedArrayBuffers this hands out.
 #include <napi.h>
 
+#include "async-wait.h"
 #include "fd-passing.h"
+#include "futex.h"
 #include "mapping.h"
 #include "memfd.h"
 #include "posix-shm.h"
@@ -24,6 +26,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"ftok", Ftok},         {"shmget", Shmget},      {"shmat", Shmat},
       {"shmStat", ShmStat},   {"shmSet", ShmSet},      {"shmRemove", ShmRemove},
       {"sendFd", SendFd},     {"recvFd", RecvFd},
+      {"futexWait", FutexWait}, {"futexWake", FutexWake}, {"gettid", Gettid},
+      {"addressOf", AddressOf}, {"robustListInit", RobustListInit},
+      {"asyncWaitInit", AsyncWaitInit}, {"asyncWait", AsyncWait}, {"asyncCancel", AsyncCancel},
   };
   for (const Entry& e : kEntries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

@@ -16,6 +16,9 @@ enum class MapKind { kShared, kReadOnlyCow };
 // (addr ignored) for an empty object.
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind);
 
+// Wraps memory the caller keeps alive forever (no deleter, no fault guard).
+Napi::Value WrapUnowned(Napi::Env env, void* addr, size_t len);
+
 // Maps fd (MAP_SHARED, or MAP_PRIVATE when readOnly so stray writes stay
 // private) and wraps it.
 Napi::Value MapFd(const Napi::CallbackInfo& info);     // (fd, size, readOnly)

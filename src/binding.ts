@@ -51,6 +51,15 @@ export interface Native {
   shmRemove(id: number): void;
   sendFd(socketFd: number, fd: number, payload: Uint8Array, timeoutMs: number, cancel: Int32Array): Promise<void>;
   recvFd(socketFd: number, length: number, timeoutMs: number, cancel: Int32Array): Promise<{ fd: number; payload: Buffer }>;
+  /** 0 woken, 1 the word did not hold `expected`, 2 timed out. */
+  futexWait(buffer: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
+  futexWake(buffer: SharedArrayBuffer, byteOffset: number, count: number): number;
+  gettid(): number;
+  addressOf(buffer: SharedArrayBuffer): number;
+  robustListInit(futexOffset: number): { buffer: SharedArrayBuffer; address: number };
+  asyncWaitInit(dispatch: (id: number, result: number) => void): void;
+  asyncWait(buffer: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
+  asyncCancel(id: number): boolean;
 }
 
 // dist/src/binding.js -> <package>/build/Release/shmkit.node

@@ -18,20 +18,22 @@ export type ShmkitErrorCode =
 export class ShmkitError extends Error {
   /** Stable machine-readable code: an errno name or `ERR_SHMKIT_*`. */
   readonly code: string;
+  // `declare`: absent fields stay absent instead of showing as undefined.
   /** The failing syscall, for system errors. */
-  readonly syscall?: string;
+  declare readonly syscall?: string;
   /** The shared-memory name (or other subject) the operation was about. */
-  readonly path?: string;
+  declare readonly path?: string;
   /** The negative errno, as Node's own system errors carry it. */
-  readonly errno?: number;
+  declare readonly errno?: number;
 
   constructor(code: string, message: string, extra: { syscall?: string; path?: string; errno?: number } = {}) {
     super(message);
     this.name = 'ShmkitError';
     this.code = code;
-    if (extra.syscall !== undefined) this.syscall = extra.syscall;
-    if (extra.path !== undefined) this.path = extra.path;
-    if (extra.errno !== undefined) this.errno = extra.errno;
+    const self = this as { syscall?: string; path?: string; errno?: number };
+    if (extra.syscall !== undefined) self.syscall = extra.syscall;
+    if (extra.path !== undefined) self.path = extra.path;
+    if (extra.errno !== undefined) self.errno = extra.errno;
   }
 }
 

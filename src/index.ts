@@ -13,3 +13,8 @@ export { ShmkitError } from './errors.js';
 export type { ShmkitErrorCode } from './errors.js';
 export { Kind, readHeader, HEADER_LENGTH } from './layout/header.js';
 export type { HeaderInfo, KindName } from './layout/header.js';
+export { Notifier } from './sync/notifier.js';
+export { Mutex } from './sync/mutex.js';
+export type { LockResult } from './sync/mutex.js';
+export type { WaitOptions, SpinOptions } from './sync/options.js';
+export type { NamedCreateOptions } from './sync/named.js';

@@ -75,3 +75,94 @@ export function readHeader(bytes: Uint8Array): HeaderInfo | null {
     creatorPid: view.getUint32(CREATOR_PID_OFFSET, true),
   };
 }
+
+// ---- Writing and checking headers -------------------------------------------
+
+import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
+
+/** Every shmkit object starts at a multiple of this (keeps 64-bit fields aligned). */
+export const OBJECT_ALIGNMENT = 8;
+/** How long an opener waits for a creator that is still initialising. */
+export const INIT_WAIT_MS = 1000;
+
+/** Checks that [offset, offset + length) is a usable, aligned window of `buffer`. */
+export function checkPlacement(buffer: unknown, byteOffset: unknown, length: number): asserts buffer is SharedArrayBuffer {
+  if (!(buffer instanceof SharedArrayBuffer)) throw invalidArgType('buffer', 'an instance of SharedArrayBuffer', buffer);
+  if (typeof byteOffset !== 'number') throw invalidArgType('byteOffset', 'of type number', byteOffset);
+  if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % OBJECT_ALIGNMENT !== 0) {
+    throw outOfRange('byteOffset', `a non-negative multiple of ${OBJECT_ALIGNMENT}`, byteOffset);
+  }
+  if (byteOffset + length > buffer.byteLength) {
+    throw outOfRange('byteOffset', `<= ${buffer.byteLength - length} (the object needs ${length} bytes; the buffer has ${buffer.byteLength})`, byteOffset);
+  }
+}
+
+/**
+ * Writes every header field except the magic. The creator then initialises
+ * its own fields and calls publishHeader() last.
+ */
+export function writeHeader(buffer: SharedArrayBuffer, byteOffset: number, kind: number, version: number, objectBytes: number): void {
+  const view = new DataView(buffer, byteOffset, HEADER_LENGTH);
+  new Uint8Array(buffer, byteOffset, HEADER_LENGTH).fill(0);
+  view.setUint32(CREATOR_PID_OFFSET, process.pid, true);
+  view.setUint16(VERSION_OFFSET, version, true);
+  view.setUint16(KIND_OFFSET, kind, true);
+  view.setUint32(HEADER_BYTES_OFFSET, HEADER_LENGTH, true);
+  view.setBigUint64(OBJECT_BYTES_OFFSET, BigInt(objectBytes), true);
+}
+
+/** Stores the magic: from this store on, openers may use the object. */
+export function publishHeader(buffer: SharedArrayBuffer, byteOffset: number): void {
+  // release: every byte written before is visible to whoever loads the magic
+  Atomics.store(new Int32Array(buffer, byteOffset, 1), 0, MAGIC | 0);
+}
+
+function badLayout(what: string, where: string, detail: string): ShmkitError {
+  return new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what} at ${where}: ${detail}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Checks that `buffer` holds a complete object of `kind` at `byteOffset`, in a
+ * layout version this code reads. Waits (up to INIT_WAIT_MS) for a creator
+ * that is still initialising, and reports one that died doing so. Returns the
+ * object's byte length.
+ */
+export function checkHeader(buffer: SharedArrayBuffer, byteOffset: number, kind: number, version: number, what: string, where: string): number {
+  if (byteOffset + HEADER_LENGTH > buffer.byteLength) {
+    throw badLayout(what, where, `too small for a shmkit header (${buffer.byteLength - byteOffset} bytes)`);
+  }
+  const magicCell = new Int32Array(buffer, byteOffset, 1);
+  const view = new DataView(buffer, byteOffset, HEADER_LENGTH);
+  const deadline = Date.now() + INIT_WAIT_MS;
+  // acquire: pairs with publishHeader's store
+  while ((Atomics.load(magicCell, 0) >>> 0) !== MAGIC) {
+    const magic = Atomics.load(magicCell, 0) >>> 0;
+    const creator = view.getUint32(CREATOR_PID_OFFSET, true);
+    if (magic !== 0) throw badLayout(what, where, `not a shmkit object (magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${MAGIC.toString(16)})`);
+    if (creator !== 0 && !processAlive(creator)) throw badLayout(what, where, `its creator (pid ${creator}) died before finishing initialisation; unlink it and create it again`);
+    if (Date.now() > deadline) throw badLayout(what, where, 'never initialised (no shmkit header after 1 s)');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  }
+  const foundKind = view.getUint16(KIND_OFFSET, true);
+  if (foundKind !== kind) {
+    throw badLayout(what, where, `holds a ${KIND_NAMES.get(foundKind) ?? `kind ${foundKind}`}, not a ${KIND_NAMES.get(kind) ?? `kind ${kind}`}`);
+  }
+  const foundVersion = view.getUint16(VERSION_OFFSET, true);
+  if (foundVersion !== version) throw badLayout(what, where, `layout version ${foundVersion}; this shmkit reads version ${version}`);
+  const headerBytes = view.getUint32(HEADER_BYTES_OFFSET, true);
+  if (headerBytes !== HEADER_LENGTH) throw badLayout(what, where, `header length ${headerBytes}, expected ${HEADER_LENGTH}`);
+  const objectBytes = Number(view.getBigUint64(OBJECT_BYTES_OFFSET, true));
+  if (objectBytes < HEADER_LENGTH || byteOffset + objectBytes > buffer.byteLength) {
+    throw badLayout(what, where, `claims ${objectBytes} bytes but only ${buffer.byteLength - byteOffset} are mapped`);
+  }
+  return objectBytes;
+}

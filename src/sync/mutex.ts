@@ -1,0 +1,278 @@
+/**
+ * Mutex: a cross-process, cross-thread lock that survives its holder's death.
+ *
+ * Uncontended lock and unlock are a compare-and-swap plus a few stores to
+ * link the lock into this thread's robust list (see robust.ts): no syscall.
+ * When the holder dies, the kernel marks the lock OWNER_DIED and wakes a
+ * waiter, who acquires it and is told `ownerDied: true` (as pthread robust
+ * mutexes report EOWNERDEAD). The protected data may be half-updated then:
+ * check or repair it before relying on it.
+ */
+import { native } from '../binding.js';
+import { Kind } from '../layout/header.js';
+import { ShmkitError, invalidArgType } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
+import { SpinBudget, deadlineAfter, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
+
+/** What a successful lock reports. */
+export interface LockResult {
+  /**
+   * True when the previous holder died while holding the lock: the data it
+   * protects may be inconsistent. The lock is yours and works normally.
+   */
+  readonly ownerDied: boolean;
+}
+
+const ACQUIRED: LockResult = Object.freeze({ ownerDied: false });
+const RECOVERED: LockResult = Object.freeze({ ownerDied: true });
+const PID = process.pid;
+
+const SPEC: ObjectSpec<unknown> = {
+  kind: Kind.Mutex,
+  version: MUTEX_VERSION,
+  what: 'Mutex',
+  byteLength: () => MUTEX_LENGTH,
+  initFields: () => {}, // all zero: free
+};
+
+function notOwner(): ShmkitError {
+  return new ShmkitError('EPERM', 'EPERM: Mutex.unlock: this thread does not hold the mutex', { syscall: 'unlock' });
+}
+
+function deadlock(): ShmkitError {
+  return new ShmkitError('EDEADLK', 'EDEADLK: Mutex.lockSync: this thread already holds the mutex (it is not recursive)', { syscall: 'lock' });
+}
+
+/** A robust cross-process mutex. */
+export class Mutex extends SharedObject {
+  readonly #cells: Int32Array;
+  readonly #link: RobustEntry;
+  readonly #spin: SpinBudget;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'Mutex');
+    this.#cells = new Int32Array(buffer, byteOffset, MUTEX_LENGTH / 4);
+    this.#link = robustEntry(this.#cells, ROBUST_NEXT, native.addressOf(buffer) + byteOffset + MUTEX_ROBUST_NEXT_OFFSET);
+    this.#spin = new SpinBudget(parseSpin(options));
+  }
+
+  /** Bytes an embedded Mutex occupies (offsets must be multiples of 8). */
+  static byteLength(): number {
+    return MUTEX_LENGTH;
+  }
+
+  /** Formats an unlocked Mutex at `byteOffset` of `buffer`. */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
+    initObject(SPEC, buffer, byteOffset, undefined);
+    return new Mutex(buffer, byteOffset, null, options);
+  }
+
+  /** Uses a Mutex formatted by anyone (another process, C code) at `byteOffset`. */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
+    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Mutex(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
+    const seg = createNamed(SPEC, name, options ?? {});
+    return new Mutex(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): Mutex {
+    const seg = openNamed(SPEC, name);
+    return new Mutex(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
+    const seg = openOrCreateNamed(SPEC, name, options ?? {});
+    return new Mutex(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /** Whether anyone holds the lock right now (a snapshot). */
+  get locked(): boolean {
+    if (this.closed) throw this.closedError();
+    return (Atomics.load(this.#cells, WORD) & TID_MASK) !== 0;
+  }
+
+  /** The holder's process id and thread id, or null when free (a snapshot). */
+  get holder(): { pid: number; tid: number } | null {
+    if (this.closed) throw this.closedError();
+    const tid = Atomics.load(this.#cells, WORD) & TID_MASK;
+    return tid === 0 ? null : { pid: Atomics.load(this.#cells, OWNER), tid };
+  }
+
+  /** Takes the lock if it is free; never waits. Returns the result, or false. */
+  tryLock(): LockResult | false {
+    if (this.closed) throw this.closedError();
+    const list = robustList();
+    const v = Atomics.load(this.#cells, WORD);
+    if ((v & TID_MASK) !== 0 || !this.#acquire(list, v, list.tid | (v & WAITERS_BIT))) return false;
+    return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+  }
+
+  /** Blocks the thread until the lock is taken. Throws EDEADLK if this thread holds it. */
+  lockSync(options?: WaitOptions): LockResult {
+    if (this.closed) throw this.closedError();
+    const list = robustList();
+    if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
+    return this.#lockSlowSync(list, options);
+  }
+
+  /**
+   * Takes the lock without blocking the event loop. Another async context of
+   * this same thread holding it is waited for (it is not a deadlock here).
+   */
+  async lock(options?: WaitOptions): Promise<LockResult> {
+    if (this.closed) throw this.closedError();
+    const list = robustList();
+    if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
+    return this.#lockSlowAsync(list, options);
+  }
+
+  /** Releases the lock. Throws EPERM if this thread does not hold it. */
+  unlock(): void {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const list = robustList();
+    const tid = list.tid;
+    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner();
+    list.setPending(this.#link);
+    list.unlink(this.#link);
+    cells[OWNER] = 0;
+    // release: everything written under the lock is visible to the next holder
+    if (Atomics.compareExchange(cells, WORD, tid, 0) !== tid) {
+      Atomics.store(cells, WORD, 0); // WAITERS was set: clear it and wake one
+      wake(cells, WORD, 1);
+    }
+    list.clearPending();
+  }
+
+  /** Runs `fn` holding the lock (async), and always unlocks. */
+  async withLock<T>(fn: (result: LockResult) => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    const result = await this.lock(options);
+    try {
+      return await fn(result);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Runs `fn` holding the lock (blocking), and always unlocks. */
+  withLockSync<T>(fn: (result: LockResult) => T, options?: WaitOptions): T {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    const result = this.lockSync(options);
+    try {
+      return fn(result);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Releases the handle. If this thread still holds the lock it is unlocked
+   * first, so closing never strands other processes.
+   */
+  override close(): void {
+    if (this.closed) return;
+    const tid = lockingTid();
+    if (tid !== 0 && (Atomics.load(this.#cells, WORD) & TID_MASK) === tid) this.unlock();
+    super.close();
+  }
+
+  // One CAS from `from` to `to`, bracketed by the robust list's pending slot
+  // so a death at any instant leaves the kernel able to release the lock.
+  #acquire(list: RobustList, from: number, to: number): boolean {
+    list.setPending(this.#link);
+    if (Atomics.compareExchange(this.#cells, WORD, from, to) !== from) {
+      list.clearPending();
+      return false;
+    }
+    list.link(this.#link);
+    list.clearPending();
+    this.#cells[OWNER] = PID;
+    return true;
+  }
+
+  #lockSlowSync(list: RobustList, options: WaitOptions | undefined): LockResult {
+    const { timeout } = parseWait(options);
+    const cells = this.#cells;
+    const tid = list.tid;
+    let v = Atomics.load(cells, WORD);
+    if ((v & TID_MASK) === tid) throw deadlock();
+    const spin = this.#spin;
+    for (let i = spin.polls; i > 0; i--) {
+      v = Atomics.load(cells, WORD);
+      if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
+        spin.hit();
+        return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+      }
+    }
+    spin.miss();
+    const deadline = deadlineAfter(timeout);
+    for (;;) {
+      v = Atomics.load(cells, WORD);
+      if ((v & TID_MASK) === 0) {
+        // We may have been parked beside others: keep WAITERS so our unlock wakes them.
+        if (this.#acquire(list, v, tid | WAITERS_BIT)) return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        continue;
+      }
+      if ((v & WAITERS_BIT) === 0) {
+        if (Atomics.compareExchange(cells, WORD, v, v | WAITERS_BIT) !== v) continue;
+        v |= WAITERS_BIT;
+      }
+      const left = msLeft(deadline);
+      if (left === 0) throw timeoutError('Mutex.lockSync', timeout);
+      parkSync(cells, WORD, v, left);
+    }
+  }
+
+  async #lockSlowAsync(list: RobustList, options: WaitOptions | undefined): Promise<LockResult> {
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    const cells = this.#cells;
+    const tid = list.tid;
+    let v = Atomics.load(cells, WORD);
+    // Spinning cannot help when another async context of this thread holds it.
+    if ((v & TID_MASK) !== tid) {
+      const spin = this.#spin;
+      let hit = false;
+      for (let i = spin.polls; i > 0; i--) {
+        v = Atomics.load(cells, WORD);
+        if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
+          hit = true;
+          break;
+        }
+      }
+      if (hit) {
+        spin.hit();
+        return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+      }
+      spin.miss();
+    }
+    const deadline = deadlineAfter(timeout);
+    for (;;) {
+      v = Atomics.load(cells, WORD);
+      if ((v & TID_MASK) === 0) {
+        if (this.#acquire(list, v, tid | WAITERS_BIT)) return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        continue;
+      }
+      if ((v & WAITERS_BIT) === 0) {
+        if (Atomics.compareExchange(cells, WORD, v, v | WAITERS_BIT) !== v) continue;
+        v |= WAITERS_BIT;
+      }
+      const left = msLeft(deadline);
+      if (left === 0) throw timeoutError('Mutex.lock', timeout);
+      await parkAsync(cells, WORD, v, left, signal);
+      signal?.throwIfAborted();
+    }
+  }
+}

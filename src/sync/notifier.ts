@@ -1,0 +1,148 @@
+/**
+ * Notifier: a shared event count, the building block every blocking call in
+ * shmkit uses. `notify()` bumps the count and wakes waiters (no syscall when
+ * nobody is parked); `wait(seen)` returns once the count differs from `seen`.
+ */
+import { Kind } from '../layout/header.js';
+import { checkInteger } from '../args.js';
+import { Segment } from '../segment/segment.js';
+import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SpinBudget, deadlineAfter, msLeft, parkAsync, parkSync, spinWhileEqual, timeoutError, wake } from './wait.js';
+
+const SPEC: ObjectSpec<unknown> = {
+  kind: Kind.Notifier,
+  version: NOTIFIER_VERSION,
+  what: 'Notifier',
+  byteLength: () => NOTIFIER_LENGTH,
+  initFields: () => {}, // all zero
+};
+
+/** A cross-process event counter. */
+export class Notifier extends SharedObject {
+  readonly #cells: Int32Array;
+  readonly #spin: SpinBudget;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'Notifier');
+    this.#cells = new Int32Array(buffer, byteOffset, NOTIFIER_LENGTH / 4);
+    this.#spin = new SpinBudget(parseSpin(options));
+  }
+
+  /** Bytes an embedded Notifier occupies (offsets must be multiples of 8). */
+  static byteLength(): number {
+    return NOTIFIER_LENGTH;
+  }
+
+  /** Formats a Notifier at `byteOffset` of `buffer` and returns a handle. */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
+    initObject(SPEC, buffer, byteOffset, undefined);
+    return new Notifier(buffer, byteOffset, null, options);
+  }
+
+  /** Uses a Notifier formatted by anyone at `byteOffset` of `buffer`. */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
+    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Notifier(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
+    const seg = createNamed(SPEC, name, options ?? {});
+    return new Notifier(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): Notifier {
+    const seg = openNamed(SPEC, name);
+    return new Notifier(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
+    const seg = openOrCreateNamed(SPEC, name, options ?? {});
+    return new Notifier(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /** The current count (a signed 32-bit value that wraps). */
+  get value(): number {
+    if (this.closed) throw this.closedError();
+    return Atomics.load(this.#cells, SEQ);
+  }
+
+  /** Bumps the count and wakes every waiter. Returns the new count. */
+  notify(): number {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const next = (Atomics.add(cells, SEQ, 1) + 1) | 0;
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, 0);
+    return next;
+  }
+
+  /** Blocks the thread until the count differs from `seen`; returns the count. */
+  waitSync(seen: number, options?: WaitOptions): number {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const expected = checkSeen(seen);
+    const { timeout } = parseWait(options);
+    let now = Atomics.load(cells, SEQ);
+    if (now !== expected) return now;
+    const spin = this.#spin;
+    if (spinWhileEqual(cells, SEQ, expected, spin.polls)) {
+      spin.hit();
+      return Atomics.load(cells, SEQ);
+    }
+    spin.miss();
+    const deadline = deadlineAfter(timeout);
+    Atomics.add(cells, WAITERS, 1);
+    try {
+      while ((now = Atomics.load(cells, SEQ)) === expected) {
+        const left = msLeft(deadline);
+        if (left === 0) throw timeoutError('Notifier.waitSync', timeout);
+        parkSync(cells, SEQ, expected, left);
+      }
+    } finally {
+      Atomics.sub(cells, WAITERS, 1);
+    }
+    return now;
+  }
+
+  /**
+   * Resolves once the count differs from `seen`, with the count. The event
+   * loop keeps running while it waits, and a parked wait uses no CPU.
+   */
+  async wait(seen: number, options?: WaitOptions): Promise<number> {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const expected = checkSeen(seen);
+    const { timeout, signal } = parseWait(options);
+    let now = Atomics.load(cells, SEQ);
+    if (now !== expected) return now;
+    signal?.throwIfAborted();
+    const spin = this.#spin;
+    if (spinWhileEqual(cells, SEQ, expected, spin.polls)) {
+      spin.hit();
+      return Atomics.load(cells, SEQ);
+    }
+    spin.miss();
+    const deadline = deadlineAfter(timeout);
+    Atomics.add(cells, WAITERS, 1);
+    try {
+      while ((now = Atomics.load(cells, SEQ)) === expected) {
+        const left = msLeft(deadline);
+        if (left === 0) throw timeoutError('Notifier.wait', timeout);
+        await parkAsync(cells, SEQ, expected, left, signal);
+        signal?.throwIfAborted();
+      }
+    } finally {
+      Atomics.sub(cells, WAITERS, 1);
+    }
+    return now;
+  }
+}
+
+function checkSeen(seen: unknown): number {
+  return checkInteger('seen', seen, -(2 ** 31), 2 ** 32 - 1) | 0;
+}

@@ -1,0 +1,38 @@
+// Options of every waiting call, parsed once per call with no allocation on
+// the paths that do not wait.
+import { checkObject, checkSignal, checkTimeout, checkInteger } from '../args.js';
+
+/** Options every waiting call takes. */
+export interface WaitOptions {
+  /** Give up after this many milliseconds with `code: 'ETIMEDOUT'`. Default: wait forever. */
+  timeout?: number;
+  /** Abort an async wait; it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of primitives' handles: how long to spin before parking. */
+export interface SpinOptions {
+  /**
+   * Spin window in microseconds before a wait parks (adaptive: it shrinks
+   * while spinning does not pay off). Default 50; 0 parks at once.
+   */
+  spin?: number;
+}
+
+export interface ParsedWait {
+  timeout: number; // FOREVER (-1) or ms
+  signal: AbortSignal | undefined;
+}
+
+const NO_WAIT_OPTIONS: ParsedWait = Object.freeze({ timeout: -1, signal: undefined });
+
+export function parseWait(options: WaitOptions | undefined): ParsedWait {
+  if (options === undefined) return NO_WAIT_OPTIONS;
+  const opts = checkObject<WaitOptions>('options', options);
+  return { timeout: checkTimeout(opts.timeout), signal: checkSignal(opts.signal) };
+}
+
+export function parseSpin(options: SpinOptions | undefined): number | undefined {
+  if (options === undefined || options.spin === undefined) return undefined;
+  return checkInteger('options.spin', options.spin, 0, 1_000_000);
+}
