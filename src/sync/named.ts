@@ -40,8 +40,8 @@ export function attachObject(spec: ObjectSpec<unknown>, buffer: SharedArrayBuffe
 }
 
 /** Creates a named segment holding one initialised object. */
-export function createNamed<O extends NamedCreateOptions>(spec: ObjectSpec<O>, name: string, options: O): Segment {
-  const opts = checkObject<O>('options', options);
+export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
+  const opts = checkObject<O & NamedCreateOptions>('options', options);
   const mode = checkMode(opts.mode);
   const length = spec.byteLength(opts); // validates geometry before anything is created
   const seg = Segment.create(name, { size: length, mode });
@@ -68,7 +68,7 @@ export function openNamed(spec: ObjectSpec<unknown>, name: string): Segment {
 }
 
 /** Opens the named object, creating it if it does not exist. */
-export function openOrCreateNamed<O extends NamedCreateOptions>(spec: ObjectSpec<O>, name: string, options: O): Segment {
+export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
   for (;;) {
     try {
       return createNamed(spec, name, options);

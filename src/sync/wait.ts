@@ -169,3 +169,77 @@ export function parkAsync(cells: Int32Array, index: number, expected: number, ti
     parked.set(id, park);
   });
 }
+
+// ---- Waiting for a condition ------------------------------------------------------
+
+/**
+ * A primitive's "can I proceed?" step. `attempt(arg)` tries once (taking a
+ * unit, checking a generation...) and returns true when the wait is over.
+ * It is a method, not a closure, so waiting allocates nothing per call.
+ */
+export interface Attempt {
+  attempt(arg: number): boolean;
+}
+
+/** The futex word a waiter parks on and the count that lets wakers skip FUTEX_WAKE. */
+export interface WaitWord {
+  cells: Int32Array;
+  word: number;
+  waiters: number;
+}
+
+/**
+ * Spin, then park on `w.word` until `target.attempt(arg)` succeeds. The word's
+ * value is read before each attempt, so any change after a failed attempt
+ * makes the park return at once (no lost wake-up).
+ */
+export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, what: string): void {
+  const cells = w.cells;
+  for (let i = spin.polls; i > 0; i--) {
+    if (target.attempt(arg)) {
+      spin.hit();
+      return;
+    }
+  }
+  spin.miss();
+  const deadline = deadlineAfter(timeout);
+  Atomics.add(cells, w.waiters, 1);
+  try {
+    for (;;) {
+      const seen = Atomics.load(cells, w.word);
+      if (target.attempt(arg)) return;
+      const left = msLeft(deadline);
+      if (left === 0) throw timeoutError(what, timeout);
+      parkSync(cells, w.word, seen, left);
+    }
+  } finally {
+    Atomics.sub(cells, w.waiters, 1);
+  }
+}
+
+/** The async form of waitForSync: the event loop runs while it is parked. */
+export async function waitForAsync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  signal?.throwIfAborted();
+  const cells = w.cells;
+  for (let i = spin.polls; i > 0; i--) {
+    if (target.attempt(arg)) {
+      spin.hit();
+      return;
+    }
+  }
+  spin.miss();
+  const deadline = deadlineAfter(timeout);
+  Atomics.add(cells, w.waiters, 1);
+  try {
+    for (;;) {
+      const seen = Atomics.load(cells, w.word);
+      if (target.attempt(arg)) return;
+      const left = msLeft(deadline);
+      if (left === 0) throw timeoutError(what, timeout);
+      await parkAsync(cells, w.word, seen, left, signal);
+      signal?.throwIfAborted();
+    }
+  } finally {
+    Atomics.sub(cells, w.waiters, 1);
+  }
+}

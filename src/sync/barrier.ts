@@ -1,0 +1,166 @@
+/**
+ * Barrier: `parties` processes or threads wait until all have arrived, then
+ * all go on; reusable generation after generation. A party that dies leaves
+ * the others waiting: give waits a timeout where that can happen.
+ */
+import { Kind } from '../layout/header.js';
+import { checkInteger, checkObject } from '../args.js';
+import { ShmkitError, invalidArgType } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { ARRIVED, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, GENERATION, PARTIES, WAITERS } from './barrier-layout.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+
+/** Geometry of a Barrier. */
+export interface BarrierOptions {
+  /** How many must arrive before all go on (>= 1). */
+  parties: number;
+}
+
+function checkParties(options: BarrierOptions | undefined): number {
+  const opts = checkObject<BarrierOptions>('options', options);
+  if (opts.parties === undefined) throw invalidArgType('options.parties', 'of type number', undefined);
+  return checkInteger('options.parties', opts.parties, 1, BARRIER_MAX_PARTIES);
+}
+
+const SPEC: ObjectSpec<BarrierOptions> = {
+  kind: Kind.Barrier,
+  version: BARRIER_VERSION,
+  what: 'Barrier',
+  byteLength: (options) => (checkParties(options), BARRIER_LENGTH),
+  initFields: (buffer, byteOffset, options) => {
+    new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options);
+  },
+};
+
+/** A reusable cross-process barrier. */
+export class Barrier extends SharedObject implements Attempt {
+  readonly #cells: Int32Array;
+  readonly #word: WaitWord;
+  readonly #spin: SpinBudget;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'Barrier');
+    this.#cells = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4);
+    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS };
+    this.#spin = new SpinBudget(parseSpin(options));
+    const parties = this.#cells[PARTIES] as number;
+    if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Barrier at offset ${byteOffset}: parties is ${parties}`);
+    }
+  }
+
+  static byteLength(options?: BarrierOptions): number {
+    return SPEC.byteLength(options as BarrierOptions);
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: BarrierOptions & SpinOptions): Barrier {
+    initObject(SPEC, buffer, byteOffset, options);
+    return new Barrier(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Barrier {
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Barrier(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
+    const seg = createNamed(SPEC, name, options);
+    return new Barrier(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): Barrier {
+    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
+    return new Barrier(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
+    const seg = openOrCreateNamed(SPEC, name, options);
+    return new Barrier(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /** How many parties the barrier waits for. */
+  get parties(): number {
+    return this.#cells[PARTIES] as number;
+  }
+
+  /**
+   * Arrives and blocks until all parties have arrived. Returns this party's
+   * arrival index in its generation (0 first, parties - 1 last). A wait that
+   * times out withdraws its arrival (unless the barrier tripped meanwhile).
+   */
+  waitSync(options?: WaitOptions): number {
+    if (this.closed) throw this.closedError();
+    const { timeout } = parseWait(options);
+    const gen = Atomics.load(this.#cells, GENERATION);
+    const index = this.#arrive(gen);
+    if (index === this.parties - 1) return index;
+    try {
+      waitForSync(this, gen, this.#word, this.#spin, timeout, 'Barrier.waitSync');
+    } catch (err) {
+      if (!this.#withdraw(gen)) return index; // tripped after all
+      throw err;
+    }
+    return index;
+  }
+
+  /** The async form of waitSync. */
+  async wait(options?: WaitOptions): Promise<number> {
+    if (this.closed) throw this.closedError();
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    const gen = Atomics.load(this.#cells, GENERATION);
+    const index = this.#arrive(gen);
+    if (index === this.parties - 1) return index;
+    try {
+      await waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
+    } catch (err) {
+      if (!this.#withdraw(gen)) return index;
+      throw err;
+    }
+    return index;
+  }
+
+  /** @internal Done once the generation moved on. */
+  attempt(gen: number): boolean {
+    return Atomics.load(this.#cells, GENERATION) !== gen;
+  }
+
+  #arrive(gen: number): number {
+    const cells = this.#cells;
+    const index = Atomics.add(cells, ARRIVED, 1);
+    if (index === (cells[PARTIES] as number) - 1) {
+      // Last one: open the next generation, then release this one.
+      Atomics.store(cells, ARRIVED, 0);
+      Atomics.store(cells, GENERATION, (gen + 1) | 0);
+      if (Atomics.load(cells, WAITERS) !== 0) wake(cells, GENERATION, 0);
+    }
+    return index;
+  }
+
+  // Takes back an arrival after a failed wait. Returns false if the barrier
+  // tripped (or is tripping) for our generation, in which case we passed.
+  #withdraw(gen: number): boolean {
+    const cells = this.#cells;
+    for (;;) {
+      if (Atomics.load(cells, GENERATION) !== gen) return false;
+      const arrived = Atomics.load(cells, ARRIVED);
+      if (arrived === 0 || arrived >= (cells[PARTIES] as number)) {
+        // The last party is between its arrival and the generation bump (a
+        // few instructions away, unless it was killed right there).
+        const giveUp = performance.now() + 100;
+        while (Atomics.load(cells, GENERATION) === gen) if (performance.now() > giveUp) return true;
+        return false;
+      }
+      if (Atomics.compareExchange(cells, ARRIVED, arrived, arrived - 1) === arrived) {
+        // Re-check: nobody can trip without our arrival, so this is final.
+        return true;
+      }
+    }
+  }
+}

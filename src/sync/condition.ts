@@ -1,0 +1,134 @@
+/**
+ * Condition: wait for a state change protected by a shmkit Mutex, across
+ * processes. As with every condition variable, wake-ups can be spurious (a
+ * notify(1) may release more than one waiter): always wait in a loop that
+ * re-checks the predicate.
+ */
+import { Kind } from '../layout/header.js';
+import { checkInteger } from '../args.js';
+import { invalidArgType } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
+import { Mutex, type LockResult } from './mutex.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+
+const SPEC: ObjectSpec<unknown> = {
+  kind: Kind.Condition,
+  version: CONDITION_VERSION,
+  what: 'Condition',
+  byteLength: () => CONDITION_LENGTH,
+  initFields: () => {},
+};
+
+/** A cross-process condition variable. */
+export class Condition extends SharedObject implements Attempt {
+  readonly #cells: Int32Array;
+  readonly #word: WaitWord;
+  readonly #spin: SpinBudget;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'Condition');
+    this.#cells = new Int32Array(buffer, byteOffset, CONDITION_LENGTH / 4);
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
+    this.#spin = new SpinBudget(parseSpin(options));
+  }
+
+  static byteLength(): number {
+    return CONDITION_LENGTH;
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
+    initObject(SPEC, buffer, byteOffset, undefined);
+    return new Condition(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
+    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Condition(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
+    const seg = createNamed(SPEC, name, options ?? {});
+    return new Condition(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): Condition {
+    const seg = openNamed(SPEC, name);
+    return new Condition(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
+    const seg = openOrCreateNamed(SPEC, name, options ?? {});
+    return new Condition(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /**
+   * Atomically unlocks `mutex` (which this thread must hold) and blocks until
+   * notified, then locks it again before returning (also on timeout, which
+   * then throws ETIMEDOUT with the mutex held). Returns the re-lock result.
+   */
+  waitSync(mutex: Mutex, options?: WaitOptions): LockResult {
+    if (this.closed) throw this.closedError();
+    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    const { timeout } = parseWait(options);
+    const seq = Atomics.load(this.#cells, SEQ);
+    mutex.unlock(); // throws EPERM, with nothing changed, if we do not hold it
+    let failure: unknown;
+    try {
+      waitForSync(this, seq, this.#word, this.#spin, timeout, 'Condition.waitSync');
+    } catch (err) {
+      failure = err;
+    }
+    // Re-lock even when the wait failed: callers always hold the mutex after.
+    const relock = mutex.lockSync();
+    if (failure !== undefined) throw failure;
+    return relock;
+  }
+
+  /** The async form of waitSync: the event loop runs while it waits. */
+  async wait(mutex: Mutex, options?: WaitOptions): Promise<LockResult> {
+    if (this.closed) throw this.closedError();
+    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    const seq = Atomics.load(this.#cells, SEQ);
+    mutex.unlock();
+    let failure: unknown;
+    try {
+      await waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'Condition.wait');
+    } catch (err) {
+      failure = err;
+    }
+    const relock = await mutex.lock();
+    if (failure !== undefined) throw failure;
+    return relock;
+  }
+
+  /** Wakes at least one waiter (if any), up to `n`. */
+  notify(n = 1): void {
+    if (this.closed) throw this.closedError();
+    checkInteger('n', n, 1, 0x7fffffff);
+    const cells = this.#cells;
+    Atomics.add(cells, SEQ, 1);
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, n);
+  }
+
+  /** Wakes every waiter. */
+  notifyAll(): void {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    Atomics.add(cells, SEQ, 1);
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, 0);
+  }
+
+  /** @internal The wait is over once SEQ moved past the value read under the mutex. */
+  attempt(seq: number): boolean {
+    return Atomics.load(this.#cells, SEQ) !== seq;
+  }
+}

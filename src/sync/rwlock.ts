@@ -1,0 +1,223 @@
+/**
+ * RwLock: many readers or one writer, across processes. Writer-preferring: a
+ * waiting writer blocks new readers, so a stream of readers cannot starve it.
+ * Not robust: a process that dies holding it leaves it held (use a Mutex for
+ * state that must survive crashes).
+ */
+import { Kind } from '../layout/header.js';
+import { ShmkitError } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+
+const SPEC: ObjectSpec<unknown> = {
+  kind: Kind.RwLock,
+  version: RWLOCK_VERSION,
+  what: 'RwLock',
+  byteLength: () => RWLOCK_LENGTH,
+  initFields: () => {},
+};
+
+const AS_READER = 0;
+const AS_WRITER = 1;
+const PID = process.pid;
+
+/** A cross-process readers-writer lock. */
+export class RwLock extends SharedObject implements Attempt {
+  readonly #cells: Int32Array;
+  readonly #word: WaitWord;
+  readonly #spin: SpinBudget;
+  // What this handle holds, so unlock() knows which side to release.
+  #reads = 0;
+  #writing = false;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'RwLock');
+    this.#cells = new Int32Array(buffer, byteOffset, RWLOCK_LENGTH / 4);
+    this.#word = { cells: this.#cells, word: STATE, waiters: WAITERS };
+    this.#spin = new SpinBudget(parseSpin(options));
+  }
+
+  static byteLength(): number {
+    return RWLOCK_LENGTH;
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
+    initObject(SPEC, buffer, byteOffset, undefined);
+    return new RwLock(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
+    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    return new RwLock(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
+    const seg = createNamed(SPEC, name, options ?? {});
+    return new RwLock(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): RwLock {
+    const seg = openNamed(SPEC, name);
+    return new RwLock(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
+    const seg = openOrCreateNamed(SPEC, name, options ?? {});
+    return new RwLock(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /** Readers holding the lock and whether a writer holds it (a snapshot). */
+  get state(): { readers: number; writer: boolean; writersWaiting: number } {
+    if (this.closed) throw this.closedError();
+    const s = Atomics.load(this.#cells, STATE);
+    return { readers: s & READERS_MASK, writer: (s & WRITER) !== 0, writersWaiting: Atomics.load(this.#cells, WRITERS_WAITING) };
+  }
+
+  tryRead(): boolean {
+    if (this.closed) throw this.closedError();
+    if (!this.#tryRead()) return false;
+    this.#reads++;
+    return true;
+  }
+
+  readSync(options?: WaitOptions): void {
+    if (this.closed) throw this.closedError();
+    const { timeout } = parseWait(options);
+    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'RwLock.readSync');
+    this.#reads++;
+  }
+
+  async read(options?: WaitOptions): Promise<void> {
+    if (this.closed) throw this.closedError();
+    const { timeout, signal } = parseWait(options);
+    if (!this.#tryRead()) await waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
+    this.#reads++;
+  }
+
+  tryWrite(): boolean {
+    if (this.closed) throw this.closedError();
+    if (!this.#tryWrite(false)) return false;
+    this.#wrote();
+    return true;
+  }
+
+  writeSync(options?: WaitOptions): void {
+    if (this.closed) throw this.closedError();
+    const { timeout } = parseWait(options);
+    if (!this.#tryWrite(false)) {
+      this.#announceWriter();
+      try {
+        waitForSync(this, AS_WRITER, this.#word, this.#spin, timeout, 'RwLock.writeSync');
+      } finally {
+        this.#retireWriter();
+      }
+    }
+    this.#wrote();
+  }
+
+  async write(options?: WaitOptions): Promise<void> {
+    if (this.closed) throw this.closedError();
+    const { timeout, signal } = parseWait(options);
+    if (!this.#tryWrite(false)) {
+      this.#announceWriter();
+      try {
+        await waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'RwLock.write');
+      } finally {
+        this.#retireWriter();
+      }
+    }
+    this.#wrote();
+  }
+
+  /** Releases what this handle holds (the write lock, or one read lock). */
+  unlock(): void {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    if (this.#writing) {
+      this.#writing = false;
+      cells[WRITER_PID] = 0;
+      // Keep WRITER_WAITING (a queued writer still has priority), drop WRITER.
+      for (;;) {
+        const s = Atomics.load(cells, STATE);
+        if (Atomics.compareExchange(cells, STATE, s, s & WRITER_WAITING) === s) break;
+      }
+      if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
+    } else if (this.#reads > 0) {
+      this.#reads--;
+      const before = Atomics.sub(cells, STATE, 1);
+      // The last reader out lets a waiting writer in.
+      if ((before & READERS_MASK) === 1 && (before & WRITER_WAITING) !== 0 && Atomics.load(cells, WAITERS) !== 0) {
+        wake(cells, STATE, 0);
+      }
+    } else {
+      throw new ShmkitError('EPERM', 'EPERM: RwLock.unlock: this handle holds neither a read nor the write lock', { syscall: 'unlock' });
+    }
+  }
+
+  /** @internal One try, as a reader or as a (registered) writer. */
+  attempt(as: number): boolean {
+    return as === AS_READER ? this.#tryRead() : this.#tryWrite(true);
+  }
+
+  #tryRead(): boolean {
+    const cells = this.#cells;
+    let s = Atomics.load(cells, STATE);
+    while ((s & (WRITER | WRITER_WAITING)) === 0 && (s & READERS_MASK) < READERS_MASK) {
+      const was = Atomics.compareExchange(cells, STATE, s, s + 1);
+      if (was === s) return true;
+      s = was;
+    }
+    return false;
+  }
+
+  // A registered writer counts itself in WRITERS_WAITING; the bit stays set
+  // for whoever still waits after it gets in.
+  #tryWrite(registered: boolean): boolean {
+    const cells = this.#cells;
+    for (;;) {
+      const s = Atomics.load(cells, STATE);
+      if ((s & (WRITER | READERS_MASK)) !== 0) {
+        if (registered && (s & WRITER_WAITING) === 0) Atomics.compareExchange(cells, STATE, s, s | WRITER_WAITING);
+        return false;
+      }
+      const others = Atomics.load(cells, WRITERS_WAITING) - (registered ? 1 : 0);
+      const next = WRITER | (others > 0 ? WRITER_WAITING : 0);
+      if (Atomics.compareExchange(cells, STATE, s, next) === s) return true;
+    }
+  }
+
+  #announceWriter(): void {
+    const cells = this.#cells;
+    Atomics.add(cells, WRITERS_WAITING, 1);
+    for (;;) {
+      const s = Atomics.load(cells, STATE);
+      if ((s & WRITER_WAITING) !== 0 || Atomics.compareExchange(cells, STATE, s, s | WRITER_WAITING) === s) return;
+    }
+  }
+
+  // After getting in or giving up: if no writer waits any more, let readers
+  // in again (and wake them).
+  #retireWriter(): void {
+    const cells = this.#cells;
+    if (Atomics.sub(cells, WRITERS_WAITING, 1) !== 1) return;
+    for (;;) {
+      const s = Atomics.load(cells, STATE);
+      if ((s & WRITER_WAITING) === 0) return;
+      if (Atomics.load(cells, WRITERS_WAITING) !== 0) return; // a new writer came
+      if (Atomics.compareExchange(cells, STATE, s, s & ~WRITER_WAITING) === s) break;
+    }
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
+  }
+
+  #wrote(): void {
+    this.#writing = true;
+    this.#cells[WRITER_PID] = PID;
+  }
+}

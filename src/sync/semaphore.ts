@@ -1,0 +1,136 @@
+/**
+ * Semaphore: a cross-process counting semaphore. Units are not owned, so a
+ * process that dies holding some does not give them back (as with POSIX
+ * semaphores); use a Mutex for ownership that must survive crashes.
+ */
+import { Kind } from '../layout/header.js';
+import { checkInteger, checkObject } from '../args.js';
+import { ShmkitError } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+
+/** Geometry of a Semaphore. */
+export interface SemaphoreOptions {
+  /** Units available at creation (0 to 2^31 - 1). Default 0. */
+  initial?: number;
+}
+
+function checkInitial(options: SemaphoreOptions | undefined): number {
+  const opts = checkObject<SemaphoreOptions>('options', options);
+  return opts.initial === undefined ? 0 : checkInteger('options.initial', opts.initial, 0, SEMAPHORE_MAX);
+}
+
+const SPEC: ObjectSpec<SemaphoreOptions> = {
+  kind: Kind.Semaphore,
+  version: SEMAPHORE_VERSION,
+  what: 'Semaphore',
+  byteLength: (options) => (checkInitial(options), SEMAPHORE_LENGTH),
+  initFields: (buffer, byteOffset, options) => {
+    new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[VALUE] = checkInitial(options);
+  },
+};
+
+/** A cross-process counting semaphore. */
+export class Semaphore extends SharedObject implements Attempt {
+  readonly #cells: Int32Array;
+  readonly #word: WaitWord;
+  readonly #spin: SpinBudget;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
+    super(buffer, byteOffset, segment, 'Semaphore');
+    this.#cells = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4);
+    this.#word = { cells: this.#cells, word: VALUE, waiters: WAITERS };
+    this.#spin = new SpinBudget(parseSpin(options));
+  }
+
+  static byteLength(options?: SemaphoreOptions): number {
+    return SPEC.byteLength(options ?? {});
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SemaphoreOptions & SpinOptions): Semaphore {
+    initObject(SPEC, buffer, byteOffset, options ?? {});
+    return new Semaphore(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Semaphore {
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Semaphore(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
+    const seg = createNamed(SPEC, name, options ?? {});
+    return new Semaphore(seg.buffer, 0, seg, options);
+  }
+
+  static open(name: string, options?: SpinOptions): Semaphore {
+    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
+    return new Semaphore(seg.buffer, 0, seg, options);
+  }
+
+  static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
+    const seg = openOrCreateNamed(SPEC, name, options ?? {});
+    return new Semaphore(seg.buffer, 0, seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  /** Units available now (a snapshot). */
+  get value(): number {
+    if (this.closed) throw this.closedError();
+    return Atomics.load(this.#cells, VALUE);
+  }
+
+  /** Takes one unit if one is available; never waits. */
+  tryAcquire(): boolean {
+    if (this.closed) throw this.closedError();
+    return this.attempt(0);
+  }
+
+  /** Takes one unit, blocking the thread until one is available. */
+  acquireSync(options?: WaitOptions): void {
+    if (this.closed) throw this.closedError();
+    const { timeout } = parseWait(options);
+    if (this.attempt(0)) return;
+    waitForSync(this, 0, this.#word, this.#spin, timeout, 'Semaphore.acquireSync');
+  }
+
+  /** Takes one unit without blocking the event loop. */
+  async acquire(options?: WaitOptions): Promise<void> {
+    if (this.closed) throw this.closedError();
+    const { timeout, signal } = parseWait(options);
+    if (this.attempt(0)) return;
+    await waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
+  }
+
+  /** Returns `n` units (default 1) and wakes up to `n` waiters. */
+  release(n = 1): void {
+    if (this.closed) throw this.closedError();
+    checkInteger('n', n, 1, SEMAPHORE_MAX);
+    const cells = this.#cells;
+    for (;;) {
+      const v = Atomics.load(cells, VALUE);
+      if (v > SEMAPHORE_MAX - n) {
+        throw new ShmkitError('EOVERFLOW', `EOVERFLOW: Semaphore.release(${n}) would pass the maximum value ${SEMAPHORE_MAX} (value is ${v})`);
+      }
+      if (Atomics.compareExchange(cells, VALUE, v, v + n) === v) break;
+    }
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, VALUE, n);
+  }
+
+  /** @internal One try at taking a unit (the waiting core calls it). */
+  attempt(_arg: number): boolean {
+    const cells = this.#cells;
+    let v = Atomics.load(cells, VALUE);
+    while (v > 0) {
+      const was = Atomics.compareExchange(cells, VALUE, v, v - 1);
+      if (was === v) return true;
+      v = was;
+    }
+    return false;
+  }
+}
