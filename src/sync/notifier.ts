@@ -9,7 +9,7 @@ import { Segment } from '../segment/segment.js';
 import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, deadlineAfter, msLeft, parkAsync, parkSync, spinWhileEqual, timeoutError, wake } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Notifier,
@@ -20,13 +20,15 @@ const SPEC: ObjectSpec<unknown> = {
 };
 
 /** A cross-process event counter. */
-export class Notifier extends SharedObject {
+export class Notifier extends SharedObject implements Attempt {
   readonly #cells: Int32Array;
+  readonly #word: WaitWord;
   readonly #spin: SpinBudget;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Notifier');
     this.#cells = new Int32Array(buffer, byteOffset, NOTIFIER_LENGTH / 4);
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -84,29 +86,10 @@ export class Notifier extends SharedObject {
   /** Blocks the thread until the count differs from `seen`; returns the count. */
   waitSync(seen: number, options?: WaitOptions): number {
     if (this.closed) throw this.closedError();
-    const cells = this.#cells;
     const expected = checkSeen(seen);
     const { timeout } = parseWait(options);
-    let now = Atomics.load(cells, SEQ);
-    if (now !== expected) return now;
-    const spin = this.#spin;
-    if (spinWhileEqual(cells, SEQ, expected, spin.polls)) {
-      spin.hit();
-      return Atomics.load(cells, SEQ);
-    }
-    spin.miss();
-    const deadline = deadlineAfter(timeout);
-    Atomics.add(cells, WAITERS, 1);
-    try {
-      while ((now = Atomics.load(cells, SEQ)) === expected) {
-        const left = msLeft(deadline);
-        if (left === 0) throw timeoutError('Notifier.waitSync', timeout);
-        parkSync(cells, SEQ, expected, left);
-      }
-    } finally {
-      Atomics.sub(cells, WAITERS, 1);
-    }
-    return now;
+    if (!this.attempt(expected)) waitForSync(this, expected, this.#word, this.#spin, timeout, 'Notifier.waitSync');
+    return Atomics.load(this.#cells, SEQ);
   }
 
   /**
@@ -115,31 +98,15 @@ export class Notifier extends SharedObject {
    */
   async wait(seen: number, options?: WaitOptions): Promise<number> {
     if (this.closed) throw this.closedError();
-    const cells = this.#cells;
     const expected = checkSeen(seen);
     const { timeout, signal } = parseWait(options);
-    let now = Atomics.load(cells, SEQ);
-    if (now !== expected) return now;
-    signal?.throwIfAborted();
-    const spin = this.#spin;
-    if (spinWhileEqual(cells, SEQ, expected, spin.polls)) {
-      spin.hit();
-      return Atomics.load(cells, SEQ);
-    }
-    spin.miss();
-    const deadline = deadlineAfter(timeout);
-    Atomics.add(cells, WAITERS, 1);
-    try {
-      while ((now = Atomics.load(cells, SEQ)) === expected) {
-        const left = msLeft(deadline);
-        if (left === 0) throw timeoutError('Notifier.wait', timeout);
-        await parkAsync(cells, SEQ, expected, left, signal);
-        signal?.throwIfAborted();
-      }
-    } finally {
-      Atomics.sub(cells, WAITERS, 1);
-    }
-    return now;
+    if (!this.attempt(expected)) await waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
+    return Atomics.load(this.#cells, SEQ);
+  }
+
+  /** @internal The wait is over once the count moved past `seen`. */
+  attempt(seen: number): boolean {
+    return Atomics.load(this.#cells, SEQ) !== seen;
   }
 }
 

@@ -73,17 +73,6 @@ export function spinPolls(micros: number): number {
 }
 
 /**
- * Polls `cells[index]` while it equals `expected`, up to `polls` times.
- * Returns true if it changed.
- */
-export function spinWhileEqual(cells: Int32Array, index: number, expected: number, polls: number): boolean {
-  for (let i = 0; i < polls; i++) {
-    if (Atomics.load(cells, index) !== expected) return true;
-  }
-  return false;
-}
-
-/**
  * Adaptive spin budget, one per handle: spinning that pays off keeps the full
  * window; spinning that ends in a park anyway halves it (down to nothing), so
  * a waiter whose peer is slow stops burning CPU, and a fast one is caught.
