@@ -77,6 +77,49 @@ Napi::Value AddressOf(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(addr));
 }
 
+namespace {
+
+constexpr uint32_t kTidMask = 0x3fffffff;
+
+struct RobustCleanup {
+  struct robust_list_head* head;
+  uint32_t tid;
+};
+
+// Marks `word` the way the kernel does for a dead holder.
+void ReleaseAsDead(uint32_t* word, uint32_t tid) {
+  uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  while ((w & kTidMask) == tid) {
+    uint32_t dead = (w & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    if (__atomic_compare_exchange_n(word, &w, dead, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+      if (w & FUTEX_WAITERS) syscall(SYS_futex, word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+      return;
+    }
+  }
+}
+
+// Runs when this thread's JavaScript environment is torn down (the program
+// ended, or a worker was terminated). The kernel would do this at thread
+// exit, but by then Node has freed the SharedArrayBuffers and unmapped the
+// locks, so its walk would fail: do the same walk now, while they are mapped.
+void ReleaseHeldAtTeardown(RobustCleanup* c) {
+  struct robust_list_head* head = c->head;
+  struct robust_list* entry = head->list.next;
+  for (int limit = 2048; entry != &head->list && entry != nullptr && limit > 0; limit--) {
+    struct robust_list* next = entry->next;
+    ReleaseAsDead(reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(entry) + head->futex_offset), c->tid);
+    entry = next;
+  }
+  if (head->list_op_pending != nullptr) {
+    ReleaseAsDead(reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(head->list_op_pending) + head->futex_offset), c->tid);
+  }
+  head->list.next = &head->list;
+  head->list_op_pending = nullptr;
+  delete c;
+}
+
+}  // namespace
+
 Napi::Value RobustListInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   long futex_offset = static_cast<long>(info[0].As<Napi::Number>().Int64Value());
@@ -94,6 +137,8 @@ Napi::Value RobustListInit(const Napi::CallbackInfo& info) {
     munmap(mem, page);
     return ThrowErrno(env, err, "set_robust_list");
   }
+  env.AddCleanupHook(ReleaseHeldAtTeardown,
+                     new RobustCleanup{head, static_cast<uint32_t>(syscall(SYS_gettid))});
   Napi::Object out = Napi::Object::New(env);
   // The kernel reads the head when the thread exits, after JavaScript is
   // gone, so the page is never unmapped (one page per thread that locks).

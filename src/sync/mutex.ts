@@ -16,7 +16,7 @@ import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIE
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
-import { SpinBudget, deadlineAfter, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
+import { FOREVER, POLLS_PER_CLOCK, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
 
 /** What a successful lock reports. */
 export interface LockResult {
@@ -121,9 +121,10 @@ export class Mutex extends SharedObject {
   /** Blocks the thread until the lock is taken. Throws EDEADLK if this thread holds it. */
   lockSync(options?: WaitOptions): LockResult {
     if (this.closed) throw this.closedError();
+    const { timeout } = parseWait(options);
     const list = robustList();
     if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
-    return this.#lockSlowSync(list, options);
+    return this.#lockSlowSync(list, timeout);
   }
 
   /**
@@ -132,9 +133,11 @@ export class Mutex extends SharedObject {
    */
   async lock(options?: WaitOptions): Promise<LockResult> {
     if (this.closed) throw this.closedError();
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
     const list = robustList();
     if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
-    return this.#lockSlowAsync(list, options);
+    return this.#lockSlowAsync(list, timeout, signal);
   }
 
   /** Releases the lock. Throws EPERM if this thread does not hold it. */
@@ -202,27 +205,32 @@ export class Mutex extends SharedObject {
     return true;
   }
 
-  #lockSlowSync(list: RobustList, options: WaitOptions | undefined): LockResult {
-    const { timeout } = parseWait(options);
+  #lockSlowSync(list: RobustList, timeout: number): LockResult {
     const cells = this.#cells;
     const tid = list.tid;
     let v = Atomics.load(cells, WORD);
     if ((v & TID_MASK) === tid) throw deadlock();
     const spin = this.#spin;
-    for (let i = spin.polls; i > 0; i--) {
-      v = Atomics.load(cells, WORD);
-      if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
-        spin.hit();
-        return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+    const t0 = performance.now();
+    const spinEnd = t0 + spin.window();
+    do {
+      for (let i = 0; i < POLLS_PER_CLOCK; i++) {
+        v = Atomics.load(cells, WORD);
+        if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
+          spin.record(performance.now() - t0);
+          return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        }
       }
-    }
-    spin.miss();
-    const deadline = deadlineAfter(timeout);
+    } while (performance.now() < spinEnd);
+    const deadline = timeout < 0 ? FOREVER : t0 + timeout;
     for (;;) {
       v = Atomics.load(cells, WORD);
       if ((v & TID_MASK) === 0) {
         // We may have been parked beside others: keep WAITERS so our unlock wakes them.
-        if (this.#acquire(list, v, tid | WAITERS_BIT)) return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        if (this.#acquire(list, v, tid | WAITERS_BIT)) {
+          spin.record(performance.now() - t0);
+          return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        }
         continue;
       }
       if ((v & WAITERS_BIT) === 0) {
@@ -235,34 +243,33 @@ export class Mutex extends SharedObject {
     }
   }
 
-  async #lockSlowAsync(list: RobustList, options: WaitOptions | undefined): Promise<LockResult> {
-    const { timeout, signal } = parseWait(options);
-    signal?.throwIfAborted();
+  async #lockSlowAsync(list: RobustList, timeout: number, signal: AbortSignal | undefined): Promise<LockResult> {
     const cells = this.#cells;
     const tid = list.tid;
     let v = Atomics.load(cells, WORD);
+    const spin = this.#spin;
+    const t0 = performance.now();
     // Spinning cannot help when another async context of this thread holds it.
     if ((v & TID_MASK) !== tid) {
-      const spin = this.#spin;
-      let hit = false;
-      for (let i = spin.polls; i > 0; i--) {
-        v = Atomics.load(cells, WORD);
-        if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
-          hit = true;
-          break;
+      const spinEnd = t0 + spin.window();
+      do {
+        for (let i = 0; i < POLLS_PER_CLOCK; i++) {
+          v = Atomics.load(cells, WORD);
+          if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
+            spin.record(performance.now() - t0);
+            return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+          }
         }
-      }
-      if (hit) {
-        spin.hit();
-        return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
-      }
-      spin.miss();
+      } while (performance.now() < spinEnd);
     }
-    const deadline = deadlineAfter(timeout);
+    const deadline = timeout < 0 ? FOREVER : t0 + timeout;
     for (;;) {
       v = Atomics.load(cells, WORD);
       if ((v & TID_MASK) === 0) {
-        if (this.#acquire(list, v, tid | WAITERS_BIT)) return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        if (this.#acquire(list, v, tid | WAITERS_BIT)) {
+          spin.record(performance.now() - t0);
+          return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        }
         continue;
       }
       if ((v & WAITERS_BIT) === 0) {

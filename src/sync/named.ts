@@ -5,6 +5,7 @@ import { checkMode, checkObject } from '../args.js';
 import { ShmkitError, closedError } from '../errors.js';
 import { checkHeader, checkPlacement, publishHeader, writeHeader } from '../layout/header.js';
 import { normalizeName } from '../segment/names.js';
+import { parseSpin, type SpinOptions } from './options.js';
 import { Segment } from '../segment/segment.js';
 
 /** Options every named object's `create` takes. */
@@ -26,6 +27,7 @@ export interface ObjectSpec<O> {
 
 /** Formats an object in place: header, fields, then the magic last. */
 export function initObject<O>(spec: ObjectSpec<O>, buffer: SharedArrayBuffer, byteOffset: number, options: O): void {
+  parseSpin(options as SpinOptions | undefined); // every option is checked before memory is touched
   const length = spec.byteLength(options);
   checkPlacement(buffer, byteOffset, length);
   writeHeader(buffer, byteOffset, spec.kind, spec.version, length);
@@ -43,6 +45,7 @@ export function attachObject(spec: ObjectSpec<unknown>, buffer: SharedArrayBuffe
 export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
   const opts = checkObject<O & NamedCreateOptions>('options', options);
   const mode = checkMode(opts.mode);
+  parseSpin(opts as SpinOptions);
   const length = spec.byteLength(opts); // validates geometry before anything is created
   const seg = Segment.create(name, { size: length, mode });
   try {

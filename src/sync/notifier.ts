@@ -100,6 +100,7 @@ export class Notifier extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const expected = checkSeen(seen);
     const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
     if (!this.attempt(expected)) await waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
     return Atomics.load(this.#cells, SEQ);
   }

@@ -13,8 +13,12 @@ export interface WaitOptions {
 /** Options of primitives' handles: how long to spin before parking. */
 export interface SpinOptions {
   /**
-   * Spin window in microseconds before a wait parks (adaptive: it shrinks
-   * while spinning does not pay off). Default 50; 0 parks at once.
+   * Longest spin, in microseconds, before a wait parks in the kernel. The
+   * window adapts: about twice the recent wait time when that is shorter,
+   * a token 2 µs when waits take longer (spinning would not pay off).
+   * Default 100 (longer than a parked hand-off takes to come back on this
+   * kind of VM, so two fast peers that both fell asleep spin again); 0
+   * parks at once.
    */
   spin?: number;
 }

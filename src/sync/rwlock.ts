@@ -97,6 +97,7 @@ export class RwLock extends SharedObject implements Attempt {
   async read(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
     if (!this.#tryRead()) await waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
     this.#reads++;
   }
@@ -125,6 +126,7 @@ export class RwLock extends SharedObject implements Attempt {
   async write(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {

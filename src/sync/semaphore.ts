@@ -103,6 +103,7 @@ export class Semaphore extends SharedObject implements Attempt {
   async acquire(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
     if (this.attempt(0)) return;
     await waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
   }

@@ -28,11 +28,6 @@ export const FOREVER = -1;
 
 // ---- Deadlines -----------------------------------------------------------------
 
-/** Absolute deadline (performance.now() ms) for a relative timeout; FOREVER passes through. */
-export function deadlineAfter(timeoutMs: number): number {
-  return timeoutMs < 0 ? FOREVER : performance.now() + timeoutMs;
-}
-
 /** Milliseconds left until `deadline` (FOREVER stays FOREVER; never negative). */
 export function msLeft(deadline: number): number {
   if (deadline === FOREVER) return FOREVER;
@@ -46,67 +41,64 @@ export function timeoutError(what: string, timeoutMs: number): ShmkitError {
 
 // ---- Spinning -------------------------------------------------------------------
 
-/** Default spin window before parking, in microseconds. */
-export const DEFAULT_SPIN_MICROS = 50;
-
-let loadsPerMicro = 0;
-
-// How many Atomics.load() polls fit in a microsecond on this machine, measured
-// once, so spin windows are set in time rather than in iterations.
-function calibrate(): number {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  let n = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < 2) {
-    for (let i = 0; i < 1000; i++) n += Atomics.load(cell, 0) + 1;
-    now = performance.now();
-  }
-  return Math.max(1, Math.floor(n / ((now - start) * 1000)));
-}
-
-/** Number of polls that take about `micros` microseconds. */
-export function spinPolls(micros: number): number {
-  if (micros <= 0) return 0;
-  if (loadsPerMicro === 0) loadsPerMicro = calibrate();
-  return Math.ceil(micros * loadsPerMicro);
-}
+/** Default longest spin window before parking, in microseconds. */
+export const DEFAULT_SPIN_MICROS = 100;
+/** The shortest window while spinning does not pay off (ms). */
+const FLOOR_MS = 0.002;
+/** Every this many waits, spin the full window once to notice a faster peer. */
+const PROBE_EVERY = 64;
+/** Polls between two clock reads (a clock read costs ~30-50 ns). */
+export const POLLS_PER_CLOCK = 16;
 
 /**
- * Adaptive spin budget, one per handle: spinning that pays off keeps the full
- * window; spinning that ends in a park anyway halves it (down to nothing), so
- * a waiter whose peer is slow stops burning CPU, and a fast one is caught.
+ * Adaptive spin window, one per handle, set in time (not in polls, whose
+ * speed depends on the JIT tier). It follows how long waits have recently
+ * taken (an exponential average): when the peer answers within the window,
+ * spin about twice the usual wait; when waits are longer than the window,
+ * spinning cannot pay off, so spin only a token 2 µs and park (a slow or
+ * idle peer costs no CPU). A park that turns out short (both sides fell
+ * asleep in a fast exchange) pulls the average back under the window, and a
+ * periodic full-window probe notices a peer that got faster.
  */
 export class SpinBudget {
-  #max: number;
-  #polls: number;
+  readonly #maxMs: number;
+  #avgMs = 0;
+  #waits = 0;
 
   constructor(micros: number = DEFAULT_SPIN_MICROS) {
-    this.#max = spinPolls(micros);
-    this.#polls = this.#max;
+    this.#maxMs = micros / 1000;
   }
 
-  get polls(): number {
-    return this.#polls;
+  /** How long to spin for this wait, in ms. */
+  window(): number {
+    const max = this.#maxMs;
+    if (max === 0) return 0;
+    if (++this.#waits % PROBE_EVERY === 0) return max;
+    const avg = this.#avgMs;
+    if (avg >= max) return FLOOR_MS < max ? FLOOR_MS : max;
+    const w = 2 * avg + FLOOR_MS;
+    return w < max ? w : max;
   }
 
-  /** The spin caught the change. */
-  hit(): void {
-    this.#polls = this.#max;
-  }
-
-  /** The spin missed and the caller parked. */
-  miss(): void {
-    // Keep a floor so a later burst of fast hand-offs can be noticed again.
-    this.#polls = this.#polls > 64 ? this.#polls >>> 1 : 64 < this.#max ? 64 : this.#max;
+  /** How long the wait that just ended took, in ms. */
+  record(elapsedMs: number): void {
+    const capped = elapsedMs < 4 * this.#maxMs ? elapsedMs : 4 * this.#maxMs;
+    this.#avgMs += (capped - this.#avgMs) / 8;
   }
 }
 
 // ---- Parking --------------------------------------------------------------------
 
-/** FUTEX_WAIT on cells[index] while it holds `expected`. */
+/**
+ * Longest single FUTEX_WAIT. Callers loop and re-check anyway; returning to
+ * JavaScript this often lets `worker.terminate()` end a blocked worker.
+ */
+const PARK_SLICE_MS = 50;
+
+/** FUTEX_WAIT on cells[index] while it holds `expected` (at most PARK_SLICE_MS). */
 export function parkSync(cells: Int32Array, index: number, expected: number, timeoutMs: number): number {
-  return native.futexWait(cells.buffer as SharedArrayBuffer, cells.byteOffset + index * 4, expected >>> 0, timeoutMs);
+  const slice = timeoutMs < 0 || timeoutMs > PARK_SLICE_MS ? PARK_SLICE_MS : timeoutMs;
+  return native.futexWait(cells.buffer as SharedArrayBuffer, cells.byteOffset + index * 4, expected >>> 0, slice);
 }
 
 /** FUTEX_WAKE up to `count` waiters of cells[index] (count <= 0: all). */
@@ -177,6 +169,16 @@ export interface WaitWord {
   waiters: number;
 }
 
+/** Tries `target` until it succeeds or `windowMs` after `t0` have passed. */
+function spinFor(target: Attempt, arg: number, t0: number, windowMs: number): boolean {
+  if (windowMs <= 0) return target.attempt(arg);
+  const end = t0 + windowMs;
+  for (;;) {
+    for (let i = 0; i < POLLS_PER_CLOCK; i++) if (target.attempt(arg)) return true;
+    if (performance.now() >= end) return false;
+  }
+}
+
 /**
  * Spin, then park on `w.word` until `target.attempt(arg)` succeeds. The word's
  * value is read before each attempt, so any change after a failed attempt
@@ -184,19 +186,20 @@ export interface WaitWord {
  */
 export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, what: string): void {
   const cells = w.cells;
-  for (let i = spin.polls; i > 0; i--) {
-    if (target.attempt(arg)) {
-      spin.hit();
-      return;
-    }
+  const t0 = performance.now();
+  if (spinFor(target, arg, t0, spin.window())) {
+    spin.record(performance.now() - t0);
+    return;
   }
-  spin.miss();
-  const deadline = deadlineAfter(timeout);
+  const deadline = timeout < 0 ? FOREVER : t0 + timeout;
   Atomics.add(cells, w.waiters, 1);
   try {
     for (;;) {
       const seen = Atomics.load(cells, w.word);
-      if (target.attempt(arg)) return;
+      if (target.attempt(arg)) {
+        spin.record(performance.now() - t0);
+        return;
+      }
       const left = msLeft(deadline);
       if (left === 0) throw timeoutError(what, timeout);
       parkSync(cells, w.word, seen, left);
@@ -210,19 +213,20 @@ export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: Spi
 export async function waitForAsync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
   signal?.throwIfAborted();
   const cells = w.cells;
-  for (let i = spin.polls; i > 0; i--) {
-    if (target.attempt(arg)) {
-      spin.hit();
-      return;
-    }
+  const t0 = performance.now();
+  if (spinFor(target, arg, t0, spin.window())) {
+    spin.record(performance.now() - t0);
+    return;
   }
-  spin.miss();
-  const deadline = deadlineAfter(timeout);
+  const deadline = timeout < 0 ? FOREVER : t0 + timeout;
   Atomics.add(cells, w.waiters, 1);
   try {
     for (;;) {
       const seen = Atomics.load(cells, w.word);
-      if (target.attempt(arg)) return;
+      if (target.attempt(arg)) {
+        spin.record(performance.now() - t0);
+        return;
+      }
       const left = msLeft(deadline);
       if (left === 0) throw timeoutError(what, timeout);
       await parkAsync(cells, w.word, seen, left, signal);
