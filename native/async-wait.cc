@@ -130,12 +130,17 @@ class Lane {
         // expected one (the waker meant it).
         std::lock_guard<std::mutex> lock(mu_);
         uintptr_t addr = v[r].uaddr;
+        bool delivered = false;
         for (size_t i = 0; i < waits_.size(); i++) {
           if (reinterpret_cast<uintptr_t>(waits_[i].word) == addr && waits_[i].expected == v[r].val) {
             Complete(i, 0);
+            delivered = true;
             break;
           }
         }
+        // The wait was cancelled as its wake arrived: the wake may have been
+        // meant for exactly one waiter, so hand it on instead of dropping it.
+        if (!delivered) syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE, 1, nullptr, nullptr, 0);
       }
       // r == 0 (control), EAGAIN, ETIMEDOUT, EINTR: the next pass sorts it out.
     }

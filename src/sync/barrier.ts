@@ -7,7 +7,7 @@ import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { ARRIVED, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, GENERATION, PARTIES, WAITERS } from './barrier-layout.js';
+import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
@@ -30,7 +30,7 @@ const SPEC: ObjectSpec<BarrierOptions> = {
   what: 'Barrier',
   byteLength: (options) => (checkParties(options), BARRIER_LENGTH),
   initFields: (buffer, byteOffset, options) => {
-    new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options);
+    new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options); // generation 0, tag 0
   },
 };
 
@@ -86,20 +86,22 @@ export class Barrier extends SharedObject implements Attempt {
 
   /** How many parties the barrier waits for. */
   get parties(): number {
+    if (this.closed) throw this.closedError();
     return this.#cells[PARTIES] as number;
   }
 
   /**
    * Arrives and blocks until all parties have arrived. Returns this party's
    * arrival index in its generation (0 first, parties - 1 last). A wait that
-   * times out withdraws its arrival (unless the barrier tripped meanwhile).
+   * times out withdraws its arrival (unless the barrier tripped meanwhile);
+   * after a withdrawal a later arrival may get an index already handed out
+   * in that generation.
    */
   waitSync(options?: WaitOptions): number {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
-    const gen = Atomics.load(this.#cells, GENERATION);
-    const index = this.#arrive(gen);
-    if (index === this.parties - 1) return index;
+    const { gen, index } = this.#arrive();
+    if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
       waitForSync(this, gen, this.#word, this.#spin, timeout, 'Barrier.waitSync');
     } catch (err) {
@@ -114,9 +116,8 @@ export class Barrier extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
-    const gen = Atomics.load(this.#cells, GENERATION);
-    const index = this.#arrive(gen);
-    if (index === this.parties - 1) return index;
+    const { gen, index } = this.#arrive();
+    if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
       await waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
     } catch (err) {
@@ -131,36 +132,52 @@ export class Barrier extends SharedObject implements Attempt {
     return Atomics.load(this.#cells, GENERATION) !== gen;
   }
 
-  #arrive(gen: number): number {
+  // Counts this party in the current generation; the last one opens the next.
+  #arrive(): { gen: number; index: number } {
     const cells = this.#cells;
-    const index = Atomics.add(cells, ARRIVED, 1);
-    if (index === (cells[PARTIES] as number) - 1) {
-      // Last one: open the next generation, then release this one.
-      Atomics.store(cells, ARRIVED, 0);
-      Atomics.store(cells, GENERATION, (gen + 1) | 0);
-      if (Atomics.load(cells, WAITERS) !== 0) wake(cells, GENERATION, 0);
+    const parties = cells[PARTIES] as number;
+    for (;;) {
+      const gen = Atomics.load(cells, GENERATION);
+      const arrival = Atomics.load(cells, ARRIVAL);
+      const tag = arrival >>> TAG_SHIFT;
+      const count = arrival & COUNT_MASK;
+      if (tag !== (gen & COUNT_MASK)) {
+        // The last party of `gen` swapped ARRIVAL but has not moved
+        // GENERATION yet (or died right there): finish its work.
+        if (tag === ((gen + 1) & COUNT_MASK)) this.#open(gen);
+        continue;
+      }
+      if (count + 1 === parties) {
+        const next = ((tag + 1) & COUNT_MASK) << TAG_SHIFT;
+        if (Atomics.compareExchange(cells, ARRIVAL, arrival, next) !== arrival) continue;
+        this.#open(gen);
+        return { gen, index: count };
+      }
+      if (Atomics.compareExchange(cells, ARRIVAL, arrival, arrival + 1) === arrival) return { gen, index: count };
     }
-    return index;
   }
 
-  // Takes back an arrival after a failed wait. Returns false if the barrier
-  // tripped (or is tripping) for our generation, in which case we passed.
+  // Moves GENERATION past `gen` (once, whoever gets there) and wakes everyone.
+  #open(gen: number): void {
+    const cells = this.#cells;
+    if (Atomics.compareExchange(cells, GENERATION, gen, (gen + 1) | 0) === gen && Atomics.load(cells, WAITERS) !== 0) {
+      wake(cells, GENERATION, 0);
+    }
+  }
+
+  // Takes back an arrival after a failed wait. Returns false if generation
+  // `gen` completed meanwhile, in which case this party went through.
   #withdraw(gen: number): boolean {
     const cells = this.#cells;
     for (;;) {
-      if (Atomics.load(cells, GENERATION) !== gen) return false;
-      const arrived = Atomics.load(cells, ARRIVED);
-      if (arrived === 0 || arrived >= (cells[PARTIES] as number)) {
-        // The last party is between its arrival and the generation bump (a
-        // few instructions away, unless it was killed right there).
-        const giveUp = performance.now() + 100;
-        while (Atomics.load(cells, GENERATION) === gen) if (performance.now() > giveUp) return true;
+      const arrival = Atomics.load(cells, ARRIVAL);
+      if (arrival >>> TAG_SHIFT !== (gen & COUNT_MASK)) {
+        this.#open(gen); // completed; make sure GENERATION moved
         return false;
       }
-      if (Atomics.compareExchange(cells, ARRIVED, arrived, arrived - 1) === arrived) {
-        // Re-check: nobody can trip without our arrival, so this is final.
-        return true;
-      }
+      if ((arrival & COUNT_MASK) === 0) return false; // cannot happen while we count; be safe
+      // Same tag in the same CAS: this can only remove an arrival of `gen`.
+      if (Atomics.compareExchange(cells, ARRIVAL, arrival, arrival - 1) === arrival) return true;
     }
   }
 }

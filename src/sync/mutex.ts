@@ -278,8 +278,14 @@ export class Mutex extends SharedObject {
       }
       const left = msLeft(deadline);
       if (left === 0) throw timeoutError('Mutex.lock', timeout);
-      await parkAsync(cells, WORD, v, left, signal);
-      signal?.throwIfAborted();
+      try {
+        await parkAsync(cells, WORD, v, left, signal);
+        signal?.throwIfAborted();
+      } catch (err) {
+        // An unlock may have woken us (and cleared WAITERS): pass it on.
+        wake(cells, WORD, 1);
+        throw err;
+      }
     }
   }
 }

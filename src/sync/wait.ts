@@ -169,6 +169,15 @@ export interface WaitWord {
   waiters: number;
 }
 
+/**
+ * A waiter leaving on abort may have consumed a FUTEX_WAKE meant for "one
+ * waiter" (a released unit, a notify(1)); hand it to another parked waiter
+ * so it is not lost. A spare wake is harmless: everyone re-checks.
+ */
+function passWakeOn(w: WaitWord): void {
+  if (Atomics.load(w.cells, w.waiters) > 1) wake(w.cells, w.word, 1);
+}
+
 /** Tries `target` until it succeeds or `windowMs` after `t0` have passed. */
 function spinFor(target: Attempt, arg: number, t0: number, windowMs: number): boolean {
   if (windowMs <= 0) return target.attempt(arg);
@@ -229,8 +238,13 @@ export async function waitForAsync(target: Attempt, arg: number, w: WaitWord, sp
       }
       const left = msLeft(deadline);
       if (left === 0) throw timeoutError(what, timeout);
-      await parkAsync(cells, w.word, seen, left, signal);
-      signal?.throwIfAborted();
+      try {
+        await parkAsync(cells, w.word, seen, left, signal);
+        signal?.throwIfAborted();
+      } catch (err) {
+        passWakeOn(w);
+        throw err;
+      }
     }
   } finally {
     Atomics.sub(cells, w.waiters, 1);
