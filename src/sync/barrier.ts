@@ -119,7 +119,8 @@ export class Barrier extends SharedObject implements Attempt {
     const { gen, index } = this.#arrive();
     if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
-      await waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
+      const parked = waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
+      if (parked !== undefined) await parked;
     } catch (err) {
       if (!this.#withdraw(gen)) return index;
       throw err;

@@ -101,7 +101,8 @@ export class Condition extends SharedObject implements Attempt {
     mutex.unlock();
     let failure: unknown;
     try {
-      await waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'Condition.wait');
+      const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'Condition.wait');
+      if (parked !== undefined) await parked;
     } catch (err) {
       failure = err;
     }

@@ -16,7 +16,7 @@ import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIE
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
-import { FOREVER, POLLS_PER_CLOCK, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
+import { FOREVER, POLLS_PER_CLOCK, QUICK_POLLS, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
 
 /** What a successful lock reports. */
 export interface LockResult {
@@ -137,7 +137,9 @@ export class Mutex extends SharedObject {
     signal?.throwIfAborted();
     const list = robustList();
     if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
-    return this.#lockSlowAsync(list, timeout, signal);
+    // Spin right here: only a lock that must park pays for a second promise.
+    const t0 = performance.now();
+    return this.#spinAcquire(list, t0) ?? this.#parkAsync(list, t0, timeout, signal);
   }
 
   /** Releases the lock. Throws EPERM if this thread does not hold it. */
@@ -205,81 +207,80 @@ export class Mutex extends SharedObject {
     return true;
   }
 
-  #lockSlowSync(list: RobustList, timeout: number): LockResult {
+  // Polls for a free lock for the adaptive spin window. Returns the result,
+  // or null if the window passed (or spinning cannot help: the holder is
+  // another async context of this very thread).
+  #spinAcquire(list: RobustList, t0: number): LockResult | null {
     const cells = this.#cells;
     const tid = list.tid;
-    let v = Atomics.load(cells, WORD);
-    if ((v & TID_MASK) === tid) throw deadlock();
+    if ((Atomics.load(cells, WORD) & TID_MASK) === tid) return null;
     const spin = this.#spin;
-    const t0 = performance.now();
+    if (spin.enabled) {
+      for (let i = 0; i < QUICK_POLLS; i++) {
+        const v = Atomics.load(cells, WORD);
+        if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
+          spin.record(0);
+          return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+        }
+      }
+    }
     const spinEnd = t0 + spin.window();
     do {
       for (let i = 0; i < POLLS_PER_CLOCK; i++) {
-        v = Atomics.load(cells, WORD);
+        const v = Atomics.load(cells, WORD);
         if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
           spin.record(performance.now() - t0);
           return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
         }
       }
     } while (performance.now() < spinEnd);
-    const deadline = timeout < 0 ? FOREVER : t0 + timeout;
+    return null;
+  }
+
+  // One step of the parked phase: acquires (returning the result), or makes
+  // sure WAITERS is set and returns the word value to park on (a number).
+  #parkStep(list: RobustList, t0: number): LockResult | number {
+    const cells = this.#cells;
     for (;;) {
-      v = Atomics.load(cells, WORD);
+      const v = Atomics.load(cells, WORD);
       if ((v & TID_MASK) === 0) {
         // We may have been parked beside others: keep WAITERS so our unlock wakes them.
-        if (this.#acquire(list, v, tid | WAITERS_BIT)) {
-          spin.record(performance.now() - t0);
+        if (this.#acquire(list, v, list.tid | WAITERS_BIT)) {
+          this.#spin.record(performance.now() - t0);
           return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
         }
         continue;
       }
-      if ((v & WAITERS_BIT) === 0) {
-        if (Atomics.compareExchange(cells, WORD, v, v | WAITERS_BIT) !== v) continue;
-        v |= WAITERS_BIT;
-      }
-      const left = msLeft(deadline);
-      if (left === 0) throw timeoutError('Mutex.lockSync', timeout);
-      parkSync(cells, WORD, v, left);
+      if ((v & WAITERS_BIT) !== 0) return v;
+      if (Atomics.compareExchange(cells, WORD, v, v | WAITERS_BIT) === v) return v | WAITERS_BIT;
     }
   }
 
-  async #lockSlowAsync(list: RobustList, timeout: number, signal: AbortSignal | undefined): Promise<LockResult> {
-    const cells = this.#cells;
-    const tid = list.tid;
-    let v = Atomics.load(cells, WORD);
-    const spin = this.#spin;
+  #lockSlowSync(list: RobustList, timeout: number): LockResult {
+    if ((Atomics.load(this.#cells, WORD) & TID_MASK) === list.tid) throw deadlock();
     const t0 = performance.now();
-    // Spinning cannot help when another async context of this thread holds it.
-    if ((v & TID_MASK) !== tid) {
-      const spinEnd = t0 + spin.window();
-      do {
-        for (let i = 0; i < POLLS_PER_CLOCK; i++) {
-          v = Atomics.load(cells, WORD);
-          if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
-            spin.record(performance.now() - t0);
-            return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
-          }
-        }
-      } while (performance.now() < spinEnd);
-    }
+    const spun = this.#spinAcquire(list, t0);
+    if (spun !== null) return spun;
     const deadline = timeout < 0 ? FOREVER : t0 + timeout;
     for (;;) {
-      v = Atomics.load(cells, WORD);
-      if ((v & TID_MASK) === 0) {
-        if (this.#acquire(list, v, tid | WAITERS_BIT)) {
-          spin.record(performance.now() - t0);
-          return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
-        }
-        continue;
-      }
-      if ((v & WAITERS_BIT) === 0) {
-        if (Atomics.compareExchange(cells, WORD, v, v | WAITERS_BIT) !== v) continue;
-        v |= WAITERS_BIT;
-      }
+      const step = this.#parkStep(list, t0);
+      if (typeof step !== 'number') return step;
+      const left = msLeft(deadline);
+      if (left === 0) throw timeoutError('Mutex.lockSync', timeout);
+      parkSync(this.#cells, WORD, step, left);
+    }
+  }
+
+  async #parkAsync(list: RobustList, t0: number, timeout: number, signal: AbortSignal | undefined): Promise<LockResult> {
+    const cells = this.#cells;
+    const deadline = timeout < 0 ? FOREVER : t0 + timeout;
+    for (;;) {
+      const step = this.#parkStep(list, t0);
+      if (typeof step !== 'number') return step;
       const left = msLeft(deadline);
       if (left === 0) throw timeoutError('Mutex.lock', timeout);
       try {
-        await parkAsync(cells, WORD, v, left, signal);
+        await parkAsync(cells, WORD, step, left, signal);
         signal?.throwIfAborted();
       } catch (err) {
         // An unlock may have woken us (and cleared WAITERS): pass it on.

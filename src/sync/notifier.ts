@@ -101,7 +101,10 @@ export class Notifier extends SharedObject implements Attempt {
     const expected = checkSeen(seen);
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
-    if (!this.attempt(expected)) await waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
+    if (!this.attempt(expected)) {
+      const parked = waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
+      if (parked !== undefined) await parked;
+    }
     return Atomics.load(this.#cells, SEQ);
   }
 

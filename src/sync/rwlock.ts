@@ -98,7 +98,10 @@ export class RwLock extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
-    if (!this.#tryRead()) await waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
+    if (!this.#tryRead()) {
+      const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
+      if (parked !== undefined) await parked;
+    }
     this.#reads++;
   }
 
@@ -130,7 +133,8 @@ export class RwLock extends SharedObject implements Attempt {
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {
-        await waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'RwLock.write');
+        const parked = waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'RwLock.write');
+        if (parked !== undefined) await parked;
       } finally {
         this.#retireWriter();
       }

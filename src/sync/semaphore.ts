@@ -105,7 +105,8 @@ export class Semaphore extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (this.attempt(0)) return;
-    await waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
+    const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
+    if (parked !== undefined) await parked;
   }
 
   /** Returns `n` units (default 1) and wakes up to `n` waiters. */

@@ -49,6 +49,11 @@ const FLOOR_MS = 0.002;
 const PROBE_EVERY = 64;
 /** Polls between two clock reads (a clock read costs ~30-50 ns). */
 export const POLLS_PER_CLOCK = 16;
+/**
+ * Polls tried before the first clock read: a back-to-back peer usually
+ * answers within them, and then the wait costs no clock read at all.
+ */
+export const QUICK_POLLS = 64;
 
 /**
  * Adaptive spin window, one per handle, set in time (not in polls, whose
@@ -69,6 +74,11 @@ export class SpinBudget {
     this.#maxMs = micros / 1000;
   }
 
+  /** Whether this handle spins at all (`{ spin: 0 }` parks at once). */
+  get enabled(): boolean {
+    return this.#maxMs !== 0;
+  }
+
   /** How long to spin for this wait, in ms. */
   window(): number {
     const max = this.#maxMs;
@@ -80,10 +90,15 @@ export class SpinBudget {
     return w < max ? w : max;
   }
 
-  /** How long the wait that just ended took, in ms. */
+  /**
+   * How long the wait that just ended took, in ms. The average falls fast
+   * and rises slowly: one slow outlier (a descheduled peer) must not switch
+   * spinning off, while waits that stay long switch it off within ~30 waits.
+   */
   record(elapsedMs: number): void {
-    const capped = elapsedMs < 4 * this.#maxMs ? elapsedMs : 4 * this.#maxMs;
-    this.#avgMs += (capped - this.#avgMs) / 8;
+    const capped = elapsedMs < 2 * this.#maxMs ? elapsedMs : 2 * this.#maxMs;
+    const diff = capped - this.#avgMs;
+    this.#avgMs += diff > 0 ? diff / 16 : diff / 4;
   }
 }
 
@@ -178,6 +193,18 @@ function passWakeOn(w: WaitWord): void {
   if (Atomics.load(w.cells, w.waiters) > 1) wake(w.cells, w.word, 1);
 }
 
+/** A few polls with no clock read; true (and recorded as instant) if one succeeds. */
+function quickPoll(target: Attempt, arg: number, spin: SpinBudget): boolean {
+  if (!spin.enabled) return false;
+  for (let i = 0; i < QUICK_POLLS; i++) {
+    if (target.attempt(arg)) {
+      spin.record(0);
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Tries `target` until it succeeds or `windowMs` after `t0` have passed. */
 function spinFor(target: Attempt, arg: number, t0: number, windowMs: number): boolean {
   if (windowMs <= 0) return target.attempt(arg);
@@ -194,6 +221,7 @@ function spinFor(target: Attempt, arg: number, t0: number, windowMs: number): bo
  * makes the park return at once (no lost wake-up).
  */
 export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, what: string): void {
+  if (quickPoll(target, arg, spin)) return;
   const cells = w.cells;
   const t0 = performance.now();
   if (spinFor(target, arg, t0, spin.window())) {
@@ -218,15 +246,25 @@ export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: Spi
   }
 }
 
-/** The async form of waitForSync: the event loop runs while it is parked. */
-export async function waitForAsync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+/**
+ * The async form of waitForSync: the event loop runs while it is parked.
+ * The spin runs right here, synchronously; only when it misses is a promise
+ * made (returned). `undefined` means the wait is already over, so callers
+ * skip an `await` (a microtask hop) on the fast path.
+ */
+export function waitForAsync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
   signal?.throwIfAborted();
-  const cells = w.cells;
+  if (quickPoll(target, arg, spin)) return undefined;
   const t0 = performance.now();
   if (spinFor(target, arg, t0, spin.window())) {
     spin.record(performance.now() - t0);
-    return;
+    return undefined;
   }
+  return parkUntil(target, arg, w, spin, t0, timeout, signal, what);
+}
+
+async function parkUntil(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, t0: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  const cells = w.cells;
   const deadline = timeout < 0 ? FOREVER : t0 + timeout;
   Atomics.add(cells, w.waiters, 1);
   try {
