@@ -24,3 +24,5 @@ export { Condition } from './sync/condition.js';
 export { Barrier } from './sync/barrier.js';
 export type { BarrierOptions } from './sync/barrier.js';
 export { RwLock } from './sync/rwlock.js';
+export { Queue } from './channel/queue.js';
+export type { QueueOptions, QueueHandleOptions, QueueMessage, QueueStats } from './channel/queue.js';

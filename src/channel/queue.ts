@@ -1,0 +1,626 @@
+/**
+ * Queue: a message channel in shared memory. Messages are byte strings
+ * (Uint8Array/Buffer) or strings (UTF-8), or objects with `encoding: 'json' |
+ * 'v8'`. This version carries one producer and one consumer at a time; each
+ * role is taken by the first handle that sends (or receives) and held
+ * through a robust Mutex until that handle closes or its process dies.
+ * See queue-layout.ts for the record format and the rules that keep it
+ * consistent when either side is killed at any instant.
+ */
+import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
+import { checkInteger, checkObject } from '../args.js';
+import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { Mutex } from '../sync/mutex.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import {
+  CAPACITY, CONSUMER_ROLE_OFFSET, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
+  MIN_CAPACITY, PADDING, PRODUCER_ROLE_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECORD_HEADER_LENGTH, RELEASED, SENT,
+  SPACE_SEQ, SPACE_WAITERS, TAIL, maxMessage, queueLength, recordSize,
+} from './queue-layout.js';
+
+/** Geometry of a Queue. */
+export interface QueueOptions {
+  /** Data bytes; rounded up to a power of two (at least 64, at most 2^30). */
+  capacity: number;
+}
+
+/** Options of a Queue handle. */
+export interface QueueHandleOptions extends SpinOptions {
+  /** Send and receive objects: `'json'` (JSON text) or `'v8'` (structured clone). */
+  encoding?: 'json' | 'v8';
+}
+
+/** What a Queue carries: bytes or a string (or, with an encoding, any value it can encode). */
+export type QueueMessage = Uint8Array | string;
+
+/** Counters of a Queue (a snapshot). */
+export interface QueueStats {
+  capacity: number;
+  maxMessage: number;
+  length: number;
+  bytesUsed: number;
+  sent: number;
+  received: number;
+  ended: boolean;
+  /** Pid holding the producer / consumer role, or null. */
+  producerPid: number | null;
+  consumerPid: number | null;
+}
+
+function roundCapacity(options: QueueOptions | undefined): number {
+  const opts = checkObject<QueueOptions>('options', options);
+  if (opts.capacity === undefined) throw invalidArgType('options.capacity', 'of type number', undefined);
+  const requested = checkInteger('options.capacity', opts.capacity, 1, MAX_CAPACITY);
+  let capacity = MIN_CAPACITY;
+  while (capacity < requested) capacity *= 2;
+  return capacity;
+}
+
+const SPEC: ObjectSpec<QueueOptions> = {
+  kind: QUEUE_KIND,
+  version: QUEUE_VERSION,
+  what: 'Queue',
+  byteLength: (options) => queueLength(roundCapacity(options)),
+  initFields: (buffer, byteOffset, options) => {
+    const capacity = roundCapacity(options);
+    const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    cells[CAPACITY] = capacity;
+    cells[MAX_MESSAGE] = maxMessage(capacity);
+    Mutex.init(buffer, byteOffset + PRODUCER_ROLE_OFFSET).close();
+    Mutex.init(buffer, byteOffset + CONSUMER_ROLE_OFFSET).close();
+  },
+};
+
+const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
+const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
+
+function endedError(): ShmkitError {
+  return new ShmkitError(ENDED_CODE, 'the queue was ended: no more messages');
+}
+
+/** A message queue in shared memory. */
+export class Queue extends SharedObject implements Attempt {
+  readonly #cells: Int32Array;
+  readonly #data: Buffer;
+  readonly #words: Int32Array;
+  readonly #mask: number;
+  readonly #capacity: number;
+  readonly #maxMessage: number;
+  readonly #encoding: 'json' | 'v8' | undefined;
+  readonly #producerRole: Mutex;
+  readonly #consumerRole: Mutex;
+  readonly #dataWord: WaitWord;
+  readonly #spaceWord: WaitWord;
+  readonly #dataSpin: SpinBudget;
+  readonly #spaceSpin: SpinBudget;
+  // Producer side (valid once the role is held): our TAIL and a cached HEAD.
+  #isProducer = false;
+  #tail = 0;
+  #headSeen = 0;
+  // Consumer side: our HEAD and a cached TAIL.
+  #isConsumer = false;
+  #head = 0;
+  #tailSeen = 0;
+  // reserve()/commit() and peek()/release() in progress (-1: none).
+  #reservedAt = -1;
+  #reservedLength = 0;
+  #peekedAt = -1;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
+    super(buffer, byteOffset, segment, 'Queue');
+    const opts = checkObject<QueueHandleOptions>('options', options);
+    if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
+      throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
+    }
+    this.#encoding = opts.encoding;
+    this.#cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    const capacity = this.#cells[CAPACITY] as number;
+    if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.#cells[MAX_MESSAGE] !== maxMessage(capacity)) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
+    }
+    this.#capacity = capacity;
+    this.#mask = capacity - 1;
+    this.#maxMessage = maxMessage(capacity);
+    this.#data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
+    this.#words = new Int32Array(buffer, byteOffset + DATA_OFFSET, capacity / 4);
+    this.#producerRole = Mutex.attach(buffer, byteOffset + PRODUCER_ROLE_OFFSET, { spin: 0 });
+    this.#consumerRole = Mutex.attach(buffer, byteOffset + CONSUMER_ROLE_OFFSET, { spin: 0 });
+    this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS };
+    this.#spaceWord = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS };
+    const spin = parseSpin(opts);
+    this.#dataSpin = new SpinBudget(spin);
+    this.#spaceSpin = new SpinBudget(spin);
+  }
+
+  /** Bytes an embedded Queue of this geometry occupies. */
+  static byteLength(options: QueueOptions): number {
+    return SPEC.byteLength(options);
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue {
+    initObject(SPEC, buffer, byteOffset, options);
+    return new Queue(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue {
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Queue(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+    const seg = createNamed(SPEC, name, options);
+    return Queue.#wrap(seg, options);
+  }
+
+  static open(name: string, options?: QueueHandleOptions): Queue {
+    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
+    return Queue.#wrap(seg, options);
+  }
+
+  static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+    const seg = openOrCreateNamed(SPEC, name, options);
+    return Queue.#wrap(seg, options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  static #wrap(seg: Segment, options: QueueHandleOptions | undefined): Queue {
+    try {
+      return new Queue(seg.buffer, 0, seg, options);
+    } catch (err) {
+      seg.close();
+      throw err;
+    }
+  }
+
+  /** Data bytes of the ring. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Largest message (encoded bytes) the queue accepts: capacity / 2 - 8. */
+  get maxMessage(): number {
+    return this.#maxMessage;
+  }
+
+  /** Messages waiting (a snapshot). */
+  get length(): number {
+    if (this.closed) throw this.closedError();
+    return (Atomics.load(this.#cells, SENT) - Atomics.load(this.#cells, RECEIVED)) >>> 0;
+  }
+
+  /** Bytes of the ring in use, record headers and padding included (a snapshot). */
+  get bytesUsed(): number {
+    if (this.closed) throw this.closedError();
+    return (Atomics.load(this.#cells, TAIL) - Atomics.load(this.#cells, HEAD)) >>> 0;
+  }
+
+  /** True once `end()` was called by anyone. */
+  get ended(): boolean {
+    if (this.closed) throw this.closedError();
+    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0;
+  }
+
+  stats(): QueueStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    return {
+      capacity: this.#capacity,
+      maxMessage: this.#maxMessage,
+      length: this.length,
+      bytesUsed: this.bytesUsed,
+      sent: Atomics.load(cells, SENT) >>> 0,
+      received: Atomics.load(cells, RECEIVED) >>> 0,
+      ended: this.ended,
+      producerPid: this.#producerRole.holder?.pid ?? null,
+      consumerPid: this.#consumerRole.holder?.pid ?? null,
+    };
+  }
+
+  // ---- Sending --------------------------------------------------------------------
+
+  /** Writes `message` if there is room; never waits. */
+  trySend(message: unknown): boolean {
+    const bytes = this.#encode(message);
+    this.#takeProducer();
+    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    this.#checkLength(length);
+    if (!this.#write(bytes, length)) return false;
+    this.#publish();
+    return true;
+  }
+
+  /** Writes `message`, blocking the thread while the queue is full. */
+  sendSync(message: unknown, options?: WaitOptions): void {
+    const { timeout } = parseWait(options);
+    const bytes = this.#encode(message);
+    this.#takeProducer();
+    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    this.#checkLength(length);
+    while (!this.#write(bytes, length)) {
+      waitForSync(this, this.#need(length), this.#spaceWord, this.#spaceSpin, timeout, 'Queue.sendSync');
+    }
+    this.#publish();
+  }
+
+  /** Writes `message`, waiting (without blocking the event loop) while the queue is full. */
+  async send(message: unknown, options?: WaitOptions): Promise<void> {
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    const bytes = this.#encode(message);
+    this.#takeProducer();
+    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    this.#checkLength(length);
+    while (!this.#write(bytes, length)) {
+      const parked = waitForAsync(this, this.#need(length), this.#spaceWord, this.#spaceSpin, timeout, signal, 'Queue.send');
+      if (parked !== undefined) await parked;
+    }
+    this.#publish();
+  }
+
+  /**
+   * Writes as many of `messages` as fit, in order, publishing them together
+   * (one release store and at most one wake-up for the batch). Never waits.
+   * Returns how many were written.
+   */
+  sendMany(messages: readonly unknown[]): number {
+    if (!Array.isArray(messages)) throw invalidArgType('messages', 'an Array', messages);
+    const encoded = messages.map((m) => this.#encode(m));
+    this.#takeProducer();
+    const lengths = encoded.map((b) => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength));
+    for (const length of lengths) this.#checkLength(length);
+    let n = 0;
+    while (n < encoded.length && this.#write(encoded[n] as Uint8Array | string, lengths[n] as number)) n++;
+    if (n > 0) this.#publish();
+    return n;
+  }
+
+  /**
+   * Zero-copy send, step 1: returns a view of `length` bytes inside the ring
+   * to fill, or undefined if there is no room now. Nothing is visible to the
+   * consumer until commit(); a producer that dies before commit() leaves
+   * nothing behind.
+   */
+  reserve(length: number): Uint8Array | undefined {
+    this.#takeProducer();
+    checkInteger('length', length, 0, this.#maxMessage);
+    if (this.#reservedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
+    const start = this.#place(recordSize(length));
+    if (start < 0) return undefined;
+    this.#reservedAt = start;
+    this.#reservedLength = length;
+    const off = (start & this.#mask) + RECORD_HEADER_LENGTH;
+    return this.#data.subarray(off, off + length);
+  }
+
+  /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
+  commit(length: number = this.#reservedLength): void {
+    if (this.closed) throw this.closedError();
+    if (this.#reservedAt < 0) throw new ShmkitError('ERR_INVALID_STATE', 'commit() without reserve()');
+    checkInteger('length', length, 0, this.#reservedLength);
+    this.#finishRecord(this.#reservedAt, length);
+    this.#reservedAt = -1;
+    this.#publish();
+  }
+
+  /**
+   * No more messages: receivers take what is left, then `receive` rejects
+   * with ERR_SHMKIT_QUEUE_ENDED and iteration ends. Sending afterwards throws.
+   */
+  end(): void {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    Atomics.or(cells, FLAGS, FLAG_ENDED);
+    Atomics.add(cells, DATA_SEQ, 1);
+    if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, 0);
+  }
+
+  // ---- Receiving ------------------------------------------------------------------
+
+  /** Takes the next message if there is one; never waits. */
+  tryReceive(): unknown {
+    this.#takeConsumer();
+    const at = this.#next();
+    if (at < 0) return undefined;
+    return this.#take(at);
+  }
+
+  /** Takes the next message, blocking the thread while the queue is empty. */
+  receiveSync(options?: WaitOptions): unknown {
+    const { timeout } = parseWait(options);
+    this.#takeConsumer();
+    for (;;) {
+      const at = this.#next();
+      if (at >= 0) return this.#take(at);
+      if (this.#endedAndEmpty()) throw endedError();
+      waitForSync(this, WANT_DATA, this.#dataWord, this.#dataSpin, timeout, 'Queue.receiveSync');
+    }
+  }
+
+  /** Takes the next message, waiting without blocking the event loop. */
+  async receive(options?: WaitOptions): Promise<unknown> {
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    this.#takeConsumer();
+    for (;;) {
+      const at = this.#next();
+      if (at >= 0) return this.#take(at);
+      if (this.#endedAndEmpty()) throw endedError();
+      const parked = waitForAsync(this, WANT_DATA, this.#dataWord, this.#dataSpin, timeout, signal, 'Queue.receive');
+      if (parked !== undefined) await parked;
+    }
+  }
+
+  /** Takes up to `max` messages that are there now (releasing them together); never waits. */
+  receiveMany(max: number): unknown[] {
+    checkInteger('max', max, 0, 2 ** 31 - 1);
+    this.#takeConsumer();
+    const out: unknown[] = [];
+    while (out.length < max) {
+      const at = this.#next();
+      if (at < 0) break;
+      out.push(this.#copyOut(at));
+      this.#release(at, false);
+    }
+    if (out.length > 0) this.#publishHead();
+    return out;
+  }
+
+  /**
+   * Zero-copy receive, step 1: a view of the next message inside the ring
+   * (valid until release()), or undefined. If this process dies before
+   * release(), the message is delivered to the next consumer.
+   */
+  peek(): Uint8Array | undefined {
+    this.#takeConsumer();
+    if (this.#peekedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'peek(): the previous message was not released');
+    const at = this.#next();
+    if (at < 0) return undefined;
+    this.#peekedAt = at;
+    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    return this.#data.subarray(off, off + (this.#words[(at & this.#mask) >> 2] as number));
+  }
+
+  /** Zero-copy receive, step 2: frees the message returned by peek(). */
+  release(): void {
+    if (this.closed) throw this.closedError();
+    if (this.#peekedAt < 0) throw new ShmkitError('ERR_INVALID_STATE', 'release() without peek()');
+    const at = this.#peekedAt;
+    this.#peekedAt = -1;
+    this.#release(at, true);
+  }
+
+  /** Receives messages until the queue is ended and drained. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+    for (;;) {
+      let message: unknown;
+      try {
+        message = await this.receive();
+      } catch (err) {
+        if ((err as ShmkitError).code === ENDED_CODE) return;
+        throw err;
+      }
+      yield message;
+    }
+  }
+
+  /** Releases the handle and the roles it holds (so another process can take them). */
+  override close(): void {
+    if (this.closed) return;
+    this.#producerRole.close(); // unlocks if this thread holds the role
+    this.#consumerRole.close();
+    super.close();
+  }
+
+  /** @internal The waiting core's check: data to read, or `arg` free bytes. */
+  attempt(arg: number): boolean {
+    if (arg === WANT_DATA) {
+      return Atomics.load(this.#cells, TAIL) !== this.#head || (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0;
+    }
+    return this.#capacity - ((this.#tail - Atomics.load(this.#cells, HEAD)) >>> 0) >= arg;
+  }
+
+  // ---- Producer internals ------------------------------------------------------------
+
+  #takeProducer(): void {
+    if (this.closed) throw this.closedError();
+    if (this.#isProducer) {
+      if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
+      return;
+    }
+    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
+    if (this.#producerRole.tryLock() === false) {
+      const holder = this.#producerRole.holder;
+      throw new ShmkitError('ERR_SHMKIT_QUEUE_BUSY', `this queue already has a producer (pid ${holder?.pid ?? '?'}); this version carries one producer at a time`);
+    }
+    this.#isProducer = true;
+    // TAIL is only ever moved past complete records, so a dead predecessor
+    // left it consistent: carry on from it.
+    this.#tail = Atomics.load(this.#cells, TAIL);
+    this.#headSeen = Atomics.load(this.#cells, HEAD);
+  }
+
+  #checkLength(length: number): void {
+    if (length > this.#maxMessage) {
+      throw outOfRange('message', `at most ${this.#maxMessage} bytes (half the queue's capacity, less 8)`, `${length} bytes`);
+    }
+  }
+
+  // Free bytes needed to append a record of `length` payload bytes now.
+  #need(length: number): number {
+    const size = recordSize(length);
+    const off = this.#tail & this.#mask;
+    return off + size > this.#capacity ? this.#capacity - off + size : size;
+  }
+
+  // Finds room for a record of `size` bytes at our tail (after a filler record
+  // if it would cross the end). Returns the record's position, or -1 if full.
+  #place(size: number): number {
+    let tail = this.#tail;
+    const off = tail & this.#mask;
+    const pad = off + size > this.#capacity ? this.#capacity - off : 0;
+    if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) {
+      this.#headSeen = Atomics.load(this.#cells, HEAD);
+      if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) return -1;
+    }
+    if (pad > 0) {
+      const w = off >> 2;
+      this.#words[w + 1] = pad;
+      this.#words[w] = PADDING;
+      tail = (tail + pad) | 0;
+      this.#tail = tail;
+    }
+    return tail;
+  }
+
+  #write(bytes: Uint8Array | string, length: number): boolean {
+    const at = this.#place(recordSize(length));
+    if (at < 0) return false;
+    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
+    else this.#data.set(bytes, off);
+    this.#finishRecord(at, length);
+    return true;
+  }
+
+  // Completes the record at `at` (payload already in place); not yet visible.
+  #finishRecord(at: number, length: number): void {
+    const size = recordSize(length);
+    const w = (at & this.#mask) >> 2;
+    this.#words[w + 1] = size;
+    this.#words[w] = length;
+    this.#tail = (at + size) | 0;
+    this.#cells[SENT] = ((this.#cells[SENT] as number) + 1) | 0;
+  }
+
+  // Makes every completed record visible (release) and wakes a parked consumer.
+  #publish(): void {
+    const cells = this.#cells;
+    Atomics.store(cells, TAIL, this.#tail);
+    if (Atomics.load(cells, DATA_WAITERS) !== 0) {
+      Atomics.add(cells, DATA_SEQ, 1);
+      wake(cells, DATA_SEQ, 1);
+    }
+  }
+
+  #encode(message: unknown): Uint8Array | string {
+    if (this.closed) throw this.closedError();
+    switch (this.#encoding) {
+      case 'json': {
+        const text = JSON.stringify(message);
+        if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
+        return text;
+      }
+      case 'v8':
+        return v8Serialize(message);
+      default:
+        if (typeof message === 'string' || message instanceof Uint8Array) return message;
+        throw invalidArgType('message', 'of type string or an instance of Uint8Array (or open the queue with an encoding)', message);
+    }
+  }
+
+  // ---- Consumer internals ------------------------------------------------------------
+
+  #takeConsumer(): void {
+    if (this.closed) throw this.closedError();
+    if (this.#isConsumer) return;
+    if (this.#consumerRole.tryLock() === false) {
+      const holder = this.#consumerRole.holder;
+      throw new ShmkitError('ERR_SHMKIT_QUEUE_BUSY', `this queue already has a consumer (pid ${holder?.pid ?? '?'}); this version carries one consumer at a time`);
+    }
+    this.#isConsumer = true;
+    this.#head = Atomics.load(this.#cells, HEAD);
+    this.#tailSeen = this.#head;
+  }
+
+  // Position of the next message, skipping fillers and records released by a
+  // consumer that died before moving HEAD; -1 when there is none.
+  #next(): number {
+    let head = this.#head;
+    for (;;) {
+      if (head === this.#tailSeen) {
+        this.#tailSeen = Atomics.load(this.#cells, TAIL); // acquire: records before it are complete
+        if (head === this.#tailSeen) {
+          if (head !== this.#head) this.#advanceHead(head);
+          return -1;
+        }
+      }
+      const w = (head & this.#mask) >> 2;
+      const len = this.#words[w] as number;
+      const size = this.#words[w + 1] as number;
+      this.#checkRecord(head, len, size);
+      if (len >= 0) {
+        if (head !== this.#head) this.#advanceHead(head);
+        return head;
+      }
+      head = (head + size) | 0; // PADDING or RELEASED
+    }
+  }
+
+  // A record in [HEAD, TAIL) that breaks the format means the memory was
+  // overwritten: refuse it rather than read garbage or loop.
+  #checkRecord(at: number, len: number, size: number): void {
+    const off = at & this.#mask;
+    const ok = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= this.#capacity &&
+      ((this.#tailSeen - at) | 0) >= size && (len === PADDING || len === RELEASED || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
+    if (!ok) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
+    }
+  }
+
+  #copyOut(at: number): unknown {
+    const off = at & this.#mask;
+    const len = this.#words[off >> 2] as number;
+    const start = off + RECORD_HEADER_LENGTH;
+    switch (this.#encoding) {
+      case 'json':
+        return JSON.parse(this.#data.toString('utf8', start, start + len));
+      case 'v8':
+        return v8Deserialize(this.#data.subarray(start, start + len));
+      default: {
+        const out = Buffer.allocUnsafe(len);
+        this.#data.copy(out, 0, start, start + len);
+        return out;
+      }
+    }
+  }
+
+  #take(at: number): unknown {
+    const message = this.#copyOut(at);
+    this.#release(at, true);
+    return message;
+  }
+
+  // Frees the record at `at`: LEN = RELEASED first, then HEAD past it.
+  #release(at: number, publish: boolean): void {
+    const w = (at & this.#mask) >> 2;
+    const size = this.#words[w + 1] as number;
+    this.#words[w] = RELEASED;
+    this.#head = (at + size) | 0;
+    this.#cells[RECEIVED] = ((this.#cells[RECEIVED] as number) + 1) | 0;
+    if (publish) this.#publishHead();
+  }
+
+  #advanceHead(head: number): void {
+    this.#head = head;
+    this.#publishHead();
+  }
+
+  #publishHead(): void {
+    const cells = this.#cells;
+    Atomics.store(cells, HEAD, this.#head);
+    if (Atomics.load(cells, SPACE_WAITERS) !== 0) {
+      Atomics.add(cells, SPACE_SEQ, 1);
+      wake(cells, SPACE_SEQ, 0);
+    }
+  }
+
+  #endedAndEmpty(): boolean {
+    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0 && Atomics.load(this.#cells, TAIL) === this.#head;
+  }
+}
