@@ -26,3 +26,5 @@ export type { BarrierOptions } from './sync/barrier.js';
 export { RwLock } from './sync/rwlock.js';
 export { Queue } from './channel/queue.js';
 export type { QueueOptions, QueueHandleOptions, QueueMessage, QueueStats } from './channel/queue.js';
+export { Topic, Subscriber, LaggedError } from './channel/topic.js';
+export type { TopicOptions, TopicHandleOptions, SubscribeOptions } from './channel/topic.js';

@@ -95,7 +95,7 @@ export abstract class SharedObject implements Disposable {
   readonly buffer: SharedArrayBuffer;
   /** Where the object starts in `buffer`. */
   readonly byteOffset: number;
-  protected closed = false;
+  #closed = false;
   readonly #segment: Segment | null;
   readonly #what: string;
 
@@ -104,6 +104,11 @@ export abstract class SharedObject implements Disposable {
     this.byteOffset = byteOffset;
     this.#segment = segment;
     this.#what = what;
+  }
+
+  /** True once `close()` has run on this handle. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** The POSIX name of a named object, `null` when embedded. */
@@ -120,8 +125,8 @@ export abstract class SharedObject implements Disposable {
    * itself lives on for other handles; `unlink()` removes a named one.
    */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     this.#segment?.close();
   }
 

@@ -1,0 +1,371 @@
+/**
+ * Topic: one-to-many broadcast for real-time data. `publish()` never waits:
+ * when the ring is full the oldest messages are overwritten. Each subscriber
+ * (any number, in any processes) reads every message in order from where it
+ * started; one that falls a lap behind is told how many it missed
+ * (ERR_SHMKIT_LAGGED, `missed`) and continues from the oldest message kept.
+ * See topic-layout.ts for the format and the rules.
+ */
+import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
+import { checkInteger, checkObject } from '../args.js';
+import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { Mutex } from '../sync/mutex.js';
+import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import {
+  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
+  PUBLISHER_LOCK_OFFSET, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage, topicRecordSize,
+} from './topic-layout.js';
+
+/** Geometry of a Topic. */
+export interface TopicOptions {
+  /** Data bytes kept; rounded up to a power of two (at least 128, at most 2^30). */
+  capacity: number;
+}
+
+/** Options of a Topic handle. */
+export interface TopicHandleOptions extends SpinOptions {
+  /** Publish and receive objects: `'json'` or `'v8'`. */
+  encoding?: 'json' | 'v8';
+}
+
+/** Where a new subscriber starts. */
+export interface SubscribeOptions {
+  /** `'latest'` (default): only messages published from now on; `'earliest'`: every message still kept. */
+  from?: 'latest' | 'earliest';
+}
+
+function roundCapacity(options: TopicOptions | undefined): number {
+  const opts = checkObject<TopicOptions>('options', options);
+  if (opts.capacity === undefined) throw invalidArgType('options.capacity', 'of type number', undefined);
+  const requested = checkInteger('options.capacity', opts.capacity, 1, MAX_CAPACITY);
+  let capacity = MIN_CAPACITY;
+  while (capacity < requested) capacity *= 2;
+  return capacity;
+}
+
+const SPEC: ObjectSpec<TopicOptions> = {
+  kind: TOPIC_KIND,
+  version: TOPIC_VERSION,
+  what: 'Topic',
+  byteLength: (options) => topicLength(roundCapacity(options)),
+  initFields: (buffer, byteOffset, options) => {
+    const capacity = roundCapacity(options);
+    const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    cells[CAPACITY] = capacity;
+    cells[MAX_MESSAGE] = topicMaxMessage(capacity);
+    Mutex.init(buffer, byteOffset + PUBLISHER_LOCK_OFFSET).close();
+  },
+};
+
+/** The error a lagging subscriber gets. */
+export class LaggedError extends ShmkitError {
+  /** Messages overwritten before this subscriber read them. */
+  readonly missed: number;
+  constructor(missed: number) {
+    super('ERR_SHMKIT_LAGGED', `the subscriber fell a lap behind and missed ${missed} message(s); it continues from the oldest message kept`);
+    this.missed = missed;
+  }
+}
+
+interface Codec {
+  encoding: 'json' | 'v8' | undefined;
+}
+
+function encode(codec: Codec, message: unknown): Uint8Array | string {
+  switch (codec.encoding) {
+    case 'json': {
+      const text = JSON.stringify(message);
+      if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
+      return text;
+    }
+    case 'v8':
+      return v8Serialize(message);
+    default:
+      if (typeof message === 'string' || message instanceof Uint8Array) return message;
+      throw invalidArgType('message', 'of type string or an instance of Uint8Array (or open the topic with an encoding)', message);
+  }
+}
+
+/** A broadcast channel in shared memory. */
+export class Topic extends SharedObject {
+  /** @internal */ readonly cells: Int32Array;
+  /** @internal */ readonly data: Buffer;
+  /** @internal */ readonly words: Int32Array;
+  /** @internal */ readonly mask: number;
+  /** @internal */ readonly lock: Mutex;
+  /** @internal */ readonly encoding: 'json' | 'v8' | undefined;
+  /** @internal */ readonly spin: number | undefined;
+  readonly #capacity: number;
+  readonly #maxMessage: number;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: TopicHandleOptions) {
+    super(buffer, byteOffset, segment, 'Topic');
+    const opts = checkObject<TopicHandleOptions>('options', options);
+    if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
+      throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
+    }
+    this.encoding = opts.encoding;
+    this.spin = parseSpin(opts);
+    this.cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    const capacity = this.cells[CAPACITY] as number;
+    if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.cells[MAX_MESSAGE] !== topicMaxMessage(capacity)) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
+    }
+    this.#capacity = capacity;
+    this.#maxMessage = topicMaxMessage(capacity);
+    this.mask = capacity - 1;
+    this.data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
+    this.words = new Int32Array(buffer, byteOffset + DATA_OFFSET, capacity / 4);
+    this.lock = Mutex.attach(buffer, byteOffset + PUBLISHER_LOCK_OFFSET, { spin: 20 });
+  }
+
+  static byteLength(options: TopicOptions): number {
+    return SPEC.byteLength(options);
+  }
+
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic {
+    initObject(SPEC, buffer, byteOffset, options);
+    return new Topic(buffer, byteOffset, null, options);
+  }
+
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic {
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Topic(buffer, byteOffset, null, options);
+  }
+
+  static create(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
+    return Topic.#wrap(createNamed(SPEC, name, options), options);
+  }
+
+  static open(name: string, options?: TopicHandleOptions): Topic {
+    return Topic.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name), options);
+  }
+
+  static openOrCreate(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
+    return Topic.#wrap(openOrCreateNamed(SPEC, name, options), options);
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  static #wrap(seg: Segment, options: TopicHandleOptions | undefined): Topic {
+    try {
+      return new Topic(seg.buffer, 0, seg, options);
+    } catch (err) {
+      seg.close();
+      throw err;
+    }
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  get maxMessage(): number {
+    return this.#maxMessage;
+  }
+
+  /** Messages published so far (wraps at 2^32). */
+  get published(): number {
+    if (this.closed) throw this.closedError();
+    return Atomics.load(this.cells, NEXT_SEQ) >>> 0;
+  }
+
+  /** Publishes `message` to every subscriber; never waits for them. */
+  publish(message: unknown): void {
+    if (this.closed) throw this.closedError();
+    const bytes = encode(this, message);
+    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    if (length > this.#maxMessage) {
+      throw outOfRange('message', `at most ${this.#maxMessage} bytes (a quarter of the topic's capacity, less 16)`, `${length} bytes`);
+    }
+    this.lock.lockSync();
+    try {
+      this.#append(bytes, length);
+    } finally {
+      this.lock.unlock();
+    }
+    const cells = this.cells;
+    if (Atomics.load(cells, DATA_WAITERS) !== 0) {
+      Atomics.add(cells, DATA_SEQ, 1);
+      wake(cells, DATA_SEQ, 0);
+    }
+  }
+
+  /** A new subscriber: its own position, read in this process only. */
+  subscribe(options?: SubscribeOptions): Subscriber {
+    if (this.closed) throw this.closedError();
+    const opts = checkObject<SubscribeOptions>('options', options);
+    const from = opts.from ?? 'latest';
+    if (from !== 'latest' && from !== 'earliest') throw invalidArgValue('options.from', "must be 'latest' or 'earliest'", from);
+    return new Subscriber(this, from);
+  }
+
+  /** @internal A consistent (position, sequence) pair: the oldest kept, or the next to come. */
+  startingPoint(earliest: boolean): [number, number] {
+    this.lock.lockSync();
+    try {
+      const cells = this.cells;
+      return earliest
+        ? [Atomics.load(cells, OLDEST_POS), Atomics.load(cells, OLDEST_SEQ)]
+        : [Atomics.load(cells, TAIL), Atomics.load(cells, NEXT_SEQ)];
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  // Under the publisher lock.
+  #append(bytes: Uint8Array | string, length: number): void {
+    const cells = this.cells;
+    const words = this.words;
+    const capacity = this.#capacity;
+    const size = topicRecordSize(length);
+    let tail = Atomics.load(cells, TAIL);
+    const off = tail & this.mask;
+    const filler = off + size > capacity ? capacity - off : 0;
+    // Make room: drop the oldest records (announce first, overwrite after).
+    let oldest = Atomics.load(cells, OLDEST_POS);
+    while (capacity - ((tail - oldest) >>> 0) < filler + size) {
+      const w = (oldest & this.mask) >> 2;
+      const dropped = words[w + R_SIZE] as number;
+      if (dropped < RECORD_HEADER_LENGTH || (dropped & 7) !== 0 || (oldest & this.mask) + dropped > capacity) {
+        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${oldest >>> 0} (size ${dropped})`);
+      }
+      if ((words[w + R_LEN] as number) !== FILLER) Atomics.add(cells, OLDEST_SEQ, 1);
+      oldest = (oldest + dropped) | 0;
+      Atomics.store(cells, OLDEST_POS, oldest);
+    }
+    if (filler > 0) {
+      const w = off >> 2;
+      words[w + R_SIZE] = filler;
+      words[w + R_LEN] = FILLER;
+      tail = (tail + filler) | 0;
+    }
+    const seq = Atomics.load(cells, NEXT_SEQ);
+    const w = (tail & this.mask) >> 2;
+    const start = (tail & this.mask) + RECORD_HEADER_LENGTH;
+    if (typeof bytes === 'string') this.data.write(bytes, start, length, 'utf8');
+    else this.data.set(bytes, start);
+    words[w + R_SEQ] = seq;
+    words[w + R_SIZE] = size;
+    words[w + R_LEN] = length;
+    // A publisher that dies between these two stores costs one sequence number, never a message.
+    Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
+    Atomics.store(cells, TAIL, (tail + size) | 0);
+  }
+}
+
+/** One reader of a Topic. Its position lives in this process only. */
+export class Subscriber implements Attempt {
+  readonly #topic: Topic;
+  readonly #word: WaitWord;
+  readonly #spin: SpinBudget;
+  #pos: number;
+  #seq: number;
+
+  /** @internal */
+  constructor(topic: Topic, from: 'latest' | 'earliest') {
+    this.#topic = topic;
+    [this.#pos, this.#seq] = topic.startingPoint(from === 'earliest');
+    this.#word = { cells: topic.cells, word: DATA_SEQ, waiters: DATA_WAITERS };
+    this.#spin = new SpinBudget(topic.spin);
+  }
+
+  /** Messages published that this subscriber has not read yet (a snapshot; includes any it will miss). */
+  get pending(): number {
+    return (Atomics.load(this.#topic.cells, NEXT_SEQ) - this.#seq) >>> 0;
+  }
+
+  /** The next message, or undefined if there is none yet. Throws LaggedError after a lap. */
+  tryReceive(): unknown {
+    if (this.#topic.closed) throw closedTopic();
+    const topic = this.#topic;
+    const cells = topic.cells;
+    const words = topic.words;
+    for (;;) {
+      const pos = this.#pos;
+      if (pos === Atomics.load(cells, TAIL)) return undefined;
+      const off = pos & topic.mask;
+      const w = off >> 2;
+      const len = words[w + R_LEN] as number;
+      const size = words[w + R_SIZE] as number;
+      const seq = words[w + R_SEQ] as number;
+      const sane = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= topic.capacity &&
+        (len === FILLER || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
+      let copy: Buffer | undefined;
+      if (sane && len >= 0) {
+        copy = Buffer.allocUnsafe(len);
+        topic.data.copy(copy, 0, off + RECORD_HEADER_LENGTH, off + RECORD_HEADER_LENGTH + len);
+      }
+      // Was any of that overwritten while we read it? (pairs with the
+      // publisher announcing OLDEST_SEQ before it overwrites)
+      const oldest = Atomics.load(cells, OLDEST_SEQ);
+      if (((this.#seq - oldest) | 0) < 0 || !sane || (len >= 0 && ((seq - this.#seq) | 0) < 0)) {
+        throw new LaggedError(this.#resync());
+      }
+      this.#pos = (pos + size) | 0;
+      if (len === FILLER) continue;
+      // seq > expected only when a publisher died between claiming a number and publishing.
+      this.#seq = (seq + 1) | 0;
+      return decode(topic, copy as Buffer);
+    }
+  }
+
+  /** Blocks the thread until a message arrives. */
+  receiveSync(options?: WaitOptions): unknown {
+    const { timeout } = parseWait(options);
+    for (;;) {
+      const m = this.tryReceive();
+      if (m !== undefined) return m;
+      waitForSync(this, 0, this.#word, this.#spin, timeout, 'Subscriber.receiveSync');
+    }
+  }
+
+  /** Waits for a message without blocking the event loop. */
+  async receive(options?: WaitOptions): Promise<unknown> {
+    const { timeout, signal } = parseWait(options);
+    signal?.throwIfAborted();
+    for (;;) {
+      const m = this.tryReceive();
+      if (m !== undefined) return m;
+      const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Subscriber.receive');
+      if (parked !== undefined) await parked;
+    }
+  }
+
+  /** Receives forever (a LaggedError ends the iteration: catch it and iterate again to go on). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+    for (;;) yield await this.receive();
+  }
+
+  /** @internal The waiting core's check: something published past our position. */
+  attempt(_arg: number): boolean {
+    return Atomics.load(this.#topic.cells, TAIL) !== this.#pos;
+  }
+
+  // Jumps to the oldest message kept; returns how many were missed.
+  #resync(): number {
+    const expected = this.#seq;
+    [this.#pos, this.#seq] = this.#topic.startingPoint(true);
+    return (this.#seq - expected) >>> 0;
+  }
+}
+
+function closedTopic(): ShmkitError {
+  return new ShmkitError('ERR_SHMKIT_CLOSED', 'Topic is closed');
+}
+
+function decode(codec: Codec, bytes: Buffer): unknown {
+  switch (codec.encoding) {
+    case 'json':
+      return JSON.parse(bytes.toString('utf8'));
+    case 'v8':
+      return v8Deserialize(bytes);
+    default:
+      return bytes;
+  }
+}
