@@ -1,7 +1,7 @@
 /**
- * Queue: a ring of variable-length records in shared memory (this version:
- * one producer and one consumer at a time, each role held through a robust
- * Mutex so a dead producer or consumer frees its role).
+ * Queue: a ring of variable-length records in shared memory. Producers take
+ * turns through the producer role (a robust Mutex), consumers through the
+ * consumer role, so a dead producer or consumer frees its role.
  *
  *  0       64        128          256          384             512        640        768
  *  +-------+---------+------------+------------+---------------+----------+----------+----------------+

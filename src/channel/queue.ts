@@ -1,11 +1,15 @@
 /**
- * Queue: a message channel in shared memory. Messages are byte strings
- * (Uint8Array/Buffer) or strings (UTF-8), or objects with `encoding: 'json' |
- * 'v8'`. This version carries one producer and one consumer at a time; each
- * role is taken by the first handle that sends (or receives) and held
- * through a robust Mutex until that handle closes or its process dies.
- * See queue-layout.ts for the record format and the rules that keep it
- * consistent when either side is killed at any instant.
+ * Queue: a message channel in shared memory, any number of producers and
+ * consumers. Messages are byte strings (Uint8Array/Buffer) or strings
+ * (UTF-8), or objects with `encoding: 'json' | 'v8'`.
+ *
+ * Producers take turns through the producer role (a robust Mutex), consumers
+ * through the consumer role. A handle keeps a role it took until the end of
+ * the current event-loop turn, or until it sees another waiting (the
+ * Mutex's WAITERS bit): so a lone producer or consumer pays for the role
+ * once per turn, not per message (the automatic fast path), and several
+ * share fairly. A process killed while holding a role frees it (robust
+ * Mutex), and the ring's rules (queue-layout.ts) leave it consistent.
  */
 import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
 import { checkInteger, checkObject } from '../args.js';
@@ -45,7 +49,7 @@ export interface QueueStats {
   sent: number;
   received: number;
   ended: boolean;
-  /** Pid holding the producer / consumer role, or null. */
+  /** Pid holding the producer / consumer role right now, or null. */
   producerPid: number | null;
   consumerPid: number | null;
 }
@@ -77,6 +81,18 @@ const SPEC: ObjectSpec<QueueOptions> = {
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
 
+// Milliseconds left until `deadline` (-1: forever).
+function left(deadline: number): number {
+  if (deadline < 0) return -1;
+  const ms = deadline - performance.now();
+  return ms > 0 ? ms : 0;
+}
+
+// The same, as a public `timeout` option (undefined: forever).
+function asOption(deadline: number): number | undefined {
+  return deadline < 0 ? undefined : left(deadline);
+}
+
 function endedError(): ShmkitError {
   return new ShmkitError(ENDED_CODE, 'the queue was ended: no more messages');
 }
@@ -96,7 +112,7 @@ export class Queue extends SharedObject implements Attempt {
   readonly #spaceWord: WaitWord;
   readonly #dataSpin: SpinBudget;
   readonly #spaceSpin: SpinBudget;
-  // Producer side (valid once the role is held): our TAIL and a cached HEAD.
+  // Producer side (valid while the role is held): our TAIL and a cached HEAD.
   #isProducer = false;
   #tail = 0;
   #headSeen = 0;
@@ -108,6 +124,14 @@ export class Queue extends SharedObject implements Attempt {
   #reservedAt = -1;
   #reservedLength = 0;
   #peekedAt = -1;
+  // Roles taken in this event-loop turn are given back by one microtask.
+  #releaseQueued = false;
+  readonly #releaseRoles = (): void => {
+    this.#releaseQueued = false;
+    if (this.closed) return;
+    if (this.#isProducer && this.#reservedAt < 0) this.#dropProducer();
+    if (this.#isConsumer && this.#peekedAt < 0) this.#dropConsumer();
+  };
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
     super(buffer, byteOffset, segment, 'Queue');
@@ -227,25 +251,32 @@ export class Queue extends SharedObject implements Attempt {
   /** Writes `message` if there is room; never waits. */
   trySend(message: unknown): boolean {
     const bytes = this.#encode(message);
-    this.#takeProducer();
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    if (!this.#write(bytes, length)) return false;
-    this.#publish();
-    return true;
+    if (!this.#isProducer && !this.#tryProducer()) return false;
+    const written = this.#write(bytes, length);
+    if (written) this.#publish();
+    this.#yieldProducer();
+    return written;
   }
 
   /** Writes `message`, blocking the thread while the queue is full. */
   sendSync(message: unknown, options?: WaitOptions): void {
     const { timeout } = parseWait(options);
     const bytes = this.#encode(message);
-    this.#takeProducer();
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    while (!this.#write(bytes, length)) {
-      waitForSync(this, this.#need(length), this.#spaceWord, this.#spaceSpin, timeout, 'Queue.sendSync');
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    for (;;) {
+      if (!this.#isProducer) this.#lockProducerSync(left(deadline));
+      if (this.#write(bytes, length)) break;
+      // Full: wait for space without keeping other producers out.
+      const need = this.#need(length);
+      this.#dropProducer();
+      waitForSync(this, need, this.#spaceWord, this.#spaceSpin, left(deadline), 'Queue.sendSync');
     }
     this.#publish();
+    this.#yieldProducer();
   }
 
   /** Writes `message`, waiting (without blocking the event loop) while the queue is full. */
@@ -253,14 +284,22 @@ export class Queue extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const bytes = this.#encode(message);
-    this.#takeProducer();
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    while (!this.#write(bytes, length)) {
-      const parked = waitForAsync(this, this.#need(length), this.#spaceWord, this.#spaceSpin, timeout, signal, 'Queue.send');
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    for (;;) {
+      if (!this.#isProducer && !this.#tryProducer()) {
+        await this.#producerRole.lock({ timeout: asOption(deadline), signal });
+        this.#heldProducer();
+      }
+      if (this.#write(bytes, length)) break;
+      const need = this.#need(length);
+      this.#dropProducer();
+      const parked = waitForAsync(this, need, this.#spaceWord, this.#spaceSpin, left(deadline), signal, 'Queue.send');
       if (parked !== undefined) await parked;
     }
     this.#publish();
+    this.#yieldProducer();
   }
 
   /**
@@ -271,27 +310,33 @@ export class Queue extends SharedObject implements Attempt {
   sendMany(messages: readonly unknown[]): number {
     if (!Array.isArray(messages)) throw invalidArgType('messages', 'an Array', messages);
     const encoded = messages.map((m) => this.#encode(m));
-    this.#takeProducer();
     const lengths = encoded.map((b) => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength));
     for (const length of lengths) this.#checkLength(length);
+    if (!this.#isProducer && !this.#tryProducer()) return 0;
     let n = 0;
     while (n < encoded.length && this.#write(encoded[n] as Uint8Array | string, lengths[n] as number)) n++;
     if (n > 0) this.#publish();
+    this.#yieldProducer();
     return n;
   }
 
   /**
    * Zero-copy send, step 1: returns a view of `length` bytes inside the ring
-   * to fill, or undefined if there is no room now. Nothing is visible to the
-   * consumer until commit(); a producer that dies before commit() leaves
-   * nothing behind.
+   * to fill, or undefined if there is no room (or another producer is
+   * sending) now. Nothing is visible to consumers until commit(), and the
+   * producer role stays with this handle until then; a producer that dies
+   * before commit() leaves nothing behind.
    */
   reserve(length: number): Uint8Array | undefined {
-    this.#takeProducer();
+    if (this.closed) throw this.closedError();
     checkInteger('length', length, 0, this.#maxMessage);
     if (this.#reservedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
+    if (!this.#isProducer && !this.#tryProducer()) return undefined;
     const start = this.#place(recordSize(length));
-    if (start < 0) return undefined;
+    if (start < 0) {
+      this.#yieldProducer();
+      return undefined;
+    }
     this.#reservedAt = start;
     this.#reservedLength = length;
     const off = (start & this.#mask) + RECORD_HEADER_LENGTH;
@@ -306,6 +351,7 @@ export class Queue extends SharedObject implements Attempt {
     this.#finishRecord(this.#reservedAt, length);
     this.#reservedAt = -1;
     this.#publish();
+    this.#yieldProducer();
   }
 
   /**
@@ -324,34 +370,55 @@ export class Queue extends SharedObject implements Attempt {
 
   /** Takes the next message if there is one; never waits. */
   tryReceive(): unknown {
-    this.#takeConsumer();
+    if (this.closed) throw this.closedError();
+    if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
     const at = this.#next();
-    if (at < 0) return undefined;
-    return this.#take(at);
+    const message = at < 0 ? undefined : this.#take(at);
+    this.#yieldConsumer();
+    return message;
   }
 
   /** Takes the next message, blocking the thread while the queue is empty. */
   receiveSync(options?: WaitOptions): unknown {
+    if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
-    this.#takeConsumer();
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
+      if (!this.#isConsumer) this.#lockConsumerSync(left(deadline));
       const at = this.#next();
-      if (at >= 0) return this.#take(at);
-      if (this.#endedAndEmpty()) throw endedError();
-      waitForSync(this, WANT_DATA, this.#dataWord, this.#dataSpin, timeout, 'Queue.receiveSync');
+      if (at >= 0) {
+        const message = this.#take(at);
+        this.#yieldConsumer();
+        return message;
+      }
+      const ended = this.#endedAndEmpty();
+      this.#dropConsumer(); // wait for data without keeping other consumers out
+      if (ended) throw endedError();
+      waitForSync(this, WANT_DATA, this.#dataWord, this.#dataSpin, left(deadline), 'Queue.receiveSync');
     }
   }
 
   /** Takes the next message, waiting without blocking the event loop. */
   async receive(options?: WaitOptions): Promise<unknown> {
+    if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
-    this.#takeConsumer();
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
+      if (!this.#isConsumer && !this.#tryConsumer()) {
+        await this.#consumerRole.lock({ timeout: asOption(deadline), signal });
+        this.#heldConsumer();
+      }
       const at = this.#next();
-      if (at >= 0) return this.#take(at);
-      if (this.#endedAndEmpty()) throw endedError();
-      const parked = waitForAsync(this, WANT_DATA, this.#dataWord, this.#dataSpin, timeout, signal, 'Queue.receive');
+      if (at >= 0) {
+        const message = this.#take(at);
+        this.#yieldConsumer();
+        return message;
+      }
+      const ended = this.#endedAndEmpty();
+      this.#dropConsumer();
+      if (ended) throw endedError();
+      const parked = waitForAsync(this, WANT_DATA, this.#dataWord, this.#dataSpin, left(deadline), signal, 'Queue.receive');
       if (parked !== undefined) await parked;
     }
   }
@@ -359,8 +426,9 @@ export class Queue extends SharedObject implements Attempt {
   /** Takes up to `max` messages that are there now (releasing them together); never waits. */
   receiveMany(max: number): unknown[] {
     checkInteger('max', max, 0, 2 ** 31 - 1);
-    this.#takeConsumer();
+    if (this.closed) throw this.closedError();
     const out: unknown[] = [];
+    if (!this.#isConsumer && !this.#tryConsumer()) return out;
     while (out.length < max) {
       const at = this.#next();
       if (at < 0) break;
@@ -368,19 +436,25 @@ export class Queue extends SharedObject implements Attempt {
       this.#release(at, false);
     }
     if (out.length > 0) this.#publishHead();
+    this.#yieldConsumer();
     return out;
   }
 
   /**
    * Zero-copy receive, step 1: a view of the next message inside the ring
-   * (valid until release()), or undefined. If this process dies before
-   * release(), the message is delivered to the next consumer.
+   * (valid until release()), or undefined. The consumer role stays with this
+   * handle until release(). If this process dies before release(), the
+   * message is delivered to the next consumer.
    */
   peek(): Uint8Array | undefined {
-    this.#takeConsumer();
+    if (this.closed) throw this.closedError();
     if (this.#peekedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'peek(): the previous message was not released');
+    if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
     const at = this.#next();
-    if (at < 0) return undefined;
+    if (at < 0) {
+      this.#yieldConsumer();
+      return undefined;
+    }
     this.#peekedAt = at;
     const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
     return this.#data.subarray(off, off + (this.#words[(at & this.#mask) >> 2] as number));
@@ -393,6 +467,7 @@ export class Queue extends SharedObject implements Attempt {
     const at = this.#peekedAt;
     this.#peekedAt = -1;
     this.#release(at, true);
+    this.#yieldConsumer();
   }
 
   /** Receives messages until the queue is ended and drained. */
@@ -412,38 +487,93 @@ export class Queue extends SharedObject implements Attempt {
   /** Releases the handle and the roles it holds (so another process can take them). */
   override close(): void {
     if (this.closed) return;
-    this.#producerRole.close(); // unlocks if this thread holds the role
+    if (this.#isProducer) this.#dropProducer();
+    if (this.#isConsumer) this.#dropConsumer();
+    this.#producerRole.close();
     this.#consumerRole.close();
     super.close();
   }
 
   /** @internal The waiting core's check: data to read, or `arg` free bytes. */
   attempt(arg: number): boolean {
+    // Shared positions, not our cached ones: we gave the role up to wait.
+    const cells = this.#cells;
     if (arg === WANT_DATA) {
-      return Atomics.load(this.#cells, TAIL) !== this.#head || (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0;
+      return Atomics.load(cells, TAIL) !== Atomics.load(cells, HEAD) || (Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0;
     }
-    return this.#capacity - ((this.#tail - Atomics.load(this.#cells, HEAD)) >>> 0) >= arg;
+    return this.#capacity - ((Atomics.load(cells, TAIL) - Atomics.load(cells, HEAD)) >>> 0) >= arg;
   }
 
   // ---- Producer internals ------------------------------------------------------------
 
-  #takeProducer(): void {
-    if (this.closed) throw this.closedError();
-    if (this.#isProducer) {
-      if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-      return;
-    }
+  // ---- Roles ----------------------------------------------------------------------
+
+  #tryProducer(): boolean {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (this.#producerRole.tryLock() === false) {
-      const holder = this.#producerRole.holder;
-      throw new ShmkitError('ERR_SHMKIT_QUEUE_BUSY', `this queue already has a producer (pid ${holder?.pid ?? '?'}); this version carries one producer at a time`);
-    }
+    if (this.#producerRole.tryLock() === false) return false;
+    this.#heldProducer();
+    return true;
+  }
+
+  #lockProducerSync(timeout: number): void {
+    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
+    if (this.#producerRole.tryLock() === false) this.#producerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    this.#heldProducer();
+  }
+
+  // TAIL only ever moves past complete records, so whoever held the role
+  // before (alive or dead) left it consistent: carry on from it.
+  #heldProducer(): void {
     this.#isProducer = true;
-    // TAIL is only ever moved past complete records, so a dead predecessor
-    // left it consistent: carry on from it.
     this.#tail = Atomics.load(this.#cells, TAIL);
     this.#headSeen = Atomics.load(this.#cells, HEAD);
+    this.#queueRelease();
   }
+
+  // After an operation: hand the role over at once if another producer waits.
+  #yieldProducer(): void {
+    if (this.#isProducer && this.#reservedAt < 0 && this.#producerRole.contended) this.#dropProducer();
+  }
+
+  #dropProducer(): void {
+    this.#isProducer = false;
+    this.#producerRole.unlock();
+  }
+
+  #tryConsumer(): boolean {
+    if (this.#consumerRole.tryLock() === false) return false;
+    this.#heldConsumer();
+    return true;
+  }
+
+  #lockConsumerSync(timeout: number): void {
+    if (this.#consumerRole.tryLock() === false) this.#consumerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    this.#heldConsumer();
+  }
+
+  #heldConsumer(): void {
+    this.#isConsumer = true;
+    this.#head = Atomics.load(this.#cells, HEAD);
+    this.#tailSeen = this.#head;
+    this.#queueRelease();
+  }
+
+  #yieldConsumer(): void {
+    if (this.#isConsumer && this.#peekedAt < 0 && this.#consumerRole.contended) this.#dropConsumer();
+  }
+
+  #dropConsumer(): void {
+    this.#isConsumer = false;
+    this.#consumerRole.unlock();
+  }
+
+  #queueRelease(): void {
+    if (this.#releaseQueued) return;
+    this.#releaseQueued = true;
+    queueMicrotask(this.#releaseRoles);
+  }
+
+  // ---- Producer internals ------------------------------------------------------------
 
   #checkLength(length: number): void {
     if (length > this.#maxMessage) {
@@ -525,18 +655,6 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   // ---- Consumer internals ------------------------------------------------------------
-
-  #takeConsumer(): void {
-    if (this.closed) throw this.closedError();
-    if (this.#isConsumer) return;
-    if (this.#consumerRole.tryLock() === false) {
-      const holder = this.#consumerRole.holder;
-      throw new ShmkitError('ERR_SHMKIT_QUEUE_BUSY', `this queue already has a consumer (pid ${holder?.pid ?? '?'}); this version carries one consumer at a time`);
-    }
-    this.#isConsumer = true;
-    this.#head = Atomics.load(this.#cells, HEAD);
-    this.#tailSeen = this.#head;
-  }
 
   // Position of the next message, skipping fillers and records released by a
   // consumer that died before moving HEAD; -1 when there is none.
@@ -621,6 +739,6 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   #endedAndEmpty(): boolean {
-    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0 && Atomics.load(this.#cells, TAIL) === this.#head;
+    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0 && Atomics.load(this.#cells, TAIL) === Atomics.load(this.#cells, HEAD);
   }
 }

@@ -102,6 +102,11 @@ export class Mutex extends SharedObject {
     return (Atomics.load(this.#cells, WORD) & TID_MASK) !== 0;
   }
 
+  /** @internal Whether a thread is (or may be) parked waiting for it. */
+  get contended(): boolean {
+    return (Atomics.load(this.#cells, WORD) & WAITERS_BIT) !== 0;
+  }
+
   /** The holder's process id and thread id, or null when free (a snapshot). */
   get holder(): { pid: number; tid: number } | null {
     if (this.closed) throw this.closedError();
