@@ -4,7 +4,6 @@
 // frames, bad arguments and the size seals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fstatSync, ftruncateSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -13,69 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Segment, ShmkitError, sendSegment, receiveSegment } from 'shmkit';
 import { TEST_PREFIX } from './fixtures/names.mjs';
+import { STEP_MS, sleep, withTimeout } from './fixtures/helpers.mjs';
+import { reportOf, startNode } from './fixtures/proc.mjs';
 
 const CHILD = fileURLToPath(new URL('./fixtures/anon-child.mjs', import.meta.url));
 const PEER = fileURLToPath(new URL('./fixtures/fd-peer.mjs', import.meta.url));
 const MEMFD_LINK = '/memfd:shmkit (deleted)';
-const STEP_MS = 5000; // bound for any single wait that should take milliseconds
 
 // ---------------------------------------------------------------- helpers --
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function withTimeout(promise, ms, what) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Starts `node script ...args`. `done` resolves with { code, signal, stdout,
- * stderr } when it exits; it is SIGKILLed (and `done` rejects) after
- * `timeoutMs`. `kill()` is for finally blocks.
- */
-function startNode(script, args, { stdio = ['pipe', 'pipe', 'pipe'], timeoutMs = 10000 } = {}) {
-  const child = spawn(process.execPath, [script, ...args], { stdio });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdin.end();
-  const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} killed after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  done.catch(() => {}); // awaited by the test; this only avoids an unhandled rejection on early failure
-  return {
-    child,
-    done,
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** Awaits a child's exit, requires code 0 and parses the JSON line it printed. */
-async function reportOf(proc, what) {
-  const r = await proc.done;
-  assert.equal(r.code, 0, `${what} exited ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 function freshDir() {
   return mkdtempSync(join(tmpdir(), 'shmkit-anon-'));
@@ -219,12 +163,12 @@ test('a child inherits an anonymous segment as fd 3 and shares it live', async (
     const i32 = new Int32Array(seg.buffer);
     Atomics.store(i32, 0, process.pid);
 
-    proc = startNode(CHILD, [], { stdio: ['pipe', 'pipe', 'pipe', seg.fd] });
+    proc = startNode(CHILD, [], { stdio: ['pipe', 'pipe', 'pipe', seg.fd], timeoutMs: 10000 });
 
     // While the child runs: it raises cell 1, we answer in cell 2.
     const deadline = Date.now() + STEP_MS;
     while (Atomics.load(i32, 1) !== 1 && Date.now() < deadline && proc.child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
     }
     assert.equal(Atomics.load(i32, 1), 1, 'the child never signalled through the shared memory');
     assert.equal(proc.child.exitCode, null, 'the child signalled, so it must still be waiting for us');
@@ -293,7 +237,7 @@ async function exchangeWithPeer(after) {
       'listen',
     );
     // Only stdio: the peer inherits no descriptor of ours.
-    peer = startNode(PEER, [sockPath]);
+    peer = startNode(PEER, [sockPath], { timeoutMs: 10000 });
     const { s, incoming } = await withTimeout(connection, 8000, 'the peer to connect');
     sock = s;
     sock.on('error', () => {});

@@ -2,10 +2,10 @@
 // timeout, bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { runNode } from './fixtures/proc.mjs';
+import { rawCells, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { children } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/barrier-peer.mjs', import.meta.url).pathname;
 
@@ -23,46 +23,6 @@ const arrivedOf = (raw) => raw[ARRIVAL] & 0xffff;
 const GENERATION = 72 / 4;
 const WAITERS = 76 / 4;
 
-function cleanup(...names) {
-  for (const name of names) {
-    try {
-      Segment.unlink(name);
-    } catch (err) {
-      if (err.code !== 'ENOENT') throw err;
-    }
-  }
-}
-
-/** Children started through here are SIGKILLed by kill() (call it in finally). */
-function children() {
-  const ac = new AbortController();
-  const started = [];
-  return {
-    node(args, timeoutMs = 15000) {
-      const p = runNode(PEER, args, { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {});
-      started.push(p);
-      return p;
-    },
-    async kill() {
-      ac.abort();
-      await Promise.allSettled(started);
-    },
-  };
-}
-
-async function waitUntil(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-function rawOf(barrier) {
-  return new Int32Array(barrier.buffer, barrier.byteOffset, 32);
-}
-
 /** A named barrier and a data segment. */
 function namedSet(label, parties) {
   const names = { b: uniqueName(`${label}-b`), d: uniqueName(`${label}-d`) };
@@ -75,14 +35,14 @@ function namedSet(label, parties) {
     close() {
       barrier.close();
       data.close();
-      cleanup(names.b, names.d);
+      unlinkQuietly(names.b, names.d);
     },
   };
 }
 
 test('3 processes pass 1 000 generations together, with distinct arrival indices', async () => {
   const set = namedSet('bar-gens', 3);
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, barrier, cells } = set;
     const gens = 1000;
@@ -99,7 +59,7 @@ test('3 processes pass 1 000 generations together, with distinct arrival indices
     for (let g = 0; g < gens; g++) {
       assert.equal(Atomics.load(cells, MASKS + g), 0b111, `generation ${g}: indices are a permutation of 0..2`);
     }
-    const raw = rawOf(barrier);
+    const raw = rawCells(barrier);
     assert.equal(raw[GENERATION], gens, 'one generation per round');
     assert.equal(arrivedOf(raw), 0);
     assert.equal(raw[WAITERS], 0);
@@ -112,10 +72,10 @@ test('3 processes pass 1 000 generations together, with distinct arrival indices
 
 test('timed-out waits in 2 of 3 processes withdraw; the next full round works', async () => {
   const set = namedSet('bar-withdraw', 3);
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, barrier, cells } = set;
-    const raw = rawOf(barrier);
+    const raw = rawCells(barrier);
     const gen = raw[GENERATION];
 
     // Both present parties give up.
@@ -159,7 +119,7 @@ test('timed-out waits in 2 of 3 processes withdraw; the next full round works', 
 test('in one process: timeouts and aborts withdraw, sync and async', async () => {
   const sab = new SharedArrayBuffer(256);
   const b = Barrier.init(sab, 128, { parties: 2 });
-  const raw = rawOf(b);
+  const raw = rawCells(b);
   assert.equal(b.parties, 2);
   assert.throws(() => b.waitSync({ timeout: 20 }), { code: 'ETIMEDOUT' });
   assert.equal(arrivedOf(raw), 0);
@@ -185,7 +145,7 @@ test('in one process: timeouts and aborts withdraw, sync and async', async () =>
   const solo = Barrier.init(sab, 0, { parties: 1 });
   assert.equal(solo.waitSync({ timeout: 0 }), 0);
   assert.equal(await solo.wait({ timeout: 0 }), 0);
-  assert.equal(rawOf(solo)[GENERATION], 2);
+  assert.equal(rawCells(solo)[GENERATION], 2);
 });
 
 // Documented: after a withdrawal a later arrival may reuse an index; the
@@ -200,10 +160,10 @@ test('a generation where a middle arrival withdrew completes with the parties pr
   const late = b.wait({ timeout: 5000 });
   const last = b.wait({ timeout: 5000 });
   const indices = await Promise.all([stayer, late, last]);
-  assert.equal(rawOf(b)[GENERATION], 1);
+  assert.equal(rawCells(b)[GENERATION], 1);
   assert.ok(indices.every((i) => i >= 0 && i <= 2), `indices ${JSON.stringify(indices)}`);
   assert.equal(indices.filter((i) => i === 2).length, 1, `indices ${JSON.stringify(indices)}`);
-  assert.equal(arrivedOf(rawOf(b)), 0, 'the next generation starts empty');
+  assert.equal(arrivedOf(rawCells(b)), 0, 'the next generation starts empty');
 });
 
 test('parties must be given and be an integer from 1', () => {
@@ -216,7 +176,7 @@ test('parties must be given and be an integer from 1', () => {
       assert.throws(() => Barrier.byteLength(options), { code: 'ERR_OUT_OF_RANGE' });
       assert.throws(() => Barrier.init(new SharedArrayBuffer(128), 0, options), { code: 'ERR_OUT_OF_RANGE' });
     } finally {
-      cleanup(name);
+      unlinkQuietly(name);
     }
   }
   for (const options of [undefined, {}, { parties: '3' }, { parties: null }]) {
@@ -229,7 +189,7 @@ test('parties must be given and be an integer from 1', () => {
       assert.throws(() => Barrier.init(sab, 0, options), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.ok(new Uint8Array(sab).every((v) => v === 0), 'init wrote nothing');
     } finally {
-      cleanup(name);
+      unlinkQuietly(name);
     }
   }
   assert.equal(Barrier.byteLength({ parties: 3 }), 128);
@@ -258,7 +218,7 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   } finally {
     b.close();
     rw.close();
-    cleanup(barName, rwName);
+    unlinkQuietly(barName, rwName);
   }
 
   const sab = new SharedArrayBuffer(1024);
@@ -274,7 +234,7 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   e.close();
   assert.throws(() => e.waitSync({ timeout: 10 }), { code: 'ERR_SHMKIT_CLOSED' });
   await assert.rejects(e.wait({ timeout: 10 }), { code: 'ERR_SHMKIT_CLOSED' });
-  assert.equal(arrivedOf(rawOf(Barrier.attach(sab, 512))), 0, 'a closed handle never arrives');
+  assert.equal(arrivedOf(rawCells(Barrier.attach(sab, 512))), 0, 'a closed handle never arrives');
 });
 
 test('parties of a closed handle throws ERR_SHMKIT_CLOSED', () => {
@@ -284,6 +244,6 @@ test('parties of a closed handle throws ERR_SHMKIT_CLOSED', () => {
     b.close();
     assert.throws(() => b.parties, { code: 'ERR_SHMKIT_CLOSED' });
   } finally {
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });

@@ -2,10 +2,10 @@
 // notifyAll, the mutex contract (EPERM, held after a timeout), bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { run, runNode } from './fixtures/proc.mjs';
+import { rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { children } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/condition-peer.mjs', import.meta.url).pathname;
 
@@ -19,52 +19,6 @@ const GRABBED = 4;
 // Condition layout: SEQ at byte 64, WAITERS at 68.
 const SEQ = 64 / 4;
 const WAITERS = 68 / 4;
-
-function cleanup(...names) {
-  for (const name of names) {
-    try {
-      Segment.unlink(name);
-    } catch (err) {
-      if (err.code !== 'ENOENT') throw err;
-    }
-  }
-}
-
-/** Children started through here are SIGKILLed by kill() (call it in finally). */
-function children() {
-  const ac = new AbortController();
-  const started = [];
-  return {
-    node(args, timeoutMs = 15000) {
-      const p = runNode(PEER, args, { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {});
-      started.push(p);
-      return p;
-    },
-    raw(args, timeoutMs = 15000) {
-      const p = run(process.execPath, [PEER, ...args.map(String)], { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {});
-      started.push(p);
-      return p;
-    },
-    async kill() {
-      ac.abort();
-      await Promise.allSettled(started);
-    },
-  };
-}
-
-async function waitUntil(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-function rawOf(cond) {
-  return new Int32Array(cond.buffer, cond.byteOffset, 32);
-}
 
 /** A named Mutex, Condition and data segment for the token tests. */
 function namedSet(label) {
@@ -82,7 +36,7 @@ function namedSet(label) {
       m.close();
       cond.close();
       data.close();
-      cleanup(names.m, names.c, names.d);
+      unlinkQuietly(names.m, names.c, names.d);
     },
   };
 }
@@ -92,7 +46,7 @@ function namedSet(label) {
 for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['async', 'sync', 30000]]) {
   test(`${count} hand-offs across processes lose no wake-up (${producerForm} producer, ${consumerForm} consumer)`, async () => {
     const segName = uniqueName('cond-handoff');
-    const kids = children();
+    const kids = children(PEER);
     const seg = Segment.create(segName, { size: 4096 });
     const m = Mutex.init(seg.buffer, 0);
     const notEmpty = Condition.init(seg.buffer, 128);
@@ -117,27 +71,27 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
       assert.equal(Atomics.load(cells, 0), 0, 'slot empty at the end');
       assert.ok(ms < 20000, `took ${Math.round(ms)} ms`); // the children are killed at 20 s anyway
       assert.equal(m.locked, false);
-      assert.equal(rawOf(notEmpty)[WAITERS], 0);
-      assert.equal(rawOf(notFull)[WAITERS], 0);
+      assert.equal(rawCells(notEmpty)[WAITERS], 0);
+      assert.equal(rawCells(notFull)[WAITERS], 0);
     } finally {
       await kids.kill();
       m.close();
       notEmpty.close();
       notFull.close();
       seg.close();
-      cleanup(segName);
+      unlinkQuietly(segName);
     }
   });
 }
 
 test('notifyAll wakes all 3 waiting processes', async () => {
   const set = namedSet('cond-all');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
     // Two async waiters: a sync one re-checks every 50 ms, woken or not.
     const waiters = ['async', 'sync', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, 4000]));
-    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawOf(cond)[WAITERS] === 3, 10000, '3 parked waiters');
+    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 10000, '3 parked waiters');
     await sleep(20);
     assert.equal(Atomics.load(cells, WOKEN), 0, 'nobody passed without a token');
     m.lockSync({ timeout: 2000 });
@@ -150,7 +104,7 @@ test('notifyAll wakes all 3 waiting processes', async () => {
     assert.equal(Atomics.load(cells, WOKEN), 3);
     assert.equal(Atomics.load(cells, TOKENS), 0);
     for (const r of reports) assert.ok(r.wakes >= 1);
-    assert.equal(rawOf(cond)[WAITERS], 0);
+    assert.equal(rawCells(cond)[WAITERS], 0);
   } finally {
     await kids.kill();
     set.close();
@@ -159,12 +113,12 @@ test('notifyAll wakes all 3 waiting processes', async () => {
 
 test('notify(n) wakes at least n of the waiting processes', async () => {
   const set = namedSet('cond-n');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
     // Async waiters: a sync one re-checks every 50 ms, woken or not.
     const waiters = ['async', 'async', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, 4000]));
-    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawOf(cond)[WAITERS] === 3, 10000, '3 parked waiters');
+    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 10000, '3 parked waiters');
     m.lockSync({ timeout: 2000 });
     Atomics.store(cells, TOKENS, 1);
     cond.notify();
@@ -172,7 +126,7 @@ test('notify(n) wakes at least n of the waiting processes', async () => {
     await waitUntil(() => Atomics.load(cells, WOKEN) === 1, 2000, 'one waiter to take the token');
     await sleep(50);
     assert.equal(Atomics.load(cells, WOKEN), 1, 'the others went back to waiting');
-    await waitUntil(() => rawOf(cond)[WAITERS] === 2, 3000, 'the other two to park again');
+    await waitUntil(() => rawCells(cond)[WAITERS] === 2, 3000, 'the other two to park again');
     m.lockSync({ timeout: 2000 });
     Atomics.store(cells, TOKENS, 2);
     cond.notify(2);
@@ -181,7 +135,7 @@ test('notify(n) wakes at least n of the waiting processes', async () => {
     await Promise.all(waiters);
     assert.ok(performance.now() - t0 < 2000, 'both woke promptly (their waits last 4 s)');
     assert.equal(Atomics.load(cells, WOKEN), 3);
-    assert.equal(rawOf(cond)[WAITERS], 0);
+    assert.equal(rawCells(cond)[WAITERS], 0);
   } finally {
     await kids.kill();
     set.close();
@@ -190,16 +144,16 @@ test('notify(n) wakes at least n of the waiting processes', async () => {
 
 test('waiting without holding the mutex throws EPERM and changes nothing', async () => {
   const set = namedSet('cond-eperm');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
-    const seq = rawOf(cond)[SEQ];
+    const seq = rawCells(cond)[SEQ];
     // Free mutex.
     assert.throws(() => cond.waitSync(m, { timeout: 200 }), { code: 'EPERM' });
     await assert.rejects(cond.wait(m, { timeout: 200 }), { code: 'EPERM' });
     assert.equal(m.locked, false, 'still free');
-    assert.equal(rawOf(cond)[WAITERS], 0);
-    assert.equal(rawOf(cond)[SEQ], seq);
+    assert.equal(rawCells(cond)[WAITERS], 0);
+    assert.equal(rawCells(cond)[SEQ], seq);
 
     // Mutex held by another process.
     const holder = kids.node(['hold', names.m, names.d]);
@@ -210,7 +164,7 @@ test('waiting without holding the mutex throws EPERM and changes nothing', async
     assert.throws(() => cond.waitSync(m, { timeout: 200 }), { code: 'EPERM' });
     await assert.rejects(cond.wait(m, { timeout: 200 }), { code: 'EPERM' });
     assert.deepEqual(m.holder, before, 'still held by the child');
-    assert.equal(rawOf(cond)[WAITERS], 0);
+    assert.equal(rawCells(cond)[WAITERS], 0);
     Atomics.store(cells, RELEASE, 1);
     await holder;
     assert.equal(m.locked, false);
@@ -233,7 +187,7 @@ test('waiting without holding the mutex throws EPERM and changes nothing', async
 
 test('a timed-out wait throws ETIMEDOUT with the mutex held again', async () => {
   const set = namedSet('cond-timeout');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
     m.lockSync({ timeout: 1000 });
@@ -255,7 +209,7 @@ test('a timed-out wait throws ETIMEDOUT with the mutex held again', async () => 
     await assert.rejects(cond.wait(m, { signal: ac.signal, timeout: 5000 }), (err) => err === reason);
     assert.equal(m.holder?.pid, process.pid, 'held after the abort');
     m.unlock();
-    assert.equal(rawOf(cond)[WAITERS], 0);
+    assert.equal(rawCells(cond)[WAITERS], 0);
 
     // Across processes: the mutex is free during the wait (another process
     // takes it) and the timeout is only thrown once it is ours again.
@@ -280,7 +234,7 @@ test('a timed-out wait throws ETIMEDOUT with the mutex held again', async () => 
 
 test('an async wait aborted after it was woken passes the notify on', async () => {
   const set = namedSet('cond-abort-wake');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
     m.lockSync({ timeout: 1000 });
@@ -290,7 +244,7 @@ test('an async wait aborted after it was woken passes the notify on', async () =
     await sleep(100);
     // The other waiter is async: a sync one re-checks every 50 ms anyway.
     const child = kids.raw(['token', names.m, names.c, names.d, 'async', 2000]);
-    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawOf(cond)[WAITERS] === 2, 10000, 'the child to park');
+    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawCells(cond)[WAITERS] === 2, 10000, 'the child to park');
     await sleep(100);
     m.lockSync({ timeout: 1000 });
     Atomics.store(cells, TOKENS, 1);
@@ -327,15 +281,15 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles,
       assert.throws(() => Other.open(condName), { code: 'ERR_SHMKIT_BAD_LAYOUT' }, `${Other.name}.open`);
     }
     for (const n of [0, -1, 1.5]) assert.throws(() => cond.notify(n), { code: 'ERR_OUT_OF_RANGE' }, `notify(${n})`);
-    const seq = rawOf(cond)[SEQ];
+    const seq = rawCells(cond)[SEQ];
     cond.notify();
     cond.notify(5);
     cond.notifyAll();
-    assert.equal(rawOf(cond)[SEQ], seq + 3, 'notifies with nobody waiting are cheap no-ops on WAITERS');
+    assert.equal(rawCells(cond)[SEQ], seq + 3, 'notifies with nobody waiting are cheap no-ops on WAITERS');
   } finally {
     cond.close();
     sem.close();
-    cleanup(condName, semName);
+    unlinkQuietly(condName, semName);
   }
 
   const sab = new SharedArrayBuffer(1024);

@@ -17,10 +17,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
+import { STEP_MS, hex, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
 import { run } from './fixtures/proc.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/py_shm_peer.py', import.meta.url));
@@ -29,23 +29,6 @@ const TRACKER_WARNING = /resource_tracker|leaked shared_memory/;
 
 const bare = (name) => name.slice(1);
 const devShm = (name) => `/dev/shm${name}`;
-const hex = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-
-function unlinkIfPresent(name) {
-  try {
-    Segment.unlink(name);
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
-}
-
-async function waitFor(what, predicate, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 function peer(args) {
   return run('python3', [PEER, ...args.map(String)], { timeoutMs: PY_TIMEOUT_MS });
@@ -111,7 +94,7 @@ test('Python attaches to a segment shmkit created: reads its bytes, writes back'
     }
   } finally {
     seg.close();
-    unlinkIfPresent(name);
+    unlinkQuietly(name);
   }
   assert.equal(existsSync(devShm(name)), false);
 });
@@ -133,7 +116,7 @@ test('shmkit attaches to a segment Python created, while Python runs', { skip: p
   try {
     // Open only once Python has sized it (between its shm_open and ftruncate
     // the object is empty).
-    await waitFor('python to create the segment', () => existsSync(devShm(name)) && statSync(devShm(name)).size === size);
+    await waitUntil(() => existsSync(devShm(name)) && statSync(devShm(name)).size === size, STEP_MS, 'python to create the segment');
     seg = Segment.open(name);
     assert.equal(seg.size, size);
     const st = seg.stat();
@@ -142,7 +125,7 @@ test('shmkit attaches to a segment Python created, while Python runs', { skip: p
     assert.equal(st.mode & 0o077, 0, `Python creates with mode 0o600 (minus umask), got ${st.mode.toString(8)}`);
 
     const bytes = seg.bytes;
-    await waitFor('python to write its payload', () => Atomics.load(bytes, 0) === 1);
+    await waitUntil(() => Atomics.load(bytes, 0) === 1, STEP_MS, 'python to write its payload');
     assert.equal(hex(bytes.subarray(1, 1 + payload.length)), payload.toString('hex'));
 
     bytes.set(reply, replyAt);
@@ -170,7 +153,7 @@ test('shmkit attaches to a segment Python created, while Python runs', { skip: p
     seg?.close();
     // Do not leave Python waiting if something above failed early.
     await settled;
-    unlinkIfPresent(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -190,7 +173,7 @@ test('without unregister, Python < 3.13 unlinks a segment it only attached (why 
     assert.deepEqual([...seg.bytes.subarray(0, 8)], [1, 2, 3, 4, 5, 6, 7, 8]);
   } finally {
     seg.close();
-    unlinkIfPresent(name);
+    unlinkQuietly(name);
   }
   assert.equal(existsSync(devShm(name)), false);
 });

@@ -10,15 +10,14 @@
 // before they kill the holder.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Mutex, Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { run } from './fixtures/proc.mjs';
+import { unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { reap, run, startProcess } from './fixtures/proc.mjs';
 
 const C_SRC = fileURLToPath(new URL('./fixtures/mutex-peer.c', import.meta.url));
 const NODE_PEER = fileURLToPath(new URL('./fixtures/mutex-c-node-peer.mjs', import.meta.url));
@@ -54,78 +53,11 @@ after(() => {
 
 // ---- helpers ----------------------------------------------------------------
 
-/**
- * Spawns a child whose life is capped at CHILD_KILL_MS. `done` resolves (never
- * rejects) with { code, signal, stdout, stderr }; `output(re)` waits, bounded,
- * for stdout to match.
- */
+/** A child (see startProcess) whose life is capped at CHILD_KILL_MS, recorded in `children` for reap(). */
 function start(children, cmd, args) {
-  const child = spawn(cmd, args.map(String), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc = { child, stdout: '', stderr: '', exited: false };
-  const watchers = new Set();
-  child.stdout.on('data', (d) => {
-    proc.stdout += d;
-    for (const w of watchers) w();
-  });
-  child.stderr.on('data', (d) => (proc.stderr += d));
-  const cap = setTimeout(() => child.kill('SIGKILL'), CHILD_KILL_MS);
-  proc.done = new Promise((resolve) => {
-    child.on('error', (error) => {
-      clearTimeout(cap);
-      proc.exited = true;
-      resolve({ code: null, signal: null, error, stdout: proc.stdout, stderr: proc.stderr });
-      for (const w of watchers) w();
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(cap);
-      proc.exited = true;
-      resolve({ code, signal, stdout: proc.stdout, stderr: proc.stderr });
-      for (const w of watchers) w();
-    });
-  });
-  proc.output = (re, timeoutMs = 10000) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (re.test(proc.stdout)) finish(null);
-        else if (proc.exited) finish(new Error(`${cmd} exited before printing ${re}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`));
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${re}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`)),
-        timeoutMs,
-      );
-      const finish = (err) => {
-        clearTimeout(timer);
-        watchers.delete(check);
-        if (err) reject(err);
-        else resolve(proc.stdout);
-      };
-      watchers.add(check);
-      check();
-    });
+  const proc = startProcess(cmd, args, { timeoutMs: CHILD_KILL_MS, waitMs: 10000 });
   children.push(proc);
   return proc;
-}
-
-/** Kills every child still running and waits (bounded by the kill) for it. */
-async function killAll(children) {
-  for (const p of children) if (!p.exited) p.child.kill('SIGKILL');
-  await Promise.all(children.map((p) => p.done));
-}
-
-async function waitFor(what, predicate, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(1);
-  }
-}
-
-function unlinkQuietly(unlink, name) {
-  try {
-    unlink(name);
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
 }
 
 /** A Mutex plus a raw view of its WORD, all removed by `dispose`. */
@@ -137,7 +69,7 @@ function makeMutex() {
     raw = Segment.open(name);
   } catch (err) {
     mutex.close();
-    unlinkQuietly((n) => Mutex.unlink(n), name);
+    unlinkQuietly(name);
     throw err;
   }
   const view = new DataView(raw.buffer);
@@ -148,7 +80,7 @@ function makeMutex() {
     dispose() {
       raw.close();
       mutex.close();
-      unlinkQuietly((n) => Mutex.unlink(n), name);
+      unlinkQuietly(name);
     },
   };
 }
@@ -167,10 +99,10 @@ test('C, a Node child (lockSync) and this process (await lock) share one Mutex: 
     const cells = new Uint32Array(seg.buffer, 0, 3);
     const c = start(children, peerBin, ['loop', mx.name, counterName, N, C_TIMEOUT_S]);
     const js = start(children, process.execPath, [NODE_PEER, 'loop', mx.name, counterName, N]);
-    await waitFor('both peers at the start gate', () => {
+    await waitUntil(() => {
       if (c.exited || js.exited) throw new Error(`a peer exited early\nC: ${c.stderr}\nnode: ${js.stderr}`);
       return Atomics.load(cells, 1) === 2;
-    }, 10000);
+    }, 10000, 'both peers at the start gate');
     Atomics.store(cells, 2, 1);
 
     let ownerDied = 0;
@@ -193,9 +125,9 @@ test('C, a Node child (lockSync) and this process (await lock) share one Mutex: 
     assert.ok(Number(m[1]) > 0, 'the C peer never had to wait: no contention was exercised');
     assert.equal(mx.word(), 0, `WORD after everyone unlocked: ${hexWord(mx.word())}`);
   } finally {
-    await killAll(children);
+    await reap(...children);
     seg.close();
-    unlinkQuietly((n) => Segment.unlink(n), counterName);
+    unlinkQuietly(counterName);
     mx.dispose();
   }
 });
@@ -212,16 +144,16 @@ test('control: without the lock the same counter loses updates (so the test abov
     const cells = new Uint32Array(seg.buffer, 0, 3);
     const a = start(children, peerBin, ['loop', mx.name, counterName, RACE_N, C_TIMEOUT_S, 'nolock']);
     const b = start(children, peerBin, ['loop', mx.name, counterName, RACE_N, C_TIMEOUT_S, 'nolock']);
-    await waitFor('both racers at the start gate', () => Atomics.load(cells, 1) === 2, 10000);
+    await waitUntil(() => Atomics.load(cells, 1) === 2, 10000, 'both racers at the start gate');
     Atomics.store(cells, 2, 1);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
     assert.ok(cells[0] < 2 * RACE_N, `no update lost without the lock (${cells[0]})`);
   } finally {
-    await killAll(children);
+    await reap(...children);
     seg.close();
-    unlinkQuietly((n) => Segment.unlink(n), counterName);
+    unlinkQuietly(counterName);
     mx.dispose();
   }
 });
@@ -257,7 +189,7 @@ test('C peer refuses an object whose header is not a version-1 Mutex', async () 
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'waiting\nclean\n');
   } finally {
-    for (const name of names) unlinkQuietly((n) => Segment.unlink(n), name);
+    unlinkQuietly(...names);
     mx.dispose();
   }
 });
@@ -270,10 +202,10 @@ test('unlock wakes a parked waiter across languages, both ways', async () => {
     assert.deepEqual(mx.mutex.lockSync({ timeout: 1000 }), { ownerDied: false });
     const waiter = start(children, peerBin, ['once', mx.name, C_TIMEOUT_S]);
     await waiter.output(/^waiting\n/);
-    await waitFor('FUTEX_WAITERS (C parked)', () => {
+    await waitUntil(() => {
       if (waiter.exited) throw new Error(`C waiter exited early\nstdout: ${waiter.stdout}\nstderr: ${waiter.stderr}`);
       return (mx.word() & FUTEX_WAITERS) !== 0;
-    }, 5000);
+    }, 5000, 'FUTEX_WAITERS (C parked)');
     assert.equal(mx.word(), (process.pid | FUTEX_WAITERS) >>> 0, `WORD ${hexWord(mx.word())}`);
     const t0 = performance.now();
     mx.mutex.unlock();
@@ -288,7 +220,7 @@ test('unlock wakes a parked waiter across languages, both ways', async () => {
     const holder = start(children, peerBin, ['handoff', mx.name, C_TIMEOUT_S]);
     await holder.output(/^held\n$/);
     const outcome = mx.mutex.lock({ timeout: 3000 }).then((r) => ({ r }), (error) => ({ error }));
-    await waitFor('FUTEX_WAITERS (Node parked)', () => (mx.word() & FUTEX_WAITERS) !== 0, 2000);
+    await waitUntil(() => (mx.word() & FUTEX_WAITERS) !== 0, 2000, 'FUTEX_WAITERS (Node parked)');
     assert.equal(mx.word(), (holder.child.pid | FUTEX_WAITERS) >>> 0, `WORD ${hexWord(mx.word())}`);
     const t1 = performance.now();
     holder.child.stdin.write('\n');
@@ -305,7 +237,7 @@ test('unlock wakes a parked waiter across languages, both ways', async () => {
     mx.mutex.unlock();
     assert.equal(mx.word(), 0);
   } finally {
-    await killAll(children);
+    await reap(...children);
     mx.dispose();
   }
 });
@@ -322,7 +254,7 @@ test('C holder SIGKILLed: Node gets ownerDied, both already parked and locking a
     await assert.rejects(mx.mutex.lock({ timeout: 50 }), { code: 'ETIMEDOUT' });
     const pending = mx.mutex.lock({ timeout: 2000 });
     const outcome = pending.then((r) => ({ r }), (error) => ({ error }));
-    await waitFor('FUTEX_WAITERS (Node parked)', () => (mx.word() & FUTEX_WAITERS) !== 0, 2000);
+    await waitUntil(() => (mx.word() & FUTEX_WAITERS) !== 0, 2000, 'FUTEX_WAITERS (Node parked)');
     const t0 = performance.now();
     holder.child.kill('SIGKILL');
     const { r, error } = await outcome;
@@ -349,7 +281,7 @@ test('C holder SIGKILLed: Node gets ownerDied, both already parked and locking a
     mx.mutex.unlock();
     assert.equal(mx.word(), 0);
   } finally {
-    await killAll(children);
+    await reap(...children);
     mx.dispose();
   }
 });
@@ -364,10 +296,10 @@ test('Node holder SIGKILLed while the C peer waits: C sees OWNER_DIED and exits 
 
     const waiter = start(children, peerBin, ['once', mx.name, C_TIMEOUT_S]);
     await waiter.output(/^waiting\n/);
-    await waitFor('FUTEX_WAITERS (C parked)', () => {
+    await waitUntil(() => {
       if (waiter.exited) throw new Error(`C waiter exited early\nstdout: ${waiter.stdout}\nstderr: ${waiter.stderr}`);
       return (mx.word() & FUTEX_WAITERS) !== 0;
-    }, 5000);
+    }, 5000, 'FUTEX_WAITERS (C parked)');
     assert.equal(waiter.stdout, 'waiting\n', 'the C waiter got the lock while Node held it');
 
     holder.child.kill('SIGKILL');
@@ -380,7 +312,7 @@ test('Node holder SIGKILLed while the C peer waits: C sees OWNER_DIED and exits 
     assert.deepEqual(mx.mutex.lockSync({ timeout: 1000 }), { ownerDied: false });
     mx.mutex.unlock();
   } finally {
-    await killAll(children);
+    await reap(...children);
     mx.dispose();
   }
 });

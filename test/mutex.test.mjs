@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Mutex, Notifier, Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { runNode } from './fixtures/proc.mjs';
+import { STEP_MS, expectCode, rawCells, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { reap, runNode, startNode } from './fixtures/proc.mjs';
 // Raw layout of the futex word, for checks that look under the hood.
 import { WORD, TID_MASK, OWNER_DIED, WAITERS_BIT } from '../dist/src/sync/mutex-layout.js';
 
@@ -17,7 +18,6 @@ const COUNTER_URL = new URL('./fixtures/mutex-counter.mjs', import.meta.url);
 const COUNTER = fileURLToPath(COUNTER_URL);
 const HOLDER = fileURLToPath(new URL('./fixtures/mutex-holder.mjs', import.meta.url));
 const WORKER = new URL('./fixtures/mutex-worker.mjs', import.meta.url);
-const STEP_MS = 5000; // bound for any single wait that should take milliseconds
 
 // Segment layout shared with fixtures/mutex-counter.mjs (Int32 indexes).
 const READY = 64;
@@ -26,109 +26,6 @@ const VIOLATIONS = 66;
 const COUNTER_CELL = 67;
 
 // ---------------------------------------------------------------- helpers --
-
-function unlinkQuietly(name) {
-  try {
-    Segment.unlink(name);
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function withTimeout(promise, ms, what) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `cond` every few ms; throws after `ms`. */
-async function until(cond, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-/**
- * Starts `node script ...args` with stdin left open. `done` resolves with
- * { code, signal, stdout, stderr }; the child is SIGKILLed (and `done`
- * rejects) after `timeoutMs`. `line(re)` resolves with the first stdout line
- * matching `re`.
- */
-function startNode(script, args, { timeoutMs = 15000 } = {}) {
-  const child = spawn(process.execPath, [script, ...args.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const lineWaiters = new Set();
-  const scan = () => {
-    const lines = stdout.split('\n').slice(0, -1);
-    for (const w of lineWaiters) {
-      const hit = lines.find((l) => w.re.test(l));
-      if (hit !== undefined) {
-        lineWaiters.delete(w);
-        w.resolve(hit);
-      }
-    }
-  };
-  child.stdout.on('data', (d) => {
-    stdout += d;
-    scan();
-  });
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} killed after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      for (const w of lineWaiters) w.reject(new Error(`child exited (${code ?? signal}) before printing ${w.re}\nstdout: ${stdout}\nstderr: ${stderr}`));
-      lineWaiters.clear();
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  done.catch(() => {}); // awaited by the tests; avoids an unhandled rejection on early failure
-  return {
-    child,
-    done,
-    line(re, ms = STEP_MS) {
-      const p = new Promise((resolve, reject) => {
-        lineWaiters.add({ re, resolve, reject });
-        scan();
-      });
-      return withTimeout(p, ms, `a line matching ${re} from ${script}`);
-    },
-    send(text) {
-      child.stdin.write(text);
-    },
-    alive() {
-      return child.exitCode === null && child.signalCode === null;
-    },
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** Kills (if needed) and reaps children, bounded. For finally blocks. */
-async function reap(...procs) {
-  for (const p of procs) p?.kill();
-  await Promise.allSettled(procs.filter(Boolean).map((p) => withTimeout(p.done, STEP_MS, 'child exit')));
-}
 
 /** Runs a worker thread to completion and returns its message; bounded. */
 function runWorker(url, workerData, ms) {
@@ -145,16 +42,9 @@ function runWorker(url, workerData, ms) {
   ).finally(() => worker.terminate());
 }
 
-function expectCode(code) {
-  return (err) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return true;
-  };
-}
-
 /** The raw futex word of a Mutex handle. */
 function rawWord(m) {
-  return Atomics.load(new Int32Array(m.buffer, m.byteOffset, 32), WORD);
+  return Atomics.load(rawCells(m), WORD);
 }
 
 // ---------------------------- 3. a parked async lock is free and on time --
@@ -237,7 +127,7 @@ async function countTogether(t, { embedded, procs, workers = [], iterations }) {
     }
     for (const p of pending) p.catch(() => {}); // awaited below; no unhandled rejection if setup fails first
     const total = procs.length + workers.length;
-    await until(() => Atomics.load(cells, READY) === total, 15000, 'every counter to be ready');
+    await waitUntil(() => Atomics.load(cells, READY) === total, 15000, 'every counter to be ready');
     const t0 = performance.now();
     go.notify();
     const reports = await Promise.all(pending);
@@ -424,7 +314,7 @@ test('a waiter blocked in lockSync in another process gets ownerDied within 1 s 
     holder = startNode(HOLDER, ['hold', name]);
     await holder.line(/^locked /);
     waiter = startNode(HOLDER, ['lock', name, 5000]);
-    await until(() => (rawWord(m) & WAITERS_BIT) !== 0, STEP_MS, 'the waiter to park');
+    await waitUntil(() => (rawWord(m) & WAITERS_BIT) !== 0, STEP_MS, 'the waiter to park');
     await sleep(20);
     const killedAt = Date.now();
     holder.child.kill('SIGKILL');
@@ -461,7 +351,7 @@ test('SIGKILL at random instants of a lock/unlock hammer: survivor locks within 
     for (let round = 0; round < ROUNDS; round++) {
       child = startNode(HOLDER, ['hammer', name, segName]);
       const before = Atomics.load(cells, 3);
-      await until(() => Atomics.load(cells, 3) > before + 1000, STEP_MS, 'the hammer to run');
+      await waitUntil(() => Atomics.load(cells, 3) > before + 1000, STEP_MS, 'the hammer to run');
       // Three ways to be the survivor, in turn:
       //  0: await lock() first (contending with the hammer), kill a few ms later
       //  1: kill, then at once await lock() (racing the kernel's clean-up)
@@ -605,7 +495,7 @@ test('worker.terminate() ends a worker blocked in lockSync() promptly', async ()
   );
   try {
     await withTimeout(new Promise((resolve) => worker.once('message', resolve)), STEP_MS, 'the worker to start');
-    await until(() => (rawWord(m) & WAITERS_BIT) !== 0, STEP_MS, 'the worker to park');
+    await waitUntil(() => (rawWord(m) & WAITERS_BIT) !== 0, STEP_MS, 'the worker to park');
     await sleep(20);
     const t0 = performance.now();
     await withTimeout(worker.terminate(), STEP_MS, 'terminate');

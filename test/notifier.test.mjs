@@ -4,136 +4,19 @@
 // leave the waiter count consistent, and misuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Mutex, Notifier, Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { runNode } from './fixtures/proc.mjs';
+import { STEP_MS, expectCode, rawCells, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { reap, reportOf, startNode } from './fixtures/proc.mjs';
 // Raw layout, to check the waiter count the wakers rely on.
 import { SEQ, WAITERS } from '../dist/src/sync/notifier-layout.js';
 
 const PEER = fileURLToPath(new URL('./fixtures/notifier-peer.mjs', import.meta.url));
-const STEP_MS = 5000; // bound for any single wait that should take milliseconds
 
 // ---------------------------------------------------------------- helpers --
-
-function unlinkQuietly(name) {
-  try {
-    Segment.unlink(name);
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function withTimeout(promise, ms, what) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `cond` every few ms; throws after `ms`. */
-async function until(cond, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-/**
- * Starts `node script ...args` with stdin left open. `done` resolves with
- * { code, signal, stdout, stderr }; the child is SIGKILLed (and `done`
- * rejects) after `timeoutMs`. `line(re)` resolves with the first stdout line
- * matching `re`.
- */
-function startNode(script, args, { timeoutMs = 15000 } = {}) {
-  const child = spawn(process.execPath, [script, ...args.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const lineWaiters = new Set();
-  const scan = () => {
-    const lines = stdout.split('\n').slice(0, -1);
-    for (const w of lineWaiters) {
-      const hit = lines.find((l) => w.re.test(l));
-      if (hit !== undefined) {
-        lineWaiters.delete(w);
-        w.resolve(hit);
-      }
-    }
-  };
-  child.stdout.on('data', (d) => {
-    stdout += d;
-    scan();
-  });
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} killed after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      for (const w of lineWaiters) w.reject(new Error(`child exited (${code ?? signal}) before printing ${w.re}\nstdout: ${stdout}\nstderr: ${stderr}`));
-      lineWaiters.clear();
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  done.catch(() => {}); // awaited by the tests; avoids an unhandled rejection on early failure
-  return {
-    child,
-    done,
-    line(re, ms = STEP_MS) {
-      const p = new Promise((resolve, reject) => {
-        lineWaiters.add({ re, resolve, reject });
-        scan();
-      });
-      return withTimeout(p, ms, `a line matching ${re} from ${script}`);
-    },
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** Kills (if needed) and reaps children, bounded. For finally blocks. */
-async function reap(...procs) {
-  for (const p of procs) p?.kill();
-  await Promise.allSettled(procs.filter(Boolean).map((p) => withTimeout(p.done, STEP_MS, 'child exit')));
-}
-
-/** Awaits a child's exit, requires code 0 and parses the JSON line it printed. */
-async function reportOf(proc, what) {
-  const r = await withTimeout(proc.done, 20000, what);
-  assert.equal(r.code, 0, `${what} exited ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-function expectCode(code) {
-  return (err) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return true;
-  };
-}
-
-/** The raw Int32 cells of a Notifier handle. */
-function rawCells(n) {
-  return new Int32Array(n.buffer, n.byteOffset, 32);
-}
 
 const waitersOf = (n) => Atomics.load(rawCells(n), WAITERS);
 
@@ -256,7 +139,7 @@ test('one notify wakes every waiter: async ones in this thread, a worker, and an
     });
     peer = startNode(PEER, ['wait-sync', name, seen, STEP_MS]);
     // 3 local + worker + peer
-    await until(() => waitersOf(n) === 5, STEP_MS, 'five parked waiters');
+    await waitUntil(() => waitersOf(n) === 5, STEP_MS, 'five parked waiters');
     await sleep(20);
     const notifiedAt = Date.now();
     assert.equal(n.notify(), seen + 1);
@@ -322,7 +205,7 @@ test('worker.terminate() ends a worker parked in await wait() at once', async ()
   );
   try {
     await withTimeout(new Promise((resolve) => worker.once('message', resolve)), STEP_MS, 'the worker to start');
-    await until(() => waitersOf(n) === 1, STEP_MS, 'the worker to park');
+    await waitUntil(() => waitersOf(n) === 1, STEP_MS, 'the worker to park');
     const t0 = performance.now();
     await withTimeout(worker.terminate(), STEP_MS, 'terminate');
     const ms = performance.now() - t0;
@@ -346,7 +229,7 @@ test('worker.terminate() ends a worker blocked in waitSync() promptly', async ()
   );
   try {
     await withTimeout(new Promise((resolve) => worker.once('message', resolve)), STEP_MS, 'the worker to start');
-    await until(() => waitersOf(n) === 1, STEP_MS, 'the worker to park');
+    await waitUntil(() => waitersOf(n) === 1, STEP_MS, 'the worker to park');
     await sleep(20);
     const t0 = performance.now();
     await withTimeout(worker.terminate(), STEP_MS, 'terminate');
@@ -471,7 +354,7 @@ test('timeouts and aborts end waits with ETIMEDOUT / the reason and bring WAITER
     // After all that, a waiter in another process is still woken promptly.
     const seen2 = n.value;
     peer = startNode(PEER, ['wait-sync', name, seen2, STEP_MS]);
-    await until(() => waitersOf(n) === 1, STEP_MS, 'the peer to park');
+    await waitUntil(() => waitersOf(n) === 1, STEP_MS, 'the peer to park');
     await sleep(20);
     const notifiedAt = Date.now();
     assert.equal(n.notify(), seen2 + 1);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
+import { hex } from './fixtures/helpers.mjs';
 import { run, runNode } from './fixtures/proc.mjs';
 
 const NOBODY = 65534;
@@ -47,8 +48,6 @@ async function openAsNobody(name) {
   const stdout = await runNode(CHILD, [name, COUNT], { uid: NOBODY, gid: NOBODY, cwd: '/', timeoutMs: TIMEOUT_MS });
   return JSON.parse(stdout.trim());
 }
-
-const hex = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 test('another user gets EACCES on a 0o600 segment, and read-only access after chmod(0o644)', async (t) => {
   const reason = await skipReason();

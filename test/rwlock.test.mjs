@@ -2,10 +2,10 @@
 // bad input; across processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { runNode } from './fixtures/proc.mjs';
+import { rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { children } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/rwlock-peer.mjs', import.meta.url).pathname;
 
@@ -25,46 +25,6 @@ const STATE = 64 / 4;
 const WAITERS = 72 / 4;
 const WRITER_PID = 76 / 4;
 
-function cleanup(...names) {
-  for (const name of names) {
-    try {
-      Segment.unlink(name);
-    } catch (err) {
-      if (err.code !== 'ENOENT') throw err;
-    }
-  }
-}
-
-/** Children started through here are SIGKILLed by kill() (call it in finally). */
-function children() {
-  const ac = new AbortController();
-  const started = [];
-  return {
-    node(args, timeoutMs = 15000) {
-      const p = runNode(PEER, args, { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {});
-      started.push(p);
-      return p;
-    },
-    async kill() {
-      ac.abort();
-      await Promise.allSettled(started);
-    },
-  };
-}
-
-async function waitUntil(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-function rawOf(rw) {
-  return new Int32Array(rw.buffer, rw.byteOffset, 32);
-}
-
 const FREE = { readers: 0, writer: false, writersWaiting: 0 };
 
 /** A named RwLock and a data segment. */
@@ -79,14 +39,14 @@ function namedSet(label) {
     close() {
       rw.close();
       data.close();
-      cleanup(names.rw, names.d);
+      unlinkQuietly(names.rw, names.d);
     },
   };
 }
 
 test('readers in 2 processes hold the lock at once (sync and async)', async () => {
   const set = namedSet('rw-overlap');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, rw, cells } = set;
     // Each child keeps its read lock until 2 readers were inside together:
@@ -103,7 +63,7 @@ test('readers in 2 processes hold the lock at once (sync and async)', async () =
 
 test('a writer is alone: 2 writer and 2 reader processes never overlap', async () => {
   const set = namedSet('rw-exclusion');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, rw, cells } = set;
     const iters = 1500;
@@ -126,7 +86,7 @@ test('a writer is alone: 2 writer and 2 reader processes never overlap', async (
     assert.equal(Atomics.load(cells, READERS_IN), 0);
     assert.equal(Atomics.load(cells, WRITERS_IN), 0);
     assert.deepEqual(rw.state, FREE);
-    assert.equal(rawOf(rw)[WAITERS], 0);
+    assert.equal(rawCells(rw)[WAITERS], 0);
   } finally {
     await kids.kill();
     set.close();
@@ -136,7 +96,7 @@ test('a writer is alone: 2 writer and 2 reader processes never overlap', async (
 for (const writerForm of ['sync', 'async']) {
   test(`a ${writerForm} writer gets in within 1 s of a continuous stream of readers in 2 processes`, async () => {
     const set = namedSet('rw-starve');
-    const kids = children();
+    const kids = children(PEER);
     try {
       const { names, rw, cells } = set;
       const readers = ['sync', 'async'].map((form) => kids.node(['stream', names.rw, names.d, form]));
@@ -158,7 +118,7 @@ test('sync and async forms, try forms, unlock, state', async () => {
   const sab = new SharedArrayBuffer(256);
   const a = RwLock.init(sab, 128);
   const b = RwLock.attach(sab, 128);
-  const raw = rawOf(a);
+  const raw = rawCells(a);
   assert.equal(RwLock.byteLength(), 128);
   assert.deepEqual(a.state, FREE);
   assert.throws(() => a.unlock(), { code: 'EPERM' }, 'holds nothing');
@@ -241,7 +201,7 @@ test('timed-out and aborted writers leave the state consistent (in one process)'
   other.unlock();
   reader.unlock();
   assert.deepEqual(reader.state, FREE);
-  assert.equal(rawOf(reader)[WAITERS], 0);
+  assert.equal(rawCells(reader)[WAITERS], 0);
   assert.equal(writer.tryWrite(), true);
   writer.unlock();
 
@@ -262,7 +222,7 @@ test('timed-out and aborted writers leave the state consistent (in one process)'
 
 test('a writer timing out in one process lets blocked readers of another process in at once', async () => {
   const set = namedSet('rw-timeout');
-  const kids = children();
+  const kids = children(PEER);
   try {
     const { names, rw, cells } = set;
     // Another process reads; our sync writer times out.
@@ -282,7 +242,7 @@ test('a writer timing out in one process lets blocked readers of another process
     assert.equal(rw.state.writersWaiting, 1);
     // An async reader: a sync one re-checks every 50 ms whether woken or not.
     const blocked = kids.node(['read-wait', names.rw, names.d, 'async', 4000]);
-    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawOf(rw)[WAITERS] === 2, 10000, 'the child reader to park');
+    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawCells(rw)[WAITERS] === 2, 10000, 'the child reader to park');
     await assert.rejects(writing, { code: 'ETIMEDOUT' });
     const { ms } = JSON.parse(await blocked);
     assert.ok(ms < 2500, `the blocked reader waited ${Math.round(ms)} ms (its timeout was 4000)`);
@@ -313,7 +273,7 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   } finally {
     rw.close();
     bar.close();
-    cleanup(rwName, barName);
+    unlinkQuietly(rwName, barName);
   }
 
   const sab = new SharedArrayBuffer(1024);
@@ -342,6 +302,6 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   await assert.rejects(a.read({ timeout: 10 }), { code: 'ERR_SHMKIT_CLOSED' });
   await assert.rejects(a.write({ timeout: 10 }), { code: 'ERR_SHMKIT_CLOSED' });
   assert.deepEqual(b.state, FREE, 'nothing was taken through the closed handle');
-  assert.equal(rawOf(b)[STATE], 0);
+  assert.equal(rawCells(b)[STATE], 0);
   b.close();
 });

@@ -5,17 +5,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Segment, ShmkitError } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
+import { unlinkQuietly } from './fixtures/helpers.mjs';
 import { runNode } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/segment-peer.mjs', import.meta.url).pathname;
-
-function cleanup(name) {
-  try {
-    Segment.unlink(name);
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
-}
 
 test('create, open, write both ways between two processes', async () => {
   const name = uniqueName('rw');
@@ -33,7 +26,7 @@ test('create, open, write both ways between two processes', async () => {
     assert.equal(Buffer.from(seg.bytes.subarray(0, 14)).toString(), 'from the child');
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -48,7 +41,7 @@ test('Atomics.store in one process is seen by Atomics.load in another', async ()
     assert.equal(Atomics.load(cells, 1), 42);
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -75,7 +68,7 @@ test('a segment posted to a worker thread is the same memory', async () => {
     assert.equal(Atomics.load(cells, 1), 42);
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -98,7 +91,7 @@ test('names are normalised, mode is exact, stat/chmod report truthfully', () => 
     again.close();
   } finally {
     seg.close();
-    cleanup(bare);
+    unlinkQuietly(bare);
   }
 });
 
@@ -114,7 +107,7 @@ test('Segment.list recognises a shmkit header', () => {
     assert.deepEqual(listed.shmkit, { kind: 'Queue', version: 1 });
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -128,7 +121,7 @@ test('openOrCreate creates once, then opens', () => {
   } finally {
     a.close();
     b.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -154,7 +147,7 @@ test('after close(), old views do not crash and the handle refuses use', () => {
     seg.close(); // idempotent
   } finally {
     peer.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -192,7 +185,7 @@ test('a read-only open never writes the shared object and never crashes', () => 
     ro.close();
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
 });
 
@@ -232,7 +225,7 @@ test('bad input gets a clear error and changes nothing', () => {
     assert.throws(() => Segment.create(name, { size: 10 }), { code: 'EEXIST', syscall: 'shm_open', path: name });
   } finally {
     seg.close();
-    cleanup(name);
+    unlinkQuietly(name);
   }
   assert.equal(readdirSync('/dev/shm').length, before, 'no failed call left anything behind');
 });
@@ -246,5 +239,5 @@ test('Symbol.dispose closes the segment', () => {
     seg[Symbol.dispose]();
   }
   assert.equal(seen.closed, true);
-  cleanup(name);
+  unlinkQuietly(name);
 });

@@ -1,10 +1,10 @@
 // Semaphore: counting across processes, waking, timeouts/aborts, bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { run, runNode } from './fixtures/proc.mjs';
+import { rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { children, run } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/semaphore-peer.mjs', import.meta.url).pathname;
 
@@ -58,56 +58,12 @@ test('await acquire() parked for ~1 s: the event loop ticks on time and the proc
   }
 });
 
-function cleanup(...names) {
-  for (const name of names) {
-    try {
-      Segment.unlink(name);
-    } catch (err) {
-      if (err.code !== 'ENOENT') throw err;
-    }
-  }
-}
-
-/** Children started through here are SIGKILLed by kill() (call it in finally). */
-function children() {
-  const ac = new AbortController();
-  const started = [];
-  return {
-    node(args, timeoutMs = 15000) {
-      const p = runNode(PEER, args, { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {}); // a failure is reported where the promise is awaited
-      started.push(p);
-      return p;
-    },
-    raw(args, timeoutMs = 15000) {
-      const p = run(process.execPath, [PEER, ...args.map(String)], { timeoutMs, signal: ac.signal, killSignal: 'SIGKILL' });
-      p.catch(() => {});
-      started.push(p);
-      return p;
-    },
-    async kill() {
-      ac.abort();
-      await Promise.allSettled(started);
-    },
-  };
-}
-
-async function waitUntil(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-function waitersOf(sem) {
-  return Atomics.load(new Int32Array(sem.buffer, sem.byteOffset, 32), WAITERS);
-}
+const waitersOf = (sem) => Atomics.load(rawCells(sem), WAITERS);
 
 test('4 processes never hold more units than the initial value', async () => {
   const semName = uniqueName('sem-inuse');
   const dataName = uniqueName('sem-inuse-data');
-  const kids = children();
+  const kids = children(PEER);
   const initial = 2;
   const iters = 1500;
   const sem = Semaphore.create(semName, { initial });
@@ -126,14 +82,14 @@ test('4 processes never hold more units than the initial value', async () => {
     await kids.kill();
     sem.close();
     data.close();
-    cleanup(semName, dataName);
+    unlinkQuietly(semName, dataName);
   }
 });
 
 test('producers and consumers in 5 processes: acquires equal releases, despite racing timeouts and aborts', async () => {
   const semName = uniqueName('sem-pc');
   const dataName = uniqueName('sem-pc-data');
-  const kids = children();
+  const kids = children(PEER);
   const sem = Semaphore.create(semName, { initial: 0 });
   const data = Segment.create(dataName, { size: 4096 });
   try {
@@ -155,13 +111,13 @@ test('producers and consumers in 5 processes: acquires equal releases, despite r
     await kids.kill();
     sem.close();
     data.close();
-    cleanup(semName, dataName);
+    unlinkQuietly(semName, dataName);
   }
 });
 
 test('an async acquire wakes when another process releases', async () => {
   const semName = uniqueName('sem-async-wake');
-  const kids = children();
+  const kids = children(PEER);
   const sem = Semaphore.create(semName, { initial: 0 });
   try {
     let settled = false;
@@ -185,14 +141,14 @@ test('an async acquire wakes when another process releases', async () => {
   } finally {
     await kids.kill();
     sem.close();
-    cleanup(semName);
+    unlinkQuietly(semName);
   }
 });
 
 test('acquireSync in another process wakes when this one releases', async () => {
   const semName = uniqueName('sem-sync-wake');
   const dataName = uniqueName('sem-sync-wake-data');
-  const kids = children();
+  const kids = children(PEER);
   const sem = Semaphore.create(semName, { initial: 0 });
   const data = Segment.create(dataName, { size: 4096 });
   try {
@@ -209,13 +165,13 @@ test('acquireSync in another process wakes when this one releases', async () => 
     await kids.kill();
     sem.close();
     data.close();
-    cleanup(semName, dataName);
+    unlinkQuietly(semName, dataName);
   }
 });
 
 test('timeouts and aborts do not take a unit', async () => {
   const semName = uniqueName('sem-timeout');
-  const kids = children();
+  const kids = children(PEER);
   const sem = Semaphore.create(semName, { initial: 0 });
   try {
     assert.throws(() => sem.acquireSync({ timeout: 30 }), { code: 'ETIMEDOUT' });
@@ -248,14 +204,14 @@ test('timeouts and aborts do not take a unit', async () => {
   } finally {
     await kids.kill();
     sem.close();
-    cleanup(semName);
+    unlinkQuietly(semName);
   }
 });
 
 test('an async acquire aborted after it was woken passes the wake-up on', async () => {
   const semName = uniqueName('sem-abort-wake');
   const dataName = uniqueName('sem-abort-wake-data');
-  const kids = children();
+  const kids = children(PEER);
   const sem = Semaphore.create(semName, { initial: 0 });
   const data = Segment.create(dataName, { size: 4096 });
   try {
@@ -285,7 +241,7 @@ test('an async acquire aborted after it was woken passes the wake-up on', async 
     await kids.kill();
     sem.close();
     data.close();
-    cleanup(semName, dataName);
+    unlinkQuietly(semName, dataName);
   }
 });
 
@@ -297,7 +253,7 @@ test('an already-aborted signal rejects even when a unit is free', async () => {
     assert.equal(sem.value, 1, 'the unit is still there');
   } finally {
     sem.close();
-    cleanup(semName);
+    unlinkQuietly(semName);
   }
 });
 
@@ -314,7 +270,7 @@ test('release and create check their arguments', () => {
     assert.equal(sem.value, 4);
   } finally {
     sem.close();
-    cleanup(semName);
+    unlinkQuietly(semName);
   }
 
   for (const initial of [-1, 1.5, 2 ** 31]) {
@@ -324,7 +280,7 @@ test('release and create check their arguments', () => {
       assert.throws(() => Segment.open(name), { code: 'ENOENT' }, 'nothing was created');
       assert.throws(() => Semaphore.byteLength({ initial }), { code: 'ERR_OUT_OF_RANGE' });
     } finally {
-      cleanup(name);
+      unlinkQuietly(name);
     }
   }
 
@@ -334,7 +290,7 @@ test('release and create check their arguments', () => {
     assert.equal(s0.value, 0, 'initial defaults to 0');
   } finally {
     s0.close();
-    cleanup(zero);
+    unlinkQuietly(zero);
   }
 });
 
@@ -352,7 +308,7 @@ test('release past 2^31 - 1 throws EOVERFLOW and changes nothing', () => {
     assert.equal(sem.value, 2 ** 31 - 2);
   } finally {
     sem.close();
-    cleanup(semName);
+    unlinkQuietly(semName);
   }
 });
 
@@ -372,7 +328,7 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   } finally {
     m.close();
     sem.close();
-    cleanup(mutexName, semName);
+    unlinkQuietly(mutexName, semName);
   }
 
   // Embedded placement.
@@ -415,6 +371,6 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
     assert.equal(again.value, 1, 'closing a handle does not remove the object');
     again.close();
   } finally {
-    cleanup(named);
+    unlinkQuietly(named);
   }
 });

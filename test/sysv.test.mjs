@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SysVSegment, ShmkitError } from 'shmkit';
 import { uniqueKey } from './fixtures/names.mjs';
+import { expectCode, waitUntil } from './fixtures/helpers.mjs';
 import { run } from './fixtures/proc.mjs';
 
 const PEER_SRC = new URL('./fixtures/sysv-peer.c', import.meta.url).pathname;
@@ -99,9 +99,9 @@ function parseOut(stdout) {
 }
 
 /** Runs the C peer to completion; asserts its exit code; returns its name=value lines. */
-async function peerRun(args, expectCode = 0) {
+async function peerRun(args, exitCode = 0) {
   const r = await run(peer, args.map(String), { timeoutMs: PEER_TIMEOUT_MS });
-  assert.equal(r.code, expectCode, `sysv-peer ${args.join(' ')} exited ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.equal(r.code, exitCode, `sysv-peer ${args.join(' ')} exited ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return parseOut(r.stdout);
 }
 
@@ -128,17 +128,15 @@ async function peerFinish(child) {
 }
 
 /** Polls `pred` until true; fails on timeout or if `child` ends first. */
-async function waitFor(what, pred, { timeoutMs = 5000, child } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (pred()) return;
+function waitFor(what, pred, { timeoutMs = 5000, child } = {}) {
+  return waitUntil(() => {
+    if (pred()) return true;
     if (child?.state.settled) {
       const r = child.state.result;
       throw new Error(`sysv-peer ended before ${what}: ${r ? `code ${r.code}\n${r.stdout}\n${r.stderr}` : child.state.error}`);
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
+    return false;
+  }, timeoutMs, what);
 }
 
 /** `ipcs -m`, parsed: key shmid owner perms bytes nattch status. */
@@ -174,12 +172,6 @@ async function assertAttachments(seg, nattch, label) {
   assert.equal(listRow(seg.id)?.attachments, nattch, `list() attachments ${label}`);
   assert.equal((await ipcsRow(seg.id))?.nattch, nattch, `ipcs -m nattch ${label}`);
 }
-
-const isCode = (code, Type) => (err) => {
-  if (Type) assert.ok(err instanceof Type, `expected a ${Type.name}, got ${err?.constructor?.name}: ${err?.message}`);
-  assert.equal(err.code, code, err.message);
-  return true;
-};
 
 // ---- JS creates, C attaches ----------------------------------------------------
 
@@ -300,7 +292,7 @@ test('JS opens by key a segment a C program created and still holds; both see ea
     removeQuietly(seg);
     removeKeyQuietly(key);
   }
-  assert.throws(() => SysVSegment.get(key), isCode('ENOENT', ShmkitError));
+  assert.throws(() => SysVSegment.get(key), expectCode('ENOENT', ShmkitError));
 });
 
 test('a C program creates, writes and exits; JS opens the unattached segment and removes it', async () => {
@@ -328,7 +320,7 @@ test('a C program creates, writes and exits; JS opens the unattached segment and
     assert.equal((await peerRun(['check', `key:${key}`, 32])).verified, '32', 'data outlives every attachment');
     seg.remove();
     assert.equal(listRow(seg.id), undefined);
-    assert.throws(() => SysVSegment.get(key), isCode('ENOENT', ShmkitError));
+    assert.throws(() => SysVSegment.get(key), expectCode('ENOENT', ShmkitError));
   } finally {
     removeQuietly(seg);
     removeKeyQuietly(key);
@@ -423,7 +415,7 @@ test('remove(): the segment lives until the last detach, then leaves ipcs and li
     const info = listRow(seg.id);
     assert.equal(info.removed, true);
     assert.equal(info.mode, 0o600, 'the SHM_DEST bit is not part of mode');
-    assert.throws(() => SysVSegment.get(key), isCode('ENOENT', ShmkitError), 'the key is free again');
+    assert.throws(() => SysVSegment.get(key), expectCode('ENOENT', ShmkitError), 'the key is free again');
     again = create(key, { size: 64, exclusive: true });
     assert.notEqual(again.id, seg.id, 'the key now names a brand-new segment');
     again.remove();
@@ -440,11 +432,11 @@ test('remove(): the segment lives until the last detach, then leaves ipcs and li
     att.detach();
     assert.equal(await ipcsRow(seg.id), undefined, 'gone from ipcs -m');
     assert.equal(listRow(seg.id), undefined, 'gone from list()');
-    assert.throws(() => seg.stat(), isCode('EINVAL', ShmkitError));
-    assert.throws(() => seg.attach(), isCode('EINVAL', ShmkitError));
-    assert.throws(() => seg.set({ mode: 0o600 }), isCode('EINVAL', ShmkitError));
-    assert.throws(() => seg.remove(), isCode('EINVAL', ShmkitError));
-    assert.throws(() => SysVSegment.fromId(seg.id), isCode('EINVAL', ShmkitError));
+    assert.throws(() => seg.stat(), expectCode('EINVAL', ShmkitError));
+    assert.throws(() => seg.attach(), expectCode('EINVAL', ShmkitError));
+    assert.throws(() => seg.set({ mode: 0o600 }), expectCode('EINVAL', ShmkitError));
+    assert.throws(() => seg.remove(), expectCode('EINVAL', ShmkitError));
+    assert.throws(() => SysVSegment.fromId(seg.id), expectCode('EINVAL', ShmkitError));
     await peerRun(['check', `id:${seg.id}`, 51], 3); // C cannot find it either
   } finally {
     await child?.promise.catch(() => {});
@@ -548,8 +540,8 @@ test('detach(): old views read zeros and can be written safely; buffer throws ER
     assert.equal(mismatch(b.bytes, 71), -1, 'writes through old views do not reach the segment');
     assert.equal((await peerRun(['check', `id:${seg.id}`, 71])).verified, '71');
 
-    assert.throws(() => a.buffer, isCode('ERR_SHMKIT_CLOSED', ShmkitError));
-    assert.throws(() => a.bytes, isCode('ERR_SHMKIT_CLOSED', ShmkitError));
+    assert.throws(() => a.buffer, expectCode('ERR_SHMKIT_CLOSED', ShmkitError));
+    assert.throws(() => a.bytes, expectCode('ERR_SHMKIT_CLOSED', ShmkitError));
     a.detach(); // no-op
     a[Symbol.dispose]();
     assert.equal(seg.stat().attachments, 1, 'a second detach detaches nothing else');
@@ -585,21 +577,21 @@ test('ftok matches C ftok(3) for the same path and id; a missing path is ENOENT'
 
   const missing = path.join(tmp, 'no-such-file');
   assert.throws(() => SysVSegment.ftok(missing, 1), (err) => {
-    isCode('ENOENT', ShmkitError)(err);
+    expectCode('ENOENT', ShmkitError)(err);
     assert.equal(err.syscall, 'ftok');
     assert.equal(err.path, missing);
     return true;
   });
   await peerRun(['ftok', missing, 1], 3); // C agrees
 
-  assert.throws(() => SysVSegment.ftok(file, 0), isCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SysVSegment.ftok(file, 256), isCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SysVSegment.ftok(file, -1), isCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SysVSegment.ftok(file, 1.5), isCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SysVSegment.ftok(file, '1'), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-  assert.throws(() => SysVSegment.ftok(file), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-  assert.throws(() => SysVSegment.ftok('', 1), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-  assert.throws(() => SysVSegment.ftok(42, 1), isCode('ERR_INVALID_ARG_TYPE', TypeError));
+  assert.throws(() => SysVSegment.ftok(file, 0), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SysVSegment.ftok(file, 256), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SysVSegment.ftok(file, -1), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SysVSegment.ftok(file, 1.5), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SysVSegment.ftok(file, '1'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+  assert.throws(() => SysVSegment.ftok(file), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+  assert.throws(() => SysVSegment.ftok('', 1), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+  assert.throws(() => SysVSegment.ftok(42, 1), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
 });
 
 // ---- IPC_SET ---------------------------------------------------------------------------
@@ -632,11 +624,11 @@ test('set({mode: 0o640}) shows in stat(), list(), ipcs -m and to C', async () =>
     seg.set({ mode: 0o777 });
     assert.equal((await ipcsRow(seg.id)).perms, '777');
 
-    assert.throws(() => seg.set({ mode: 0o1000 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => seg.set({ mode: -1 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => seg.set({ mode: '640' }), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => seg.set({ uid: -5 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => seg.set(null), isCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => seg.set({ mode: 0o1000 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => seg.set({ mode: -1 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => seg.set({ mode: '640' }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => seg.set({ uid: -5 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => seg.set(null), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     assert.equal(seg.stat().mode, 0o777, 'rejected calls changed nothing');
   } finally {
     removeQuietly(seg);
@@ -650,49 +642,49 @@ test('bad input throws typed errors before any syscall; kernel refusals carry er
   const noneWithKey = () => assert.equal(SysVSegment.list().some((s) => s.key === key), false, 'nothing was created');
   let seg;
   try {
-    assert.throws(() => SysVSegment.get('nope'), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get(), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get(null, { size: 8, create: true }), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get(1.5), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get(NaN), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get(2 ** 32, { size: 8, create: true }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get(key, null), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SysVSegment.get(key, 5), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: true }), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, size: 0 }), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get('private', {}), isCode('ERR_INVALID_ARG_VALUE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, size: -1 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get('private', { size: -4096 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, size: 1.5 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, size: '64' }), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: 'yes', size: 64 }), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, exclusive: 1, size: 64 }), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SysVSegment.get(key, { create: true, size: 64, mode: 0o1000 }), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.fromId(-1), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.fromId(1.5), isCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SysVSegment.fromId('1'), isCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get('nope'), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get(), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get(null, { size: 8, create: true }), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get(1.5), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get(NaN), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get(2 ** 32, { size: 8, create: true }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get(key, null), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get(key, 5), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: true }), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, size: 0 }), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get('private', {}), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, size: -1 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get('private', { size: -4096 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, size: 1.5 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, size: '64' }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: 'yes', size: 64 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, exclusive: 1, size: 64 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SysVSegment.get(key, { create: true, size: 64, mode: 0o1000 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.fromId(-1), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.fromId(1.5), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SysVSegment.fromId('1'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     noneWithKey();
 
     assert.throws(() => SysVSegment.get(key), (err) => {
-      isCode('ENOENT', ShmkitError)(err);
+      expectCode('ENOENT', ShmkitError)(err);
       assert.equal(err.syscall, 'shmget');
       assert.match(err.message, new RegExp(`0x${key.toString(16)}`));
       return true;
     });
-    assert.throws(() => SysVSegment.get(key, { size: 64 }), isCode('ENOENT', ShmkitError));
+    assert.throws(() => SysVSegment.get(key, { size: 64 }), expectCode('ENOENT', ShmkitError));
     noneWithKey();
 
     seg = create(key, { size: 100, exclusive: true });
-    assert.throws(() => SysVSegment.get(key, { create: true, exclusive: true, size: 100 }), isCode('EEXIST', ShmkitError));
+    assert.throws(() => SysVSegment.get(key, { create: true, exclusive: true, size: 100 }), expectCode('EEXIST', ShmkitError));
     assert.equal(SysVSegment.get(key, { create: true, size: 100 }).id, seg.id, 'create without exclusive opens it');
     assert.equal(SysVSegment.get(key).id, seg.id);
     assert.equal(SysVSegment.get(key, { size: 50 }).id, seg.id, 'a smaller size opens it');
-    assert.throws(() => SysVSegment.get(key, { size: 1 << 20 }), isCode('EINVAL', ShmkitError), 'a larger size than the segment');
+    assert.throws(() => SysVSegment.get(key, { size: 1 << 20 }), expectCode('EINVAL', ShmkitError), 'a larger size than the segment');
     const byId = SysVSegment.fromId(seg.id);
     assert.equal(byId.id, seg.id);
     assert.equal(byId.key, key);
-    assert.throws(() => seg.attach({ readOnly: 'yes' }), isCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => seg.attach(null), isCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => seg.attach({ readOnly: 'yes' }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => seg.attach(null), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     assert.equal(seg.stat().attachments, 0, 'rejected attaches attached nothing');
     assert.equal(SysVSegment.list().filter((s) => s.key === key).length, 1);
   } finally {
