@@ -16,6 +16,8 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
+import { lockingTid } from '../sync/robust.js';
+import { objectBytesAt } from '../layout/header.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
@@ -78,8 +80,20 @@ const SPEC: ObjectSpec<QueueOptions> = {
   },
 };
 
+/** Handles of this thread that keep a role for the current turn. */
+const stickyHolders = new Set<Queue>();
+
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
+
+function checkHandleOptions(options: QueueHandleOptions | undefined): QueueHandleOptions {
+  const opts = checkObject<QueueHandleOptions>('options', options);
+  if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
+    throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
+  }
+  parseSpin(opts);
+  return opts;
+}
 
 // Milliseconds left until `deadline` (-1: forever).
 function left(deadline: number): number {
@@ -123,27 +137,36 @@ export class Queue extends SharedObject implements Attempt {
   // reserve()/commit() and peek()/release() in progress (-1: none).
   #reservedAt = -1;
   #reservedLength = 0;
+  // Records written but not yet made visible (counted into SENT at publish).
+  #unpublished = 0;
   #peekedAt = -1;
   // Roles taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
   readonly #releaseRoles = (): void => {
     this.#releaseQueued = false;
     if (this.closed) return;
-    if (this.#isProducer && this.#reservedAt < 0) this.#dropProducer();
-    if (this.#isConsumer && this.#peekedAt < 0) this.#dropConsumer();
+    try {
+      if (this.#isProducer && this.#reservedAt < 0) this.#dropProducer();
+      if (this.#isConsumer && this.#peekedAt < 0) this.#dropConsumer();
+    } catch (err) {
+      // EPERM: native code or another handle of this thread already
+      // released the role; there is nothing left to give back.
+      if ((err as ShmkitError).code !== 'EPERM') throw err;
+    }
   };
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
     super(buffer, byteOffset, segment, 'Queue');
-    const opts = checkObject<QueueHandleOptions>('options', options);
-    if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
-      throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
-    }
+    const opts = checkHandleOptions(options);
     this.#encoding = opts.encoding;
     this.#cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     const capacity = this.#cells[CAPACITY] as number;
     if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.#cells[MAX_MESSAGE] !== maxMessage(capacity)) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
+    }
+    const objectBytes = objectBytesAt(buffer, byteOffset);
+    if (objectBytes !== queueLength(capacity) || byteOffset + objectBytes > buffer.byteLength) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: capacity ${capacity} does not match the object's ${objectBytes} bytes`);
     }
     this.#capacity = capacity;
     this.#mask = capacity - 1;
@@ -165,6 +188,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue {
+    checkHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
     return new Queue(buffer, byteOffset, null, options);
   }
@@ -175,16 +199,19 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+    checkHandleOptions(options); // before anything is created
     const seg = createNamed(SPEC, name, options);
     return Queue.#wrap(seg, options);
   }
 
   static open(name: string, options?: QueueHandleOptions): Queue {
+    checkHandleOptions(options);
     const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
     return Queue.#wrap(seg, options);
   }
 
   static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+    checkHandleOptions(options);
     const seg = openOrCreateNamed(SPEC, name, options);
     return Queue.#wrap(seg, options);
   }
@@ -329,6 +356,7 @@ export class Queue extends SharedObject implements Attempt {
    */
   reserve(length: number): Uint8Array | undefined {
     if (this.closed) throw this.closedError();
+    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
     if (this.#reservedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
     if (!this.#isProducer && !this.#tryProducer()) return undefined;
@@ -510,14 +538,23 @@ export class Queue extends SharedObject implements Attempt {
 
   #tryProducer(): boolean {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (this.#producerRole.tryLock() === false) return false;
+    if (this.#producerRole.tryLock() === false && !(this.#sameThreadHolds(this.#producerRole) && this.#producerRole.tryLock() !== false)) return false;
     this.#heldProducer();
+    return true;
+  }
+
+  // The role is held by this very thread through another handle that keeps
+  // it for the turn: ask every such idle handle to give its roles back.
+  // Returns whether it was worth retrying.
+  #sameThreadHolds(role: Mutex): boolean {
+    if (role.holder?.tid !== lockingTid()) return false;
+    for (const other of stickyHolders) if (other !== this) other.#releaseRoles();
     return true;
   }
 
   #lockProducerSync(timeout: number): void {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (this.#producerRole.tryLock() === false) this.#producerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    if (this.#producerRole.tryLock() === false && !(this.#sameThreadHolds(this.#producerRole) && this.#producerRole.tryLock() !== false)) this.#producerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
     this.#heldProducer();
   }
 
@@ -525,6 +562,7 @@ export class Queue extends SharedObject implements Attempt {
   // before (alive or dead) left it consistent: carry on from it.
   #heldProducer(): void {
     this.#isProducer = true;
+    stickyHolders.add(this);
     this.#tail = Atomics.load(this.#cells, TAIL);
     this.#headSeen = Atomics.load(this.#cells, HEAD);
     this.#queueRelease();
@@ -537,22 +575,25 @@ export class Queue extends SharedObject implements Attempt {
 
   #dropProducer(): void {
     this.#isProducer = false;
+    if (!this.#isConsumer) stickyHolders.delete(this);
     this.#producerRole.unlock();
   }
 
+
   #tryConsumer(): boolean {
-    if (this.#consumerRole.tryLock() === false) return false;
+    if (this.#consumerRole.tryLock() === false && !(this.#sameThreadHolds(this.#consumerRole) && this.#consumerRole.tryLock() !== false)) return false;
     this.#heldConsumer();
     return true;
   }
 
   #lockConsumerSync(timeout: number): void {
-    if (this.#consumerRole.tryLock() === false) this.#consumerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    if (this.#consumerRole.tryLock() === false && !(this.#sameThreadHolds(this.#consumerRole) && this.#consumerRole.tryLock() !== false)) this.#consumerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
     this.#heldConsumer();
   }
 
   #heldConsumer(): void {
     this.#isConsumer = true;
+    stickyHolders.add(this);
     this.#head = Atomics.load(this.#cells, HEAD);
     this.#tailSeen = this.#head;
     this.#queueRelease();
@@ -564,6 +605,7 @@ export class Queue extends SharedObject implements Attempt {
 
   #dropConsumer(): void {
     this.#isConsumer = false;
+    if (!this.#isProducer) stickyHolders.delete(this);
     this.#consumerRole.unlock();
   }
 
@@ -625,12 +667,16 @@ export class Queue extends SharedObject implements Attempt {
     this.#words[w + 1] = size;
     this.#words[w] = length;
     this.#tail = (at + size) | 0;
-    this.#cells[SENT] = ((this.#cells[SENT] as number) + 1) | 0;
+    this.#unpublished++;
   }
 
   // Makes every completed record visible (release) and wakes a parked consumer.
   #publish(): void {
     const cells = this.#cells;
+    // SENT first: a reader computing length = SENT - RECEIVED may briefly see
+    // a message about to appear, never one that will not.
+    cells[SENT] = ((cells[SENT] as number) + this.#unpublished) | 0;
+    this.#unpublished = 0;
     Atomics.store(cells, TAIL, this.#tail);
     if (Atomics.load(cells, DATA_WAITERS) !== 0) {
       Atomics.add(cells, DATA_SEQ, 1);
@@ -640,6 +686,7 @@ export class Queue extends SharedObject implements Attempt {
 
   #encode(message: unknown): Uint8Array | string {
     if (this.closed) throw this.closedError();
+    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     switch (this.#encoding) {
       case 'json': {
         const text = JSON.stringify(message);
@@ -685,7 +732,8 @@ export class Queue extends SharedObject implements Attempt {
   #checkRecord(at: number, len: number, size: number): void {
     const off = at & this.#mask;
     const ok = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= this.#capacity &&
-      ((this.#tailSeen - at) | 0) >= size && (len === PADDING || len === RELEASED || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
+      ((this.#tailSeen - at) | 0) >= size &&
+      ((len === PADDING && off + size === this.#capacity) || len === RELEASED || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
     if (!ok) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
     }

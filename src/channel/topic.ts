@@ -11,6 +11,7 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
+import { objectBytesAt } from '../layout/header.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
@@ -35,6 +36,15 @@ export interface TopicHandleOptions extends SpinOptions {
 export interface SubscribeOptions {
   /** `'latest'` (default): only messages published from now on; `'earliest'`: every message still kept. */
   from?: 'latest' | 'earliest';
+}
+
+function checkHandleOptions(options: TopicHandleOptions | undefined): TopicHandleOptions {
+  const opts = checkObject<TopicHandleOptions>('options', options);
+  if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
+    throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
+  }
+  parseSpin(opts);
+  return opts;
 }
 
 function roundCapacity(options: TopicOptions | undefined): number {
@@ -103,16 +113,17 @@ export class Topic extends SharedObject {
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: TopicHandleOptions) {
     super(buffer, byteOffset, segment, 'Topic');
-    const opts = checkObject<TopicHandleOptions>('options', options);
-    if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
-      throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
-    }
+    const opts = checkHandleOptions(options);
     this.encoding = opts.encoding;
     this.spin = parseSpin(opts);
     this.cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     const capacity = this.cells[CAPACITY] as number;
     if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.cells[MAX_MESSAGE] !== topicMaxMessage(capacity)) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
+    }
+    const objectBytes = objectBytesAt(buffer, byteOffset);
+    if (objectBytes !== topicLength(capacity) || byteOffset + objectBytes > buffer.byteLength) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic at offset ${byteOffset}: capacity ${capacity} does not match the object's ${objectBytes} bytes`);
     }
     this.#capacity = capacity;
     this.#maxMessage = topicMaxMessage(capacity);
@@ -127,6 +138,7 @@ export class Topic extends SharedObject {
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic {
+    checkHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
     return new Topic(buffer, byteOffset, null, options);
   }
@@ -137,14 +149,17 @@ export class Topic extends SharedObject {
   }
 
   static create(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
+    checkHandleOptions(options); // before anything is created
     return Topic.#wrap(createNamed(SPEC, name, options), options);
   }
 
   static open(name: string, options?: TopicHandleOptions): Topic {
+    checkHandleOptions(options);
     return Topic.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name), options);
   }
 
   static openOrCreate(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
+    checkHandleOptions(options);
     return Topic.#wrap(openOrCreateNamed(SPEC, name, options), options);
   }
 
@@ -295,7 +310,7 @@ export class Subscriber implements Attempt {
       const size = words[w + R_SIZE] as number;
       const seq = words[w + R_SEQ] as number;
       const sane = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= topic.capacity &&
-        (len === FILLER || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
+        ((len === FILLER && off + size === topic.capacity) || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
       let copy: Buffer | undefined;
       if (sane && len >= 0) {
         copy = Buffer.allocUnsafe(len);

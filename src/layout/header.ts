@@ -166,3 +166,8 @@ export function checkHeader(buffer: SharedArrayBuffer, byteOffset: number, kind:
   }
   return objectBytes;
 }
+
+/** The object-bytes field of a header already checked with checkHeader(). */
+export function objectBytesAt(buffer: SharedArrayBuffer, byteOffset: number): number {
+  return Number(new DataView(buffer, byteOffset, HEADER_LENGTH).getBigUint64(OBJECT_BYTES_OFFSET, true));
+}

@@ -52,6 +52,8 @@ export class Mutex extends SharedObject {
   readonly #cells: Int32Array;
   readonly #link: RobustEntry;
   readonly #spin: SpinBudget;
+  // Whether this handle took the lock (close() releases only that).
+  #held = false;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Mutex');
@@ -154,6 +156,7 @@ export class Mutex extends SharedObject {
     const list = robustList();
     const tid = list.tid;
     if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner();
+    this.#held = false;
     list.setPending(this.#link);
     list.unlink(this.#link);
     cells[OWNER] = 0;
@@ -188,13 +191,13 @@ export class Mutex extends SharedObject {
   }
 
   /**
-   * Releases the handle. If this thread still holds the lock it is unlocked
-   * first, so closing never strands other processes.
+   * Releases the handle. If this handle took the lock and this thread still
+   * holds it, it is unlocked first, so closing never strands other processes.
    */
   override close(): void {
     if (this.closed) return;
     const tid = lockingTid();
-    if (tid !== 0 && (Atomics.load(this.#cells, WORD) & TID_MASK) === tid) this.unlock();
+    if (this.#held && tid !== 0 && (Atomics.load(this.#cells, WORD) & TID_MASK) === tid) this.unlock();
     super.close();
   }
 
@@ -209,6 +212,7 @@ export class Mutex extends SharedObject {
     list.link(this.#link);
     list.clearPending();
     this.#cells[OWNER] = PID;
+    this.#held = true;
     return true;
   }
 
