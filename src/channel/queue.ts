@@ -694,6 +694,8 @@ export class Queue extends SharedObject implements Attempt {
         return text;
       }
       case 'v8':
+        // tryReceive() returns undefined for "nothing there": the value itself cannot travel.
+        if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
         return v8Serialize(message);
       default:
         if (typeof message === 'string' || message instanceof Uint8Array) return message;

@@ -17,15 +17,17 @@
  *
  * The rules (publishers hold the publisher Mutex while publishing):
  * - Make room first: while the ring lacks space, drop the oldest record by
- *   storing OLDEST_SEQ += 1 (for a message) then OLDEST_POS += its SIZE.
- *   Only then overwrite its bytes.
+ *   storing OLDEST_SEQ = its SEQ + 1 (for a message) then OLDEST_POS past it.
+ *   Only then overwrite its bytes. A publisher that finds the previous one
+ *   died holding the lock recomputes OLDEST_SEQ from the record at OLDEST_POS.
  * - Write the record, then NEXT_SEQ = SEQ + 1, then TAIL past the record
  *   (release). Every record in [OLDEST_POS, TAIL) is complete. A publisher
  *   that dies mid-way leaves at most a gap in the sequence numbers.
  * - A subscriber reads the record at its position (< TAIL), copies it, then
- *   loads OLDEST_SEQ: if its expected sequence number is older, the record
- *   may have been overwritten while it copied, so it has lagged: it is told
- *   how many messages it missed and continues from OLDEST_POS/OLDEST_SEQ.
+ *   loads OLDEST_POS: if that has moved past its position, the record may
+ *   have been overwritten while it copied, so it has lagged: it is told
+ *   OLDEST_SEQ - expected messages were missed and continues from
+ *   OLDEST_POS/OLDEST_SEQ (read under the lock).
  */
 import { HEADER_LENGTH, Kind } from '../layout/header.js';
 

@@ -92,6 +92,8 @@ function encode(codec: Codec, message: unknown): Uint8Array | string {
       return text;
     }
     case 'v8':
+      // receive() returns undefined for "nothing yet": the value itself cannot travel.
+      if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
       return v8Serialize(message);
     default:
       if (typeof message === 'string' || message instanceof Uint8Array) return message;
@@ -198,7 +200,7 @@ export class Topic extends SharedObject {
     if (length > this.#maxMessage) {
       throw outOfRange('message', `at most ${this.#maxMessage} bytes (a quarter of the topic's capacity, less 16)`, `${length} bytes`);
     }
-    this.lock.lockSync();
+    if (this.lock.lockSync().ownerDied) this.#repair();
     try {
       this.#append(bytes, length);
     } finally {
@@ -222,7 +224,7 @@ export class Topic extends SharedObject {
 
   /** @internal A consistent (position, sequence) pair: the oldest kept, or the next to come. */
   startingPoint(earliest: boolean): [number, number] {
-    this.lock.lockSync();
+    if (this.lock.lockSync().ownerDied) this.#repair();
     try {
       const cells = this.cells;
       return earliest
@@ -245,18 +247,20 @@ export class Topic extends SharedObject {
     // Make room: drop the oldest records (announce first, overwrite after).
     let oldest = Atomics.load(cells, OLDEST_POS);
     while (capacity - ((tail - oldest) >>> 0) < filler + size) {
+      const dropped = this.recordSizeAt(oldest);
       const w = (oldest & this.mask) >> 2;
-      const dropped = words[w + R_SIZE] as number;
-      if (dropped < RECORD_HEADER_LENGTH || (dropped & 7) !== 0 || (oldest & this.mask) + dropped > capacity) {
-        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${oldest >>> 0} (size ${dropped})`);
-      }
-      if ((words[w + R_LEN] as number) !== FILLER) Atomics.add(cells, OLDEST_SEQ, 1);
+      // Absolute, so a publisher killed between these two stores is repaired
+      // from the record at OLDEST_POS (see #repair).
+      if ((words[w + R_LEN] as number) !== FILLER) Atomics.store(cells, OLDEST_SEQ, ((words[w + R_SEQ] as number) + 1) | 0);
       oldest = (oldest + dropped) | 0;
       Atomics.store(cells, OLDEST_POS, oldest);
     }
+    if (oldest === tail) Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ)); // ring emptied
     if (filler > 0) {
+      // A filler's size is implied (to the end of the data area): an 8-byte
+      // filler has no room for a SIZE word.
       const w = off >> 2;
-      words[w + R_SIZE] = filler;
+      words[w + R_SEQ] = 0;
       words[w + R_LEN] = FILLER;
       tail = (tail + filler) | 0;
     }
@@ -271,6 +275,37 @@ export class Topic extends SharedObject {
     // A publisher that dies between these two stores costs one sequence number, never a message.
     Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
     Atomics.store(cells, TAIL, (tail + size) | 0);
+  }
+
+  /** @internal Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record. */
+  recordSizeAt(pos: number): number {
+    const off = pos & this.mask;
+    const w = off >> 2;
+    if ((this.words[w + R_LEN] as number) === FILLER) return this.#capacity - off;
+    const size = this.words[w + R_SIZE] as number;
+    const len = this.words[w + R_LEN] as number;
+    if (size < RECORD_HEADER_LENGTH || (size & 7) !== 0 || off + size > this.#capacity || len < 0 || len > size - RECORD_HEADER_LENGTH) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
+    }
+    return size;
+  }
+
+  // The previous publisher died holding the lock. Positions are always
+  // stored whole, but OLDEST_SEQ may be one step ahead of the record at
+  // OLDEST_POS: recompute it from the records.
+  #repair(): void {
+    const cells = this.cells;
+    const tail = Atomics.load(cells, TAIL);
+    let pos = Atomics.load(cells, OLDEST_POS);
+    while (pos !== tail) {
+      const w = (pos & this.mask) >> 2;
+      if ((this.words[w + R_LEN] as number) !== FILLER) {
+        Atomics.store(cells, OLDEST_SEQ, this.words[w + R_SEQ] as number);
+        return;
+      }
+      pos = (pos + this.recordSizeAt(pos)) | 0;
+    }
+    Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ));
   }
 }
 
@@ -307,24 +342,29 @@ export class Subscriber implements Attempt {
       const off = pos & topic.mask;
       const w = off >> 2;
       const len = words[w + R_LEN] as number;
-      const size = words[w + R_SIZE] as number;
+      const filler = len === FILLER;
+      const size = filler ? topic.capacity - off : (words[w + R_SIZE] as number);
       const seq = words[w + R_SEQ] as number;
-      const sane = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= topic.capacity &&
-        ((len === FILLER && off + size === topic.capacity) || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
+      const sane = filler || (size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= topic.capacity &&
+        len >= 0 && len <= size - RECORD_HEADER_LENGTH);
       let copy: Buffer | undefined;
-      if (sane && len >= 0) {
+      if (sane && !filler) {
         copy = Buffer.allocUnsafe(len);
         topic.data.copy(copy, 0, off + RECORD_HEADER_LENGTH, off + RECORD_HEADER_LENGTH + len);
       }
-      // Was any of that overwritten while we read it? (pairs with the
-      // publisher announcing OLDEST_SEQ before it overwrites)
-      const oldest = Atomics.load(cells, OLDEST_SEQ);
-      if (((this.#seq - oldest) | 0) < 0 || !sane || (len >= 0 && ((seq - this.#seq) | 0) < 0)) {
-        throw new LaggedError(this.#resync());
+      // Was the record dropped (and maybe overwritten) while we read it?
+      // Publishers move OLDEST_POS past a record before they overwrite it.
+      if (((pos - Atomics.load(cells, OLDEST_POS)) | 0) < 0) {
+        const missed = this.#resync();
+        if (missed > 0) throw new LaggedError(missed);
+        continue; // only a filler was dropped: nothing lost
+      }
+      if (!sane) {
+        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
       }
       this.#pos = (pos + size) | 0;
-      if (len === FILLER) continue;
-      // seq > expected only when a publisher died between claiming a number and publishing.
+      if (filler) continue;
+      // seq above the expected one: a publisher died after taking a number.
       this.#seq = (seq + 1) | 0;
       return decode(topic, copy as Buffer);
     }
@@ -366,7 +406,8 @@ export class Subscriber implements Attempt {
   #resync(): number {
     const expected = this.#seq;
     [this.#pos, this.#seq] = this.#topic.startingPoint(true);
-    return (this.#seq - expected) >>> 0;
+    const missed = (this.#seq - expected) | 0;
+    return missed > 0 ? missed : 0;
   }
 }
 
