@@ -11,15 +11,15 @@
  * share fairly. A process killed while holding a role frees it (robust
  * Mutex), and the ring's rules (queue-layout.ts) leave it consistent.
  */
-import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
-import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { checkInteger } from '../args.js';
+import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
+import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { lockingTid } from '../sync/robust.js';
 import { objectBytesAt } from '../layout/header.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
+import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import {
   CAPACITY, CONSUMER_ROLE_OFFSET, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
@@ -34,10 +34,7 @@ export interface QueueOptions {
 }
 
 /** Options of a Queue handle. */
-export interface QueueHandleOptions extends SpinOptions {
-  /** Send and receive objects: `'json'` (JSON text) or `'v8'` (structured clone). */
-  encoding?: 'json' | 'v8';
-}
+export type QueueHandleOptions = ChannelHandleOptions;
 
 /** What a Queue carries: bytes or a string (or, with an encoding, any value it can encode). */
 export type QueueMessage = Uint8Array | string;
@@ -56,22 +53,13 @@ export interface QueueStats {
   consumerPid: number | null;
 }
 
-function roundCapacity(options: QueueOptions | undefined): number {
-  const opts = checkObject<QueueOptions>('options', options);
-  if (opts.capacity === undefined) throw invalidArgType('options.capacity', 'of type number', undefined);
-  const requested = checkInteger('options.capacity', opts.capacity, 1, MAX_CAPACITY);
-  let capacity = MIN_CAPACITY;
-  while (capacity < requested) capacity *= 2;
-  return capacity;
-}
-
 const SPEC: ObjectSpec<QueueOptions> = {
   kind: QUEUE_KIND,
   version: QUEUE_VERSION,
   what: 'Queue',
-  byteLength: (options) => queueLength(roundCapacity(options)),
+  byteLength: (options) => queueLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
   initFields: (buffer, byteOffset, options) => {
-    const capacity = roundCapacity(options);
+    const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
     const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     cells[CAPACITY] = capacity;
     cells[MAX_MESSAGE] = maxMessage(capacity);
@@ -85,15 +73,6 @@ const stickyHolders = new Set<Queue>();
 
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
-
-function checkHandleOptions(options: QueueHandleOptions | undefined): QueueHandleOptions {
-  const opts = checkObject<QueueHandleOptions>('options', options);
-  if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
-    throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
-  }
-  parseSpin(opts);
-  return opts;
-}
 
 // Milliseconds left until `deadline` (-1: forever).
 function left(deadline: number): number {
@@ -538,9 +517,18 @@ export class Queue extends SharedObject implements Attempt {
 
   #tryProducer(): boolean {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (this.#producerRole.tryLock() === false && !(this.#sameThreadHolds(this.#producerRole) && this.#producerRole.tryLock() !== false)) return false;
+    if (!this.#tryRole(this.#producerRole)) return false;
     this.#heldProducer();
     return true;
+  }
+
+  // Takes `role` if it is free, or held (idle) by another handle of this thread.
+  #tryRole(role: Mutex): boolean {
+    return role.tryLock() !== false || (this.#sameThreadHolds(role) && role.tryLock() !== false);
+  }
+
+  #lockRoleSync(role: Mutex, timeout: number): void {
+    if (!this.#tryRole(role)) role.lockSync({ timeout: timeout < 0 ? undefined : timeout });
   }
 
   // The role is held by this very thread through another handle that keeps
@@ -554,7 +542,7 @@ export class Queue extends SharedObject implements Attempt {
 
   #lockProducerSync(timeout: number): void {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (this.#producerRole.tryLock() === false && !(this.#sameThreadHolds(this.#producerRole) && this.#producerRole.tryLock() !== false)) this.#producerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    this.#lockRoleSync(this.#producerRole, timeout);
     this.#heldProducer();
   }
 
@@ -581,13 +569,13 @@ export class Queue extends SharedObject implements Attempt {
 
 
   #tryConsumer(): boolean {
-    if (this.#consumerRole.tryLock() === false && !(this.#sameThreadHolds(this.#consumerRole) && this.#consumerRole.tryLock() !== false)) return false;
+    if (!this.#tryRole(this.#consumerRole)) return false;
     this.#heldConsumer();
     return true;
   }
 
   #lockConsumerSync(timeout: number): void {
-    if (this.#consumerRole.tryLock() === false && !(this.#sameThreadHolds(this.#consumerRole) && this.#consumerRole.tryLock() !== false)) this.#consumerRole.lockSync({ timeout: timeout < 0 ? undefined : timeout });
+    this.#lockRoleSync(this.#consumerRole, timeout);
     this.#heldConsumer();
   }
 
@@ -687,20 +675,7 @@ export class Queue extends SharedObject implements Attempt {
   #encode(message: unknown): Uint8Array | string {
     if (this.closed) throw this.closedError();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    switch (this.#encoding) {
-      case 'json': {
-        const text = JSON.stringify(message);
-        if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
-        return text;
-      }
-      case 'v8':
-        // tryReceive() returns undefined for "nothing there": the value itself cannot travel.
-        if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
-        return v8Serialize(message);
-      default:
-        if (typeof message === 'string' || message instanceof Uint8Array) return message;
-        throw invalidArgType('message', 'of type string or an instance of Uint8Array (or open the queue with an encoding)', message);
-    }
+    return encodeMessage(this.#encoding, message, 'queue');
   }
 
   // ---- Consumer internals ------------------------------------------------------------
@@ -745,17 +720,10 @@ export class Queue extends SharedObject implements Attempt {
     const off = at & this.#mask;
     const len = this.#words[off >> 2] as number;
     const start = off + RECORD_HEADER_LENGTH;
-    switch (this.#encoding) {
-      case 'json':
-        return JSON.parse(this.#data.toString('utf8', start, start + len));
-      case 'v8':
-        return v8Deserialize(this.#data.subarray(start, start + len));
-      default: {
-        const out = Buffer.allocUnsafe(len);
-        this.#data.copy(out, 0, start, start + len);
-        return out;
-      }
-    }
+    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + len));
+    const out = Buffer.allocUnsafe(len);
+    this.#data.copy(out, 0, start, start + len);
+    return out;
   }
 
   #take(at: number): unknown {

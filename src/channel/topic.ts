@@ -6,14 +6,14 @@
  * (ERR_SHMKIT_LAGGED, `missed`) and continues from the oldest message kept.
  * See topic-layout.ts for the format and the rules.
  */
-import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
-import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { checkObject } from '../args.js';
+import { ShmkitError, invalidArgValue, outOfRange } from '../errors.js';
+import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { objectBytesAt } from '../layout/header.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from '../sync/options.js';
+import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import {
   CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
@@ -27,10 +27,7 @@ export interface TopicOptions {
 }
 
 /** Options of a Topic handle. */
-export interface TopicHandleOptions extends SpinOptions {
-  /** Publish and receive objects: `'json'` or `'v8'`. */
-  encoding?: 'json' | 'v8';
-}
+export type TopicHandleOptions = ChannelHandleOptions;
 
 /** Where a new subscriber starts. */
 export interface SubscribeOptions {
@@ -38,31 +35,13 @@ export interface SubscribeOptions {
   from?: 'latest' | 'earliest';
 }
 
-function checkHandleOptions(options: TopicHandleOptions | undefined): TopicHandleOptions {
-  const opts = checkObject<TopicHandleOptions>('options', options);
-  if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
-    throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
-  }
-  parseSpin(opts);
-  return opts;
-}
-
-function roundCapacity(options: TopicOptions | undefined): number {
-  const opts = checkObject<TopicOptions>('options', options);
-  if (opts.capacity === undefined) throw invalidArgType('options.capacity', 'of type number', undefined);
-  const requested = checkInteger('options.capacity', opts.capacity, 1, MAX_CAPACITY);
-  let capacity = MIN_CAPACITY;
-  while (capacity < requested) capacity *= 2;
-  return capacity;
-}
-
 const SPEC: ObjectSpec<TopicOptions> = {
   kind: TOPIC_KIND,
   version: TOPIC_VERSION,
   what: 'Topic',
-  byteLength: (options) => topicLength(roundCapacity(options)),
+  byteLength: (options) => topicLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
   initFields: (buffer, byteOffset, options) => {
-    const capacity = roundCapacity(options);
+    const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
     const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     cells[CAPACITY] = capacity;
     cells[MAX_MESSAGE] = topicMaxMessage(capacity);
@@ -77,27 +56,6 @@ export class LaggedError extends ShmkitError {
   constructor(missed: number) {
     super('ERR_SHMKIT_LAGGED', `the subscriber fell a lap behind and missed ${missed} message(s); it continues from the oldest message kept`);
     this.missed = missed;
-  }
-}
-
-interface Codec {
-  encoding: 'json' | 'v8' | undefined;
-}
-
-function encode(codec: Codec, message: unknown): Uint8Array | string {
-  switch (codec.encoding) {
-    case 'json': {
-      const text = JSON.stringify(message);
-      if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
-      return text;
-    }
-    case 'v8':
-      // receive() returns undefined for "nothing yet": the value itself cannot travel.
-      if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
-      return v8Serialize(message);
-    default:
-      if (typeof message === 'string' || message instanceof Uint8Array) return message;
-      throw invalidArgType('message', 'of type string or an instance of Uint8Array (or open the topic with an encoding)', message);
   }
 }
 
@@ -195,7 +153,7 @@ export class Topic extends SharedObject {
   /** Publishes `message` to every subscriber; never waits for them. */
   publish(message: unknown): void {
     if (this.closed) throw this.closedError();
-    const bytes = encode(this, message);
+    const bytes = encodeMessage(this.encoding, message, 'topic');
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     if (length > this.#maxMessage) {
       throw outOfRange('message', `at most ${this.#maxMessage} bytes (a quarter of the topic's capacity, less 16)`, `${length} bytes`);
@@ -366,7 +324,7 @@ export class Subscriber implements Attempt {
       if (filler) continue;
       // seq above the expected one: a publisher died after taking a number.
       this.#seq = (seq + 1) | 0;
-      return decode(topic, copy as Buffer);
+      return decodeMessage(topic.encoding, copy as Buffer);
     }
   }
 
@@ -413,15 +371,4 @@ export class Subscriber implements Attempt {
 
 function closedTopic(): ShmkitError {
   return new ShmkitError('ERR_SHMKIT_CLOSED', 'Topic is closed');
-}
-
-function decode(codec: Codec, bytes: Buffer): unknown {
-  switch (codec.encoding) {
-    case 'json':
-      return JSON.parse(bytes.toString('utf8'));
-    case 'v8':
-      return v8Deserialize(bytes);
-    default:
-      return bytes;
-  }
 }

@@ -1,0 +1,65 @@
+// What Queue and Topic share: how messages become bytes and back, the
+// handle options, and the power-of-two capacity rule.
+import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
+import { checkInteger, checkObject } from '../args.js';
+import { invalidArgType, invalidArgValue } from '../errors.js';
+import { parseSpin, type SpinOptions } from '../sync/options.js';
+
+/** How a channel handle turns values into messages. */
+export type Encoding = 'json' | 'v8' | undefined;
+
+/** Options of a Queue or Topic handle. */
+export interface ChannelHandleOptions extends SpinOptions {
+  /** Send and receive objects: `'json'` (JSON text) or `'v8'` (structured clone). */
+  encoding?: 'json' | 'v8';
+}
+
+/** Validates handle options (before anything is created or mapped). */
+export function checkHandleOptions(options: ChannelHandleOptions | undefined): ChannelHandleOptions {
+  const opts = checkObject<ChannelHandleOptions>('options', options);
+  if (opts.encoding !== undefined && opts.encoding !== 'json' && opts.encoding !== 'v8') {
+    throw invalidArgValue('options.encoding', "must be 'json' or 'v8'", opts.encoding);
+  }
+  parseSpin(opts);
+  return opts;
+}
+
+/** `options.capacity` rounded up to a power of two in [min, max]. */
+export function roundCapacity(options: { capacity?: unknown } | undefined, min: number, max: number): number {
+  const opts = checkObject<{ capacity?: unknown }>('options', options);
+  if (opts.capacity === undefined) throw invalidArgType('options.capacity', 'of type number', undefined);
+  const requested = checkInteger('options.capacity', opts.capacity, 1, max);
+  let capacity = min;
+  while (capacity < requested) capacity *= 2;
+  return capacity;
+}
+
+/** The bytes (or UTF-8 text) a message is sent as. */
+export function encodeMessage(encoding: Encoding, message: unknown, what: string): Uint8Array | string {
+  switch (encoding) {
+    case 'json': {
+      const text = JSON.stringify(message);
+      if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
+      return text;
+    }
+    case 'v8':
+      // Receivers return undefined for "nothing there": the value itself cannot travel.
+      if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
+      return v8Serialize(message);
+    default:
+      if (typeof message === 'string' || message instanceof Uint8Array) return message;
+      throw invalidArgType('message', `of type string or an instance of Uint8Array (or open the ${what} with an encoding)`, message);
+  }
+}
+
+/** The value a received message stands for. `bytes` may be a view into the ring (v8/json copy out of it). */
+export function decodeMessage(encoding: Encoding, bytes: Buffer): unknown {
+  switch (encoding) {
+    case 'json':
+      return JSON.parse(bytes.toString('utf8'));
+    case 'v8':
+      return v8Deserialize(bytes);
+    default:
+      return bytes;
+  }
+}
