@@ -1272,3 +1272,43 @@ test('timeouts: receive on an empty queue and send on a full one give ETIMEDOUT 
     dispose();
   }
 });
+
+// Positions are byte counters that pass 2^31 (negative as Int32) and 2^32
+// (back to 0) in a long-lived queue. Start a fresh embedded queue just below
+// each boundary (TAIL = HEAD = start, an empty ring) and cross it with every API.
+test('positions crossing 2^31 and 2^32: every API keeps working', () => {
+  const TAIL_INDEX = 128 / 4;
+  const HEAD_INDEX = 256 / 4;
+  for (const start of [2 ** 31 - 4096, -4096 /* 2^32 - 4096 as Int32 */]) {
+    const sab = new SharedArrayBuffer(Queue.byteLength({ capacity: 1024 }));
+    const q = Queue.init(sab, 0, { capacity: 1024 });
+    const cells = new Int32Array(sab, 0, 768 / 4);
+    cells[TAIL_INDEX] = start | 0;
+    cells[HEAD_INDEX] = start | 0;
+    try {
+      let n = 0;
+      for (let i = 0; i < 300; i++) {
+        const size = (i * 37) % 200;
+        const m = Buffer.alloc(size, i & 0xff);
+        assert.ok(q.trySend(m), `trySend ${i} (positions from ${start})`);
+        assert.deepEqual(q.tryReceive(), m, `tryReceive ${i}`);
+        const view = q.reserve(size);
+        assert.ok(view, `reserve ${i}`);
+        view.fill((i + 1) & 0xff);
+        q.commit();
+        const peeked = q.peek();
+        assert.ok(peeked && peeked.length === size && peeked.every((b) => b === ((i + 1) & 0xff)), `peek ${i}`);
+        q.release();
+        assert.equal(q.sendMany([m, m]), 2);
+        assert.equal(q.receiveMany(10).length, 2);
+        n++;
+      }
+      assert.equal(n, 300);
+      assert.ok(((cells[TAIL_INDEX] - start) >>> 0) > 4096, 'the boundary was crossed');
+      assert.equal(q.length, 0);
+      assert.equal(q.bytesUsed, 0);
+    } finally {
+      q.close();
+    }
+  }
+});

@@ -71,6 +71,13 @@ const SPEC: ObjectSpec<QueueOptions> = {
 /** Handles of this thread that keep a role for the current turn. */
 const stickyHolders = new Set<Queue>();
 
+/**
+ * "No position" (no room, no message, nothing reserved or peeked). Positions
+ * wrap past 2^31 and turn negative as Int32, but they are multiples of 8, so
+ * -1 is never one: always compare with === NONE, never with < 0.
+ */
+const NONE = -1;
+
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
 
@@ -113,20 +120,20 @@ export class Queue extends SharedObject implements Attempt {
   #isConsumer = false;
   #head = 0;
   #tailSeen = 0;
-  // reserve()/commit() and peek()/release() in progress (-1: none).
-  #reservedAt = -1;
+  // reserve()/commit() and peek()/release() in progress (NONE: none).
+  #reservedAt = NONE;
   #reservedLength = 0;
   // Records written but not yet made visible (counted into SENT at publish).
   #unpublished = 0;
-  #peekedAt = -1;
+  #peekedAt = NONE;
   // Roles taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
   readonly #releaseRoles = (): void => {
     this.#releaseQueued = false;
     if (this.closed) return;
     try {
-      if (this.#isProducer && this.#reservedAt < 0) this.#dropProducer();
-      if (this.#isConsumer && this.#peekedAt < 0) this.#dropConsumer();
+      if (this.#isProducer && this.#reservedAt === NONE) this.#dropProducer();
+      if (this.#isConsumer && this.#peekedAt === NONE) this.#dropConsumer();
     } catch (err) {
       // EPERM: native code or another handle of this thread already
       // released the role; there is nothing left to give back.
@@ -337,10 +344,10 @@ export class Queue extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
-    if (this.#reservedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
+    if (this.#reservedAt !== NONE) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
     if (!this.#isProducer && !this.#tryProducer()) return undefined;
     const start = this.#place(recordSize(length));
-    if (start < 0) {
+    if (start === NONE) {
       this.#yieldProducer();
       return undefined;
     }
@@ -353,10 +360,10 @@ export class Queue extends SharedObject implements Attempt {
   /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
   commit(length: number = this.#reservedLength): void {
     if (this.closed) throw this.closedError();
-    if (this.#reservedAt < 0) throw new ShmkitError('ERR_INVALID_STATE', 'commit() without reserve()');
+    if (this.#reservedAt === NONE) throw new ShmkitError('ERR_INVALID_STATE', 'commit() without reserve()');
     checkInteger('length', length, 0, this.#reservedLength);
     this.#finishRecord(this.#reservedAt, length);
-    this.#reservedAt = -1;
+    this.#reservedAt = NONE;
     this.#publish();
     this.#yieldProducer();
   }
@@ -380,7 +387,7 @@ export class Queue extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
     const at = this.#next();
-    const message = at < 0 ? undefined : this.#take(at);
+    const message = at === NONE ? undefined : this.#take(at);
     this.#yieldConsumer();
     return message;
   }
@@ -393,7 +400,7 @@ export class Queue extends SharedObject implements Attempt {
     for (;;) {
       if (!this.#isConsumer) this.#lockConsumerSync(left(deadline));
       const at = this.#next();
-      if (at >= 0) {
+      if (at !== NONE) {
         const message = this.#take(at);
         this.#yieldConsumer();
         return message;
@@ -417,7 +424,7 @@ export class Queue extends SharedObject implements Attempt {
         this.#heldConsumer();
       }
       const at = this.#next();
-      if (at >= 0) {
+      if (at !== NONE) {
         const message = this.#take(at);
         this.#yieldConsumer();
         return message;
@@ -438,7 +445,7 @@ export class Queue extends SharedObject implements Attempt {
     if (!this.#isConsumer && !this.#tryConsumer()) return out;
     while (out.length < max) {
       const at = this.#next();
-      if (at < 0) break;
+      if (at === NONE) break;
       out.push(this.#copyOut(at));
       this.#release(at, false);
     }
@@ -455,10 +462,10 @@ export class Queue extends SharedObject implements Attempt {
    */
   peek(): Uint8Array | undefined {
     if (this.closed) throw this.closedError();
-    if (this.#peekedAt >= 0) throw new ShmkitError('ERR_INVALID_STATE', 'peek(): the previous message was not released');
+    if (this.#peekedAt !== NONE) throw new ShmkitError('ERR_INVALID_STATE', 'peek(): the previous message was not released');
     if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
     const at = this.#next();
-    if (at < 0) {
+    if (at === NONE) {
       this.#yieldConsumer();
       return undefined;
     }
@@ -470,9 +477,9 @@ export class Queue extends SharedObject implements Attempt {
   /** Zero-copy receive, step 2: frees the message returned by peek(). */
   release(): void {
     if (this.closed) throw this.closedError();
-    if (this.#peekedAt < 0) throw new ShmkitError('ERR_INVALID_STATE', 'release() without peek()');
+    if (this.#peekedAt === NONE) throw new ShmkitError('ERR_INVALID_STATE', 'release() without peek()');
     const at = this.#peekedAt;
-    this.#peekedAt = -1;
+    this.#peekedAt = NONE;
     this.#release(at, true);
     this.#yieldConsumer();
   }
@@ -558,7 +565,7 @@ export class Queue extends SharedObject implements Attempt {
 
   // After an operation: hand the role over at once if another producer waits.
   #yieldProducer(): void {
-    if (this.#isProducer && this.#reservedAt < 0 && this.#producerRole.contended) this.#dropProducer();
+    if (this.#isProducer && this.#reservedAt === NONE && this.#producerRole.contended) this.#dropProducer();
   }
 
   #dropProducer(): void {
@@ -588,7 +595,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   #yieldConsumer(): void {
-    if (this.#isConsumer && this.#peekedAt < 0 && this.#consumerRole.contended) this.#dropConsumer();
+    if (this.#isConsumer && this.#peekedAt === NONE && this.#consumerRole.contended) this.#dropConsumer();
   }
 
   #dropConsumer(): void {
@@ -626,7 +633,7 @@ export class Queue extends SharedObject implements Attempt {
     const pad = off + size > this.#capacity ? this.#capacity - off : 0;
     if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) {
       this.#headSeen = Atomics.load(this.#cells, HEAD);
-      if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) return -1;
+      if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) return NONE;
     }
     if (pad > 0) {
       const w = off >> 2;
@@ -640,7 +647,7 @@ export class Queue extends SharedObject implements Attempt {
 
   #write(bytes: Uint8Array | string, length: number): boolean {
     const at = this.#place(recordSize(length));
-    if (at < 0) return false;
+    if (at === NONE) return false;
     const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
     if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
     else this.#data.set(bytes, off);
@@ -689,7 +696,7 @@ export class Queue extends SharedObject implements Attempt {
         this.#tailSeen = Atomics.load(this.#cells, TAIL); // acquire: records before it are complete
         if (head === this.#tailSeen) {
           if (head !== this.#head) this.#advanceHead(head);
-          return -1;
+          return NONE;
         }
       }
       const w = (head & this.#mask) >> 2;
