@@ -38,140 +38,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import {
+  now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize, procStatTicks,
+  startWatchdog, runJson, liveGroups, fmtUs, sig, ratio, fmtRatio, verdict, cpuPerRt, sleepsPerRt,
+  flagsOf, sweepStale, machineInfo, machineLine,
+} from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
-const now = process.hrtime.bigint;
 const args = parseArgs(process.argv.slice(2));
-
-// ------------------------------------------------------------------------------ helpers
-
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const k = a.slice(2);
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) o[k] = true;
-    else { o[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v; i++; }
-  }
-  return o;
-}
-
-function emit(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
-
-async function loadShmkit() {
-  // dist/ is rebuilt by someone else from time to time: retry a transient failure.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await import('shmkit');
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await sleep(400 * attempt);
-    }
-  }
-}
-
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-function busyWaitNs(ns) {
-  const end = now() + ns;
-  while (now() < end);
-}
-
-// CPU time (user + system, all threads, µs) and voluntary context switches (how often
-// any thread of the process went to sleep), from getrusage(RUSAGE_SELF).
-function usage() {
-  const r = process.resourceUsage();
-  return { cpu: r.userCPUTime + r.systemCPUTime, vcsw: r.voluntaryContextSwitches };
-}
-function usageSince(u0) {
-  const u = usage();
-  return { cpu: u.cpu - u0.cpu, vcsw: u.vcsw - u0.vcsw };
-}
-
-// argv prefix that pins a process to one CPU (taskset execs, so the pid stays the same).
-function pinned(cpu, cmd, argv) {
-  return cpu === undefined || cpu === null ? [cmd, argv] : ['taskset', ['-c', String(cpu), cmd, ...argv]];
-}
-
-// Nearest-rank percentiles over Float64Array of ns.
-function summarize(samples, n) {
-  if (n === 0) return { n: 0 };
-  const s = samples.slice(0, n).sort();
-  const q = (p) => s[Math.min(n, Math.max(1, Math.ceil(p * n))) - 1];
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += s[i];
-  return { n, p50_ns: q(0.5), p99_ns: q(0.99), p999_ns: q(0.999), mean_ns: sum / n, min_ns: s[0], max_ns: s[n - 1] };
-}
-
-function procStatTicks(pid) { // utime+stime of the whole process (all threads), clock ticks
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch { return NaN; }
-}
-
-// Every benchmark process kills itself when its time is up or when its parent is gone
-// (a blocked thread cannot watch for that, so a small worker thread does), removing the
-// files it owns first (shm objects live in /dev/shm on Linux).
-function startWatchdog(hardMs, pollMs = 1000, files = []) {
-  const ppid = process.ppid;
-  const code = `
-    const { workerData: d } = require('node:worker_threads');
-    const fs = require('node:fs');
-    const die = () => {
-      for (const f of d.files) { try { fs.rmSync(f, { force: true }); } catch {} }
-      process.kill(process.pid, 'SIGKILL');
-    };
-    setTimeout(die, d.hardMs);
-    setInterval(() => {
-      let pp = -1;
-      try { const s = fs.readFileSync('/proc/self/stat', 'utf8'); pp = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]); } catch {}
-      if (pp !== d.ppid) die();
-    }, d.pollMs);`;
-  const w = new Worker(code, { eval: true, workerData: { hardMs, ppid, pollMs, files } });
-  w.unref();
-  return w;
-}
-
-// Spawns a child and collects the last JSON line of its stdout.
-function runJson(cmd, argv, { limitMs, detached = false, onSpawn } = {}) {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    let out = '', err = '', done = false;
-    const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached });
-    if (detached) liveGroups.add(c.pid);
-    onSpawn?.(c);
-    const kill = () => {
-      try { if (detached) process.kill(-c.pid, 'SIGKILL'); else c.kill('SIGKILL'); } catch { /* gone */ }
-    };
-    const timer = limitMs ? setTimeout(() => { err += `\n[killed after hard limit ${limitMs} ms]`; kill(); }, limitMs) : null;
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const finish = (code, signal) => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      if (detached) { kill(); liveGroups.delete(c.pid); } // stragglers of the group
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-      let r;
-      try { r = line ? JSON.parse(line) : null; } catch { r = null; }
-      if (!r) r = { ok: false, error: `no result (exit ${code ?? signal})` };
-      if (code !== 0 && r.ok !== false) { r.ok = false; r.error = r.error ?? `exit ${code ?? signal}`; }
-      if (err.trim() && r.ok === false) r.stderr = err.trim().split('\n').slice(-6).join(' | ');
-      r.wall_ms = Date.now() - t0;
-      resolve(r);
-    };
-    c.on('error', (e) => { err += String(e); finish(-1, null); });
-    c.on('close', finish);
-  });
-}
-
-const liveGroups = new Set();
 
 // ------------------------------------------------------------------------------ roles
 
@@ -532,73 +407,6 @@ async function roleUdsEcho() {
 
 // ------------------------------------------------------------------------------ orchestrator
 
-function fmtUs(ns) { return ns == null || Number.isNaN(ns) ? '—' : sig(ns / 1000); }
-function sig(x, d = 3) {
-  if (x == null || Number.isNaN(x)) return '—';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a >= 10 ** d) return String(Math.round(x));
-  return x.toFixed(Math.max(0, d - 1 - Math.floor(Math.log10(a))));
-}
-function ratio(a, b) { return a > 0 && b > 0 ? a / b : NaN; }
-function fmtRatio(r) { return Number.isNaN(r) ? '—' : `${sig(r)}×`; }
-function verdict(r, target) {
-  if (Number.isNaN(r)) return 'n/a';
-  return r <= target ? `meets (≤ ${target}×)` : `**misses** (target ≤ ${target}×)`;
-}
-function cpuPerRt(r) {
-  if (!r || !r.n) return '—';
-  const p = r.pinger_cpu_us, e = r.echo_cpu_us;
-  if (p == null) return '—';
-  const tot = e == null ? null : (p + e) / r.n;
-  return `${tot == null ? '?' : sig(tot)} (${sig(p / r.n)} + ${e == null ? '?' : sig(e / r.n)})`;
-}
-function sleepsPerRt(r) {
-  if (!r || !r.n || r.pinger_vcsw == null) return '—';
-  const p = r.pinger_vcsw / r.n, e = r.echo_vcsw == null ? null : r.echo_vcsw / r.n;
-  return `${e == null ? '?' : sig(p + e, 2)} (${sig(p, 2)} + ${e == null ? '?' : sig(e, 2)})`;
-}
-function flagsOf(r) {
-  if (!r) return 'not run';
-  if (r.skipped) return `skipped: ${r.skipped}`;
-  const f = [];
-  if (r.error) f.push(`ERROR: ${r.error}${r.stderr ? ` (${r.stderr})` : ''}`);
-  if (r.timed_out) f.push(`hit deadline: n=${r.n}`);
-  if (r.echo_cpu_us === null && !r.error) f.push('echo CPU missing');
-  return f.join('; ');
-}
-
-// Leftovers of earlier runs that were SIGKILLed (names carry the orchestrator's pid).
-function sweepStale() {
-  const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
-  for (const dir of ['/dev/shm', os.tmpdir()]) {
-    let list = [];
-    try { list = fs.readdirSync(dir); } catch { continue; }
-    for (const f of list) {
-      const m = /^shmkit-bench-(\d+)-/.exec(f);
-      if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) {
-        try { fs.rmSync(path.join(dir, f), { recursive: true, force: true }); } catch { /* not ours to remove */ }
-      }
-    }
-  }
-}
-
-function machineInfo() {
-  const rd = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return '?'; } };
-  const cpuinfo = rd('/proc/cpuinfo');
-  const model = (cpuinfo.match(/model name\s*:\s*(.*)/) || [])[1] || os.cpus()[0]?.model || '?';
-  const hyper = /\bhypervisor\b/.test(cpuinfo);
-  let cc = '?';
-  try { cc = execFileSync(process.env.CC || 'cc', ['--version'], { encoding: 'utf8' }).split('\n')[0]; } catch { /* none */ }
-  return {
-    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
-    kernel: `${os.type()} ${os.release()}`, node: process.version, model, hyper, cc,
-    clocksource: rd('/sys/devices/system/clocksource/clocksource0/current_clocksource'),
-    cpuidle: rd('/sys/devices/system/cpu/cpuidle/current_driver'),
-    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-  };
-}
-
 async function orchestrate() {
   const tStart = Date.now();
   const quick = !!args.quick;
@@ -718,8 +526,7 @@ async function orchestrate() {
     // -------------------------------------------------------------------- report
     const out = [];
     out.push(`# shmkit sync benchmark (${quick ? '--quick' : 'full'} run)`, '');
-    out.push(`machine: nproc ${info.nproc}, kernel ${info.kernel}, node ${info.node}; CPU ${info.model}${info.hyper ? ' (hypervisor: VM)' : ''}; ` +
-      `clocksource ${info.clocksource}, cpuidle ${info.cpuidle}; ${info.cc}; load avg ${info.loadavg}; ${new Date().toISOString()}`);
+    out.push(machineLine(info));
     out.push('');
     out.push('> Note: this runs on a small, shared VM. Absolute numbers are noisy (10–30 % between runs is common, ' +
       'more at p99/p99.9), and parked hand-offs are bimodal (see "pinned" below): compare ratios within one run, and run it more than once.');
