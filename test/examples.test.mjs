@@ -21,3 +21,12 @@ test('examples/sysv: runs the whole System V life cycle', async () => {
   assert.ok(id, 'the example reports the segment gone');
   assert.ok(!readFileSync('/proc/sysvipc/shm', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1] === id));
 });
+
+test('examples/job-queue: 30 jobs, each done once, by several workers, counted under the Mutex', async () => {
+  const out = await runNode(`${dist}job-queue.js`, [], { timeoutMs: 30000 });
+  const m = /^30 jobs done by (\d+) workers \(([\d + ]+)\), 270 words counted$/m.exec(out);
+  assert.ok(m, out);
+  assert.equal(m[2].split(' + ').map(Number).reduce((a, b) => a + b, 0), 30);
+  assert.match(out, /^shared counter under the Mutex: 30$/m);
+  assert.deepEqual(readdirSync('/dev/shm').filter((n) => n.startsWith('shmkit-job-queue-')), []);
+});
