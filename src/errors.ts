@@ -12,7 +12,10 @@ export type ShmkitErrorCode =
   | 'ERR_SHMKIT_CLOSED'
   | 'ERR_SHMKIT_BAD_LAYOUT'
   | 'ERR_SHMKIT_BAD_MESSAGE'
-  | 'ERR_SHMKIT_FD_LOST';
+  | 'ERR_SHMKIT_FD_LOST'
+  | 'ERR_SHMKIT_QUEUE_ENDED'
+  | 'ERR_SHMKIT_LAGGED'
+  | 'ERR_INVALID_STATE';
 
 /** The base class of every error shmkit raises for a failed operation. */
 export class ShmkitError extends Error {
