@@ -241,3 +241,23 @@ test('Symbol.dispose closes the segment', () => {
   assert.equal(seen.closed, true);
   unlinkQuietly(name);
 });
+
+test('Symbol.asyncDispose closes segments, attachments and primitives', async () => {
+  const { Mutex, SysVSegment } = await import('shmkit');
+  const name = uniqueName('adispose');
+  const seg = Segment.create(name, { size: 16 });
+  const m = Mutex.init(new SharedArrayBuffer(Mutex.byteLength()), 0);
+  const shm = SysVSegment.get('private', { size: 16 });
+  const at = shm.attach();
+  try {
+    await seg[Symbol.asyncDispose]();
+    await m[Symbol.asyncDispose]();
+    await at[Symbol.asyncDispose]();
+    assert.equal(seg.closed, true);
+    assert.equal(m.closed, true);
+    assert.equal(at.detached, true);
+  } finally {
+    shm.remove();
+    unlinkQuietly(name);
+  }
+});

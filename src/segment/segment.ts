@@ -51,7 +51,7 @@ const ANONYMOUS_LABEL = 'shmkit';
 const SIZE_APPEAR_MS = 50;
 
 /** A mapped shared memory segment. Close it when done; unlink the name to remove it. */
-export class Segment implements Disposable {
+export class Segment implements Disposable, AsyncDisposable {
   /** The POSIX name (`/jobs`), or `null` for an anonymous segment. */
   readonly name: string | null;
   /** Size in bytes. */
@@ -282,6 +282,11 @@ export class Segment implements Disposable {
   }
 
   [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** For `await using`: the same as the synchronous dispose. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
 

@@ -53,7 +53,7 @@ const SHM_DEST = 0o1000; // shm_perm.mode bit: IPC_RMID requested
 const IPC_PRIVATE = 0;
 
 /** An attachment (shmat). Detach when done; views that escape stay safe. */
-export class SysVAttachment implements Disposable {
+export class SysVAttachment implements Disposable, AsyncDisposable {
   readonly readOnly: boolean;
   readonly #memory: MappedMemory;
 
@@ -87,6 +87,11 @@ export class SysVAttachment implements Disposable {
   }
 
   [Symbol.dispose](): void {
+    this.detach();
+  }
+
+  /** For `await using`: the same as the synchronous dispose. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.detach();
   }
 }

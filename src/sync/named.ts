@@ -90,7 +90,7 @@ export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options:
  * Base of every synchronisation handle: the memory it works on and, for named
  * objects, the segment it owns. Hot paths read `cells` directly.
  */
-export abstract class SharedObject implements Disposable {
+export abstract class SharedObject implements Disposable, AsyncDisposable {
   /** The memory holding the object (its segment's buffer when named). */
   readonly buffer: SharedArrayBuffer;
   /** Where the object starts in `buffer`. */
@@ -131,6 +131,11 @@ export abstract class SharedObject implements Disposable {
   }
 
   [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** For `await using`: the same as the synchronous dispose. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
 }
