@@ -503,6 +503,20 @@ async function roleTputCons() {
         if (++meter.count === 1) meter.first();
         else meter.tick();
       }
+    } else if (api === 'into') { // tryReceiveInto: one caller-owned buffer, no allocation
+      const target = Buffer.alloc(size);
+      for (;;) {
+        const len = q.tryReceiveInto(target);
+        if (len < 0) {
+          if (endSeen) break;
+          if ((++polls & 1023) === 0) { endSeen = q.ended; if (now() > hard) { hitHard = true; break; } }
+          continue;
+        }
+        if (len !== size || rd32(target) !== expected) bad++;
+        expected = (expected + 1) >>> 0;
+        if (++meter.count === 1) meter.first();
+        else meter.tick();
+      }
     } else if (api === 'many') {
       for (;;) {
         const arr = q.receiveMany(recvBatch);
@@ -578,7 +592,7 @@ async function roleTputProd() {
     return false;
   };
   const c0 = usage();
-  if (api === 'copy') {
+  if (api === 'copy' || api === 'into') {
     for (;;) {
       if (seq >= maxMsgs || ((seq & 63) === 0 && now() >= tEnd)) break;
       wr32(msg, seq);
@@ -1093,7 +1107,7 @@ async function orchestrate() {
     const tLimit = T_WARM + T_MEAS + 20000;
     if (want('2')) await run('2-wrap', 'wrap check', node, [SELF, '--role', 'wrap-check', '--count', '34000', '--name', newName('2-wrap')], 25000);
     const SIZES = [64, 65536];
-    const APIS = ['copy', 'many', 'zc', 'zch'];
+    const APIS = ['copy', 'into', 'many', 'zc', 'zch'];
     for (const size of SIZES) {
       if (!want('2')) break;
       const sz = size === 64 ? '64' : '64k';
@@ -1215,6 +1229,7 @@ async function orchestrate() {
         const ref = R[`2-${sz}-c`], sock = R[`2-${sz}-uds`];
         out.push(tRow(lab, 'C SPSC ring (copy in + copy out)', ref, null, sock));
         out.push(tRow(lab, 'shmkit `trySend` / `tryReceive`', R[`2-${sz}-copy`], ref, sock));
+        out.push(tRow(lab, 'shmkit `trySend` / `tryReceiveInto` (one reused buffer)', R[`2-${sz}-into`], ref, sock));
         out.push(tRow(lab, 'shmkit `sendMany` / `receiveMany`, batch 64', R[`2-${sz}-many`], ref, sock));
         out.push(tRow(lab, 'shmkit zero-copy, fill: `reserve`+copy+`commit` / `peek`+`release`', R[`2-${sz}-zc`], ref, sock));
         out.push(tRow(lab, 'shmkit zero-copy, header only: `reserve`+`commit` / `peek`+`release`', R[`2-${sz}-zch`], ref, sock));

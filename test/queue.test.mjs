@@ -1349,3 +1349,33 @@ for (const [api, perProducer] of [['sync', 333_334], ['async', 333_334], ['reser
     }
   });
 }
+
+test('tryReceiveInto copies into the caller\'s buffer, keeps a message that does not fit, and refuses decoding handles', () => {
+  const name = uniqueName('q-into');
+  const q = Queue.create(name, { capacity: 4096 });
+  const json = Queue.open(name, { encoding: 'json' });
+  try {
+    const target = Buffer.alloc(100, 0xee);
+    assert.equal(q.tryReceiveInto(target), -1, 'empty');
+    assert.ok(q.trySend(Buffer.from('hello')));
+    assert.ok(q.trySend(Buffer.alloc(80, 1)));
+    assert.ok(q.trySend(''));
+    assert.equal(q.tryReceiveInto(target, 10), 5);
+    assert.equal(target.subarray(10, 15).toString(), 'hello');
+    assert.equal(target[9], 0xee, 'nothing written before the offset');
+    assert.equal(target[15], 0xee, 'nothing written after the message');
+    assert.throws(() => q.tryReceiveInto(target, 30), { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
+    assert.equal(q.length, 2, 'the message that did not fit stayed');
+    assert.equal(q.tryReceiveInto(target, 20), 80);
+    assert.ok(target.subarray(20, 100).every((b) => b === 1));
+    assert.equal(q.tryReceiveInto(target), 0, 'a zero-length message');
+    assert.equal(q.length, 0);
+    assert.throws(() => q.tryReceiveInto('x'), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => q.tryReceiveInto(target, 101), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => json.tryReceiveInto(target), { code: 'ERR_INVALID_STATE' });
+  } finally {
+    json.close();
+    q.close();
+    unlinkQuietly(name);
+  }
+});

@@ -392,6 +392,34 @@ export class Queue extends SharedObject implements Attempt {
     return message;
   }
 
+  /**
+   * Copies the next message into `target` at `offset` and returns its length,
+   * or -1 if there is none; never waits and allocates nothing (for byte
+   * messages on a queue without encoding). A message longer than the room
+   * in `target` throws ERR_OUT_OF_RANGE and stays in the queue.
+   */
+  tryReceiveInto(target: Uint8Array, offset = 0): number {
+    if (this.closed) throw this.closedError();
+    if (!(target instanceof Uint8Array)) throw invalidArgType('target', 'an instance of Uint8Array', target);
+    checkInteger('offset', offset, 0, target.byteLength);
+    if (this.#encoding !== undefined) throw new ShmkitError('ERR_INVALID_STATE', `tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
+    if (!this.#isConsumer && !this.#tryConsumer()) return -1;
+    const at = this.#next();
+    let length = -1;
+    if (at !== NONE) {
+      const off = at & this.#mask;
+      length = this.#words[off >> 2] as number;
+      if (length > target.byteLength - offset) {
+        this.#yieldConsumer();
+        throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
+      }
+      this.#data.copy(target, offset, off + RECORD_HEADER_LENGTH, off + RECORD_HEADER_LENGTH + length);
+      this.#release(at, true);
+    }
+    this.#yieldConsumer();
+    return length;
+  }
+
   /** Takes the next message, blocking the thread while the queue is empty. */
   receiveSync(options?: WaitOptions): unknown {
     if (this.closed) throw this.closedError();
