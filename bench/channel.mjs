@@ -55,8 +55,7 @@ import { fileURLToPath } from 'node:url';
 import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize,
   startWatchdog, runJson, liveGroups, fmtUs, sig, ratio, fmtRatio, cpuPerRt, sleepsPerRt,
-  sweepStale, machineInfo, machineLine,
-} from './lib/common.mjs';
+  sweepStale, machineInfo, machineLine, echoFrames } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -385,28 +384,10 @@ async function roleSockPing() {
 
 async function roleSockEcho() {
   startWatchdog(args['hard-ms']);
-  const total = args.n + args.warm, warm = args.warm, SIZE = RT_BYTES;
   const tcp = args.transport === 'tcp';
   const sock = tcp ? net.connect(Number(args.addr), '127.0.0.1') : net.connect(String(args.addr));
   if (tcp) sock.on('connect', () => sock.setNoDelay(true));
-  let have = 0, count = 0, c0 = usage();
-  const chunks = [];
-  sock.on('data', (d) => {
-    chunks.push(d);
-    have += d.length;
-    while (have >= SIZE) {
-      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      chunks.length = 0;
-      sock.write(buf.subarray(0, SIZE));
-      if (buf.length > SIZE) chunks.push(buf.subarray(SIZE));
-      have -= SIZE;
-      count++;
-      if (count === warm) c0 = usage();
-      if (count === total) { const u = usageSince(c0); emit({ ok: true, cpu_us: u.cpu, vcsw: u.vcsw }); }
-    }
-  });
-  sock.on('error', () => process.exit(1));
-  sock.on('close', () => process.exit(0));
+  echoFrames(sock, RT_BYTES, args.n + args.warm, args.warm);
 }
 
 // child_process IPC: fork(), process.send() of a 64-character string (default JSON

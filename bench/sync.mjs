@@ -41,8 +41,7 @@ import { fileURLToPath } from 'node:url';
 import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize, procStatTicks,
   startWatchdog, runJson, liveGroups, fmtUs, sig, ratio, fmtRatio, verdict, cpuPerRt, sleepsPerRt,
-  flagsOf, sweepStale, machineInfo, machineLine,
-} from './lib/common.mjs';
+  flagsOf, sweepStale, machineInfo, machineLine, echoFrames } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -145,7 +144,6 @@ async function rolePing() {
   const result = { ok: false };
   try {
     echo = spawn(...pinned(args['echo-cpu'], process.execPath, [SELF, '--role', 'echo', '--wait', args['echo-wait'], '--spin', String(args.spin),
-      '--fresh', args.fresh ? '1' : '0',
       '--ping', pingName, '--pong', pongName, '--n', String(n), '--warm', String(warm),
       '--hard-ms', String(deadlineMs + 6000)]), { stdio: ['ignore', 'pipe', 'inherit'] });
     echo.stdout.on('data', (d) => { echoOut += d; });
@@ -159,9 +157,8 @@ async function rolePing() {
     const samples = new Float64Array(n);
     const deadline = now() + BigInt(deadlineMs) * 1000000n;
     const st = { done: 0, timedOut: false, cpu: 0, vcsw: 0, wallNs: 0n };
-    const fresh = args.fresh === 1;
-    if (args['ping-wait'] === 'sync') pingSync(ping, pong, total, warm, pauseNs, deadline, samples, st, fresh);
-    else await pingAsync(ping, pong, total, warm, pauseNs, deadline, samples, st, fresh);
+    if (args['ping-wait'] === 'sync') pingSync(ping, pong, total, warm, pauseNs, deadline, samples, st);
+    else await pingAsync(ping, pong, total, warm, pauseNs, deadline, samples, st);
     if (st.timedOut) echo.kill('SIGKILL');
     const killTimer = setTimeout(() => echo.kill('SIGKILL'), 3000);
     await echoExit;
@@ -182,17 +179,14 @@ async function rolePing() {
   emit(result);
 }
 
-// fresh: diagnostic only: wait through a new handle each time (Notifier.attach on the same
-// memory), so the spin budget is always at its full window instead of adapting.
-function pingSync(ping, pong, total, warm, pauseNs, deadline, samples, st, fresh) {
-  let seen = pong.value, done = 0, c0, w0 = 0n, h = pong;
+function pingSync(ping, pong, total, warm, pauseNs, deadline, samples, st) {
+  let seen = pong.value, done = 0, c0, w0 = 0n;
   for (let i = 1; i <= total; i++) {
     if (i === warm + 1) { c0 = usage(); w0 = now(); }
     if (pauseNs !== 0n) busyWaitNs(pauseNs);
     const t0 = now();
     ping.notify();
-    if (fresh) h = pong.constructor.attach(pong.buffer, pong.byteOffset);
-    seen = h.waitSync(seen);
+    seen = pong.waitSync(seen);
     const t1 = now();
     if (i > warm) samples[done++] = Number(t1 - t0);
     if (t1 > deadline) { st.timedOut = i < total; break; }
@@ -204,15 +198,14 @@ function pingSync(ping, pong, total, warm, pauseNs, deadline, samples, st, fresh
   st.done = done;
 }
 
-async function pingAsync(ping, pong, total, warm, pauseNs, deadline, samples, st, fresh) {
-  let seen = pong.value, done = 0, c0, w0 = 0n, h = pong;
+async function pingAsync(ping, pong, total, warm, pauseNs, deadline, samples, st) {
+  let seen = pong.value, done = 0, c0, w0 = 0n;
   for (let i = 1; i <= total; i++) {
     if (i === warm + 1) { c0 = usage(); w0 = now(); }
     if (pauseNs !== 0n) busyWaitNs(pauseNs);
     const t0 = now();
     ping.notify();
-    if (fresh) h = pong.constructor.attach(pong.buffer, pong.byteOffset);
-    seen = await h.wait(seen);
+    seen = await pong.wait(seen);
     const t1 = now();
     if (i > warm) samples[done++] = Number(t1 - t0);
     if (t1 > deadline) { st.timedOut = i < total; break; }
@@ -230,18 +223,17 @@ async function roleEcho() {
   const ping = Notifier.open(args.ping, spinOpt());
   const pong = Notifier.open(args.pong, spinOpt());
   const total = args.n + args.warm, warm = args.warm;
-  const fresh = args.fresh === 1;
   let seen = ping.value, c0 = usage();
   pong.notify(); // ready
   if (args.wait === 'sync') {
     for (let i = 1; i <= total; i++) {
-      seen = (fresh ? Notifier.attach(ping.buffer, ping.byteOffset) : ping).waitSync(seen);
+      seen = ping.waitSync(seen);
       pong.notify();
       if (i === warm) c0 = usage();
     }
   } else {
     for (let i = 1; i <= total; i++) {
-      seen = await (fresh ? Notifier.attach(ping.buffer, ping.byteOffset) : ping).wait(seen);
+      seen = await ping.wait(seen);
       pong.notify();
       if (i === warm) c0 = usage();
     }
@@ -383,26 +375,7 @@ async function roleUdsPing() {
 
 async function roleUdsEcho() {
   startWatchdog(args['hard-ms']);
-  const total = args.n + args.warm, warm = args.warm, SIZE = 64;
-  const sock = net.connect(args.sock);
-  let have = 0, count = 0, c0 = usage();
-  const chunks = [];
-  sock.on('data', (d) => {
-    chunks.push(d);
-    have += d.length;
-    while (have >= SIZE) {
-      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      chunks.length = 0;
-      sock.write(buf.subarray(0, SIZE));
-      if (buf.length > SIZE) chunks.push(buf.subarray(SIZE));
-      have -= SIZE;
-      count++;
-      if (count === warm) c0 = usage();
-      if (count === total) { const u = usageSince(c0); emit({ ok: true, cpu_us: u.cpu, vcsw: u.vcsw }); }
-    }
-  });
-  sock.on('error', () => process.exit(1));
-  sock.on('close', () => process.exit(0));
+  echoFrames(net.connect(args.sock), 64, args.n + args.warm, args.warm);
 }
 
 // ------------------------------------------------------------------------------ orchestrator
@@ -472,10 +445,9 @@ async function orchestrate() {
       return run(id, `C ${mode}${pause ? ' pause' : ''}${pin ? ' pinned' : ''}`, cbin,
         ['lat', mode, String(N), String(WARM), String(pause), String(DEADLINE_MS), ...(pin ? [String(PIN_PING), String(PIN_ECHO)] : [])]);
     };
-    const jsLat = (id, pingWait, echoWait, spin, pause, pin = false, fresh = false) => {
+    const jsLat = (id, pingWait, echoWait, spin, pause, pin = false) => {
       if (pin && !canPin) return skipPin(id);
       const argv = [SELF, '--role', 'ping', '--ping-wait', pingWait, '--echo-wait', echoWait, '--spin', String(spin),
-        ...(fresh ? ['--fresh', '1'] : []),
         '--pause-us', String(pause), '--n', String(N), '--warm', String(WARM), '--deadline-ms', String(DEADLINE_MS),
         '--ping', newName(`${id}-ping`), '--pong', newName(`${id}-pong`), ...(pin ? ['--echo-cpu', String(PIN_ECHO)] : [])];
       const [c, a] = pin ? pinned(PIN_PING, node, argv) : [node, argv];

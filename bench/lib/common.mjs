@@ -209,3 +209,29 @@ export function machineLine(info) {
   return `machine: nproc ${info.nproc}, kernel ${info.kernel}, node ${info.node}; CPU ${info.model}${info.hyper ? ' (hypervisor: VM)' : ''}; ` +
     `clocksource ${info.clocksource}, cpuidle ${info.cpuidle}; ${info.cc}; load avg ${info.loadavg}; ${new Date().toISOString()}`;
 }
+
+/**
+ * The echo side of a socket round-trip test: sends every `size`-byte frame
+ * back as it arrives (reassembling split reads), measures CPU from frame
+ * `warm` on, and reports after `total` frames.
+ */
+export function echoFrames(sock, size, total, warm) {
+  let have = 0, count = 0, c0 = usage();
+  const chunks = [];
+  sock.on('data', (d) => {
+    chunks.push(d);
+    have += d.length;
+    while (have >= size) {
+      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      chunks.length = 0;
+      sock.write(buf.subarray(0, size));
+      if (buf.length > size) chunks.push(buf.subarray(size));
+      have -= size;
+      count++;
+      if (count === warm) c0 = usage();
+      if (count === total) { const u = usageSince(c0); emit({ ok: true, cpu_us: u.cpu, vcsw: u.vcsw }); }
+    }
+  });
+  sock.on('error', () => process.exit(1));
+  sock.on('close', () => process.exit(0));
+}
