@@ -45,14 +45,14 @@ const C_SRC = fixture('queue-producer.c');
 const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
 const BAD_LAYOUT = 'ERR_SHMKIT_BAD_LAYOUT';
 
-// docs/LAYOUT.md, "Queue (kind 7, version 1)": byte offsets.
+// docs/LAYOUT.md, "Queue (kind 7, version 2)": byte offsets.
 const CAPACITY_OFF = 64;
 const MAX_MSG_OFF = 72;
 const TAIL_OFF = 128;
 const DATA_WAITERS_OFF = 388;
 const SPACE_WAITERS_OFF = 396;
 const PRODUCER_ROLE_WORD_OFF = 512 + 64;
-const DATA_OFF = 768;
+const DATA_OFF = 4864;
 
 const created = []; // every shm name made here: none may survive the file
 function named(label) {
@@ -755,7 +755,7 @@ test('a Mutex or Notifier opened as a Queue, and a Queue opened as a Mutex or No
     assert.throws(() => Mutex.open(name), expectCode(BAD_LAYOUT));
     assert.throws(() => Notifier.open(name), expectCode(BAD_LAYOUT));
     // Embedded: attach where a Mutex was initialised.
-    const sab = new SharedArrayBuffer(4096);
+    const sab = new SharedArrayBuffer(16384);
     Mutex.init(sab, 0).close();
     assert.throws(() => Queue.attach(sab, 0), expectCode(BAD_LAYOUT));
     const emb = Queue.init(sab, 1024, { capacity: 100 });
@@ -857,7 +857,7 @@ test('a geometry that is consistent but disagrees with the object size: ERR_SHMK
     unlinkQuietly(...names);
   }
   // Embedded: a geometry claiming more than the buffer holds.
-  const sab = new SharedArrayBuffer(4096);
+  const sab = new SharedArrayBuffer(8192);
   Queue.init(sab, 0, { capacity: 1024 }).close();
   new Int32Array(sab)[CAPACITY_OFF / 4] = 4096;
   new Int32Array(sab)[MAX_MSG_OFF / 4] = 4096 / 2 - 8;
@@ -1277,14 +1277,16 @@ test('timeouts: receive on an empty queue and send on a full one give ETIMEDOUT 
 // (back to 0) in a long-lived queue. Start a fresh embedded queue just below
 // each boundary (TAIL = HEAD = start, an empty ring) and cross it with every API.
 test('positions crossing 2^31 and 2^32: every API keeps working', () => {
-  const TAIL_INDEX = 128 / 4;
-  const HEAD_INDEX = 256 / 4;
+  const TAIL_INDEX = 128 / 4; // RESERVE follows
+  const HEAD_INDEX = 256 / 4; // CLAIM follows
   for (const start of [2 ** 31 - 4096, -4096 /* 2^32 - 4096 as Int32 */]) {
     const sab = new SharedArrayBuffer(Queue.byteLength({ capacity: 1024 }));
     const q = Queue.init(sab, 0, { capacity: 1024 });
     const cells = new Int32Array(sab, 0, 768 / 4);
     cells[TAIL_INDEX] = start | 0;
+    cells[TAIL_INDEX + 1] = start | 0;
     cells[HEAD_INDEX] = start | 0;
+    cells[HEAD_INDEX + 1] = start | 0;
     try {
       let n = 0;
       for (let i = 0; i < 300; i++) {

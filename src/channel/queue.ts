@@ -3,28 +3,32 @@
  * consumers. Messages are byte strings (Uint8Array/Buffer) or strings
  * (UTF-8), or objects with `encoding: 'json' | 'v8'`.
  *
- * Producers take turns through the producer role (a robust Mutex), consumers
- * through the consumer role. A handle keeps a role it took until the end of
- * the current event-loop turn, or until it sees another waiting (the
- * Mutex's WAITERS bit): so a lone producer or consumer pays for the role
- * once per turn, not per message (the automatic fast path), and several
- * share fairly. A process killed while holding a role frees it (robust
- * Mutex), and the ring's rules (queue-layout.ts) leave it consistent.
+ * A lone producer (consumer) keeps the producer (consumer) role, a robust
+ * Mutex, for the rest of the event-loop turn and writes (reads) the ring
+ * exclusively: the fast path, paid once per turn. As soon as another asks
+ * for the role, both switch to shared mode for a while: each takes the role
+ * only to claim its records, copies with no lock held, and finishes them in
+ * any order (queue-ring.ts). Claims are tied to robust slots, so a process
+ * killed at any instant leaves nothing that blocks the others for long.
+ * The rules are in queue-layout.ts.
  */
 import { checkInteger } from '../args.js';
 import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
 import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
+import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { lockingTid } from '../sync/robust.js';
 import { objectBytesAt } from '../layout/header.js';
 import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import { NONE, QueueRing } from './queue-ring.js';
 import {
-  CAPACITY, CONSUMER_ROLE_OFFSET, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
-  MIN_CAPACITY, PADDING, PRODUCER_ROLE_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECORD_HEADER_LENGTH, RELEASED, SENT,
-  SPACE_SEQ, SPACE_WAITERS, TAIL, maxMessage, queueLength, recordSize,
+  CAPACITY, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, C_WANT, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
+  MIN_CAPACITY, ORPHANS, PADDING, PRODUCER_ROLE_OFFSET, PRODUCER_SLOTS_OFFSET, PRODUCER_TAG, P_WANT, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECORD_HEADER_LENGTH,
+  RECEIVED_SHARED, RELEASED, RESERVE, SENT, SENT_SHARED, SLOTS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, TAIL, consumerSlotOf, consumerTag, maxMessage, queueLength,
+  recordSize, taggedLength,
 } from './queue-layout.js';
 
 /** Geometry of a Queue. */
@@ -34,7 +38,17 @@ export interface QueueOptions {
 }
 
 /** Options of a Queue handle. */
-export type QueueHandleOptions = ChannelHandleOptions;
+export interface QueueHandleOptions extends ChannelHandleOptions {
+  /**
+   * Always work in shared mode: never keep the producer or consumer role
+   * beyond the claim step, even when alone (default false: a lone producer
+   * or consumer keeps its role for the turn and skips the claim step, and
+   * gives it up as soon as another asks). Costs a few tens of nanoseconds
+   * per operation; useful when a peer must never wait for this handle's
+   * `reserve()`/`peek()` to end.
+   */
+  shared?: boolean;
+}
 
 /** What a Queue carries: bytes or a string (or, with an encoding, any value it can encode). */
 export type QueueMessage = Uint8Array | string;
@@ -51,6 +65,9 @@ export interface QueueStats {
   /** Pid holding the producer / consumer role right now, or null. */
   producerPid: number | null;
   consumerPid: number | null;
+  /** Producer / consumer slots held right now (handles working in shared mode). */
+  producerSlots: number;
+  consumerSlots: number;
 }
 
 const SPEC: ObjectSpec<QueueOptions> = {
@@ -63,22 +80,31 @@ const SPEC: ObjectSpec<QueueOptions> = {
     const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     cells[CAPACITY] = capacity;
     cells[MAX_MESSAGE] = maxMessage(capacity);
+    cells[SLOTS] = SLOT_COUNT;
     Mutex.init(buffer, byteOffset + PRODUCER_ROLE_OFFSET).close();
     Mutex.init(buffer, byteOffset + CONSUMER_ROLE_OFFSET).close();
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      Mutex.init(buffer, byteOffset + PRODUCER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
+      Mutex.init(buffer, byteOffset + CONSUMER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
+    }
   },
 };
 
-/** Handles of this thread that keep a role for the current turn. */
+/** Handles of this thread that keep a role or slot for the current turn. */
 const stickyHolders = new Set<Queue>();
 
-/**
- * "No position" (no room, no message, nothing reserved or peeked). Positions
- * wrap past 2^31 and turn negative as Int32, but they are multiples of 8, so
- * -1 is never one: always compare with === NONE, never with < 0.
- */
-const NONE = -1;
+/** Returned by the claim steps when the role is taken by another (never a position: not a multiple of 8). */
+const BUSY = -3;
+/** Returned by the shared claim steps when every slot is busy but no claim is open: work exclusively. */
+const GO_EXCLUSIVE = -5;
+/** Operations a handle stays in shared mode after it saw another producer (consumer). */
+const SHARED_OPS = 1024;
+/** tryLock polls for the role before a non-waiting call gives up (a shared claim holds it ~100 ns). */
+const ROLE_POLLS = 64;
+/** Waiters look for dead peers' claims this often (the bound on how long a death can block anyone). */
+const REPAIR_SLICE_MS = 250;
 
-const WANT_DATA = -1; // attempt() argument: wait for a message (else: for that many free bytes)
+const WANT_DATA = -1; // attempt() argument: wait for a message (else: room for a record of that size)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
 
 // Milliseconds left until `deadline` (-1: forever).
@@ -93,61 +119,91 @@ function asOption(deadline: number): number | undefined {
   return deadline < 0 ? undefined : left(deadline);
 }
 
+function checkQueueHandleOptions(options: QueueHandleOptions | undefined): QueueHandleOptions {
+  const opts = checkHandleOptions(options) as QueueHandleOptions;
+  if (opts.shared !== undefined && typeof opts.shared !== 'boolean') throw invalidArgType('options.shared', 'of type boolean', opts.shared);
+  return opts;
+}
+
 function endedError(): ShmkitError {
   return new ShmkitError(ENDED_CODE, 'the queue was ended: no more messages');
+}
+
+function stateError(message: string): ShmkitError {
+  return new ShmkitError('ERR_INVALID_STATE', message);
 }
 
 /** A message queue in shared memory. */
 export class Queue extends SharedObject implements Attempt {
   readonly #cells: Int32Array;
   readonly #data: Buffer;
+  readonly #bytes: Uint8Array;
   readonly #words: Int32Array;
+  readonly #ring: QueueRing;
   readonly #mask: number;
   readonly #capacity: number;
   readonly #maxMessage: number;
   readonly #encoding: 'json' | 'v8' | undefined;
+  readonly #alwaysShared: boolean;
   readonly #producerRole: Mutex;
   readonly #consumerRole: Mutex;
   readonly #dataWord: WaitWord;
   readonly #spaceWord: WaitWord;
   readonly #dataSpin: SpinBudget;
   readonly #spaceSpin: SpinBudget;
-  // Producer side (valid while the role is held): our TAIL and a cached HEAD.
-  #isProducer = false;
+  // Producer side. #pHold: the role is held; #pExcl: held for exclusive
+  // writing (TAIL == RESERVE when taken; #tail/#headSeen are ours).
+  #pHold = false;
+  #pExcl = false;
+  #pWant = 0; // P_WANT when the role was taken
+  #pShared = 0; // operations left in shared mode
+  #pSlot = -1;
   #tail = 0;
   #headSeen = 0;
-  // Consumer side: our HEAD and a cached TAIL.
-  #isConsumer = false;
+  #unpublished = 0;
+  // Consumer side, the same way (#head/#tailSeen are ours while #cExcl).
+  #cHold = false;
+  #cExcl = false;
+  #cWant = 0;
+  #cShared = 0;
+  #cSlot = -1;
   #head = 0;
   #tailSeen = 0;
+  // The record a claim step just returned: shared or exclusive, payload length.
+  #takenShared = false;
+  #takenLength = 0;
   // reserve()/commit() and peek()/release() in progress (NONE: none).
   #reservedAt = NONE;
   #reservedLength = 0;
-  // Records written but not yet made visible (counted into SENT at publish).
-  #unpublished = 0;
+  #reservedShared = false;
   #peekedAt = NONE;
-  // Roles taken in this event-loop turn are given back by one microtask.
+  #peekedShared = false;
+  // Positions and lengths of a batch (sendMany/receiveMany in shared mode), reused.
+  readonly #batchAt: number[] = [];
+  readonly #batchLength: number[] = [];
+  // Roles and slots taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
   readonly #releaseRoles = (): void => {
     this.#releaseQueued = false;
     if (this.closed) return;
     try {
-      if (this.#isProducer && this.#reservedAt === NONE) this.#dropProducer();
-      if (this.#isConsumer && this.#peekedAt === NONE) this.#dropConsumer();
+      this.#giveBack();
     } catch (err) {
       // EPERM: native code or another handle of this thread already
-      // released the role; there is nothing left to give back.
+      // released it; there is nothing left to give back.
       if ((err as ShmkitError).code !== 'EPERM') throw err;
     }
   };
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
     super(buffer, byteOffset, segment, 'Queue');
-    const opts = checkHandleOptions(options);
+    const opts = checkQueueHandleOptions(options);
     this.#encoding = opts.encoding;
+    this.#alwaysShared = opts.shared === true;
     this.#cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     const capacity = this.#cells[CAPACITY] as number;
-    if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.#cells[MAX_MESSAGE] !== maxMessage(capacity)) {
+    if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 ||
+      this.#cells[MAX_MESSAGE] !== maxMessage(capacity) || this.#cells[SLOTS] !== SLOT_COUNT) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
     }
     const objectBytes = objectBytesAt(buffer, byteOffset);
@@ -158,7 +214,9 @@ export class Queue extends SharedObject implements Attempt {
     this.#mask = capacity - 1;
     this.#maxMessage = maxMessage(capacity);
     this.#data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
-    this.#words = new Int32Array(buffer, byteOffset + DATA_OFFSET, capacity / 4);
+    this.#bytes = new Uint8Array(buffer, byteOffset + DATA_OFFSET, capacity);
+    this.#ring = new QueueRing(buffer, byteOffset, capacity, this.#cells);
+    this.#words = this.#ring.words;
     this.#producerRole = Mutex.attach(buffer, byteOffset + PRODUCER_ROLE_OFFSET, { spin: 0 });
     this.#consumerRole = Mutex.attach(buffer, byteOffset + CONSUMER_ROLE_OFFSET, { spin: 0 });
     this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS };
@@ -174,7 +232,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue {
-    checkHandleOptions(options);
+    checkQueueHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
     return new Queue(buffer, byteOffset, null, options);
   }
@@ -185,19 +243,19 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
-    checkHandleOptions(options); // before anything is created
+    checkQueueHandleOptions(options); // before anything is created
     const seg = createNamed(SPEC, name, options);
     return Queue.#wrap(seg, options);
   }
 
   static open(name: string, options?: QueueHandleOptions): Queue {
-    checkHandleOptions(options);
+    checkQueueHandleOptions(options);
     const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
     return Queue.#wrap(seg, options);
   }
 
   static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
-    checkHandleOptions(options);
+    checkQueueHandleOptions(options);
     const seg = openOrCreateNamed(SPEC, name, options);
     return Queue.#wrap(seg, options);
   }
@@ -225,16 +283,29 @@ export class Queue extends SharedObject implements Attempt {
     return this.#maxMessage;
   }
 
-  /** Messages waiting (a snapshot). */
+  /**
+   * Messages waiting (a snapshot). A process killed in the few instructions
+   * between finishing a message and counting it leaves the count low by
+   * one; it never goes below 0.
+   */
   get length(): number {
     if (this.closed) throw this.closedError();
-    return (Atomics.load(this.#cells, SENT) - Atomics.load(this.#cells, RECEIVED)) >>> 0;
+    const n = (this.#sent() - this.#received()) | 0;
+    return n > 0 ? n : 0;
   }
 
-  /** Bytes of the ring in use, record headers and padding included (a snapshot). */
+  /** Bytes of the ring in use, record headers, padding and messages being written or taken included (a snapshot). */
   get bytesUsed(): number {
     if (this.closed) throw this.closedError();
-    return (Atomics.load(this.#cells, TAIL) - Atomics.load(this.#cells, HEAD)) >>> 0;
+    return (Atomics.load(this.#cells, RESERVE) - Atomics.load(this.#cells, HEAD)) >>> 0;
+  }
+
+  #sent(): number {
+    return (Atomics.load(this.#cells, SENT) + Atomics.load(this.#cells, SENT_SHARED)) | 0;
+  }
+
+  #received(): number {
+    return (Atomics.load(this.#cells, RECEIVED) + Atomics.load(this.#cells, RECEIVED_SHARED)) | 0;
   }
 
   /** True once `end()` was called by anyone. */
@@ -245,17 +316,24 @@ export class Queue extends SharedObject implements Attempt {
 
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
-    const cells = this.#cells;
+    let producerSlots = 0;
+    let consumerSlots = 0;
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      if ((this.#ring.producerSlots[s] as Mutex).locked) producerSlots++;
+      if ((this.#ring.consumerSlots[s] as Mutex).locked) consumerSlots++;
+    }
     return {
       capacity: this.#capacity,
       maxMessage: this.#maxMessage,
       length: this.length,
       bytesUsed: this.bytesUsed,
-      sent: Atomics.load(cells, SENT) >>> 0,
-      received: Atomics.load(cells, RECEIVED) >>> 0,
+      sent: this.#sent() >>> 0,
+      received: this.#received() >>> 0,
       ended: this.ended,
       producerPid: this.#producerRole.holder?.pid ?? null,
       consumerPid: this.#consumerRole.holder?.pid ?? null,
+      producerSlots,
+      consumerSlots,
     };
   }
 
@@ -266,11 +344,15 @@ export class Queue extends SharedObject implements Attempt {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    if (!this.#isProducer && !this.#tryProducer()) return false;
-    const written = this.#write(bytes, length);
-    if (written) this.#publish();
-    this.#yieldProducer();
-    return written;
+    if (!this.#producerReady()) return false;
+    const at = this.#claim(recordSize(length));
+    if (at === NONE || at === BUSY) {
+      this.#yieldProducer();
+      return false;
+    }
+    this.#fill(at, bytes, length);
+    this.#finishOne(at, length);
+    return true;
   }
 
   /** Writes `message`, blocking the thread while the queue is full. */
@@ -279,17 +361,21 @@ export class Queue extends SharedObject implements Attempt {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
+    const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
-      if (!this.#isProducer) this.#lockProducerSync(left(deadline));
-      if (this.#write(bytes, length)) break;
-      // Full: wait for space without keeping other producers out.
-      const need = this.#need(length);
-      this.#dropProducer();
-      waitForSync(this, need, this.#spaceWord, this.#spaceSpin, left(deadline), 'Queue.sendSync');
+      if (!this.#producerReady()) this.#lockProducerSync(deadline, timeout);
+      const at = this.#claim(size);
+      if (at === BUSY) continue;
+      if (at !== NONE) {
+        this.#fill(at, bytes, length);
+        this.#finishOne(at, length);
+        return;
+      }
+      // Full: wait for room without keeping other producers out.
+      if (this.#pHold) this.#dropProducer();
+      this.#waitSync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, 'Queue.sendSync');
     }
-    this.#publish();
-    this.#yieldProducer();
   }
 
   /** Writes `message`, waiting (without blocking the event loop) while the queue is full. */
@@ -299,20 +385,24 @@ export class Queue extends SharedObject implements Attempt {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
+    const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
-      if (!this.#isProducer && !this.#tryProducer()) {
+      if (!this.#producerReady()) {
         await this.#producerRole.lock({ timeout: asOption(deadline), signal });
-        this.#heldProducer();
+        this.#heldProducer(true);
       }
-      if (this.#write(bytes, length)) break;
-      const need = this.#need(length);
-      this.#dropProducer();
-      const parked = waitForAsync(this, need, this.#spaceWord, this.#spaceSpin, left(deadline), signal, 'Queue.send');
+      const at = this.#claim(size);
+      if (at === BUSY) continue;
+      if (at !== NONE) {
+        this.#fill(at, bytes, length);
+        this.#finishOne(at, length);
+        return;
+      }
+      if (this.#pHold) this.#dropProducer();
+      const parked = this.#waitAsync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
       if (parked !== undefined) await parked;
     }
-    this.#publish();
-    this.#yieldProducer();
   }
 
   /**
@@ -325,46 +415,74 @@ export class Queue extends SharedObject implements Attempt {
     const encoded = messages.map((m) => this.#encode(m));
     const lengths = encoded.map((b) => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength));
     for (const length of lengths) this.#checkLength(length);
-    if (!this.#isProducer && !this.#tryProducer()) return 0;
+    if (encoded.length === 0 || !this.#producerReady()) return 0;
     let n = 0;
-    while (n < encoded.length && this.#write(encoded[n] as Uint8Array | string, lengths[n] as number)) n++;
-    if (n > 0) this.#publish();
+    if (!(this.#pExcl && this.#exclusiveStill())) {
+      n = this.#claimShared(lengths, 0);
+      if (n !== GO_EXCLUSIVE) {
+        if (n === BUSY) n = 0;
+        const at = this.#batchAt;
+        for (let i = 0; i < n; i++) this.#fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
+        for (let i = 0; i < n; i++) this.#commitShared(at[i] as number, lengths[i] as number, recordSize(lengths[i] as number));
+        if (n > 0) this.#publishShared(n);
+        this.#yieldProducer();
+        return n;
+      }
+      n = 0;
+    }
+    {
+      for (; n < encoded.length; n++) {
+        const length = lengths[n] as number;
+        const at = this.#placeExclusive(recordSize(length));
+        if (at === NONE) break;
+        this.#fill(at, encoded[n] as Uint8Array | string, length);
+        this.#finishExclusive(at, length);
+      }
+      if (n > 0) this.#publishExclusive();
+    }
     this.#yieldProducer();
     return n;
   }
 
   /**
    * Zero-copy send, step 1: returns a view of `length` bytes inside the ring
-   * to fill, or undefined if there is no room (or another producer is
-   * sending) now. Nothing is visible to consumers until commit(), and the
-   * producer role stays with this handle until then; a producer that dies
-   * before commit() leaves nothing behind.
+   * to fill, or undefined if there is no room (or another producer holds the
+   * producer role) now. Nothing is visible to consumers until commit(); a
+   * producer that dies before commit() leaves nothing behind, and other
+   * producers' messages wait for it at most a moment after its death.
    */
   reserve(length: number): Uint8Array | undefined {
-    if (this.closed) throw this.closedError();
+    this.#checkOpen();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
-    if (this.#reservedAt !== NONE) throw new ShmkitError('ERR_INVALID_STATE', 'reserve(): the previous reservation was not committed');
-    if (!this.#isProducer && !this.#tryProducer()) return undefined;
-    const start = this.#place(recordSize(length));
-    if (start === NONE) {
+    if (this.#reservedAt !== NONE) throw stateError('reserve(): the previous reservation was not committed');
+    if (!this.#producerReady()) return undefined;
+    const at = this.#claim(recordSize(length));
+    if (at === NONE || at === BUSY) {
       this.#yieldProducer();
       return undefined;
     }
-    this.#reservedAt = start;
+    this.#reservedAt = at;
     this.#reservedLength = length;
-    const off = (start & this.#mask) + RECORD_HEADER_LENGTH;
-    return this.#data.subarray(off, off + length);
+    this.#reservedShared = this.#takenShared;
+    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    return this.#bytes.subarray(off, off + length);
   }
 
   /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
   commit(length: number = this.#reservedLength): void {
-    if (this.closed) throw this.closedError();
-    if (this.#reservedAt === NONE) throw new ShmkitError('ERR_INVALID_STATE', 'commit() without reserve()');
+    this.#checkOpen();
+    if (this.#reservedAt === NONE) throw stateError('commit() without reserve()');
     checkInteger('length', length, 0, this.#reservedLength);
-    this.#finishRecord(this.#reservedAt, length);
+    const at = this.#reservedAt;
     this.#reservedAt = NONE;
-    this.#publish();
+    if (this.#reservedShared) {
+      this.#commitShared(at, length, recordSize(this.#reservedLength));
+      this.#publishShared(1);
+    } else {
+      this.#finishExclusive(at, length);
+      this.#publishExclusive();
+    }
     this.#yieldProducer();
   }
 
@@ -373,7 +491,7 @@ export class Queue extends SharedObject implements Attempt {
    * with ERR_SHMKIT_QUEUE_ENDED and iteration ends. Sending afterwards throws.
    */
   end(): void {
-    if (this.closed) throw this.closedError();
+    this.#checkOpen();
     const cells = this.#cells;
     Atomics.or(cells, FLAGS, FLAG_ENDED);
     Atomics.add(cells, DATA_SEQ, 1);
@@ -384,10 +502,14 @@ export class Queue extends SharedObject implements Attempt {
 
   /** Takes the next message if there is one; never waits. */
   tryReceive(): unknown {
-    if (this.closed) throw this.closedError();
-    if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
-    const at = this.#next();
-    const message = at === NONE ? undefined : this.#take(at);
+    this.#checkReceive();
+    if (!this.#consumerReady()) return undefined;
+    const at = this.#take();
+    let message: unknown;
+    if (at !== NONE && at !== BUSY) {
+      message = this.#copyOut(at, this.#takenLength);
+      this.#finishTake(at, this.#takenShared);
+    }
     this.#yieldConsumer();
     return message;
   }
@@ -399,22 +521,21 @@ export class Queue extends SharedObject implements Attempt {
    * in `target` throws ERR_OUT_OF_RANGE and stays in the queue.
    */
   tryReceiveInto(target: Uint8Array, offset = 0): number {
-    if (this.closed) throw this.closedError();
+    this.#checkReceive();
     if (!(target instanceof Uint8Array)) throw invalidArgType('target', 'an instance of Uint8Array', target);
     checkInteger('offset', offset, 0, target.byteLength);
-    if (this.#encoding !== undefined) throw new ShmkitError('ERR_INVALID_STATE', `tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
-    if (!this.#isConsumer && !this.#tryConsumer()) return -1;
-    const at = this.#next();
+    if (this.#encoding !== undefined) throw stateError(`tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
+    if (!this.#consumerReady()) return -1;
+    const at = this.#take();
     let length = -1;
-    if (at !== NONE) {
-      const off = at & this.#mask;
-      length = this.#words[off >> 2] as number;
+    if (at !== NONE && at !== BUSY) {
+      length = this.#takenLength;
       if (length > target.byteLength - offset) {
-        this.#yieldConsumer();
+        this.#untake(at, length);
         throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
       }
-      this.#data.copy(target, offset, off + RECORD_HEADER_LENGTH, off + RECORD_HEADER_LENGTH + length);
-      this.#release(at, true);
+      this.#copyInto(target, offset, (at & this.#mask) + RECORD_HEADER_LENGTH, length);
+      this.#finishTake(at, this.#takenShared);
     }
     this.#yieldConsumer();
     return length;
@@ -422,45 +543,47 @@ export class Queue extends SharedObject implements Attempt {
 
   /** Takes the next message, blocking the thread while the queue is empty. */
   receiveSync(options?: WaitOptions): unknown {
-    if (this.closed) throw this.closedError();
+    this.#checkReceive();
     const { timeout } = parseWait(options);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
-      if (!this.#isConsumer) this.#lockConsumerSync(left(deadline));
-      const at = this.#next();
+      if (!this.#consumerReady()) this.#lockConsumerSync(deadline, timeout);
+      const at = this.#take();
+      if (at === BUSY) continue;
       if (at !== NONE) {
-        const message = this.#take(at);
+        const message = this.#copyOut(at, this.#takenLength);
+        this.#finishTake(at, this.#takenShared);
         this.#yieldConsumer();
         return message;
       }
-      const ended = this.#endedAndEmpty();
-      this.#dropConsumer(); // wait for data without keeping other consumers out
-      if (ended) throw endedError();
-      waitForSync(this, WANT_DATA, this.#dataWord, this.#dataSpin, left(deadline), 'Queue.receiveSync');
+      if (this.#cHold) this.#dropConsumer(); // wait for data without keeping other consumers out
+      if (this.#endedAndEmpty()) throw endedError();
+      this.#waitSync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, 'Queue.receiveSync');
     }
   }
 
   /** Takes the next message, waiting without blocking the event loop. */
   async receive(options?: WaitOptions): Promise<unknown> {
-    if (this.closed) throw this.closedError();
+    this.#checkReceive();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
-      if (!this.#isConsumer && !this.#tryConsumer()) {
+      if (!this.#consumerReady()) {
         await this.#consumerRole.lock({ timeout: asOption(deadline), signal });
-        this.#heldConsumer();
+        this.#heldConsumer(true);
       }
-      const at = this.#next();
+      const at = this.#take();
+      if (at === BUSY) continue;
       if (at !== NONE) {
-        const message = this.#take(at);
+        const message = this.#copyOut(at, this.#takenLength);
+        this.#finishTake(at, this.#takenShared);
         this.#yieldConsumer();
         return message;
       }
-      const ended = this.#endedAndEmpty();
-      this.#dropConsumer();
-      if (ended) throw endedError();
-      const parked = waitForAsync(this, WANT_DATA, this.#dataWord, this.#dataSpin, left(deadline), signal, 'Queue.receive');
+      if (this.#cHold) this.#dropConsumer();
+      if (this.#endedAndEmpty()) throw endedError();
+      const parked = this.#waitAsync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, signal, 'Queue.receive');
       if (parked !== undefined) await parked;
     }
   }
@@ -468,47 +591,57 @@ export class Queue extends SharedObject implements Attempt {
   /** Takes up to `max` messages that are there now (releasing them together); never waits. */
   receiveMany(max: number): unknown[] {
     checkInteger('max', max, 0, 2 ** 31 - 1);
-    if (this.closed) throw this.closedError();
+    this.#checkReceive();
     const out: unknown[] = [];
-    if (!this.#isConsumer && !this.#tryConsumer()) return out;
-    while (out.length < max) {
-      const at = this.#next();
-      if (at === NONE) break;
-      out.push(this.#copyOut(at));
-      this.#release(at, false);
+    if (max === 0 || !this.#consumerReady()) return out;
+    const n = this.#cExcl && this.#exclusiveStillC() ? GO_EXCLUSIVE : this.#claimMessages(max);
+    if (n === GO_EXCLUSIVE) {
+      while (out.length < max) {
+        const at = this.#nextExclusive();
+        if (at === NONE) break;
+        out.push(this.#copyOut(at, this.#takenLength));
+        this.#releaseExclusive(at, false);
+      }
+      if (out.length > 0) this.#publishHead();
+    } else if (n !== BUSY && n > 0) {
+      {
+        const at = this.#batchAt;
+        for (let i = 0; i < n; i++) out.push(this.#copyOut(at[i] as number, this.#batchLength[i] as number));
+        Atomics.add(this.#cells, RECEIVED_SHARED, n);
+        for (let i = 0; i < n; i++) Atomics.store(this.#words, ((at[i] as number) & this.#mask) >> 2, RELEASED);
+        this.#ring.advanceHead();
+      }
     }
-    if (out.length > 0) this.#publishHead();
     this.#yieldConsumer();
     return out;
   }
 
   /**
    * Zero-copy receive, step 1: a view of the next message inside the ring
-   * (valid until release()), or undefined. The consumer role stays with this
-   * handle until release(). If this process dies before release(), the
-   * message is delivered to the next consumer.
+   * (valid until release()), or undefined. If this process dies before
+   * release(), the message is delivered to another consumer.
    */
   peek(): Uint8Array | undefined {
-    if (this.closed) throw this.closedError();
-    if (this.#peekedAt !== NONE) throw new ShmkitError('ERR_INVALID_STATE', 'peek(): the previous message was not released');
-    if (!this.#isConsumer && !this.#tryConsumer()) return undefined;
-    const at = this.#next();
-    if (at === NONE) {
+    this.#checkReceive();
+    if (!this.#consumerReady()) return undefined;
+    const at = this.#take();
+    if (at === NONE || at === BUSY) {
       this.#yieldConsumer();
       return undefined;
     }
     this.#peekedAt = at;
+    this.#peekedShared = this.#takenShared;
     const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    return this.#data.subarray(off, off + (this.#words[(at & this.#mask) >> 2] as number));
+    return this.#bytes.subarray(off, off + this.#takenLength);
   }
 
   /** Zero-copy receive, step 2: frees the message returned by peek(). */
   release(): void {
-    if (this.closed) throw this.closedError();
-    if (this.#peekedAt === NONE) throw new ShmkitError('ERR_INVALID_STATE', 'release() without peek()');
+    this.#checkOpen();
+    if (this.#peekedAt === NONE) throw stateError('release() without peek()');
     const at = this.#peekedAt;
     this.#peekedAt = NONE;
-    this.#release(at, true);
+    this.#finishTake(at, this.#peekedShared);
     this.#yieldConsumer();
   }
 
@@ -526,35 +659,50 @@ export class Queue extends SharedObject implements Attempt {
     }
   }
 
-  /** Releases the handle and the roles it holds (so another process can take them). */
+  /**
+   * Releases the handle and the roles and slots it holds. An uncommitted
+   * reservation is dropped; a peeked, unreleased message goes to another
+   * consumer.
+   */
   override close(): void {
     if (this.closed) return;
-    if (this.#isProducer) this.#dropProducer();
-    if (this.#isConsumer) this.#dropConsumer();
-    this.#producerRole.close();
-    this.#consumerRole.close();
-    super.close();
+    this.#reservedAt = NONE;
+    this.#peekedAt = NONE;
+    try {
+      this.#giveBack();
+    } finally {
+      stickyHolders.delete(this);
+      this.#producerRole.close();
+      this.#consumerRole.close();
+      this.#ring.close();
+      super.close();
+    }
   }
 
-  /** @internal The waiting core's check: data to read, or `arg` free bytes. */
+  /** @internal The waiting core's check: a message to take, or room for a record of `arg` bytes. */
   attempt(arg: number): boolean {
-    // Shared positions, not our cached ones: we gave the role up to wait.
+    // Shared cursors, not our cached ones: we gave the roles up to wait.
     const cells = this.#cells;
     if (arg === WANT_DATA) {
-      return Atomics.load(cells, TAIL) !== Atomics.load(cells, HEAD) || (Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0;
+      const tail = Atomics.load(cells, TAIL);
+      return tail !== Atomics.load(cells, CLAIM) || Atomics.load(cells, ORPHANS) !== 0 ||
+        ((Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0 && tail === Atomics.load(cells, RESERVE));
     }
-    return this.#capacity - ((Atomics.load(cells, TAIL) - Atomics.load(cells, HEAD)) >>> 0) >= arg;
+    const reserve = Atomics.load(cells, RESERVE);
+    const off = reserve & this.#mask;
+    const need = off + arg > this.#capacity ? this.#capacity - off + arg : arg;
+    return this.#capacity - ((reserve - Atomics.load(cells, HEAD)) >>> 0) >= need;
   }
 
-  // ---- Producer internals ------------------------------------------------------------
+  // ---- Roles, modes and slots ------------------------------------------------------
 
-  // ---- Roles ----------------------------------------------------------------------
+  #checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
 
-  #tryProducer(): boolean {
-    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    if (!this.#tryRole(this.#producerRole)) return false;
-    this.#heldProducer();
-    return true;
+  #checkReceive(): void {
+    if (this.closed) throw this.closedError();
+    if (this.#peekedAt !== NONE) throw stateError('release() the peeked message first');
   }
 
   // Takes `role` if it is free, or held (idle) by another handle of this thread.
@@ -562,12 +710,8 @@ export class Queue extends SharedObject implements Attempt {
     return role.tryLock() !== false || (this.#sameThreadHolds(role) && role.tryLock() !== false);
   }
 
-  #lockRoleSync(role: Mutex, timeout: number): void {
-    if (!this.#tryRole(role)) role.lockSync({ timeout: timeout < 0 ? undefined : timeout });
-  }
-
   // The role is held by this very thread through another handle that keeps
-  // it for the turn: ask every such idle handle to give its roles back.
+  // it for the turn: ask every such idle handle to give it back.
   // Returns whether it was worth retrying.
   #sameThreadHolds(role: Mutex): boolean {
     if (role.holder?.tid !== lockingTid()) return false;
@@ -575,70 +719,223 @@ export class Queue extends SharedObject implements Attempt {
     return true;
   }
 
-  #lockProducerSync(timeout: number): void {
-    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    this.#lockRoleSync(this.#producerRole, timeout);
-    this.#heldProducer();
-  }
-
-  // TAIL only ever moves past complete records, so whoever held the role
-  // before (alive or dead) left it consistent: carry on from it.
-  #heldProducer(): void {
-    this.#isProducer = true;
-    stickyHolders.add(this);
-    this.#tail = Atomics.load(this.#cells, TAIL);
-    this.#headSeen = Atomics.load(this.#cells, HEAD);
-    this.#queueRelease();
-  }
-
-  // After an operation: hand the role over at once if another producer waits.
-  #yieldProducer(): void {
-    if (this.#isProducer && this.#reservedAt === NONE && this.#producerRole.contended) this.#dropProducer();
-  }
-
-  #dropProducer(): void {
-    this.#isProducer = false;
-    if (!this.#isConsumer) stickyHolders.delete(this);
-    this.#producerRole.unlock();
-  }
-
-
-  #tryConsumer(): boolean {
-    if (!this.#tryRole(this.#consumerRole)) return false;
-    this.#heldConsumer();
-    return true;
-  }
-
-  #lockConsumerSync(timeout: number): void {
-    this.#lockRoleSync(this.#consumerRole, timeout);
-    this.#heldConsumer();
-  }
-
-  #heldConsumer(): void {
-    this.#isConsumer = true;
-    stickyHolders.add(this);
-    this.#head = Atomics.load(this.#cells, HEAD);
-    this.#tailSeen = this.#head;
-    this.#queueRelease();
-  }
-
-  #yieldConsumer(): void {
-    if (this.#isConsumer && this.#peekedAt === NONE && this.#consumerRole.contended) this.#dropConsumer();
-  }
-
-  #dropConsumer(): void {
-    this.#isConsumer = false;
-    if (!this.#isProducer) stickyHolders.delete(this);
-    this.#consumerRole.unlock();
+  #lockRoleSync(role: Mutex, deadline: number, timeout: number): void {
+    if (this.#tryRole(role)) return;
+    try {
+      role.lockSync({ timeout: deadline < 0 ? undefined : left(deadline) });
+    } catch (err) {
+      if ((err as ShmkitError).code === 'ETIMEDOUT') throw timeoutError('Queue: waiting for the role', timeout);
+      throw err;
+    }
   }
 
   #queueRelease(): void {
+    stickyHolders.add(this);
     if (this.#releaseQueued) return;
     this.#releaseQueued = true;
     queueMicrotask(this.#releaseRoles);
   }
 
+  // End of turn (or close): roles and slots not needed by an open reservation or peek.
+  #giveBack(): void {
+    if (this.#reservedAt === NONE) {
+      if (this.#pHold) this.#dropProducer();
+      if (this.#pSlot >= 0) {
+        const s = this.#pSlot;
+        this.#pSlot = -1;
+        (this.#ring.producerSlots[s] as Mutex).unlock();
+      }
+    }
+    if (this.#peekedAt === NONE) {
+      if (this.#cHold) this.#dropConsumer();
+      if (this.#cSlot >= 0) {
+        const s = this.#cSlot;
+        this.#cSlot = -1;
+        (this.#ring.consumerSlots[s] as Mutex).unlock();
+      }
+    }
+    if (!this.#pHold && !this.#cHold && this.#pSlot < 0 && this.#cSlot < 0) stickyHolders.delete(this);
+  }
+
+  // Holding the producer role, ready to claim; false if another producer has it.
+  #producerReady(): boolean {
+    if (this.#reservedAt !== NONE) throw stateError('commit() the reservation first');
+    if (this.#pHold) return true;
+    if (this.#tryRole(this.#producerRole)) {
+      this.#heldProducer(false);
+      return true;
+    }
+    // Tell an exclusive holder we are here; a shared claim holds the role
+    // only a moment, so poll a little before giving up.
+    Atomics.add(this.#cells, P_WANT, 1);
+    this.#pShared = SHARED_OPS;
+    for (let i = 0; i < ROLE_POLLS; i++) {
+      if (this.#producerRole.tryLock() !== false) {
+        this.#heldProducer(true);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #lockProducerSync(deadline: number, timeout: number): void {
+    this.#lockRoleSync(this.#producerRole, deadline, timeout);
+    this.#heldProducer(true);
+  }
+
+  // Just took the producer role: exclusive if nobody else is around and no
+  // other producer's claim is still open, else shared.
+  #heldProducer(contended: boolean): void {
+    this.#pHold = true;
+    this.#queueRelease();
+    if (contended || this.#pShared > 0 || this.#alwaysShared) {
+      if (this.#pShared > 0) this.#pShared--;
+      this.#pExcl = false;
+      return;
+    }
+    const cells = this.#cells;
+    const tail = Atomics.load(cells, TAIL);
+    this.#pExcl = tail === Atomics.load(cells, RESERVE);
+    if (this.#pExcl) {
+      this.#tail = tail;
+      this.#headSeen = Atomics.load(cells, HEAD);
+      this.#pWant = Atomics.load(cells, P_WANT);
+    }
+  }
+
+  // Still exclusive? Not once another producer has asked for the role.
+  #exclusiveStill(): boolean {
+    if (Atomics.load(this.#cells, P_WANT) === this.#pWant) return true;
+    this.#pExcl = false;
+    this.#pShared = SHARED_OPS;
+    return false;
+  }
+
+  // After an operation: hand the role over at once if another producer wants it.
+  #yieldProducer(): void {
+    if (this.#pHold && this.#reservedAt === NONE &&
+      (!this.#pExcl || Atomics.load(this.#cells, P_WANT) !== this.#pWant)) {
+      this.#dropProducer();
+    }
+  }
+
+  #dropProducer(): void {
+    this.#pHold = false;
+    this.#pExcl = false;
+    this.#producerRole.unlock();
+  }
+
+  #consumerReady(): boolean {
+    if (this.#cHold) return true;
+    if (this.#tryRole(this.#consumerRole)) {
+      this.#heldConsumer(false);
+      return true;
+    }
+    Atomics.add(this.#cells, C_WANT, 1);
+    this.#cShared = SHARED_OPS;
+    for (let i = 0; i < ROLE_POLLS; i++) {
+      if (this.#consumerRole.tryLock() !== false) {
+        this.#heldConsumer(true);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #lockConsumerSync(deadline: number, timeout: number): void {
+    this.#lockRoleSync(this.#consumerRole, deadline, timeout);
+    this.#heldConsumer(true);
+  }
+
+  #heldConsumer(contended: boolean): void {
+    this.#cHold = true;
+    this.#queueRelease();
+    if (contended || this.#cShared > 0 || this.#alwaysShared) {
+      if (this.#cShared > 0) this.#cShared--;
+      this.#cExcl = false;
+      return;
+    }
+    const cells = this.#cells;
+    const head = Atomics.load(cells, HEAD);
+    this.#cExcl = head === Atomics.load(cells, CLAIM);
+    if (this.#cExcl) {
+      this.#head = head;
+      this.#tailSeen = head;
+      this.#cWant = Atomics.load(cells, C_WANT);
+    }
+  }
+
+  #exclusiveStillC(): boolean {
+    if (Atomics.load(this.#cells, C_WANT) === this.#cWant) return true;
+    this.#cExcl = false;
+    this.#cShared = SHARED_OPS;
+    return false;
+  }
+
+  #yieldConsumer(): void {
+    if (this.#cHold && this.#peekedAt === NONE &&
+      (!this.#cExcl || Atomics.load(this.#cells, C_WANT) !== this.#cWant)) {
+      this.#dropConsumer();
+    }
+  }
+
+  #dropConsumer(): void {
+    this.#cHold = false;
+    this.#cExcl = false;
+    this.#consumerRole.unlock();
+  }
+
+  // ---- Waiting ----------------------------------------------------------------------
+
+  // Waits in slices, cleaning up after dead peers between them: a claim
+  // left by a process that died while everyone was parked would otherwise
+  // never be noticed.
+  #waitSync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, what: string): void {
+    for (;;) {
+      const ms = left(deadline);
+      try {
+        waitForSync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, what);
+        return;
+      } catch (err) {
+        if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+        if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+        this.#ring.repair();
+      }
+    }
+  }
+
+  #waitAsync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
+    const ms = left(deadline);
+    const slice = ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms;
+    const parked = waitForAsync(this, arg, word, spin, slice, signal, what);
+    return parked === undefined ? undefined : this.#sliceAsync(parked, arg, word, spin, deadline, timeout, signal, what);
+  }
+
+  async #sliceAsync(parked: Promise<void>, arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+    for (;;) {
+      try {
+        await parked;
+        return;
+      } catch (err) {
+        if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+        if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+        this.#checkOpen();
+        this.#ring.repair();
+      }
+      const ms = left(deadline);
+      const next = waitForAsync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, signal, what);
+      if (next === undefined) return;
+      parked = next;
+    }
+  }
+
   // ---- Producer internals ------------------------------------------------------------
+
+  #encode(message: unknown): Uint8Array | string {
+    if (this.closed) throw this.closedError();
+    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
+    return encodeMessage(this.#encoding, message, 'queue');
+  }
 
   #checkLength(length: number): void {
     if (length > this.#maxMessage) {
@@ -646,16 +943,26 @@ export class Queue extends SharedObject implements Attempt {
     }
   }
 
-  // Free bytes needed to append a record of `length` payload bytes now.
-  #need(length: number): number {
-    const size = recordSize(length);
-    const off = this.#tail & this.#mask;
-    return off + size > this.#capacity ? this.#capacity - off + size : size;
+  // With the role held: room for one record of `size` bytes, exclusive or
+  // shared (then the role is released). NONE: full; BUSY: no slot now.
+  #claim(size: number): number {
+    if (this.#pExcl && this.#exclusiveStill()) {
+      this.#takenShared = false;
+      return this.#placeExclusive(size);
+    }
+    this.#takenShared = true;
+    const n = this.#claimShared(null, size);
+    if (n === GO_EXCLUSIVE) {
+      this.#takenShared = false;
+      return this.#placeExclusive(size);
+    }
+    if (n === BUSY) return BUSY;
+    return n === 0 ? NONE : (this.#batchAt[0] as number);
   }
 
-  // Finds room for a record of `size` bytes at our tail (after a filler record
-  // if it would cross the end). Returns the record's position, or -1 if full.
-  #place(size: number): number {
+  // Exclusive: finds room at our tail for a record of `size` bytes (after a
+  // filler if it would cross the end). Returns its position, or NONE if full.
+  #placeExclusive(size: number): number {
     let tail = this.#tail;
     const off = tail & this.#mask;
     const pad = off + size > this.#capacity ? this.#capacity - off : 0;
@@ -673,18 +980,8 @@ export class Queue extends SharedObject implements Attempt {
     return tail;
   }
 
-  #write(bytes: Uint8Array | string, length: number): boolean {
-    const at = this.#place(recordSize(length));
-    if (at === NONE) return false;
-    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
-    else this.#data.set(bytes, off);
-    this.#finishRecord(at, length);
-    return true;
-  }
-
-  // Completes the record at `at` (payload already in place); not yet visible.
-  #finishRecord(at: number, length: number): void {
+  // Exclusive: completes the record at `at` (payload in place); not yet visible.
+  #finishExclusive(at: number, length: number): void {
     const size = recordSize(length);
     const w = (at & this.#mask) >> 2;
     this.#words[w + 1] = size;
@@ -693,97 +990,187 @@ export class Queue extends SharedObject implements Attempt {
     this.#unpublished++;
   }
 
-  // Makes every completed record visible (release) and wakes a parked consumer.
-  #publish(): void {
+  // Exclusive: makes every completed record visible (release) and wakes a consumer.
+  #publishExclusive(): void {
     const cells = this.#cells;
-    // SENT first: a reader computing length = SENT - RECEIVED may briefly see
-    // a message about to appear, never one that will not.
-    cells[SENT] = ((cells[SENT] as number) + this.#unpublished) | 0;
+    const n = this.#unpublished;
     this.#unpublished = 0;
+    // A plain store is enough for RESERVE: the release store of TAIL after
+    // it keeps RESERVE >= TAIL for every reader.
+    cells[RESERVE] = this.#tail;
     Atomics.store(cells, TAIL, this.#tail);
+    cells[SENT] = ((cells[SENT] as number) + n) | 0; // only the role holder writes it
     if (Atomics.load(cells, DATA_WAITERS) !== 0) {
       Atomics.add(cells, DATA_SEQ, 1);
-      wake(cells, DATA_SEQ, 1);
+      wake(cells, DATA_SEQ, n);
     }
   }
 
-  #encode(message: unknown): Uint8Array | string {
-    if (this.closed) throw this.closedError();
-    if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    return encodeMessage(this.#encoding, message, 'queue');
+  // Shared, with the role held: claims records for as many of `lengths` as
+  // fit (or one record of `single` bytes when lengths is null; positions in
+  // #batchAt), then releases the role. Returns how many, or BUSY when no
+  // slot is free and other claims are open.
+  #claimShared(lengths: number[] | null, single: number): number {
+    const cells = this.#cells;
+    const words = this.#words;
+    if (this.#pSlot < 0) {
+      this.#pSlot = this.#ring.takeProducerSlot();
+      if (this.#pSlot < 0) {
+        // All slots busy: write exclusively once the open claims are done.
+        if (Atomics.load(cells, TAIL) === Atomics.load(cells, RESERVE)) {
+          this.#pExcl = true;
+          this.#tail = Atomics.load(cells, TAIL);
+          this.#headSeen = Atomics.load(cells, HEAD);
+          this.#pWant = Atomics.load(cells, P_WANT);
+          return GO_EXCLUSIVE;
+        }
+        this.#dropProducer();
+        return BUSY;
+      }
+      this.#queueRelease();
+    }
+    const tag = PRODUCER_TAG - this.#pSlot;
+    const head = Atomics.load(cells, HEAD);
+    const batch = this.#batchAt;
+    let r = Atomics.load(cells, RESERVE);
+    let n = 0;
+    const count = lengths === null ? 1 : lengths.length;
+    for (; n < count; n++) {
+      const size = lengths === null ? single : recordSize(lengths[n] as number);
+      const off = r & this.#mask;
+      const pad = off + size > this.#capacity ? this.#capacity - off : 0;
+      if (this.#capacity - ((r - head) >>> 0) < pad + size) break;
+      if (pad > 0) {
+        words[(off >> 2) + 1] = pad;
+        words[off >> 2] = PADDING;
+        r = (r + pad) | 0;
+      }
+      const w = (r & this.#mask) >> 2;
+      words[w + 1] = size;
+      words[w] = tag;
+      batch[n] = r;
+      r = (r + size) | 0;
+    }
+    // release: the headers above are in place before RESERVE covers them
+    if (n > 0) Atomics.store(cells, RESERVE, r);
+    this.#dropProducer();
+    return n;
+  }
+
+  // Shared: the record at `at` (claimed with `size` bytes) now holds `length` bytes.
+  #commitShared(at: number, length: number, size: number): void {
+    const words = this.#words;
+    const w = (at & this.#mask) >> 2;
+    const used = recordSize(length);
+    if (used < size) {
+      // A shorter commit: the rest of the claim becomes a released record.
+      const rest = ((at + used) & this.#mask) >> 2;
+      words[rest + 1] = size - used;
+      words[rest] = RELEASED;
+      words[w + 1] = used;
+    }
+    Atomics.store(words, w, length);
+  }
+
+  #publishShared(n: number): void {
+    Atomics.add(this.#cells, SENT_SHARED, n);
+    this.#ring.advanceTail();
+  }
+
+  #fill(at: number, bytes: Uint8Array | string, length: number): void {
+    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
+    else this.#data.set(bytes, off);
+  }
+
+  #finishOne(at: number, length: number): void {
+    if (this.#takenShared) {
+      this.#commitShared(at, length, recordSize(length));
+      this.#publishShared(1);
+    } else {
+      this.#finishExclusive(at, length);
+      this.#publishExclusive();
+    }
+    this.#yieldProducer();
   }
 
   // ---- Consumer internals ------------------------------------------------------------
 
-  // Position of the next message, skipping fillers and records released by a
-  // consumer that died before moving HEAD; -1 when there is none.
-  #next(): number {
+  // With the role held: the next message taken for this handle (its length
+  // in #takenLength), exclusive or shared. NONE: none; BUSY: no slot now.
+  #take(): number {
+    if (this.#cExcl && this.#exclusiveStillC()) {
+      this.#takenShared = false;
+      return this.#nextExclusive();
+    }
+    this.#takenShared = true;
+    const n = this.#claimMessages(1);
+    if (n === GO_EXCLUSIVE) {
+      this.#takenShared = false;
+      return this.#nextExclusive();
+    }
+    if (n === BUSY) return BUSY;
+    if (n === 0) return NONE;
+    this.#takenLength = this.#batchLength[0] as number;
+    return this.#batchAt[0] as number;
+  }
+
+  // Exclusive: position of the next message, skipping fillers and records
+  // already released; NONE when there is none.
+  #nextExclusive(): number {
     let head = this.#head;
     for (;;) {
       if (head === this.#tailSeen) {
         this.#tailSeen = Atomics.load(this.#cells, TAIL); // acquire: records before it are complete
         if (head === this.#tailSeen) {
-          if (head !== this.#head) this.#advanceHead(head);
+          if (head !== this.#head) {
+            this.#head = head;
+            this.#publishHead();
+          }
           return NONE;
         }
       }
       const w = (head & this.#mask) >> 2;
-      const len = this.#words[w] as number;
+      let len = this.#words[w] as number;
       const size = this.#words[w + 1] as number;
-      this.#checkRecord(head, len, size);
+      this.#ring.checkRecord(head, len, size, (this.#tailSeen - head) >>> 0);
+      if (len < RELEASED) {
+        // A consumer died while taking it, before it could move CLAIM: still ours to take.
+        if (consumerSlotOf(len) < 0) this.#corrupt(head, len, size);
+        len = taggedLength(len, size);
+        this.#words[w] = len;
+      }
       if (len >= 0) {
-        if (head !== this.#head) this.#advanceHead(head);
+        if (head !== this.#head) {
+          this.#head = head;
+          this.#publishHead();
+        }
+        this.#takenLength = len;
         return head;
       }
       head = (head + size) | 0; // PADDING or RELEASED
     }
   }
 
-  // A record in [HEAD, TAIL) that breaks the format means the memory was
-  // overwritten: refuse it rather than read garbage or loop.
-  #checkRecord(at: number, len: number, size: number): void {
-    const off = at & this.#mask;
-    const ok = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= this.#capacity &&
-      ((this.#tailSeen - at) | 0) >= size &&
-      ((len === PADDING && off + size === this.#capacity) || len === RELEASED || (len >= 0 && len <= size - RECORD_HEADER_LENGTH));
-    if (!ok) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
-    }
+  #corrupt(at: number, len: number, size: number): never {
+    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
   }
 
-  #copyOut(at: number): unknown {
-    const off = at & this.#mask;
-    const len = this.#words[off >> 2] as number;
-    const start = off + RECORD_HEADER_LENGTH;
-    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + len));
-    const out = Buffer.allocUnsafe(len);
-    this.#data.copy(out, 0, start, start + len);
-    return out;
-  }
-
-  #take(at: number): unknown {
-    const message = this.#copyOut(at);
-    this.#release(at, true);
-    return message;
-  }
-
-  // Frees the record at `at`: LEN = RELEASED first, then HEAD past it.
-  #release(at: number, publish: boolean): void {
+  // Exclusive: frees the record at `at`: LEN = RELEASED first, then HEAD past it.
+  #releaseExclusive(at: number, publish: boolean): void {
     const w = (at & this.#mask) >> 2;
     const size = this.#words[w + 1] as number;
+    // Counted before it is freed: a death in between leaves `length` low, not high.
+    this.#cells[RECEIVED] = ((this.#cells[RECEIVED] as number) + 1) | 0; // only the role holder writes it
     this.#words[w] = RELEASED;
     this.#head = (at + size) | 0;
-    this.#cells[RECEIVED] = ((this.#cells[RECEIVED] as number) + 1) | 0;
     if (publish) this.#publishHead();
   }
 
-  #advanceHead(head: number): void {
-    this.#head = head;
-    this.#publishHead();
-  }
-
+  // Exclusive: CLAIM and HEAD move together (CLAIM first: HEAD <= CLAIM).
   #publishHead(): void {
     const cells = this.#cells;
+    cells[CLAIM] = this.#head; // ordered before HEAD by its release store
     Atomics.store(cells, HEAD, this.#head);
     if (Atomics.load(cells, SPACE_WAITERS) !== 0) {
       Atomics.add(cells, SPACE_SEQ, 1);
@@ -791,7 +1178,112 @@ export class Queue extends SharedObject implements Attempt {
     }
   }
 
+  // Shared, with the role held: takes up to `max` messages (positions and
+  // lengths in the batch arrays), orphans first, then releases the role.
+  // Returns how many, or BUSY when no slot is free and other claims are open.
+  #claimMessages(max: number): number {
+    const cells = this.#cells;
+    const words = this.#words;
+    if (this.#cSlot < 0) {
+      this.#cSlot = this.#ring.takeConsumerSlot();
+      if (this.#cSlot < 0) {
+        if (Atomics.load(cells, HEAD) === Atomics.load(cells, CLAIM)) {
+          // All slots busy: take exclusively once the open claims are done.
+          this.#cExcl = true;
+          this.#head = Atomics.load(cells, HEAD);
+          this.#tailSeen = this.#head;
+          this.#cWant = Atomics.load(cells, C_WANT);
+          return GO_EXCLUSIVE;
+        }
+        this.#dropConsumer();
+        return BUSY;
+      }
+      this.#queueRelease();
+    }
+    const slot = this.#cSlot;
+    const at = this.#batchAt;
+    const lengths = this.#batchLength;
+    let n = 0;
+    while (n < max && Atomics.load(cells, ORPHANS) > 0) {
+      const p = this.#ring.adoptOrphan(slot);
+      if (p === NONE) break;
+      at[n] = p;
+      lengths[n] = this.#ring.orphanLength;
+      n++;
+    }
+    const start = Atomics.load(cells, CLAIM);
+    let c = start;
+    let skipped = false;
+    if (n < max) {
+      const tail = Atomics.load(cells, TAIL);
+      while (c !== tail) {
+        const w = (c & this.#mask) >> 2;
+        let len = words[w] as number;
+        const size = words[w + 1] as number;
+        this.#ring.checkRecord(c, len, size, (tail - c) >>> 0);
+        // A tag here was left by a consumer that died before moving CLAIM.
+        if (consumerSlotOf(len) >= 0) len = taggedLength(len, size);
+        else if (len < -2) this.#corrupt(c, len, size);
+        if (len >= 0) {
+          Atomics.store(words, w, consumerTag(slot, size, len));
+          at[n] = c;
+          lengths[n] = len;
+          n++;
+        } else {
+          skipped = true;
+        }
+        c = (c + size) | 0;
+        if (n === max) break;
+      }
+    }
+    if (c !== start) Atomics.store(cells, CLAIM, c);
+    this.#dropConsumer();
+    if (skipped) this.#ring.advanceHead();
+    return n;
+  }
+
+  // Frees a message taken by #take (exclusive or shared).
+  #finishTake(at: number, shared: boolean): void {
+    if (!shared) {
+      this.#releaseExclusive(at, true);
+      return;
+    }
+    Atomics.add(this.#cells, RECEIVED_SHARED, 1);
+    Atomics.store(this.#words, (at & this.#mask) >> 2, RELEASED);
+    this.#ring.advanceHead();
+  }
+
+  // Gives back a message taken by #take without consuming it.
+  #untake(at: number, length: number): void {
+    if (this.#takenShared) {
+      // Back to a message for the next consumer (an orphan of a live one).
+      Atomics.store(this.#words, (at & this.#mask) >> 2, length);
+      Atomics.add(this.#cells, ORPHANS, 1);
+    } else if (at !== this.#head) {
+      this.#head = at; // fillers before it stay skipped
+      this.#publishHead();
+    }
+    this.#yieldConsumer();
+  }
+
+  #copyOut(at: number, length: number): unknown {
+    const start = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + length));
+    const out = Buffer.allocUnsafe(length);
+    this.#copyInto(out, 0, start, length);
+    return out;
+  }
+
+  #copyInto(target: Uint8Array, offset: number, start: number, length: number): void {
+    // A plain Uint8Array view: its subarray() is cheaper than Buffer's, and
+    // set() beats Buffer#copy at every size.
+    target.set(this.#bytes.subarray(start, start + length), offset);
+  }
+
   #endedAndEmpty(): boolean {
-    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0 && Atomics.load(this.#cells, TAIL) === Atomics.load(this.#cells, HEAD);
+    const cells = this.#cells;
+    const tail = Atomics.load(cells, TAIL);
+    return (Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0 && tail === Atomics.load(cells, CLAIM) &&
+      tail === Atomics.load(cells, RESERVE) && Atomics.load(cells, ORPHANS) === 0;
   }
 }
