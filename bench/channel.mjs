@@ -266,6 +266,86 @@ async function roleLatPing() {
   emit(result);
 }
 
+// The JS floor: the C reference's protocol (one 64-byte line each way: a
+// sequence word, the payload copied in and out) in plain JavaScript on a
+// shared segment, no queue. What any JS API over shared memory starts from.
+async function roleRawPing() {
+  const deadlineMs = args['deadline-ms'];
+  startWatchdog(deadlineMs + 8000, 1000, [`/dev/shm${args.ping}`]);
+  const { Segment } = await loadShmkit();
+  const n = args.n, warm = args.warm, total = n + warm;
+  const seg = Segment.create(args.ping, { size: 4096 });
+  const i32 = new Int32Array(seg.buffer, 0, 64), u8 = new Uint8Array(seg.buffer);
+  let echo = null, echoOut = '';
+  const result = { ok: false };
+  try {
+    echo = spawn(process.execPath, [SELF, '--role', 'raw-echo', '--ping', args.ping, '--n', String(n), '--warm', String(warm),
+      '--hard-ms', String(deadlineMs + 6000)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    echo.stdout.on('data', (d) => { echoOut += d; });
+    const t0 = Date.now();
+    while (Atomics.load(i32, 32) === 0) { // ready flag
+      if (Date.now() - t0 > 10000 || echo.exitCode !== null) throw new Error('echo process never became ready');
+      await sleep(1);
+    }
+    const msg = Buffer.alloc(RT_BYTES - 8, 0x61), back = Buffer.alloc(RT_BYTES - 8);
+    const samples = new Float64Array(n);
+    const deadline = now() + BigInt(deadlineMs) * 1000000n;
+    let done = 0, bad = 0, timedOut = false, c0 = null, w0 = 0n;
+    outer: for (let i = 1; i <= total; i++) {
+      if (i === warm + 1) { c0 = usage(); w0 = now(); }
+      wr32(msg, i);
+      const t0 = now();
+      u8.set(msg, 8);
+      Atomics.store(i32, 0, i);
+      let polls = 0;
+      while (Atomics.load(i32, 16) !== i) {
+        if ((++polls & 4095) === 0 && now() > deadline) { timedOut = true; break outer; }
+      }
+      back.set(u8.subarray(72, 64 + RT_BYTES));
+      const t1 = now();
+      if (rd32(back) !== i) bad++;
+      if (i > warm) samples[done++] = Number(t1 - t0);
+    }
+    const u = c0 ? usageSince(c0) : { cpu: 0, vcsw: 0 };
+    const wallUs = w0 ? Number(now() - w0) / 1000 : 0;
+    Atomics.store(i32, 0, -1); // stop
+    await reap(echo);
+    const e = lastJson(echoOut);
+    Object.assign(result, summarize(samples, done), {
+      ok: !timedOut && done === n && bad === 0 && e?.ok === true, timed_out: timedOut, bad,
+      pinger_cpu_us: u.cpu, echo_cpu_us: e?.cpu_us ?? null, pinger_vcsw: u.vcsw, echo_vcsw: e?.vcsw ?? null, wall_us: wallUs,
+    });
+  } finally {
+    if (echo && echo.exitCode === null && echo.signalCode === null) echo.kill('SIGKILL');
+    seg.close();
+    try { Segment.unlink(args.ping); } catch { /* gone */ }
+  }
+  emit(result);
+}
+
+async function roleRawEcho() {
+  startWatchdog(args['hard-ms']);
+  const { Segment } = await loadShmkit();
+  const seg = Segment.open(args.ping);
+  const i32 = new Int32Array(seg.buffer, 0, 64), u8 = new Uint8Array(seg.buffer);
+  const total = args.n + args.warm, warm = args.warm;
+  const tmp = Buffer.alloc(RT_BYTES - 8);
+  let c0 = usage(), u = null;
+  Atomics.store(i32, 32, 1); // ready
+  for (let i = 1; i <= total; i++) {
+    let v;
+    while ((v = Atomics.load(i32, 0)) !== i) if (v === -1) break;
+    if (v === -1) break;
+    tmp.set(u8.subarray(8, RT_BYTES));
+    u8.set(tmp, 72);
+    Atomics.store(i32, 16, i);
+    if (i === warm) c0 = usage();
+    else if (i === total) u = usageSince(c0);
+  }
+  seg.close();
+  emit({ ok: u !== null, cpu_us: u?.cpu ?? null, vcsw: u?.vcsw ?? null });
+}
+
 async function roleLatEcho() {
   startWatchdog(args['hard-ms']);
   const { Queue } = await loadShmkit();
@@ -1066,7 +1146,11 @@ async function orchestrate() {
 
     // ---- 1. round trips
     if (want('1a') || want('1b')) await cLat('1a-c', 'spin', 0);
-    if (want('1a')) await jsLat('1a', 'spin', 0);
+    if (want('1a')) {
+      await run('1a-raw', 'raw JS one line', node, [SELF, '--role', 'raw-ping', '--n', String(N), '--warm', String(WARM),
+        '--deadline-ms', String(DEADLINE_MS), '--ping', newName('1a-raw')], latLimit);
+      await jsLat('1a', 'spin', 0);
+    }
     if (want('1b') || want('1c') || want('1x')) await sockLat('1x-uds', 'unix');
     if (want('1b')) { await jsLat('1b-s', 'sync', 0); await jsLat('1b-a', 'async', 0); }
     if (want('1c')) {
@@ -1148,7 +1232,10 @@ async function orchestrate() {
       out.push('');
       out.push(...latHead);
       if (want('1a') || want('1b')) out.push(latRow('1a/1b ref: C busy-spin ping-pong, one cache line', R['1a-c']));
-      if (want('1a')) out.push(latRow('1a shmkit: `tryReceive()` in a loop on both sides', R['1a'], R['1a-c'], R['1x-uds']));
+      if (want('1a')) {
+        out.push(latRow('1a JS floor: the C row\'s protocol in plain JS (Atomics on one shared 64 B line each way, no queue)', R['1a-raw'], R['1a-c'], R['1x-uds']));
+        out.push(latRow('1a shmkit: `tryReceive()` in a loop on both sides', R['1a'], R['1a-c'], R['1x-uds']));
+      }
       if (want('1b')) {
         out.push(latRow('1b shmkit: `receiveSync()` (default spin), back to back', R['1b-s'], R['1a-c'], R['1x-uds']));
         out.push(latRow('1b shmkit: `await receive()` (default spin), back to back', R['1b-a'], R['1a-c'], R['1x-uds']));
@@ -1272,7 +1359,7 @@ async function orchestrate() {
 // ------------------------------------------------------------------------------ main
 
 const roles = {
-  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
+  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'raw-ping': roleRawPing, 'raw-echo': roleRawEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
   'ipc-ping': roleIpcPing, 'ipc-echo': roleIpcEcho, 'tput-cons': roleTputCons, 'tput-prod': roleTputProd,
   'sock-tput-cons': roleSockTputCons, 'wrap-check': roleWrapCheck, 'sock-tput-prod': roleSockTputProd, mpmc: roleMpmc, 'mpmc-prod': roleMpmcProd, 'mpmc-cons': roleMpmcCons,
 };

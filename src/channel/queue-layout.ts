@@ -2,22 +2,19 @@
  * Queue: a ring of variable-length records in shared memory, many producers
  * and many consumers, no lock held while a message is copied.
  *
- *  0       64        128           256            384            512      640      768             2816            4864
- *  +-------+---------+-------------+--------------+--------------+--------+--------+---------------+---------------+----------------+
- *  |header | geometry| producer    | consumer     | wait words   | prod.  | cons.  | producer slots| consumer slots| data           |
- *  |kind 7 | CAPACITY| TAIL,       | HEAD,        | DATA_SEQ,    | role   | role   | 16 Mutexes    | 16 Mutexes    | CAPACITY bytes |
- *  |v 2    | FLAGS   | RESERVE,    | CLAIM,       | DATA_WAITERS,| Mutex  | Mutex  | (128 B each)  | (128 B each)  |                |
- *  |       | MAX_MSG | SENT,       | RECEIVED,    | SPACE_SEQ,   |        |        |               |               |                |
- *  |       | SLOTS   | SENT_SHARED,| RECEIVED_    | SPACE_WAITERS|        |        |               |               |                |
- *  |       |         | P_WANT      | SHARED,      |              |        |        |               |               |                |
- *  |       |         |             | ORPHANS,     |              |        |        |               |               |                |
- *  |       |         |             | C_WANT       |              |        |        |               |               |                |
+ *  0       64        128       192         256       320           384            512      640      768             2816            4864
+ *  +-------+---------+---------+-----------+---------+-------------+--------------+--------+--------+---------------+---------------+----------------+
+ *  |header | geometry| TAIL,   | SENT,     | HEAD,   | RECEIVED,   | DATA_SEQ,    | prod.  | cons.  | producer slots| consumer slots| data           |
+ *  |kind 7 | CAPACITY| RESERVE,| SENT_     | CLAIM,  | RECEIVED_   | DATA_WAITERS,| role   | role   | 16 Mutexes    | 16 Mutexes    | CAPACITY bytes |
+ *  |v 2    | FLAGS   | P_WANT  | SHARED    | ORPHANS,| SHARED      | SPACE_SEQ,   | Mutex  | Mutex  | (128 B each)  | (128 B each)  |                |
+ *  |       | MAX_MSG |         |           | C_WANT  |             | SPACE_WAITERS|        |        |               |               |                |
+ *  |       | SLOTS   |         |           |         |             |              |        |        |               |               |                |
  *  +-------+---------+-------------+--------------+--------------+--------+--------+---------------+---------------+----------------+
  *
  * Positions count bytes since creation, wrapping at 2^32; the record at
  * position p lives at data offset p & (CAPACITY - 1) (a power of two).
- * Hot words sit 128 bytes apart so producers and consumers never write the
- * same cache line. Four cursors, in ring order:
+ * Producer and consumer words sit on separate cache lines, and the
+ * counters on lines of their own (nobody spins on them). Four cursors, in ring order:
  *
  *     HEAD <= CLAIM <= TAIL <= RESERVE <= HEAD + CAPACITY
  *
@@ -79,15 +76,17 @@ export const MAX_MESSAGE_OFFSET = HEADER_LENGTH + 8;
 export const SLOTS_OFFSET = HEADER_LENGTH + 12;
 export const TAIL_OFFSET = 128;
 export const RESERVE_OFFSET = 132;
-export const SENT_OFFSET = 136;
-export const SENT_SHARED_OFFSET = 140;
-export const P_WANT_OFFSET = 144;
+export const P_WANT_OFFSET = 136;
+// Counters get lines of their own: consumers spin on TAIL's line, and every
+// extra write there would pull it back from them.
+export const SENT_OFFSET = 192;
+export const SENT_SHARED_OFFSET = 196;
 export const HEAD_OFFSET = 256;
 export const CLAIM_OFFSET = 260;
-export const RECEIVED_OFFSET = 264;
-export const RECEIVED_SHARED_OFFSET = 268;
-export const ORPHANS_OFFSET = 272;
-export const C_WANT_OFFSET = 276;
+export const ORPHANS_OFFSET = 264;
+export const C_WANT_OFFSET = 268;
+export const RECEIVED_OFFSET = 320;
+export const RECEIVED_SHARED_OFFSET = 324;
 export const DATA_SEQ_OFFSET = 384;
 export const DATA_WAITERS_OFFSET = 388;
 export const SPACE_SEQ_OFFSET = 392;
