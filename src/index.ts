@@ -28,3 +28,5 @@ export { Queue } from './channel/queue.js';
 export type { QueueOptions, QueueHandleOptions, QueueMessage, QueueStats } from './channel/queue.js';
 export { Topic, Subscriber, LaggedError } from './channel/topic.js';
 export type { TopicOptions, TopicHandleOptions, SubscribeOptions } from './channel/topic.js';
+export { Dict } from './dict/dict.js';
+export type { DictValue, DictOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';

@@ -1,0 +1,146 @@
+/**
+ * Dict: a key-value store in shared memory with a fixed memory budget.
+ *
+ *  0       64         128          192        320             320+64·SHARDS  +4·BUCKETS  +4·BLOCKS
+ *  +-------+----------+------------+----------+---------------+-------------+-----------+------------------+
+ *  |header | geometry | state      | write    | shard SEQs    | buckets     | stamps    | blocks           |
+ *  |kind 9 | BLOCKS,  | FREE_HEAD, | lock     | (one 64-byte  | u32 each:   | u32 per   | 64 bytes each;   |
+ *  |v 1    | BUCKETS, | FREE_COUNT,| (Mutex,  | line each)    | first entry | block:    | block 0 unused   |
+ *  |       | SHARDS,  | ENTRIES,   | 128 B)   |               | of the chain| last use  | (0 means "none") |
+ *  |       | CREATED  | LRU_HEAD,  |          |               |             |           |                  |
+ *  |       |          | LRU_TAIL,  |          |               |             |           |                  |
+ *  |       |          | CLOCK      |          |               |             |           |                  |
+ *  +-------+----------+------------+----------+---------------+-------------+-----------+------------------+
+ *
+ * Memory is one pool of 64-byte blocks, and every entry (or list element) is
+ * a chain of them. Any free block serves any entry, so the store never
+ * fails for want of a block of the right size: it is full only when too few
+ * blocks are free (no size classes, no external fragmentation).
+ *
+ * Entry, first block:
+ *   0 MORE u32     next block of this entry (0: none)
+ *   4 NEXT u32     next entry in the bucket chain
+ *   8 HASH u32     FNV-1a of the key's UTF-8 bytes
+ *  12 KEY_LEN u32
+ *  16 VAL_LEN u32  value bytes (number, bigint: 8; boolean: 1; list: 12)
+ *  20 TYPE u8, 21 FLAGS u8, 22 reserved u16
+ *  24 LRU_PREV u32, 28 LRU_NEXT u32   (towards the most / least recently used)
+ *  32 EXPIRES f64  ms since the epoch; 0: never
+ *  40 payload: the value (8-aligned: numbers are stored with one 8-byte
+ *     store), then the key, continuing in later blocks at offset 4
+ * Continuation block: 0 MORE u32, 4 payload (60 bytes).
+ * List value (12 bytes): HEAD u32, TAIL u32, COUNT u32; list elements are
+ * chains whose first block is: 0 MORE, 4 NEXT (towards the tail), 8 PREV,
+ * 12 LEN, 16 TYPE u8, 24 payload (a number at 24, 8-aligned).
+ * Free blocks are chained through MORE from FREE_HEAD.
+ *
+ * The rules:
+ * - Writers hold the write lock (a robust Mutex). Each change becomes
+ *   visible with one 4- or 8-byte store: a new or replaced entry is written
+ *   completely in free blocks and then linked (bucket head or predecessor's
+ *   NEXT), a deleted one is unlinked, a number changes in place. So a writer
+ *   killed at any instant leaves every key with its old or its new value;
+ *   the next writer, told OWNER_DIED by the lock, rebuilds the free list,
+ *   the LRU list, the counts and the lists' back links from the bucket
+ *   chains (which are always whole).
+ * - Around a change to the entries of shard s (= bucket & (SHARDS - 1)) the
+ *   writer makes SEQ[s] odd, then even again. Readers take no lock: they
+ *   read SEQ[s] (even), read, and retry if SEQ[s] changed (a seqlock), with
+ *   every block index checked before use, since what they read may be
+ *   half-changed.
+ * - LRU: writers link entries at LRU_HEAD and stamp them 2·CLOCK (CLOCK
+ *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK")
+ *   in STAMPS, never in the block. Eviction takes LRU_TAIL unless its stamp
+ *   is newer than its neighbour's (it was read since): then it moves to the
+ *   head instead.
+ */
+import { HEADER_LENGTH, Kind } from '../layout/header.js';
+import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
+
+export const DICT_KIND = Kind.Dict;
+export const DICT_VERSION = 1;
+
+export const BLOCK_SIZE = 64;
+export const SHARD_COUNT = 64;
+export const SEQ_STRIDE = 64;
+export const MAX_KEY_BYTES = 65535;
+/** Smallest budget: room for a few entries. */
+export const MIN_MEMORY = 4096;
+/** Largest budget (block indexes are u32, views are limited to 2^32 bytes). */
+export const MAX_MEMORY = 2 ** 31;
+
+// Geometry (Int32 indexes).
+export const BLOCKS = HEADER_LENGTH / 4;
+export const BUCKETS = BLOCKS + 1;
+export const SHARDS = BLOCKS + 2;
+export const CREATED_F64 = (HEADER_LENGTH + 16) / 8; // Float64 index (byte 80): creation time (ms since the epoch)
+// State (Int32 indexes).
+export const FREE_HEAD = 128 / 4;
+export const FREE_COUNT = FREE_HEAD + 1;
+export const ENTRIES = FREE_HEAD + 2;
+export const LRU_HEAD = FREE_HEAD + 3;
+export const LRU_TAIL = FREE_HEAD + 4;
+export const CLOCK = FREE_HEAD + 5;
+
+export const LOCK_OFFSET = 192;
+export const SEQS_OFFSET = LOCK_OFFSET + MUTEX_LENGTH;
+
+// Entry fields (Int32 index within a block, from the block's first Int32).
+export const E_MORE = 0;
+export const E_NEXT = 1;
+export const E_HASH = 2;
+export const E_KEY_LEN = 3;
+export const E_VAL_LEN = 4;
+export const E_TYPE_BYTE = 20; // byte offset
+export const E_LRU_PREV = 6;
+export const E_LRU_NEXT = 7;
+export const E_EXPIRES_F64 = 4; // Float64 index within a block (byte 32)
+export const ENTRY_PAYLOAD = 40; // byte offset of the payload in the first block
+export const MORE_PAYLOAD = 4; // byte offset of the payload in a continuation block
+
+// List element fields.
+export const L_MORE = 0;
+export const L_NEXT = 1;
+export const L_PREV = 2;
+export const L_LEN = 3;
+export const L_TYPE_BYTE = 16;
+export const NODE_PAYLOAD = 24;
+
+/** Value types (TYPE byte). Never renumber: they are on-disk values. */
+export const T_STRING = 1;
+export const T_NUMBER = 2;
+export const T_BIGINT = 3;
+export const T_BOOLEAN = 4;
+export const T_BYTES = 5;
+export const T_LIST = 6;
+
+/** Where everything sits for a budget of `memory` bytes. */
+export interface DictGeometry {
+  blocks: number;
+  buckets: number;
+  bucketsOffset: number;
+  stampsOffset: number;
+  blocksOffset: number;
+  byteLength: number;
+}
+
+export function dictGeometry(blocks: number, buckets: number): DictGeometry {
+  const bucketsOffset = SEQS_OFFSET + SHARD_COUNT * SEQ_STRIDE;
+  const stampsOffset = bucketsOffset + buckets * 4;
+  const blocksOffset = Math.ceil((stampsOffset + blocks * 4) / BLOCK_SIZE) * BLOCK_SIZE;
+  return { blocks, buckets, bucketsOffset, stampsOffset, blocksOffset, byteLength: blocksOffset + blocks * BLOCK_SIZE };
+}
+
+/** Blocks and buckets for a budget: about one bucket per two blocks (an entry takes two blocks or more). */
+export function geometryFor(memory: number): DictGeometry {
+  const blocks = Math.floor(memory / BLOCK_SIZE);
+  let buckets = SHARD_COUNT;
+  while (buckets * 2 < blocks) buckets *= 2;
+  return dictGeometry(blocks, buckets);
+}
+
+/** Blocks a chain needs for `payload` bytes after a first block with `first` payload bytes. */
+export function blocksFor(firstPayload: number, payload: number): number {
+  const first = BLOCK_SIZE - firstPayload;
+  return payload <= first ? 1 : 1 + Math.ceil((payload - first) / (BLOCK_SIZE - MORE_PAYLOAD));
+}

@@ -1,0 +1,294 @@
+/**
+ * The Dict's memory (dict-layout.ts): views created once, the block pool,
+ * chains of blocks, the bucket chains and the LRU list. Callers hold the
+ * write lock for everything that writes; readers use only the read helpers,
+ * which check every index they follow.
+ */
+import { ShmkitError } from '../errors.js';
+import {
+  BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_LEN, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
+  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_LIST,
+  dictGeometry, type DictGeometry,
+} from './dict-layout.js';
+
+/** Thrown inside a read when what it follows makes no sense; the reader re-checks its SEQ. */
+export class TornRead extends Error {}
+const TORN = new TornRead('torn read');
+
+const FIRST_ROOM = BLOCK_SIZE - ENTRY_PAYLOAD; // 24
+const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 60
+const INTS_PER_BLOCK = BLOCK_SIZE / 4;
+
+export class DictStore {
+  readonly geometry: DictGeometry;
+  readonly cells: Int32Array; // header, geometry, state
+  readonly seqs: Int32Array; // SEQ of shard s at s * SEQ_STRIDE / 4
+  readonly buckets: Int32Array;
+  readonly stamps: Uint32Array;
+  readonly words: Int32Array; // all blocks; block b's Int32 field f at b * 16 + f
+  readonly f64: Float64Array;
+  readonly i64: BigInt64Array;
+  readonly bytes: Uint8Array;
+  readonly blockCount: number;
+  readonly bucketMask: number;
+
+  constructor(buffer: SharedArrayBuffer, byteOffset: number, blocks: number, buckets: number) {
+    this.geometry = dictGeometry(blocks, buckets);
+    const g = this.geometry;
+    this.cells = new Int32Array(buffer, byteOffset, 64);
+    this.seqs = new Int32Array(buffer, byteOffset + SEQS_OFFSET, (SHARD_COUNT * SEQ_STRIDE) / 4);
+    this.buckets = new Int32Array(buffer, byteOffset + g.bucketsOffset, buckets);
+    this.stamps = new Uint32Array(buffer, byteOffset + g.stampsOffset, blocks);
+    this.words = new Int32Array(buffer, byteOffset + g.blocksOffset, blocks * INTS_PER_BLOCK);
+    this.f64 = new Float64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
+    this.i64 = new BigInt64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
+    this.bytes = new Uint8Array(buffer, byteOffset + g.blocksOffset, blocks * BLOCK_SIZE);
+    this.blockCount = blocks;
+    this.bucketMask = buckets - 1;
+  }
+
+  /** Formats a new dict: every block but 0 on the free list. */
+  format(): void {
+    const w = this.words;
+    for (let b = 1; b < this.blockCount; b++) w[b * INTS_PER_BLOCK + E_MORE] = b + 1 < this.blockCount ? b + 1 : 0;
+    this.cells[FREE_HEAD] = this.blockCount > 1 ? 1 : 0;
+    this.cells[FREE_COUNT] = this.blockCount - 1;
+  }
+
+  // ---- fields ---------------------------------------------------------------------
+
+  field(block: number, f: number): number {
+    return this.words[block * INTS_PER_BLOCK + f] as number;
+  }
+
+  setField(block: number, f: number, v: number): void {
+    this.words[block * INTS_PER_BLOCK + f] = v;
+  }
+
+  /** The one store that makes a change visible to readers. */
+  publishField(block: number, f: number, v: number): void {
+    Atomics.store(this.words, block * INTS_PER_BLOCK + f, v);
+  }
+
+  type(block: number): number {
+    return this.bytes[block * BLOCK_SIZE + E_TYPE_BYTE] as number;
+  }
+
+  /** A block index a reader may follow (0 excluded), or a torn read. */
+  valid(block: number): number {
+    if (block <= 0 || block >= this.blockCount) throw TORN;
+    return block;
+  }
+
+  // ---- pool -----------------------------------------------------------------------
+
+  get freeBlocks(): number {
+    return this.cells[FREE_COUNT] as number;
+  }
+
+  /** Takes `n` blocks (already chained through MORE, the last one's MORE = 0). */
+  alloc(n: number): number {
+    const cells = this.cells;
+    const first = cells[FREE_HEAD] as number;
+    let last = first;
+    for (let i = 1; i < n; i++) last = this.field(last, E_MORE);
+    cells[FREE_HEAD] = this.field(last, E_MORE);
+    cells[FREE_COUNT] = (cells[FREE_COUNT] as number) - n;
+    this.setField(last, E_MORE, 0);
+    return first;
+  }
+
+  /** Gives a chain back (walks it to its end). Returns how many blocks. */
+  free(first: number): number {
+    let last = first;
+    let n = 1;
+    for (let next = this.field(last, E_MORE); next !== 0; next = this.field(last, E_MORE)) {
+      last = next;
+      if (++n > this.blockCount) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', 'Dict: a chain of blocks loops');
+    }
+    const cells = this.cells;
+    this.setField(last, E_MORE, cells[FREE_HEAD] as number);
+    cells[FREE_HEAD] = first;
+    cells[FREE_COUNT] = (cells[FREE_COUNT] as number) + n;
+    return n;
+  }
+
+  // ---- payload bytes ----------------------------------------------------------------
+
+  // Payload byte `offset` of the chain at `first` (whose first block's payload
+  // starts at `start`): returns the absolute byte index, walking MORE links.
+  // Checks every link (readers may see a chain being changed).
+  payloadAt(first: number, start: number, offset: number): number {
+    const firstRoom = BLOCK_SIZE - start;
+    if (offset < firstRoom) return first * BLOCK_SIZE + start + offset;
+    let block = first;
+    let rest = offset - firstRoom;
+    for (;;) {
+      block = this.valid(this.field(block, E_MORE));
+      if (rest < MORE_ROOM) return block * BLOCK_SIZE + MORE_PAYLOAD + rest;
+      rest -= MORE_ROOM;
+    }
+  }
+
+  /** Copies `length` payload bytes from `src` into the chain at payload `offset`. */
+  writePayload(first: number, start: number, offset: number, src: Uint8Array, length: number): void {
+    let done = 0;
+    while (done < length) {
+      const at = this.payloadAt(first, start, offset + done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      this.bytes.set(src.subarray(done, done + n), at);
+      done += n;
+    }
+  }
+
+  /** Copies `length` payload bytes at `offset` of the chain into `dst`. */
+  readPayload(first: number, start: number, offset: number, dst: Uint8Array, length: number): void {
+    let done = 0;
+    while (done < length) {
+      const at = this.payloadAt(first, start, offset + done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      dst.set(this.bytes.subarray(at, at + n), done);
+      done += n;
+    }
+  }
+
+  /** Whether the key stored in entry `e` equals key[0, length). */
+  keyEquals(e: number, key: Uint8Array, length: number): boolean {
+    if (this.field(e, E_KEY_LEN) !== length) return false;
+    const valLen = this.field(e, E_VAL_LEN);
+    if (valLen < 0 || valLen > 0x7fffffff - length) throw TORN;
+    let done = 0;
+    const bytes = this.bytes;
+    while (done < length) {
+      const at = this.payloadAt(e, ENTRY_PAYLOAD, valLen + done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      for (let i = 0; i < n; i++) if (bytes[at + i] !== key[done + i]) return false;
+      done += n;
+    }
+    return true;
+  }
+
+  // ---- buckets --------------------------------------------------------------------
+
+  /** The entry for (hash, key) in its bucket chain, or 0; #prev holds its predecessor (0: the bucket). */
+  prev = 0;
+
+  find(hash: number, key: Uint8Array, length: number): number {
+    let prev = 0;
+    let steps = 0;
+    for (let e = Atomics.load(this.buckets, hash & this.bucketMask); e !== 0; e = this.field(e, E_NEXT)) {
+      this.valid(e);
+      if (this.field(e, E_HASH) === hash && this.keyEquals(e, key, length)) {
+        this.prev = prev;
+        return e;
+      }
+      prev = e;
+      if (++steps > this.blockCount) throw TORN;
+    }
+    this.prev = prev;
+    return 0;
+  }
+
+  /** Links entry `e` (NEXT already set) in place of what `prev` (0: the bucket) pointed to. */
+  link(bucket: number, prev: number, e: number): void {
+    if (prev === 0) Atomics.store(this.buckets, bucket, e);
+    else this.publishField(prev, E_NEXT, e);
+  }
+
+  // ---- shard sequence (seqlock) ------------------------------------------------------
+
+  shardOf(hash: number): number {
+    return hash & this.bucketMask & (SHARD_COUNT - 1);
+  }
+
+  seq(shard: number): number {
+    return Atomics.load(this.seqs, shard * (SEQ_STRIDE / 4));
+  }
+
+  bump(shard: number): void {
+    Atomics.add(this.seqs, shard * (SEQ_STRIDE / 4), 1);
+  }
+
+  // ---- LRU ------------------------------------------------------------------------
+
+  /** Stamp for a write (even) after advancing CLOCK. */
+  tick(): number {
+    const c = ((this.cells[CLOCK] as number) + 1) | 0;
+    this.cells[CLOCK] = c;
+    return (c * 2) | 0;
+  }
+
+  lruPushHead(e: number, stamp: number): void {
+    const cells = this.cells;
+    const head = cells[LRU_HEAD] as number;
+    this.setField(e, E_LRU_PREV, 0);
+    this.setField(e, E_LRU_NEXT, head);
+    if (head !== 0) this.setField(head, E_LRU_PREV, e);
+    else cells[LRU_TAIL] = e;
+    cells[LRU_HEAD] = e;
+    this.stamps[e] = stamp >>> 0;
+  }
+
+  lruUnlink(e: number): void {
+    const cells = this.cells;
+    const prev = this.field(e, E_LRU_PREV);
+    const next = this.field(e, E_LRU_NEXT);
+    if (prev !== 0) this.setField(prev, E_LRU_NEXT, next);
+    else cells[LRU_HEAD] = next;
+    if (next !== 0) this.setField(next, E_LRU_PREV, prev);
+    else cells[LRU_TAIL] = prev;
+  }
+
+  /**
+   * The least recently used entry other than `protect`, giving a second
+   * chance (a move to the head) to ones read since their newer neighbour was
+   * written. 0 when there is none.
+   */
+  victim(protect: number): number {
+    const cells = this.cells;
+    let moves = cells[ENTRIES] as number;
+    for (;;) {
+      const t = cells[LRU_TAIL] as number;
+      if (t === 0) return 0;
+      const newer = this.field(t, E_LRU_PREV);
+      if (newer === 0) return t === protect ? 0 : t;
+      const readSince = ((this.stamps[t] as number) - (this.stamps[newer] as number)) | 0;
+      if (t !== protect && (readSince <= 0 || moves <= 0)) return t;
+      // Read after its neighbour was written (or protected): move it to the head.
+      this.lruUnlink(t);
+      this.lruPushHead(t, this.stamps[t] as number);
+      if (--moves < -1) return 0;
+    }
+  }
+
+  /** Entries' blocks: the entry's own chain (and, for a list, its elements'). */
+  freeEntry(e: number): void {
+    if (this.type(e) === T_LIST) {
+      let node = this.field(e, (ENTRY_PAYLOAD / 4) | 0); // HEAD
+      let n = 0;
+      while (node !== 0 && n++ < this.blockCount) {
+        const next = this.field(node, L_NEXT);
+        this.free(node);
+        node = next;
+      }
+    }
+    this.free(e);
+  }
+}
+
+/** Blocks for an entry of `valLen` value bytes and `keyLen` key bytes. */
+export function entryBlocks(valLen: number, keyLen: number): number {
+  const payload = valLen + keyLen;
+  return payload <= FIRST_ROOM ? 1 : 1 + Math.ceil((payload - FIRST_ROOM) / MORE_ROOM);
+}
+
+/** Blocks for a list element of `length` bytes. */
+export function nodeBlocks(length: number): number {
+  const room = BLOCK_SIZE - 24;
+  return length <= room ? 1 : 1 + Math.ceil((length - room) / MORE_ROOM);
+}
+
+export { BUCKETS as BUCKETS_INDEX };

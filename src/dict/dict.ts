@@ -1,0 +1,860 @@
+/**
+ * Dict: a key-value store shared by processes and threads, with a fixed
+ * memory budget: OpenResty's `ngx.shared.DICT` (get/set/add/replace/incr,
+ * ttl, LRU eviction, lists) plus typed values, compare-and-set, and reads
+ * that take no lock. See dict-layout.ts for the format and the rules.
+ */
+import { checkInteger, checkObject } from '../args.js';
+import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { Segment } from '../segment/segment.js';
+import { Mutex } from '../sync/mutex.js';
+import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import {
+  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_HASH, E_KEY_LEN, E_NEXT, E_TYPE_BYTE, E_VAL_LEN,
+  ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
+  SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
+} from './dict-layout.js';
+import { DictStore, TornRead, entryBlocks, nodeBlocks } from './dict-store.js';
+import { checkDict, rebuildDict } from './dict-check.js';
+
+/** What a Dict stores. */
+export type DictValue = string | number | bigint | boolean | Uint8Array;
+
+/** Geometry of a Dict. */
+export interface DictOptions {
+  /** Bytes for entries (keys, values and their 64-byte blocks). At least 4096, at most 2^31. */
+  memory: number;
+}
+
+/** Options of set/add/replace/compareAndSet. */
+export interface DictSetOptions {
+  /** Time to live in milliseconds (0 or absent: never expires). */
+  ttl?: number;
+  /** When full, evict least-recently-used entries (default), or fail with ENOSPC (false). */
+  evict?: boolean;
+}
+
+/** Options of incr. */
+export interface DictIncrOptions {
+  /** The value a missing key starts from; without it, incr of a missing key returns undefined. */
+  init?: number | bigint;
+  /** Time to live (ms) of an entry incr creates (ngx's init_ttl). */
+  ttl?: number;
+}
+
+const SPEC: ObjectSpec<DictOptions> = {
+  kind: DICT_KIND,
+  version: DICT_VERSION,
+  what: 'Dict',
+  byteLength: (options) => geometryFor(checkMemory(options)).byteLength,
+  initFields: (buffer, byteOffset, options) => {
+    const g = geometryFor(checkMemory(options));
+    const cells = new Int32Array(buffer, byteOffset, 64);
+    cells[BLOCKS] = g.blocks;
+    cells[BUCKETS] = g.buckets;
+    cells[SHARDS] = SHARD_COUNT;
+    new Float64Array(buffer, byteOffset, 16)[CREATED_F64] = Date.now();
+    Mutex.init(buffer, byteOffset + LOCK_OFFSET).close();
+    new DictStore(buffer, byteOffset, g.blocks, g.buckets).format();
+  },
+};
+
+function checkMemory(options: DictOptions | undefined): number {
+  const opts = checkObject<DictOptions>('options', options);
+  if (opts.memory === undefined) throw invalidArgType('options.memory', 'of type number', undefined);
+  return checkInteger('options.memory', opts.memory, MIN_MEMORY, MAX_MEMORY);
+}
+
+function checkTtl(ttl: unknown, name = 'options.ttl'): number {
+  if (ttl === undefined) return 0;
+  if (typeof ttl !== 'number') throw invalidArgType(name, 'of type number', ttl);
+  if (!(ttl >= 0) || ttl === Infinity) throw outOfRange(name, '>= 0 and finite (milliseconds)', ttl);
+  return ttl;
+}
+
+function wrongType(key: string, what: string): ShmkitError {
+  return new ShmkitError('ERR_SHMKIT_WRONG_TYPE', `Dict: the value of '${key}' is not ${what}`);
+}
+
+/** Reads retried this often without seeing a stable shard take the write lock instead. */
+const READ_RETRIES = 1000;
+/** Reads that found nonsense while no writer was at it: the memory is corrupt. */
+const CORRUPT_AFTER = 4;
+// What a lock-free read returns (#readBody's op).
+const OP_GET = 0;
+const OP_STALE = 1;
+const OP_TTL = 2;
+const OP_LLEN = 3;
+
+/** A shared key-value store. */
+export class Dict extends SharedObject {
+  readonly #store: DictStore;
+  readonly #lock: Mutex;
+  readonly #capacity: number;
+  // Scratch for a key's UTF-8 bytes and a value's encoded bytes (grown as needed).
+  #keyBuf = Buffer.allocUnsafe(256);
+  #keyLen = 0;
+  #hash = 0;
+  #valBuf = Buffer.allocUnsafe(256);
+  #valLen = 0;
+  #valType = 0;
+  readonly #num = new Float64Array(1);
+  readonly #numBytes = new Uint8Array(this.#num.buffer);
+  readonly #big = new BigInt64Array(this.#num.buffer);
+  // Evictions done by the last write; options of the write being prepared.
+  #evicted = 0;
+  #ttl = 0;
+  #evict = true;
+
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null) {
+    super(buffer, byteOffset, segment, 'Dict');
+    const cells = new Int32Array(buffer, byteOffset, 64);
+    const blocks = cells[BLOCKS] as number;
+    const buckets = cells[BUCKETS] as number;
+    const g = dictGeometry(blocks, buckets);
+    if (blocks < 2 || buckets < SHARD_COUNT || (buckets & (buckets - 1)) !== 0 || cells[SHARDS] !== SHARD_COUNT ||
+      g.byteLength > buffer.byteLength - byteOffset) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: bad geometry (${blocks} blocks, ${buckets} buckets)`);
+    }
+    this.#store = new DictStore(buffer, byteOffset, blocks, buckets);
+    this.#lock = Mutex.attach(buffer, byteOffset + LOCK_OFFSET);
+    this.#capacity = (blocks - 1) * BLOCK_SIZE;
+  }
+
+  static create(name: string, options: DictOptions & NamedCreateOptions): Dict {
+    return Dict.#wrap(createNamed(SPEC, name, options));
+  }
+
+  static open(name: string): Dict {
+    return Dict.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name));
+  }
+
+  static openOrCreate(name: string, options: DictOptions & NamedCreateOptions): Dict {
+    return Dict.#wrap(openOrCreateNamed(SPEC, name, options));
+  }
+
+  static unlink(name: string): void {
+    Segment.unlink(name);
+  }
+
+  static #wrap(seg: Segment): Dict {
+    try {
+      return new Dict(seg.buffer, 0, seg);
+    } catch (err) {
+      seg.close();
+      throw err;
+    }
+  }
+
+  /** Bytes of entry memory (blocks). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Entries stored (expired ones not yet reclaimed included). */
+  get size(): number {
+    this.#checkOpen();
+    return Atomics.load(this.#store.cells, ENTRIES);
+  }
+
+  /** Bytes of entry memory free right now (whole 64-byte blocks; any of them serves any entry). */
+  freeSpace(): number {
+    this.#checkOpen();
+    return this.#store.freeBlocks * BLOCK_SIZE;
+  }
+
+  // ---- reads (no lock) -------------------------------------------------------------
+
+  /** The value of `key`, or undefined if it is missing or expired. */
+  get(key: string): DictValue | undefined {
+    this.#key(key);
+    return this.#readLoop(OP_GET, key) as DictValue | undefined;
+  }
+
+  /** The value even if expired (until its memory is reclaimed), with `stale: true` then. */
+  getStale(key: string): { value: DictValue; stale: boolean } | undefined {
+    this.#key(key);
+    return this.#readLoop(OP_STALE, key) as { value: DictValue; stale: boolean } | undefined;
+  }
+
+  /** Milliseconds `key` has left; 0 if it never expires; undefined if missing or expired. */
+  ttl(key: string): number | undefined {
+    this.#key(key);
+    return this.#readLoop(OP_TTL, key) as number | undefined;
+  }
+
+  /** Elements of the list at `key` (0 if missing). */
+  llen(key: string): number {
+    this.#key(key);
+    return this.#readLoop(OP_LLEN, key) as number;
+  }
+
+  /**
+   * Keys of live entries, at most `max` (0: all; default 1024). Reads one
+   * shard at a time without a lock: it never stops the others.
+   */
+  keys(max = 1024): string[] {
+    checkInteger('max', max, 0, 2 ** 31 - 1);
+    this.#checkOpen();
+    const store = this.#store;
+    const out: string[] = [];
+    const now = Date.now();
+    for (let shard = 0; shard < SHARD_COUNT && (max === 0 || out.length < max); shard++) {
+      for (let attempt = 0; ; attempt++) {
+        const seq = store.seq(shard);
+        const found: string[] = [];
+        let torn = (seq & 1) !== 0;
+        if (!torn) {
+          try {
+            for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
+              let steps = 0;
+              for (let e = Atomics.load(store.buckets, b); e !== 0; e = store.field(e, E_NEXT)) {
+                store.valid(e);
+                const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+                if (expires === 0 || expires > now) found.push(this.#keyOf(e));
+                if (++steps > store.blockCount) throw new TornRead();
+              }
+            }
+          } catch (err) {
+            if (!(err instanceof TornRead) && !(err instanceof RangeError)) throw err;
+            torn = true;
+          }
+        }
+        if (!torn && store.seq(shard) === seq) {
+          for (const k of found) if (max === 0 || out.length < max) out.push(k);
+          break;
+        }
+        if (attempt > READ_RETRIES) this.#settle();
+      }
+    }
+    return out;
+  }
+
+  // ---- writes (under the write lock) -----------------------------------------------------
+
+  /** Stores `value` under `key`. When full, evicts least-recently-used entries (or, with `evict: false`, throws ENOSPC). */
+  set(key: string, value: DictValue, options?: DictSetOptions): { evicted: number } {
+    this.#prepare(key, value, options);
+    this.#begin();
+    try {
+      this.#put(this.#ttl, this.#evict, 0);
+      return { evicted: this.#evicted };
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Stores `value` only if `key` is missing (or expired). Returns whether it did. */
+  add(key: string, value: DictValue, options?: DictSetOptions): boolean {
+    this.#prepare(key, value, options);
+    this.#begin();
+    try {
+      return this.#put(this.#ttl, this.#evict, 1);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Stores `value` only if `key` is present (and not expired). Returns whether it did. */
+  replace(key: string, value: DictValue, options?: DictSetOptions): boolean {
+    this.#prepare(key, value, options);
+    this.#begin();
+    try {
+      return this.#put(this.#ttl, this.#evict, 2);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /**
+   * Stores `value` only if the current value equals `expected` (same type
+   * and value; `undefined`: the key is missing or expired). Returns whether
+   * it did.
+   */
+  compareAndSet(key: string, expected: DictValue | undefined, value: DictValue, options?: DictSetOptions): boolean {
+    this.#checkOpen();
+    if (expected !== undefined) this.#encodeValue(expected, 'expected');
+    const expType = expected === undefined ? 0 : this.#valType;
+    const expBytes = expected === undefined ? null : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
+    this.#prepare(key, value, options);
+    this.#begin();
+    try {
+      const store = this.#store;
+      const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      const live = e !== 0 && !this.#expired(e);
+      if (expBytes === null ? live : !live || !this.#valueEquals(e, expType, expBytes)) return false;
+      return this.#put(this.#ttl, this.#evict, 0);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Removes `key`. Returns whether it was there. */
+  delete(key: string): boolean {
+    this.#key(key);
+    this.#begin();
+    try {
+      const store = this.#store;
+      const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      if (e === 0) return false;
+      const live = !this.#expired(e);
+      this.#remove(e, store.prev, this.#hash);
+      return live;
+    } finally {
+      this.#end();
+    }
+  }
+
+  /**
+   * Adds `delta` to the number (or bigint) at `key` and returns the result.
+   * A missing or expired key starts from `init` (with `ttl`), or, without
+   * `init`, stays missing and undefined is returned.
+   */
+  incr(key: string, delta: number | bigint, options?: DictIncrOptions): number | bigint | undefined {
+    this.#key(key);
+    if (typeof delta !== 'number' && typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
+    const opts = options === undefined ? undefined : checkObject<DictIncrOptions>('options', options);
+    const init = opts?.init;
+    if (init !== undefined && typeof init !== typeof delta) throw invalidArgType('options.init', `of type ${typeof delta} (like delta)`, init);
+    const ttl = checkTtl(opts?.ttl);
+    if (typeof delta === 'bigint' && BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
+    this.#begin();
+    try {
+      const store = this.#store;
+      const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      if (e === 0 || this.#expired(e)) {
+        if (init === undefined) return undefined;
+        const result = typeof delta === 'number' ? (init as number) + delta : BigInt.asIntN(64, (init as bigint) + delta);
+        this.#encodeValue(result, 'value');
+        this.#put(ttl, true, 0);
+        return result;
+      }
+      const type = store.type(e);
+      const shard = store.shardOf(this.#hash);
+      if (type === T_NUMBER && typeof delta === 'number') {
+        const at = (e * BLOCK_SIZE + ENTRY_PAYLOAD) / 8;
+        const result = (store.f64[at] as number) + delta;
+        store.bump(shard);
+        store.f64[at] = result; // one 8-byte store: never torn
+        store.bump(shard);
+        store.stamps[e] = store.tick() >>> 0;
+        return result;
+      }
+      if (type === T_BIGINT && typeof delta === 'bigint') {
+        const at = (e * BLOCK_SIZE + ENTRY_PAYLOAD) / 8;
+        const result = BigInt.asIntN(64, (store.i64[at] as bigint) + delta);
+        store.bump(shard);
+        store.i64[at] = result;
+        store.bump(shard);
+        store.stamps[e] = store.tick() >>> 0;
+        return result;
+      }
+      throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `Dict.incr: the value of '${key}' is not a ${typeof delta}`);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Sets how long `key` lives from now (0: forever). Returns false if it is missing or expired. */
+  expire(key: string, ttl: number): boolean {
+    this.#key(key);
+    const ms = checkTtl(ttl, 'ttl');
+    this.#begin();
+    try {
+      const store = this.#store;
+      const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      if (e === 0 || this.#expired(e)) return false;
+      const shard = store.shardOf(this.#hash);
+      store.bump(shard);
+      store.f64[e * 8 + E_EXPIRES_F64] = ms === 0 ? 0 : Date.now() + ms;
+      store.bump(shard);
+      return true;
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Marks every entry expired (ngx semantics: memory is reclaimed by flushExpired or eviction). */
+  flushAll(): void {
+    this.#begin();
+    try {
+      const store = this.#store;
+      for (let shard = 0; shard < SHARD_COUNT; shard++) {
+        store.bump(shard);
+        for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
+          for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * 8 + E_EXPIRES_F64] = 1;
+        }
+        store.bump(shard);
+      }
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Frees up to `max` expired entries (0: all). Returns how many. */
+  flushExpired(max = 0): number {
+    checkInteger('max', max, 0, 2 ** 31 - 1);
+    this.#begin();
+    try {
+      const store = this.#store;
+      const now = Date.now();
+      let n = 0;
+      for (let b = 0; b <= store.bucketMask && (max === 0 || n < max); b++) {
+        let prev = 0;
+        let e = store.buckets[b] as number;
+        while (e !== 0 && (max === 0 || n < max)) {
+          const next = store.field(e, E_NEXT);
+          const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+          if (expires !== 0 && expires <= now) {
+            this.#remove(e, prev, b);
+            n++;
+          } else {
+            prev = e;
+          }
+          e = next;
+        }
+      }
+      return n;
+    } finally {
+      this.#end();
+    }
+  }
+
+  // ---- lists ------------------------------------------------------------------------
+
+  /** Inserts `value` at the head of the list at `key` (created if missing). Returns the new length. */
+  lpush(key: string, value: string | number): number {
+    return this.#push(key, value, true);
+  }
+
+  /** Inserts `value` at the tail of the list at `key`. Returns the new length. */
+  rpush(key: string, value: string | number): number {
+    return this.#push(key, value, false);
+  }
+
+  /** Removes and returns the head of the list at `key` (undefined if empty or missing). */
+  lpop(key: string): string | number | undefined {
+    return this.#pop(key, true);
+  }
+
+  /** Removes and returns the tail of the list at `key`. */
+  rpop(key: string): string | number | undefined {
+    return this.#pop(key, false);
+  }
+
+  /** Verifies the whole structure; returns the problems found (none: an empty array). Takes the write lock. */
+  check(): string[] {
+    this.#begin();
+    try {
+      return checkDict(this.#store);
+    } finally {
+      this.#end();
+    }
+  }
+
+  override close(): void {
+    if (this.closed) return;
+    this.#lock.close();
+    super.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  // Validates `key`, encodes it into #keyBuf and hashes it (FNV-1a).
+  #key(key: string): void {
+    this.#checkOpen();
+    if (typeof key !== 'string') throw invalidArgType('key', 'of type string', key);
+    if (key.length === 0) throw invalidArgValue('key', 'must not be empty', key);
+    let buf = this.#keyBuf;
+    if (key.length * 3 > buf.length) {
+      const bytes = Buffer.byteLength(key);
+      if (bytes > MAX_KEY_BYTES) throw outOfRange('key', `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, `${bytes} bytes`);
+      if (bytes > buf.length) this.#keyBuf = buf = Buffer.allocUnsafe(bytes);
+    }
+    const n = buf.write(key, 0, 'utf8');
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+    this.#keyLen = n;
+    this.#hash = h | 0;
+  }
+
+  #keyOf(e: number): string {
+    const store = this.#store;
+    const len = store.field(e, E_KEY_LEN);
+    if (len <= 0 || len > MAX_KEY_BYTES) throw new TornRead();
+    const out = Buffer.allocUnsafe(len);
+    store.readPayload(e, ENTRY_PAYLOAD, store.field(e, E_VAL_LEN), out, len);
+    return out.toString('utf8');
+  }
+
+  // Encodes `value` into #valBuf / #valLen / #valType.
+  #encodeValue(value: unknown, name: string): void {
+    switch (typeof value) {
+      case 'string': {
+        let buf = this.#valBuf;
+        if (value.length * 3 > buf.length) {
+          const n = Buffer.byteLength(value);
+          if (n > buf.length) this.#valBuf = buf = Buffer.allocUnsafe(n);
+        }
+        this.#valLen = buf.write(value, 0, 'utf8');
+        this.#valType = T_STRING;
+        return;
+      }
+      case 'number':
+        this.#num[0] = value;
+        this.#setVal(this.#numBytes, T_NUMBER);
+        return;
+      case 'bigint':
+        if (BigInt.asIntN(64, value) !== value) throw outOfRange(name, 'a signed 64-bit integer', value);
+        this.#big[0] = value;
+        this.#setVal(this.#numBytes, T_BIGINT);
+        return;
+      case 'boolean':
+        this.#valBuf[0] = value ? 1 : 0;
+        this.#valLen = 1;
+        this.#valType = T_BOOLEAN;
+        return;
+      default:
+        if (value instanceof Uint8Array) {
+          this.#setVal(value, T_BYTES);
+          return;
+        }
+        throw invalidArgType(name, 'a string, number, bigint, boolean or Uint8Array', value);
+    }
+  }
+
+  #setVal(bytes: Uint8Array, type: number): void {
+    if (bytes.byteLength > this.#valBuf.length) this.#valBuf = Buffer.allocUnsafe(bytes.byteLength);
+    this.#valBuf.set(bytes, 0);
+    this.#valLen = bytes.byteLength;
+    this.#valType = type;
+  }
+
+  #prepare(key: string, value: DictValue, options: DictSetOptions | undefined): void {
+    this.#key(key);
+    const opts = options === undefined ? undefined : checkObject<DictSetOptions>('options', options);
+    const ttl = checkTtl(opts?.ttl);
+    const evict = opts?.evict;
+    if (evict !== undefined && typeof evict !== 'boolean') throw invalidArgType('options.evict', 'of type boolean', evict);
+    this.#encodeValue(value, 'value');
+    if (entryBlocks(this.#valLen, this.#keyLen) > this.#store.blockCount - 1) {
+      throw new ShmkitError('ENOSPC', `ENOSPC: Dict.set: an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
+    }
+    this.#ttl = ttl;
+    this.#evict = evict !== false;
+  }
+
+  #expired(e: number): boolean {
+    const expires = this.#store.f64[e * 8 + E_EXPIRES_F64] as number;
+    return expires !== 0 && expires <= Date.now();
+  }
+
+  // Takes the write lock; a writer that died holding it is cleaned up after first.
+  #begin(): void {
+    this.#checkOpen();
+    const got = this.#lock.lockSync();
+    this.#evicted = 0;
+    if (got.ownerDied) {
+      try {
+        rebuildDict(this.#store);
+      } catch (err) {
+        this.#lock.unlock();
+        throw err;
+      }
+    }
+  }
+
+  #end(): void {
+    this.#lock.unlock();
+  }
+
+  // Takes and gives back the write lock: repairs a dead writer's leftovers so readers can go on.
+  #settle(): void {
+    this.#begin();
+    this.#end();
+  }
+
+  // Seqlock read of the key in #keyBuf: retried while a writer changes its
+  // shard (what it read may be half-changed: #readBody checks what it follows).
+  #readLoop(op: number, key: string): unknown {
+    const store = this.#store;
+    const shard = store.shardOf(this.#hash);
+    let corrupt = 0;
+    for (let attempt = 0; ; attempt++) {
+      const seq = store.seq(shard);
+      if ((seq & 1) === 0) {
+        let result: unknown;
+        try {
+          result = this.#readBody(op, key);
+        } catch (err) {
+          const torn = err instanceof TornRead || err instanceof RangeError;
+          if (store.seq(shard) === seq) {
+            if (!torn) throw err;
+            if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: corrupt entry chain for '${key}' (run check())`);
+          }
+          continue;
+        }
+        if (store.seq(shard) === seq) return result;
+      }
+      // A writer is at it (or died at it): after a while, queue up behind it.
+      if (attempt > READ_RETRIES) this.#settle();
+    }
+  }
+
+  #readBody(op: number, key: string): unknown {
+    const store = this.#store;
+    const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+    if (e === 0) return op === OP_LLEN ? 0 : undefined;
+    const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+    const now = expires === 0 ? 0 : Date.now();
+    const expired = expires !== 0 && expires <= now;
+    if (op === OP_TTL) return expires === 0 ? 0 : expired ? undefined : expires - now;
+    if (op === OP_LLEN) {
+      if (expired) return 0;
+      if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      return store.field(e, ENTRY_PAYLOAD / 4 + 2);
+    }
+    if (expired && op === OP_GET) return undefined;
+    if (store.type(e) === T_LIST) throw wrongType(key, 'a single value: use lpop/rpop/llen');
+    const value = this.#valueOf(e);
+    // Used now: stamp it (only if it changed, so readers of one key do not fight over the line).
+    const s = ((Atomics.load(store.cells, CLOCK) * 2 + 1) | 0) >>> 0;
+    if (store.stamps[e] !== s) store.stamps[e] = s;
+    return op === OP_STALE ? { value, stale: expired } : value;
+  }
+
+  #valueOf(e: number): DictValue {
+    const store = this.#store;
+    const len = store.field(e, E_VAL_LEN);
+    const at = e * BLOCK_SIZE + ENTRY_PAYLOAD;
+    switch (store.type(e)) {
+      case T_NUMBER:
+        return store.f64[at / 8] as number;
+      case T_BIGINT:
+        return store.i64[at / 8] as bigint;
+      case T_BOOLEAN:
+        return store.bytes[at] === 1;
+      case T_STRING: {
+        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
+        if (len <= BLOCK_SIZE - ENTRY_PAYLOAD) return Buffer.from(store.bytes.buffer, store.bytes.byteOffset + at, len).toString('utf8');
+        const buf = len <= this.#valBuf.length ? this.#valBuf : (this.#valBuf = Buffer.allocUnsafe(len));
+        store.readPayload(e, ENTRY_PAYLOAD, 0, buf, len);
+        return buf.toString('utf8', 0, len);
+      }
+      case T_BYTES: {
+        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
+        const out = Buffer.allocUnsafe(len);
+        store.readPayload(e, ENTRY_PAYLOAD, 0, out, len);
+        return out;
+      }
+      default:
+        throw new TornRead();
+    }
+  }
+
+  // Whether entry e holds (type, bytes).
+  #valueEquals(e: number, type: number, bytes: Buffer): boolean {
+    const store = this.#store;
+    if (store.type(e) !== type || store.field(e, E_VAL_LEN) !== bytes.byteLength) return false;
+    if (type === T_NUMBER) {
+      // Numbers compare as numbers (0 equals -0; NaN equals NaN, so a CAS loop on NaN can end).
+      const v = store.f64[(e * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] as number;
+      const x = bytes.readDoubleLE(0);
+      return v === x || (v !== v && x !== x);
+    }
+    const tmp = Buffer.allocUnsafe(bytes.byteLength);
+    store.readPayload(e, ENTRY_PAYLOAD, 0, tmp, bytes.byteLength);
+    return tmp.equals(bytes);
+  }
+
+  // Room for `need` blocks: evicts LRU entries (never `protect`) unless told not to.
+  #makeRoom(need: number, evict: boolean, protect: number): void {
+    const store = this.#store;
+    while (store.freeBlocks < need) {
+      if (!evict) throw new ShmkitError('ENOSPC', `ENOSPC: Dict: no room for ${need} blocks (${store.freeBlocks} free) and eviction is off`);
+      const v = store.victim(protect);
+      if (v === 0) throw new ShmkitError('ENOSPC', `ENOSPC: Dict: no room for ${need} blocks even after evicting everything else`);
+      const hash = store.field(v, E_HASH);
+      this.#unlinkFromBucket(v, hash);
+      this.#evicted++;
+    }
+  }
+
+  // Finds `e`'s predecessor in its bucket and removes it.
+  #unlinkFromBucket(e: number, hash: number): void {
+    const store = this.#store;
+    let prev = 0;
+    for (let x = store.buckets[hash & store.bucketMask] as number; x !== 0 && x !== e; x = store.field(x, E_NEXT)) prev = x;
+    this.#remove(e, prev, hash);
+  }
+
+  // Unlinks entry e (predecessor `prev`, 0: the bucket) and frees it.
+  #remove(e: number, prev: number, hash: number): void {
+    const store = this.#store;
+    const shard = store.shardOf(hash);
+    store.bump(shard);
+    store.link(hash & store.bucketMask, prev, store.field(e, E_NEXT));
+    store.lruUnlink(e);
+    store.freeEntry(e);
+    store.bump(shard);
+    store.cells[ENTRIES] = (store.cells[ENTRIES] as number) - 1;
+  }
+
+  // Writes the encoded key and value: mode 0 set, 1 add (only if missing), 2 replace (only if present).
+  #put(ttl: number, evict: boolean, mode: number): boolean {
+    const store = this.#store;
+    const hash = this.#hash;
+    let e = store.find(hash, this.#keyBuf, this.#keyLen);
+    const live = e !== 0 && !this.#expired(e);
+    if ((mode === 1 && live) || (mode === 2 && !live)) return false;
+    const need = entryBlocks(this.#valLen, this.#keyLen);
+    this.#makeRoom(need, evict, e);
+    // Eviction may have changed the chain: find the entry (and its predecessor) again.
+    if (this.#evicted > 0) e = store.find(hash, this.#keyBuf, this.#keyLen);
+    const prev = store.prev;
+    const n = store.alloc(need);
+    store.setField(n, E_HASH, hash);
+    store.setField(n, E_KEY_LEN, this.#keyLen);
+    store.setField(n, E_VAL_LEN, this.#valLen);
+    store.bytes[n * BLOCK_SIZE + E_TYPE_BYTE] = this.#valType;
+    store.f64[n * 8 + E_EXPIRES_F64] = ttl === 0 ? 0 : Date.now() + ttl;
+    if (this.#valType === T_NUMBER) {
+      store.f64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#num[0] as number;
+    } else if (this.#valType === T_BIGINT) {
+      store.i64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#big[0] as bigint; // not through f64: NaN bits may change
+    } else {
+      store.writePayload(n, ENTRY_PAYLOAD, 0, this.#valBuf, this.#valLen);
+    }
+    store.writePayload(n, ENTRY_PAYLOAD, this.#valLen, this.#keyBuf, this.#keyLen);
+    const bucket = hash & store.bucketMask;
+    const shard = store.shardOf(hash);
+    store.bump(shard);
+    store.setField(n, E_NEXT, e !== 0 ? store.field(e, E_NEXT) : (store.buckets[bucket] as number));
+    store.link(bucket, e !== 0 ? prev : 0, n); // the store that makes it visible
+    if (e !== 0) {
+      store.lruUnlink(e);
+      store.freeEntry(e);
+    } else {
+      store.cells[ENTRIES] = (store.cells[ENTRIES] as number) + 1;
+    }
+    store.bump(shard);
+    store.lruPushHead(n, store.tick());
+    return true;
+  }
+
+  #push(key: string, value: string | number, head: boolean): number {
+    this.#key(key);
+    if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType('value', 'of type string or number', value);
+    this.#begin();
+    try {
+      const store = this.#store;
+      let e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      if (e !== 0 && !this.#expired(e) && store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      if (e === 0 || this.#expired(e)) {
+        // A new empty list (replacing an expired entry, if any).
+        this.#valType = T_LIST;
+        this.#valLen = 12;
+        this.#valBuf.fill(0, 0, 12);
+        this.#put(0, true, 0);
+        e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      }
+      // The element.
+      let len: number;
+      let type: number;
+      if (typeof value === 'number') {
+        this.#num[0] = value;
+        len = 8;
+        type = T_NUMBER;
+      } else {
+        len = this.#valBuf.length >= value.length * 3 ? this.#valBuf.write(value, 0, 'utf8') : Buffer.byteLength(value);
+        if (len > this.#valBuf.length) {
+          this.#valBuf = Buffer.allocUnsafe(len);
+          this.#valBuf.write(value, 0, 'utf8');
+        }
+        type = T_STRING;
+      }
+      const need = nodeBlocks(len);
+      this.#makeRoom(need, true, e);
+      const node = store.alloc(need);
+      store.setField(node, L_LEN, len);
+      store.bytes[node * BLOCK_SIZE + L_TYPE_BYTE] = type;
+      if (type === T_NUMBER) store.f64[(node * BLOCK_SIZE + NODE_PAYLOAD) / 8] = this.#num[0] as number;
+      else store.writePayload(node, NODE_PAYLOAD, 0, this.#valBuf, len);
+      const H = ENTRY_PAYLOAD / 4;
+      const shard = store.shardOf(this.#hash);
+      store.bump(shard);
+      const first = store.field(e, H);
+      const last = store.field(e, H + 1);
+      if (head) {
+        store.setField(node, L_PREV, 0);
+        store.setField(node, L_NEXT, first);
+        store.publishField(e, H, node); // commit
+        if (first !== 0) store.setField(first, L_PREV, node);
+        else store.setField(e, H + 1, node);
+      } else {
+        store.setField(node, L_NEXT, 0);
+        store.setField(node, L_PREV, last);
+        if (last !== 0) store.publishField(last, L_NEXT, node); // commit
+        else store.publishField(e, H, node);
+        store.setField(e, H + 1, node);
+      }
+      const count = store.field(e, H + 2) + 1;
+      store.setField(e, H + 2, count);
+      store.bump(shard);
+      store.stamps[e] = store.tick() >>> 0;
+      return count;
+    } finally {
+      this.#end();
+    }
+  }
+
+  #pop(key: string, head: boolean): string | number | undefined {
+    this.#key(key);
+    this.#begin();
+    try {
+      const store = this.#store;
+      const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
+      if (e === 0 || this.#expired(e)) return undefined;
+      if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      const H = ENTRY_PAYLOAD / 4;
+      const node = store.field(e, head ? H : H + 1);
+      if (node === 0) return undefined;
+      const len = store.field(node, L_LEN);
+      let value: string | number;
+      if (store.bytes[node * BLOCK_SIZE + L_TYPE_BYTE] === T_NUMBER) {
+        value = store.f64[(node * BLOCK_SIZE + NODE_PAYLOAD) / 8] as number;
+      } else {
+        const buf = Buffer.allocUnsafe(len);
+        store.readPayload(node, NODE_PAYLOAD, 0, buf, len);
+        value = buf.toString('utf8');
+      }
+      const count = store.field(e, H + 2) - 1;
+      if (count <= 0) {
+        this.#remove(e, store.prev, this.#hash); // an emptied list goes away with its key
+        return value;
+      }
+      const shard = store.shardOf(this.#hash);
+      store.bump(shard);
+      if (head) {
+        const next = store.field(node, L_NEXT);
+        store.publishField(e, H, next); // commit
+        store.setField(next, L_PREV, 0);
+      } else {
+        const prev = store.field(node, L_PREV);
+        store.publishField(prev, L_NEXT, 0); // commit
+        store.setField(e, H + 1, prev);
+      }
+      store.setField(e, H + 2, count);
+      store.free(node);
+      store.bump(shard);
+      store.stamps[e] = store.tick() >>> 0;
+      return value;
+    } finally {
+      this.#end();
+    }
+  }
+}
