@@ -131,11 +131,15 @@ export function dictGeometry(blocks: number, buckets: number): DictGeometry {
   return { blocks, buckets, bucketsOffset, stampsOffset, blocksOffset, byteLength: blocksOffset + blocks * BLOCK_SIZE };
 }
 
-/** Blocks and buckets for a budget: about one bucket per two blocks (an entry takes two blocks or more). */
+/**
+ * Blocks and buckets for a budget: one bucket per 2–4 blocks. A small entry
+ * takes 2 blocks, so a full dict has 1–2 entries per bucket, and a bucket
+ * costs an entry 2–4 bytes.
+ */
 export function geometryFor(memory: number): DictGeometry {
   const blocks = Math.floor(memory / BLOCK_SIZE);
   let buckets = SHARD_COUNT;
-  while (buckets * 2 < blocks) buckets *= 2;
+  while (buckets * 4 < blocks) buckets *= 2;
   return dictGeometry(blocks, buckets);
 }
 
