@@ -30,3 +30,5 @@ export { Topic, Subscriber, LaggedError } from './channel/topic.js';
 export type { TopicOptions, TopicHandleOptions, SubscribeOptions } from './channel/topic.js';
 export { Dict } from './dict/dict.js';
 export type { DictValue, DictOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';
+export { SharedArray } from './array/shared-array.js';
+export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf } from './array/shared-array.js';
