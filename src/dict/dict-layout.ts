@@ -92,6 +92,9 @@ export const E_HASH = 2;
 export const E_KEY_LEN = 3;
 export const E_VAL_LEN = 4;
 export const E_TYPE_BYTE = 20; // byte offset
+export const E_FLAGS_BYTE = 21; // byte offset
+/** FLAGS bit: a string value is all ASCII (readers decode it in place, block by block). */
+export const F_ASCII = 1;
 export const E_LRU_PREV = 6;
 export const E_LRU_NEXT = 7;
 export const E_EXPIRES_F64 = 4; // Float64 index within a block (byte 32)

@@ -18,6 +18,8 @@ const TORN = new TornRead('torn read');
 const FIRST_ROOM = BLOCK_SIZE - ENTRY_PAYLOAD; // 24
 const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 60
 const INTS_PER_BLOCK = BLOCK_SIZE / 4;
+/** Up to this many bytes a loop copies faster than set() over a new subarray. */
+const SMALL_COPY = 8;
 
 export class DictStore {
   readonly geometry: DictGeometry;
@@ -29,6 +31,7 @@ export class DictStore {
   readonly f64: Float64Array;
   readonly i64: BigInt64Array;
   readonly bytes: Uint8Array;
+  readonly #text: Buffer; // the blocks again, for decoding text in place
   readonly blockCount: number;
   readonly bucketMask: number;
 
@@ -43,6 +46,7 @@ export class DictStore {
     this.f64 = new Float64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
     this.i64 = new BigInt64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
     this.bytes = new Uint8Array(buffer, byteOffset + g.blocksOffset, blocks * BLOCK_SIZE);
+    this.#text = Buffer.from(buffer, byteOffset + g.blocksOffset, blocks * BLOCK_SIZE);
     this.blockCount = blocks;
     this.bucketMask = buckets - 1;
   }
@@ -132,26 +136,44 @@ export class DictStore {
 
   /** Copies `length` payload bytes from `src` into the chain at payload `offset`. */
   writePayload(first: number, start: number, offset: number, src: Uint8Array, length: number): void {
+    const bytes = this.bytes;
     let done = 0;
     while (done < length) {
       const at = this.payloadAt(first, start, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
-      this.bytes.set(src.subarray(done, done + n), at);
+      if (n <= SMALL_COPY) for (let i = 0; i < n; i++) bytes[at + i] = src[done + i] as number;
+      else bytes.set(src.subarray(done, done + n), at);
       done += n;
     }
   }
 
   /** Copies `length` payload bytes at `offset` of the chain into `dst`. */
   readPayload(first: number, start: number, offset: number, dst: Uint8Array, length: number): void {
+    const bytes = this.bytes;
     let done = 0;
     while (done < length) {
       const at = this.payloadAt(first, start, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
-      dst.set(this.bytes.subarray(at, at + n), done);
+      if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[done + i] = bytes[at + i] as number;
+      else dst.set(bytes.subarray(at, at + n), done);
       done += n;
     }
+  }
+
+  /** An ASCII string value of `length` bytes, decoded from the blocks without copying them first. */
+  asciiPayload(e: number, length: number): string {
+    let out = '';
+    let done = 0;
+    while (done < length) {
+      const at = this.payloadAt(e, ENTRY_PAYLOAD, done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      out += this.#text.toString('latin1', at, at + n);
+      done += n;
+    }
+    return out;
   }
 
   /** Whether the key stored in entry `e` equals key[0, length). */

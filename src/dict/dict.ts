@@ -10,7 +10,7 @@ import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
-  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_HASH, E_KEY_LEN, E_NEXT, E_TYPE_BYTE, E_VAL_LEN,
+  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_LEN, E_NEXT, E_TYPE_BYTE, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
 } from './dict-layout.js';
@@ -98,6 +98,7 @@ export class Dict extends SharedObject {
   #valBuf = Buffer.allocUnsafe(256);
   #valLen = 0;
   #valType = 0;
+  #valAscii = false;
   readonly #num = new Float64Array(1);
   readonly #numBytes = new Uint8Array(this.#num.buffer);
   readonly #big = new BigInt64Array(this.#num.buffer);
@@ -470,13 +471,30 @@ export class Dict extends SharedObject {
     if (typeof key !== 'string') throw invalidArgType('key', 'of type string', key);
     if (key.length === 0) throw invalidArgValue('key', 'must not be empty', key);
     let buf = this.#keyBuf;
+    let h = 0x811c9dc5;
+    let n = key.length;
+    if (n <= buf.length) {
+      // ASCII (the usual key) is its own UTF-8: encode and hash in one pass.
+      let i = 0;
+      for (; i < n; i++) {
+        const c = key.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[i] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      if (i === n) {
+        this.#keyLen = n;
+        this.#hash = h | 0;
+        return;
+      }
+      h = 0x811c9dc5;
+    }
     if (key.length * 3 > buf.length) {
       const bytes = Buffer.byteLength(key);
       if (bytes > MAX_KEY_BYTES) throw outOfRange('key', `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, `${bytes} bytes`);
       if (bytes > buf.length) this.#keyBuf = buf = Buffer.allocUnsafe(bytes);
     }
-    const n = buf.write(key, 0, 'utf8');
-    let h = 0x811c9dc5;
+    n = buf.write(key, 0, 'utf8');
     for (let i = 0; i < n; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
     this.#keyLen = n;
     this.#hash = h | 0;
@@ -496,6 +514,22 @@ export class Dict extends SharedObject {
     switch (typeof value) {
       case 'string': {
         let buf = this.#valBuf;
+        const n = value.length;
+        if (n <= 128 && n <= buf.length) {
+          let i = 0;
+          for (; i < n; i++) {
+            const c = value.charCodeAt(i);
+            if (c >= 0x80) break;
+            buf[i] = c;
+          }
+          if (i === n) {
+            this.#valLen = n;
+            this.#valType = T_STRING;
+            this.#valAscii = true;
+            return;
+          }
+        }
+        this.#valAscii = false;
         if (value.length * 3 > buf.length) {
           const n = Buffer.byteLength(value);
           if (n > buf.length) this.#valBuf = buf = Buffer.allocUnsafe(n);
@@ -640,7 +674,7 @@ export class Dict extends SharedObject {
         return store.bytes[at] === 1;
       case T_STRING: {
         if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
-        if (len <= BLOCK_SIZE - ENTRY_PAYLOAD) return Buffer.from(store.bytes.buffer, store.bytes.byteOffset + at, len).toString('utf8');
+        if ((store.bytes[e * BLOCK_SIZE + E_FLAGS_BYTE] as number) & F_ASCII) return store.asciiPayload(e, len);
         const buf = len <= this.#valBuf.length ? this.#valBuf : (this.#valBuf = Buffer.allocUnsafe(len));
         store.readPayload(e, ENTRY_PAYLOAD, 0, buf, len);
         return buf.toString('utf8', 0, len);
@@ -721,6 +755,7 @@ export class Dict extends SharedObject {
     store.setField(n, E_KEY_LEN, this.#keyLen);
     store.setField(n, E_VAL_LEN, this.#valLen);
     store.bytes[n * BLOCK_SIZE + E_TYPE_BYTE] = this.#valType;
+    store.bytes[n * BLOCK_SIZE + E_FLAGS_BYTE] = this.#valType === T_STRING && this.#valAscii ? F_ASCII : 0;
     store.f64[n * 8 + E_EXPIRES_F64] = ttl === 0 ? 0 : Date.now() + ttl;
     if (this.#valType === T_NUMBER) {
       store.f64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#num[0] as number;
