@@ -277,8 +277,11 @@ export class DictStore {
       if (t === 0) return 0;
       const newer = this.field(t, E_LRU_PREV);
       if (newer === 0) return t === protect ? 0 : t;
-      const readSince = ((this.stamps[t] as number) - (this.stamps[newer] as number)) | 0;
-      if (t !== protect && (readSince <= 0 || moves <= 0)) return t;
+      const st = this.stamps[t] as number;
+      const readSince = (st - (this.stamps[newer] as number)) | 0;
+      // Odd stamps are reads: equal odd stamps were both read after the same write, so after `newer` was written.
+      const used = readSince > 0 || (readSince === 0 && (st & 1) === 1);
+      if (t !== protect && (!used || moves <= 0)) return t;
       // Read after its neighbour was written (or protected): move it to the head.
       this.lruUnlink(t);
       this.lruPushHead(t, this.stamps[t] as number);

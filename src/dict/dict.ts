@@ -7,6 +7,7 @@
 import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { Segment } from '../segment/segment.js';
+import { objectBytesAt } from '../layout/header.js';
 import { Mutex } from '../sync/mutex.js';
 import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
@@ -114,7 +115,7 @@ export class Dict extends SharedObject {
     const buckets = cells[BUCKETS] as number;
     const g = dictGeometry(blocks, buckets);
     if (blocks < 2 || buckets < SHARD_COUNT || (buckets & (buckets - 1)) !== 0 || cells[SHARDS] !== SHARD_COUNT ||
-      g.byteLength > buffer.byteLength - byteOffset) {
+      g.byteLength > buffer.byteLength - byteOffset || g.byteLength !== objectBytesAt(buffer, byteOffset)) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: bad geometry (${blocks} blocks, ${buckets} buckets)`);
     }
     this.#store = new DictStore(buffer, byteOffset, blocks, buckets);
@@ -805,11 +806,9 @@ export class Dict extends SharedObject {
         len = 8;
         type = T_NUMBER;
       } else {
-        len = this.#valBuf.length >= value.length * 3 ? this.#valBuf.write(value, 0, 'utf8') : Buffer.byteLength(value);
-        if (len > this.#valBuf.length) {
-          this.#valBuf = Buffer.allocUnsafe(len);
-          this.#valBuf.write(value, 0, 'utf8');
-        }
+        const bytes = Buffer.byteLength(value);
+        if (bytes > this.#valBuf.length) this.#valBuf = Buffer.allocUnsafe(bytes);
+        len = this.#valBuf.write(value, 0, 'utf8');
         type = T_STRING;
       }
       const need = nodeBlocks(len);
