@@ -44,7 +44,7 @@ const OWNER_DIED = 0x40000000;
 /** Blocks an entry takes (the memory model of the brief and of dict-layout.ts). */
 const blocksFor = (valueBytes, keyBytes) => {
   const payload = valueBytes + keyBytes;
-  return payload <= 24 ? 1 : 1 + Math.ceil((payload - 24) / 60);
+  return payload <= 24 ? 1 : 1 + Math.ceil((payload - 24) / 56);
 };
 
 const created = []; // every shm name made here: none may survive the file
@@ -413,10 +413,10 @@ test('eviction takes whole lists: a list is evicted with its elements, and its k
   await withDict('d-lru-list', 4096, async (d) => {
     // 'L': 1 entry block + 30 one-block elements = 31 blocks; 'x': 21 blocks; 11 blocks free.
     for (let i = 0; i < 30; i++) assert.equal(d.rpush('L', i % 2 ? i : `e${i}`), i + 1);
-    d.set('x', 'x'.repeat(1223));
+    d.set('x', 'x'.repeat(1143));
     assert.equal(d.freeSpace(), 11 * 64);
     // 21 more blocks: the oldest (L) goes, all 31 blocks of it.
-    assert.deepEqual(d.set('y', 'y'.repeat(1223)), { evicted: 1 });
+    assert.deepEqual(d.set('y', 'y'.repeat(1143)), { evicted: 1 });
     assert.equal(d.llen('L'), 0);
     assert.equal(d.lpop('L'), undefined);
     assert.deepEqual(d.keys(0).sort(), ['x', 'y']);
@@ -426,11 +426,11 @@ test('eviction takes whole lists: a list is evicted with its elements, and its k
 });
 
 test('LRU: set a, b, c (full), get a, set d evicts b; then c, then a; evict:false throws ENOSPC instead; an entry larger than the dict always ENOSPC', async () => {
-  // 4096 bytes: 64 blocks, 63 for entries; a 1-byte key with 1223 value bytes takes 21.
+  // 4096 bytes: 64 blocks, 63 for entries; a 1-byte key with 1143 value bytes takes 21.
   await withDict('d-lru3', 4096, async (d) => {
     assert.equal(d.capacity, 63 * 64);
-    const v = (c) => c.repeat(1223);
-    assert.equal(blocksFor(1223, 1), 21);
+    const v = (c) => c.repeat(1143);
+    assert.equal(blocksFor(1143, 1), 21);
     assert.deepEqual(d.set('a', v('a')), { evicted: 0 });
     assert.deepEqual(d.set('b', v('b')), { evicted: 0 });
     assert.deepEqual(d.set('c', v('c')), { evicted: 0 });
@@ -457,7 +457,7 @@ test('LRU: set a, b, c (full), get a, set d evicts b; then c, then a; evict:fals
     assert.throws(() => d.add('huge', 'h'.repeat(4000)), expectCode(ENOSPC, ShmkitError));
     assert.deepEqual(d.keys(0).sort(), ['e', 'f', 'g']);
     // The largest entry that fits: 63 blocks, evicts everything else.
-    const biggest = 24 + 62 * 60 - 1;
+    const biggest = 24 + 62 * 56 - 1;
     assert.equal(blocksFor(biggest, 1), 63);
     assert.deepEqual(d.set('h', 'h'.repeat(biggest)), { evicted: 3 });
     assert.deepEqual(d.keys(0), ['h']);
@@ -469,7 +469,7 @@ test('LRU: set a, b, c (full), get a, set d evicts b; then c, then a; evict:fals
 
 test('LRU: entries read since the last write are all kept: set a, b, c (full), get a, get b, set d evicts c (not a)', async () => {
   await withDict('d-lru2', 4096, async (d) => {
-    const v = (c) => c.repeat(1223); // 21 blocks each: three fill the dict
+    const v = (c) => c.repeat(1143); // 21 blocks each: three fill the dict
     d.set('a', v('a'));
     d.set('b', v('b'));
     d.set('c', v('c'));
@@ -631,7 +631,7 @@ test('typed round trip: every value type, empty/unicode strings, NaN, -0, ±Infi
   });
 });
 
-test('memory model: an entry takes 1 + ceil((value + key bytes - 24) / 60) blocks of 64 bytes (1 if <= 24); numbers 8 bytes, booleans 1', async () => {
+test('memory model: an entry takes 1 + ceil((value + key bytes - 24) / 56) blocks of 64 bytes (1 if <= 24); numbers 8 bytes, booleans 1', async () => {
   await withDict('d-model', 1 << 20, async (d) => {
     const rows = [
       // [key, value, value bytes]

@@ -9,7 +9,7 @@
  */
 import { ShmkitError } from '../errors.js';
 import {
-  BLOCK_SIZE, CLOCK, E_HASH, E_KEY_LEN, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_VAL_LEN, ENTRIES, ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD,
+  BLOCK_SIZE, CLOCK, E_HASH, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_VAL_LEN, ENTRIES, ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD,
   L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LRU_HEAD, LRU_TAIL, MAX_KEY_BYTES, SEQ_STRIDE, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST,
   T_NUMBER, T_STRING,
 } from './dict-layout.js';
@@ -21,7 +21,7 @@ const H = ENTRY_PAYLOAD / 4; // list HEAD; TAIL at H + 1, COUNT at H + 2
 function entryProblem(store: DictStore, e: number, b: number): string {
   if (e <= 0 || e >= store.blockCount) return `bucket ${b}: entry index ${e} out of range`;
   if ((store.field(e, E_HASH) & store.bucketMask) !== b) return `entry ${e}: hash does not belong to bucket ${b}`;
-  const keyLen = store.field(e, E_KEY_LEN);
+  const keyLen = store.keyLen(e);
   const valLen = store.field(e, E_VAL_LEN);
   if (keyLen <= 0 || keyLen > MAX_KEY_BYTES) return `entry ${e}: key length ${keyLen}`;
   const type = store.type(e);
@@ -83,7 +83,7 @@ export function checkDict(store: DictStore): string[] {
       const bad = entryProblem(store, e, b);
       if (bad !== '') { problems.push(bad); break; }
       if (owner[e] > 0 && owner[e] === e) { problems.push(`bucket ${b}: chain loops at entry ${e}`); break; }
-      const chain = claimChain(store, owner, e, entryBlocks(store.field(e, E_VAL_LEN), store.field(e, E_KEY_LEN)), e);
+      const chain = claimChain(store, owner, e, entryBlocks(store.field(e, E_VAL_LEN), store.keyLen(e)), e);
       if (chain !== '') { problems.push(chain); break; }
       if (store.type(e) === T_LIST) {
         const [count, last, listProblem] = walkList(store, owner, e, false);
@@ -130,7 +130,7 @@ export function rebuildDict(store: DictStore): void {
       const marked: number[] = [];
       if (problem === '') {
         let block = e;
-        const n = entryBlocks(store.field(e, E_VAL_LEN), store.field(e, E_KEY_LEN));
+        const n = entryBlocks(store.field(e, E_VAL_LEN), store.keyLen(e));
         for (let i = 0; i < n && problem === ''; i++) {
           if (block <= 0 || block >= store.blockCount || owner[block] !== 0) problem = 'chain';
           else { owner[block] = e; marked.push(block); block = store.field(block, E_MORE); }
@@ -157,10 +157,10 @@ export function rebuildDict(store: DictStore): void {
   }
   // LRU: oldest stamp at the tail.
   const clock2 = ((store.cells[CLOCK] as number) * 2) | 0;
-  live.sort((a, b) => ((store.stamps[a] as number) - clock2 | 0) - (((store.stamps[b] as number) - clock2) | 0));
+  live.sort((a, b) => ((store.stamp(a) - clock2) | 0) - ((store.stamp(b) - clock2) | 0));
   store.cells[LRU_HEAD] = 0;
   store.cells[LRU_TAIL] = 0;
-  for (const e of live) store.lruPushHead(e, store.stamps[e] as number);
+  for (const e of live) store.lruPushHead(e, store.stamp(e));
   // Free list: every block nobody owns.
   let head = 0;
   let free = 0;

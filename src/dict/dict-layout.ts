@@ -1,37 +1,41 @@
 /**
  * Dict: a key-value store in shared memory with a fixed memory budget.
  *
- *  0       64         128          192        320             320+64·SHARDS  +4·BUCKETS  +4·BLOCKS
- *  +-------+----------+------------+----------+---------------+-------------+-----------+------------------+
- *  |header | geometry | state      | write    | shard SEQs    | buckets     | stamps    | blocks           |
- *  |kind 9 | BLOCKS,  | FREE_HEAD, | lock     | (one 64-byte  | u32 each:   | u32 per   | 64 bytes each;   |
- *  |v 1    | BUCKETS, | FREE_COUNT,| (Mutex,  | line each)    | first entry | block:    | block 0 unused   |
- *  |       | SHARDS,  | ENTRIES,   | 128 B)   |               | of the chain| last use  | (0 means "none") |
- *  |       | CREATED  | LRU_HEAD,  |          |               |             |           |                  |
- *  |       |          | LRU_TAIL,  |          |               |             |           |                  |
- *  |       |          | CLOCK      |          |               |             |           |                  |
- *  +-------+----------+------------+----------+---------------+-------------+-----------+------------------+
+ *  0       64         128          192        320             4416          4416+4·BUCKETS (64-aligned)
+ *  +-------+----------+------------+----------+---------------+-------------+--------------------------+
+ *  |header | geometry | state      | write    | shard SEQs    | buckets     | blocks                   |
+ *  |kind 9 | BLOCKS,  | FREE_HEAD, | lock     | (one 64-byte  | u32 each:   | 64 bytes each;           |
+ *  |v 2    | BUCKETS, | FREE_COUNT,| (Mutex,  | line each)    | first entry | block 0 unused           |
+ *  |       | SHARDS,  | ENTRIES,   | 128 B)   |               | of the chain| (0 means "none")         |
+ *  |       | CREATED  | LRU_HEAD,  |          |               |             |                          |
+ *  |       |          | LRU_TAIL,  |          |               |             |                          |
+ *  |       |          | CLOCK      |          |               |             |                          |
+ *  +-------+----------+------------+----------+---------------+-------------+--------------------------+
  *
  * Memory is one pool of 64-byte blocks, and every entry (or list element) is
  * a chain of them. Any free block serves any entry, so the store never
  * fails for want of a block of the right size: it is full only when too few
  * blocks are free (no size classes, no external fragmentation).
  *
+ * Every block starts with MORE u32 (the next block of the same chain, 0:
+ * none) and STAMP u32 (when the entry starting there was last used: the
+ * LRU stamp, written by readers too; in any other block it means nothing,
+ * so a reader that stamps a block just reused by another entry harms
+ * nothing, and it costs no extra cache line on a read).
  * Entry, first block:
- *   0 MORE u32     next block of this entry (0: none)
- *   4 NEXT u32     next entry in the bucket chain
- *   8 HASH u32     FNV-1a of the key's UTF-8 bytes
- *  12 KEY_LEN u32
+ *   0 MORE, 4 STAMP
+ *   8 NEXT u32     next entry in the bucket chain
+ *  12 HASH u32     FNV-1a of the key's UTF-8 bytes
  *  16 VAL_LEN u32  value bytes (number, bigint: 8; boolean: 1; list: 12)
- *  20 TYPE u8, 21 FLAGS u8, 22 reserved u16
+ *  20 KEY_LEN u16, 22 TYPE u8, 23 FLAGS u8
  *  24 LRU_PREV u32, 28 LRU_NEXT u32   (towards the most / least recently used)
  *  32 EXPIRES f64  ms since the epoch; 0: never
  *  40 payload: the value (8-aligned: numbers are stored with one 8-byte
- *     store), then the key, continuing in later blocks at offset 4
- * Continuation block: 0 MORE u32, 4 payload (60 bytes).
+ *     store), then the key, continuing in later blocks at offset 8
+ * Continuation block: 0 MORE, 4 STAMP (unused), 8 payload (56 bytes).
  * List value (12 bytes): HEAD u32, TAIL u32, COUNT u32; list elements are
- * chains whose first block is: 0 MORE, 4 NEXT (towards the tail), 8 PREV,
- * 12 LEN, 16 TYPE u8, 24 payload (a number at 24, 8-aligned).
+ * chains whose first block is: 0 MORE, 4 STAMP (unused), 8 NEXT (towards
+ * the tail), 12 PREV, 16 LEN, 20 TYPE u8, 24 payload (a number at 24).
  * Free blocks are chained through MORE from FREE_HEAD.
  *
  * The rules:
@@ -49,16 +53,15 @@
  *   every block index checked before use, since what they read may be
  *   half-changed.
  * - LRU: writers link entries at LRU_HEAD and stamp them 2·CLOCK (CLOCK
- *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK")
- *   in STAMPS, never in the block. Eviction takes LRU_TAIL unless its stamp
- *   is newer than its neighbour's (it was read since): then it moves to the
- *   head instead.
+ *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK").
+ *   Eviction takes LRU_TAIL unless its stamp is newer than its neighbour's
+ *   (or equal and odd): it was read since, and moves to the head instead.
  */
 import { HEADER_LENGTH, Kind } from '../layout/header.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 
 export const DICT_KIND = Kind.Dict;
-export const DICT_VERSION = 1;
+export const DICT_VERSION = 2;
 
 export const BLOCK_SIZE = 64;
 export const SHARD_COUNT = 64;
@@ -87,26 +90,27 @@ export const SEQS_OFFSET = LOCK_OFFSET + MUTEX_LENGTH;
 
 // Entry fields (Int32 index within a block, from the block's first Int32).
 export const E_MORE = 0;
-export const E_NEXT = 1;
-export const E_HASH = 2;
-export const E_KEY_LEN = 3;
+export const E_STAMP = 1;
+export const E_NEXT = 2;
+export const E_HASH = 3;
 export const E_VAL_LEN = 4;
-export const E_TYPE_BYTE = 20; // byte offset
-export const E_FLAGS_BYTE = 21; // byte offset
+export const E_KEY_TYPE = 5; // KEY_LEN u16 | TYPE u8 << 16 | FLAGS u8 << 24
+export const E_TYPE_BYTE = 22; // byte offset
+export const E_FLAGS_BYTE = 23; // byte offset
 /** FLAGS bit: a string value is all ASCII (readers decode it in place, block by block). */
 export const F_ASCII = 1;
 export const E_LRU_PREV = 6;
 export const E_LRU_NEXT = 7;
 export const E_EXPIRES_F64 = 4; // Float64 index within a block (byte 32)
 export const ENTRY_PAYLOAD = 40; // byte offset of the payload in the first block
-export const MORE_PAYLOAD = 4; // byte offset of the payload in a continuation block
+export const MORE_PAYLOAD = 8; // byte offset of the payload in a continuation block
 
 // List element fields.
 export const L_MORE = 0;
-export const L_NEXT = 1;
-export const L_PREV = 2;
-export const L_LEN = 3;
-export const L_TYPE_BYTE = 16;
+export const L_NEXT = 2;
+export const L_PREV = 3;
+export const L_LEN = 4;
+export const L_TYPE_BYTE = 20;
 export const NODE_PAYLOAD = 24;
 
 /** Value types (TYPE byte). Never renumber: they are on-disk values. */
@@ -122,16 +126,14 @@ export interface DictGeometry {
   blocks: number;
   buckets: number;
   bucketsOffset: number;
-  stampsOffset: number;
   blocksOffset: number;
   byteLength: number;
 }
 
 export function dictGeometry(blocks: number, buckets: number): DictGeometry {
   const bucketsOffset = SEQS_OFFSET + SHARD_COUNT * SEQ_STRIDE;
-  const stampsOffset = bucketsOffset + buckets * 4;
-  const blocksOffset = Math.ceil((stampsOffset + blocks * 4) / BLOCK_SIZE) * BLOCK_SIZE;
-  return { blocks, buckets, bucketsOffset, stampsOffset, blocksOffset, byteLength: blocksOffset + blocks * BLOCK_SIZE };
+  const blocksOffset = Math.ceil((bucketsOffset + buckets * 4) / BLOCK_SIZE) * BLOCK_SIZE;
+  return { blocks, buckets, bucketsOffset, blocksOffset, byteLength: blocksOffset + blocks * BLOCK_SIZE };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { ShmkitError } from '../errors.js';
 import {
-  BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_LEN, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
+  BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
   ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_LIST,
   dictGeometry, type DictGeometry,
 } from './dict-layout.js';
@@ -16,7 +16,7 @@ export class TornRead extends Error {}
 const TORN = new TornRead('torn read');
 
 const FIRST_ROOM = BLOCK_SIZE - ENTRY_PAYLOAD; // 24
-const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 60
+const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 56
 const INTS_PER_BLOCK = BLOCK_SIZE / 4;
 /** Up to this many bytes a loop copies faster than set() over a new subarray. */
 const SMALL_COPY = 8;
@@ -26,7 +26,6 @@ export class DictStore {
   readonly cells: Int32Array; // header, geometry, state
   readonly seqs: Int32Array; // SEQ of shard s at s * SEQ_STRIDE / 4
   readonly buckets: Int32Array;
-  readonly stamps: Uint32Array;
   readonly words: Int32Array; // all blocks; block b's Int32 field f at b * 16 + f
   readonly f64: Float64Array;
   readonly i64: BigInt64Array;
@@ -41,7 +40,6 @@ export class DictStore {
     this.cells = new Int32Array(buffer, byteOffset, 64);
     this.seqs = new Int32Array(buffer, byteOffset + SEQS_OFFSET, (SHARD_COUNT * SEQ_STRIDE) / 4);
     this.buckets = new Int32Array(buffer, byteOffset + g.bucketsOffset, buckets);
-    this.stamps = new Uint32Array(buffer, byteOffset + g.stampsOffset, blocks);
     this.words = new Int32Array(buffer, byteOffset + g.blocksOffset, blocks * INTS_PER_BLOCK);
     this.f64 = new Float64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
     this.i64 = new BigInt64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
@@ -76,6 +74,19 @@ export class DictStore {
 
   type(block: number): number {
     return this.bytes[block * BLOCK_SIZE + E_TYPE_BYTE] as number;
+  }
+
+  keyLen(block: number): number {
+    return (this.words[block * INTS_PER_BLOCK + E_KEY_TYPE] as number) & 0xffff;
+  }
+
+  /** The LRU stamp of the entry starting at `block`. */
+  stamp(block: number): number {
+    return this.words[block * INTS_PER_BLOCK + E_STAMP] as number;
+  }
+
+  setStamp(block: number, stamp: number): void {
+    this.words[block * INTS_PER_BLOCK + E_STAMP] = stamp;
   }
 
   /** A block index a reader may follow (0 excluded), or a torn read. */
@@ -178,7 +189,7 @@ export class DictStore {
 
   /** Whether the key stored in entry `e` equals key[0, length). */
   keyEquals(e: number, key: Uint8Array, length: number): boolean {
-    if (this.field(e, E_KEY_LEN) !== length) return false;
+    if (this.keyLen(e) !== length) return false;
     const valLen = this.field(e, E_VAL_LEN);
     if (valLen < 0 || valLen > 0x7fffffff - length) throw TORN;
     let done = 0;
@@ -251,7 +262,7 @@ export class DictStore {
     if (head !== 0) this.setField(head, E_LRU_PREV, e);
     else cells[LRU_TAIL] = e;
     cells[LRU_HEAD] = e;
-    this.stamps[e] = stamp >>> 0;
+    this.setStamp(e, stamp);
   }
 
   lruUnlink(e: number): void {
@@ -277,14 +288,14 @@ export class DictStore {
       if (t === 0) return 0;
       const newer = this.field(t, E_LRU_PREV);
       if (newer === 0) return t === protect ? 0 : t;
-      const st = this.stamps[t] as number;
-      const readSince = (st - (this.stamps[newer] as number)) | 0;
+      const st = this.stamp(t);
+      const readSince = (st - this.stamp(newer)) | 0;
       // Odd stamps are reads: equal odd stamps were both read after the same write, so after `newer` was written.
       const used = readSince > 0 || (readSince === 0 && (st & 1) === 1);
       if (t !== protect && (!used || moves <= 0)) return t;
       // Read after its neighbour was written (or protected): move it to the head.
       this.lruUnlink(t);
-      this.lruPushHead(t, this.stamps[t] as number);
+      this.lruPushHead(t, st);
       if (--moves < -1) return 0;
     }
   }
@@ -292,7 +303,7 @@ export class DictStore {
   /** Entries' blocks: the entry's own chain (and, for a list, its elements'). */
   freeEntry(e: number): void {
     if (this.type(e) === T_LIST) {
-      let node = this.field(e, (ENTRY_PAYLOAD / 4) | 0); // HEAD
+      let node = this.field(e, ENTRY_PAYLOAD / 4); // HEAD
       let n = 0;
       while (node !== 0 && n++ < this.blockCount) {
         const next = this.field(node, L_NEXT);

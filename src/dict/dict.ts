@@ -11,7 +11,7 @@ import { objectBytesAt } from '../layout/header.js';
 import { Mutex } from '../sync/mutex.js';
 import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
-  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_LEN, E_NEXT, E_TYPE_BYTE, E_VAL_LEN, F_ASCII,
+  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
 } from './dict-layout.js';
@@ -339,7 +339,7 @@ export class Dict extends SharedObject {
         store.bump(shard);
         store.f64[at] = result; // one 8-byte store: never torn
         store.bump(shard);
-        store.stamps[e] = store.tick() >>> 0;
+        store.setStamp(e, store.tick());
         return result;
       }
       if (type === T_BIGINT && typeof delta === 'bigint') {
@@ -348,7 +348,7 @@ export class Dict extends SharedObject {
         store.bump(shard);
         store.i64[at] = result;
         store.bump(shard);
-        store.stamps[e] = store.tick() >>> 0;
+        store.setStamp(e, store.tick());
         return result;
       }
       throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `Dict.incr: the value of '${key}' is not a ${typeof delta}`);
@@ -503,7 +503,7 @@ export class Dict extends SharedObject {
 
   #keyOf(e: number): string {
     const store = this.#store;
-    const len = store.field(e, E_KEY_LEN);
+    const len = store.keyLen(e);
     if (len <= 0 || len > MAX_KEY_BYTES) throw new TornRead();
     const out = Buffer.allocUnsafe(len);
     store.readPayload(e, ENTRY_PAYLOAD, store.field(e, E_VAL_LEN), out, len);
@@ -657,8 +657,8 @@ export class Dict extends SharedObject {
     if (store.type(e) === T_LIST) throw wrongType(key, 'a single value: use lpop/rpop/llen');
     const value = this.#valueOf(e);
     // Used now: stamp it (only if it changed, so readers of one key do not fight over the line).
-    const s = ((Atomics.load(store.cells, CLOCK) * 2 + 1) | 0) >>> 0;
-    if (store.stamps[e] !== s) store.stamps[e] = s;
+    const s = (Atomics.load(store.cells, CLOCK) * 2 + 1) | 0;
+    if (store.stamp(e) !== s) store.setStamp(e, s);
     return op === OP_STALE ? { value, stale: expired } : value;
   }
 
@@ -753,10 +753,9 @@ export class Dict extends SharedObject {
     const prev = store.prev;
     const n = store.alloc(need);
     store.setField(n, E_HASH, hash);
-    store.setField(n, E_KEY_LEN, this.#keyLen);
     store.setField(n, E_VAL_LEN, this.#valLen);
-    store.bytes[n * BLOCK_SIZE + E_TYPE_BYTE] = this.#valType;
-    store.bytes[n * BLOCK_SIZE + E_FLAGS_BYTE] = this.#valType === T_STRING && this.#valAscii ? F_ASCII : 0;
+    const flags = this.#valType === T_STRING && this.#valAscii ? F_ASCII : 0;
+    store.setField(n, E_KEY_TYPE, this.#keyLen | (this.#valType << 16) | (flags << 24));
     store.f64[n * 8 + E_EXPIRES_F64] = ttl === 0 ? 0 : Date.now() + ttl;
     if (this.#valType === T_NUMBER) {
       store.f64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#num[0] as number;
@@ -839,7 +838,7 @@ export class Dict extends SharedObject {
       const count = store.field(e, H + 2) + 1;
       store.setField(e, H + 2, count);
       store.bump(shard);
-      store.stamps[e] = store.tick() >>> 0;
+      store.setStamp(e, store.tick());
       return count;
     } finally {
       this.#end();
@@ -885,7 +884,7 @@ export class Dict extends SharedObject {
       store.setField(e, H + 2, count);
       store.free(node);
       store.bump(shard);
-      store.stamps[e] = store.tick() >>> 0;
+      store.setStamp(e, store.tick());
       return value;
     } finally {
       this.#end();
