@@ -154,7 +154,21 @@ export class DictStore {
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
       if (n <= SMALL_COPY) for (let i = 0; i < n; i++) bytes[at + i] = src[done + i] as number;
-      else bytes.set(src.subarray(done, done + n), at);
+      else bytes.set(new Uint8Array(src.buffer, src.byteOffset + done, n), at); // not src.subarray(): a Buffer's is slower
+      done += n;
+    }
+  }
+
+  /** Writes an all-ASCII string as the chain's payload from offset 0 (one byte per char). */
+  writeAscii(first: number, start: number, text: string): void {
+    const bytes = this.bytes;
+    const length = text.length;
+    let done = 0;
+    while (done < length) {
+      const at = this.payloadAt(first, start, done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      for (let i = 0; i < n; i++) bytes[at + i] = text.charCodeAt(done + i);
       done += n;
     }
   }

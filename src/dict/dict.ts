@@ -79,6 +79,8 @@ function wrongType(key: string, what: string): ShmkitError {
 
 /** Reads retried this often without seeing a stable shard take the write lock instead. */
 const READ_RETRIES = 1000;
+/** Strings up to this long are checked for ASCII (and then copied without encoding). */
+const ASCII_SCAN = 4096;
 /** Reads that found nonsense while no writer was at it: the memory is corrupt. */
 const CORRUPT_AFTER = 4;
 // What a lock-free read returns (#readBody's op).
@@ -100,6 +102,8 @@ export class Dict extends SharedObject {
   #valLen = 0;
   #valType = 0;
   #valAscii = false;
+  // An ASCII string value is written straight into the blocks from here (null: use #valBuf).
+  #valStr: string | null = null;
   readonly #num = new Float64Array(1);
   readonly #numBytes = new Uint8Array(this.#num.buffer);
   readonly #big = new BigInt64Array(this.#num.buffer);
@@ -277,7 +281,8 @@ export class Dict extends SharedObject {
     this.#checkOpen();
     if (expected !== undefined) this.#encodeValue(expected, 'expected');
     const expType = expected === undefined ? 0 : this.#valType;
-    const expBytes = expected === undefined ? null : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
+    const expBytes = expected === undefined ? null
+      : this.#valStr !== null ? Buffer.from(this.#valStr, 'latin1') : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
     this.#prepare(key, value, options);
     this.#begin();
     try {
@@ -516,20 +521,19 @@ export class Dict extends SharedObject {
       case 'string': {
         let buf = this.#valBuf;
         const n = value.length;
-        if (n <= 128 && n <= buf.length) {
+        if (n <= ASCII_SCAN) {
+          // ASCII (the usual value) is its own UTF-8: #put copies it into the blocks directly.
           let i = 0;
-          for (; i < n; i++) {
-            const c = value.charCodeAt(i);
-            if (c >= 0x80) break;
-            buf[i] = c;
-          }
+          while (i < n && value.charCodeAt(i) < 0x80) i++;
           if (i === n) {
+            this.#valStr = value;
             this.#valLen = n;
             this.#valType = T_STRING;
             this.#valAscii = true;
             return;
           }
         }
+        this.#valStr = null;
         this.#valAscii = false;
         if (value.length * 3 > buf.length) {
           const n = Buffer.byteLength(value);
@@ -549,6 +553,7 @@ export class Dict extends SharedObject {
         this.#setVal(this.#numBytes, T_BIGINT);
         return;
       case 'boolean':
+        this.#valStr = null;
         this.#valBuf[0] = value ? 1 : 0;
         this.#valLen = 1;
         this.#valType = T_BOOLEAN;
@@ -563,6 +568,7 @@ export class Dict extends SharedObject {
   }
 
   #setVal(bytes: Uint8Array, type: number): void {
+    this.#valStr = null;
     if (bytes.byteLength > this.#valBuf.length) this.#valBuf = Buffer.allocUnsafe(bytes.byteLength);
     this.#valBuf.set(bytes, 0);
     this.#valLen = bytes.byteLength;
@@ -762,7 +768,8 @@ export class Dict extends SharedObject {
     } else if (this.#valType === T_BIGINT) {
       store.i64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#big[0] as bigint; // not through f64: NaN bits may change
     } else {
-      store.writePayload(n, ENTRY_PAYLOAD, 0, this.#valBuf, this.#valLen);
+      if (this.#valStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, this.#valStr);
+      else store.writePayload(n, ENTRY_PAYLOAD, 0, this.#valBuf, this.#valLen);
     }
     store.writePayload(n, ENTRY_PAYLOAD, this.#valLen, this.#keyBuf, this.#keyLen);
     const bucket = hash & store.bucketMask;
@@ -792,6 +799,7 @@ export class Dict extends SharedObject {
       if (e === 0 || this.#expired(e)) {
         // A new empty list (replacing an expired entry, if any).
         this.#valType = T_LIST;
+        this.#valStr = null;
         this.#valLen = 12;
         this.#valBuf.fill(0, 0, 12);
         this.#put(0, true, 0);
