@@ -30,8 +30,11 @@
  *  20 KEY_LEN u16, 22 TYPE u8, 23 FLAGS u8
  *  24 LRU_PREV u32, 28 LRU_NEXT u32   (towards the most / least recently used)
  *  32 EXPIRES f64  ms since the epoch; 0: never
- *  40 payload: the value (8-aligned: numbers are stored with one 8-byte
- *     store), then the key, continuing in later blocks at offset 8
+ *  40 payload, continuing in later blocks at offset 8: for strings and
+ *     bytes the key, then the value (a lookup compares the key in the first
+ *     block); for fixed-size values (number, bigint, boolean, list head) the
+ *     value first, 8-aligned (a number changes with one 8-byte store), then
+ *     the key
  * Continuation block: 0 MORE, 4 STAMP (unused), 8 payload (56 bytes).
  * List value (12 bytes): HEAD u32, TAIL u32, COUNT u32; list elements are
  * chains whose first block is: 0 MORE, 4 STAMP (unused), 8 NEXT (towards

@@ -7,7 +7,8 @@
 import { ShmkitError } from '../errors.js';
 import {
   BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
-  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_LIST,
+  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
+  T_STRING,
   dictGeometry, type DictGeometry,
 } from './dict-layout.js';
 
@@ -78,6 +79,21 @@ export class DictStore {
 
   keyLen(block: number): number {
     return (this.words[block * INTS_PER_BLOCK + E_KEY_TYPE] as number) & 0xffff;
+  }
+
+  /**
+   * Where the key starts in entry e's payload: strings and bytes come after
+   * their key (so a lookup compares the key in the first block), fixed-size
+   * values (numbers, bigints, booleans, list heads) before it (8-aligned).
+   */
+  keyOffset(e: number): number {
+    const type = this.type(e);
+    return type === T_STRING || type === T_BYTES ? 0 : this.field(e, E_VAL_LEN);
+  }
+
+  valueOffset(e: number): number {
+    const type = this.type(e);
+    return type === T_STRING || type === T_BYTES ? this.keyLen(e) : 0;
   }
 
   /** The LRU stamp of the entry starting at `block`. */
@@ -159,13 +175,13 @@ export class DictStore {
     }
   }
 
-  /** Writes an all-ASCII string as the chain's payload from offset 0 (one byte per char). */
-  writeAscii(first: number, start: number, text: string): void {
+  /** Writes an all-ASCII string into the chain's payload at `offset` (one byte per char). */
+  writeAscii(first: number, start: number, offset: number, text: string): void {
     const bytes = this.bytes;
     const length = text.length;
     let done = 0;
     while (done < length) {
-      const at = this.payloadAt(first, start, done);
+      const at = this.payloadAt(first, start, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
       for (let i = 0; i < n; i++) bytes[at + i] = text.charCodeAt(done + i);
@@ -188,11 +204,11 @@ export class DictStore {
   }
 
   /** An ASCII string value of `length` bytes, decoded from the blocks without copying them first. */
-  asciiPayload(e: number, length: number): string {
+  asciiPayload(e: number, offset: number, length: number): string {
     let out = '';
     let done = 0;
     while (done < length) {
-      const at = this.payloadAt(e, ENTRY_PAYLOAD, done);
+      const at = this.payloadAt(e, ENTRY_PAYLOAD, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
       out += this.#text.toString('latin1', at, at + n);
@@ -204,12 +220,12 @@ export class DictStore {
   /** Whether the key stored in entry `e` equals key[0, length). */
   keyEquals(e: number, key: Uint8Array, length: number): boolean {
     if (this.keyLen(e) !== length) return false;
-    const valLen = this.field(e, E_VAL_LEN);
-    if (valLen < 0 || valLen > 0x7fffffff - length) throw TORN;
+    const keyAt = this.keyOffset(e);
+    if (keyAt < 0 || keyAt > 0x7fffffff - length) throw TORN;
     let done = 0;
     const bytes = this.bytes;
     while (done < length) {
-      const at = this.payloadAt(e, ENTRY_PAYLOAD, valLen + done);
+      const at = this.payloadAt(e, ENTRY_PAYLOAD, keyAt + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
       for (let i = 0; i < n; i++) if (bytes[at + i] !== key[done + i]) return false;
@@ -325,7 +341,20 @@ export class DictStore {
         node = next;
       }
     }
-    this.free(e);
+    this.freeBlocksOf(e, entryBlocks(this.field(e, E_VAL_LEN), this.keyLen(e)));
+  }
+
+  /**
+   * Gives back a chain of `n` blocks. Knowing n, it never reads the last
+   * block (the one read that would miss the cache): it only writes it.
+   */
+  freeBlocksOf(first: number, n: number): void {
+    let last = first;
+    for (let i = 1; i < n; i++) last = this.field(last, E_MORE);
+    const cells = this.cells;
+    this.setField(last, E_MORE, cells[FREE_HEAD] as number);
+    cells[FREE_HEAD] = first;
+    cells[FREE_COUNT] = (cells[FREE_COUNT] as number) + n;
   }
 }
 

@@ -511,7 +511,7 @@ export class Dict extends SharedObject {
     const len = store.keyLen(e);
     if (len <= 0 || len > MAX_KEY_BYTES) throw new TornRead();
     const out = Buffer.allocUnsafe(len);
-    store.readPayload(e, ENTRY_PAYLOAD, store.field(e, E_VAL_LEN), out, len);
+    store.readPayload(e, ENTRY_PAYLOAD, store.keyOffset(e), out, len);
     return out.toString('utf8');
   }
 
@@ -681,15 +681,16 @@ export class Dict extends SharedObject {
         return store.bytes[at] === 1;
       case T_STRING: {
         if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
-        if ((store.bytes[e * BLOCK_SIZE + E_FLAGS_BYTE] as number) & F_ASCII) return store.asciiPayload(e, len);
+        const from = store.keyLen(e);
+        if ((store.bytes[e * BLOCK_SIZE + E_FLAGS_BYTE] as number) & F_ASCII) return store.asciiPayload(e, from, len);
         const buf = len <= this.#valBuf.length ? this.#valBuf : (this.#valBuf = Buffer.allocUnsafe(len));
-        store.readPayload(e, ENTRY_PAYLOAD, 0, buf, len);
+        store.readPayload(e, ENTRY_PAYLOAD, from, buf, len);
         return buf.toString('utf8', 0, len);
       }
       case T_BYTES: {
         if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
         const out = Buffer.allocUnsafe(len);
-        store.readPayload(e, ENTRY_PAYLOAD, 0, out, len);
+        store.readPayload(e, ENTRY_PAYLOAD, store.keyLen(e), out, len);
         return out;
       }
       default:
@@ -708,7 +709,7 @@ export class Dict extends SharedObject {
       return v === x || (v !== v && x !== x);
     }
     const tmp = Buffer.allocUnsafe(bytes.byteLength);
-    store.readPayload(e, ENTRY_PAYLOAD, 0, tmp, bytes.byteLength);
+    store.readPayload(e, ENTRY_PAYLOAD, store.valueOffset(e), tmp, bytes.byteLength);
     return tmp.equals(bytes);
   }
 
@@ -768,10 +769,14 @@ export class Dict extends SharedObject {
     } else if (this.#valType === T_BIGINT) {
       store.i64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#big[0] as bigint; // not through f64: NaN bits may change
     } else {
-      if (this.#valStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, this.#valStr);
-      else store.writePayload(n, ENTRY_PAYLOAD, 0, this.#valBuf, this.#valLen);
+      const variable = this.#valType === T_STRING || this.#valType === T_BYTES;
+      const at = variable ? this.#keyLen : 0;
+      if (this.#valStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, at, this.#valStr);
+      else store.writePayload(n, ENTRY_PAYLOAD, at, this.#valBuf, this.#valLen);
     }
-    store.writePayload(n, ENTRY_PAYLOAD, this.#valLen, this.#keyBuf, this.#keyLen);
+    // Strings and bytes after their key; fixed-size values before it (see DictStore.keyOffset).
+    const variable = this.#valType === T_STRING || this.#valType === T_BYTES;
+    store.writePayload(n, ENTRY_PAYLOAD, variable ? 0 : this.#valLen, this.#keyBuf, this.#keyLen);
     const bucket = hash & store.bucketMask;
     const shard = store.shardOf(hash);
     store.bump(shard);
