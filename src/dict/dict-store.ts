@@ -184,7 +184,15 @@ export class DictStore {
       const at = this.payloadAt(first, start, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
-      for (let i = 0; i < n; i++) bytes[at + i] = text.charCodeAt(done + i);
+      let i = 0;
+      for (; i < n && ((at + i) & 3) !== 0; i++) bytes[at + i] = text.charCodeAt(done + i);
+      // Four characters per store where aligned (little-endian: the first is the low byte).
+      const words = this.words;
+      for (; i + 4 <= n; i += 4) {
+        const c = done + i;
+        words[(at + i) >> 2] = text.charCodeAt(c) | (text.charCodeAt(c + 1) << 8) | (text.charCodeAt(c + 2) << 16) | (text.charCodeAt(c + 3) << 24);
+      }
+      for (; i < n; i++) bytes[at + i] = text.charCodeAt(done + i);
       done += n;
     }
   }
