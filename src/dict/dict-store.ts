@@ -175,26 +175,45 @@ export class DictStore {
     }
   }
 
-  /** Writes an all-ASCII string into the chain's payload at `offset` (one byte per char). */
-  writeAscii(first: number, start: number, offset: number, text: string): void {
+  /**
+   * Writes a string into the chain's payload at `offset`, one byte per
+   * character. Returns false (having written garbage) if a character is not
+   * ASCII.
+   */
+  writeAscii(first: number, start: number, offset: number, text: string): boolean {
     const bytes = this.bytes;
     const length = text.length;
+    let seen = 0;
     let done = 0;
     while (done < length) {
       const at = this.payloadAt(first, start, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
       let i = 0;
-      for (; i < n && ((at + i) & 3) !== 0; i++) bytes[at + i] = text.charCodeAt(done + i);
+      for (; i < n && ((at + i) & 3) !== 0; i++) {
+        const c = text.charCodeAt(done + i);
+        seen |= c;
+        bytes[at + i] = c;
+      }
       // Four characters per store where aligned (little-endian: the first is the low byte).
       const words = this.words;
       for (; i + 4 <= n; i += 4) {
-        const c = done + i;
-        words[(at + i) >> 2] = text.charCodeAt(c) | (text.charCodeAt(c + 1) << 8) | (text.charCodeAt(c + 2) << 16) | (text.charCodeAt(c + 3) << 24);
+        const k = done + i;
+        const a = text.charCodeAt(k);
+        const b = text.charCodeAt(k + 1);
+        const c = text.charCodeAt(k + 2);
+        const d = text.charCodeAt(k + 3);
+        seen |= a | b | c | d;
+        words[(at + i) >> 2] = a | (b << 8) | (c << 16) | (d << 24);
       }
-      for (; i < n; i++) bytes[at + i] = text.charCodeAt(done + i);
+      for (; i < n; i++) {
+        const c = text.charCodeAt(done + i);
+        seen |= c;
+        bytes[at + i] = c;
+      }
       done += n;
     }
+    return seen < 0x80;
   }
 
   /** Copies `length` payload bytes at `offset` of the chain into `dst`. */

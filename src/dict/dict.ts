@@ -79,7 +79,7 @@ function wrongType(key: string, what: string): ShmkitError {
 
 /** Reads retried this often without seeing a stable shard take the write lock instead. */
 const READ_RETRIES = 1000;
-/** Strings up to this long are checked for ASCII (and then copied without encoding). */
+/** Strings up to this long are first tried as ASCII, written straight from the string. */
 const ASCII_SCAN = 4096;
 /** Reads that found nonsense while no writer was at it: the memory is corrupt. */
 const CORRUPT_AFTER = 4;
@@ -97,6 +97,7 @@ export class Dict extends SharedObject {
   // Scratch for a key's UTF-8 bytes and a value's encoded bytes (grown as needed).
   #keyBuf = Buffer.allocUnsafe(256);
   #keyLen = 0;
+  #keyStr: string | null = null; // the key when it is ASCII (written into blocks straight from the string)
   #hash = 0;
   #valBuf = Buffer.allocUnsafe(256);
   #valLen = 0;
@@ -282,7 +283,7 @@ export class Dict extends SharedObject {
     if (expected !== undefined) this.#encodeValue(expected, 'expected');
     const expType = expected === undefined ? 0 : this.#valType;
     const expBytes = expected === undefined ? null
-      : this.#valStr !== null ? Buffer.from(this.#valStr, 'latin1') : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
+      : this.#valStr !== null ? Buffer.from(this.#valStr, 'utf8') : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
     this.#prepare(key, value, options);
     this.#begin();
     try {
@@ -491,10 +492,12 @@ export class Dict extends SharedObject {
       if (i === n) {
         this.#keyLen = n;
         this.#hash = h | 0;
+        this.#keyStr = key;
         return;
       }
       h = 0x811c9dc5;
     }
+    this.#keyStr = null;
     if (key.length * 3 > buf.length) {
       const bytes = Buffer.byteLength(key);
       if (bytes > MAX_KEY_BYTES) throw outOfRange('key', `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, `${bytes} bytes`);
@@ -519,28 +522,18 @@ export class Dict extends SharedObject {
   #encodeValue(value: unknown, name: string): void {
     switch (typeof value) {
       case 'string': {
-        let buf = this.#valBuf;
         const n = value.length;
         if (n <= ASCII_SCAN) {
-          // ASCII (the usual value) is its own UTF-8: #put copies it into the blocks directly.
-          let i = 0;
-          while (i < n && value.charCodeAt(i) < 0x80) i++;
-          if (i === n) {
-            this.#valStr = value;
-            this.#valLen = n;
-            this.#valType = T_STRING;
-            this.#valAscii = true;
-            return;
-          }
+          // Taken to be ASCII (the usual value, its own UTF-8): #put copies it into
+          // the blocks straight from the string, checking as it goes, and comes
+          // back to #encodeUtf8 if it was not.
+          this.#valStr = value;
+          this.#valLen = n;
+          this.#valType = T_STRING;
+          this.#valAscii = true;
+          return;
         }
-        this.#valStr = null;
-        this.#valAscii = false;
-        if (value.length * 3 > buf.length) {
-          const n = Buffer.byteLength(value);
-          if (n > buf.length) this.#valBuf = buf = Buffer.allocUnsafe(n);
-        }
-        this.#valLen = buf.write(value, 0, 'utf8');
-        this.#valType = T_STRING;
+        this.#encodeUtf8(value);
         return;
       }
       case 'number':
@@ -565,6 +558,19 @@ export class Dict extends SharedObject {
         }
         throw invalidArgType(name, 'a string, number, bigint, boolean or Uint8Array', value);
     }
+  }
+
+  // A string value as UTF-8 in #valBuf.
+  #encodeUtf8(value: string): void {
+    let buf = this.#valBuf;
+    if (value.length * 3 > buf.length) {
+      const n = Buffer.byteLength(value);
+      if (n > buf.length) this.#valBuf = buf = Buffer.allocUnsafe(n);
+    }
+    this.#valLen = buf.write(value, 0, 'utf8');
+    this.#valType = T_STRING;
+    this.#valStr = null;
+    this.#valAscii = false;
   }
 
   #setVal(bytes: Uint8Array, type: number): void {
@@ -771,12 +777,25 @@ export class Dict extends SharedObject {
     } else {
       const variable = this.#valType === T_STRING || this.#valType === T_BYTES;
       const at = variable ? this.#keyLen : 0;
-      if (this.#valStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, at, this.#valStr);
-      else store.writePayload(n, ENTRY_PAYLOAD, at, this.#valBuf, this.#valLen);
+      if (this.#valStr !== null) {
+        if (!store.writeAscii(n, ENTRY_PAYLOAD, at, this.#valStr)) {
+          // Not ASCII after all: give the blocks back (nothing links them) and write it as UTF-8.
+          store.freeBlocksOf(n, need);
+          this.#encodeUtf8(this.#valStr);
+          if (entryBlocks(this.#valLen, this.#keyLen) > store.blockCount - 1) {
+            throw new ShmkitError('ENOSPC', `ENOSPC: Dict.set: an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
+          }
+          return this.#put(ttl, evict, mode);
+        }
+      } else {
+        store.writePayload(n, ENTRY_PAYLOAD, at, this.#valBuf, this.#valLen);
+      }
     }
     // Strings and bytes after their key; fixed-size values before it (see DictStore.keyOffset).
     const variable = this.#valType === T_STRING || this.#valType === T_BYTES;
-    store.writePayload(n, ENTRY_PAYLOAD, variable ? 0 : this.#valLen, this.#keyBuf, this.#keyLen);
+    const keyAt = variable ? 0 : this.#valLen;
+    if (this.#keyStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, keyAt, this.#keyStr);
+    else store.writePayload(n, ENTRY_PAYLOAD, keyAt, this.#keyBuf, this.#keyLen);
     const bucket = hash & store.bucketMask;
     const shard = store.shardOf(hash);
     store.bump(shard);
