@@ -81,6 +81,10 @@ export class DictStore {
     return (this.words[block * INTS_PER_BLOCK + E_KEY_TYPE] as number) & 0xffff;
   }
 
+  // The key buffer keyEquals last saw, and an Int32 view of it (null if unaligned).
+  #keyBytes: Uint8Array | null = null;
+  #keyWords: Int32Array | null = null;
+
   /**
    * Where the key starts in entry e's payload: strings and bytes come after
    * their key (so a lookup compares the key in the first block), fixed-size
@@ -249,13 +253,26 @@ export class DictStore {
     if (this.keyLen(e) !== length) return false;
     const keyAt = this.keyOffset(e);
     if (keyAt < 0 || keyAt > 0x7fffffff - length) throw TORN;
+    if (key !== this.#keyBytes) {
+      this.#keyBytes = key;
+      this.#keyWords = (key.byteOffset & 3) === 0 ? new Int32Array(key.buffer, key.byteOffset, key.byteLength >> 2) : null;
+    }
+    const keyWords = this.#keyWords;
+    const words = this.words;
     let done = 0;
     const bytes = this.bytes;
     while (done < length) {
       const at = this.payloadAt(e, ENTRY_PAYLOAD, keyAt + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
-      for (let i = 0; i < n; i++) if (bytes[at + i] !== key[done + i]) return false;
+      let i = 0;
+      if (keyWords !== null && ((at | done) & 3) === 0) {
+        // A word at a time where both sides are aligned.
+        const w = at >> 2;
+        const k = done >> 2;
+        for (; i + 4 <= n; i += 4) if (words[w + (i >> 2)] !== keyWords[k + (i >> 2)]) return false;
+      }
+      for (; i < n; i++) if (bytes[at + i] !== key[done + i]) return false;
       done += n;
     }
     return true;

@@ -95,7 +95,7 @@ export class Dict extends SharedObject {
   readonly #lock: Mutex;
   readonly #capacity: number;
   // Scratch for a key's UTF-8 bytes and a value's encoded bytes (grown as needed).
-  #keyBuf = Buffer.allocUnsafe(256);
+  #keyBuf = Buffer.from(new ArrayBuffer(256)); // own memory, 4-aligned: DictStore compares keys a word at a time
   #keyLen = 0;
   #keyStr: string | null = null; // the key when it is ASCII (written into blocks straight from the string)
   #hash = 0;
@@ -501,7 +501,7 @@ export class Dict extends SharedObject {
     if (key.length * 3 > buf.length) {
       const bytes = Buffer.byteLength(key);
       if (bytes > MAX_KEY_BYTES) throw outOfRange('key', `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, `${bytes} bytes`);
-      if (bytes > buf.length) this.#keyBuf = buf = Buffer.allocUnsafe(bytes);
+      if (bytes > buf.length) this.#keyBuf = buf = Buffer.from(new ArrayBuffer((bytes + 3) & ~3));
     }
     n = buf.write(key, 0, 'utf8');
     for (let i = 0; i < n; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
