@@ -480,7 +480,7 @@ export class Dict extends SharedObject {
     let buf = this.#keyBuf;
     let h = 0x811c9dc5;
     let n = key.length;
-    if (n <= buf.length) {
+    if (n <= buf.length && n <= MAX_KEY_BYTES) {
       // ASCII (the usual key) is its own UTF-8: encode and hash in one pass.
       let i = 0;
       for (; i < n; i++) {
