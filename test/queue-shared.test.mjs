@@ -552,3 +552,25 @@ test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and
     dispose();
   }
 });
+
+test("{ shared } must be a boolean; a shared handle alone still sends and receives in order, holding a slot only for its turn", async () => {
+  const name = uniqueName('q-shared-opt');
+  for (const bad of ['yes', 1, null, {}]) {
+    assert.throws(() => Queue.create(name, { capacity: 1024, shared: bad }), expectCode('ERR_INVALID_ARG_TYPE', TypeError), `shared: ${String(bad)}`);
+  }
+  assert.equal(existsSync(`/dev/shm${name}`), false, 'a refused option created the queue');
+  const q = Queue.create(name, { capacity: 4096, shared: true }); // 100 records of 16 bytes fit
+  try {
+    for (let i = 0; i < 100; i++) assert.ok(q.trySend(`m${i}`), `trySend ${i}`);
+    assert.equal(q.stats().producerPid, null, 'a shared producer kept the role');
+    assert.equal(q.stats().producerSlots, 1, 'a shared producer holds its slot for the turn');
+    for (let i = 0; i < 100; i++) assert.equal(String(q.tryReceive()), `m${i}`);
+    assert.equal(q.tryReceive(), undefined);
+    await sleep(1); // end of the turn: slots given back
+    const s = q.stats();
+    assert.deepEqual([s.producerSlots, s.consumerSlots, s.length, s.bytesUsed], [0, 0, 0, 0]);
+  } finally {
+    q.close();
+    Queue.unlink(name);
+  }
+});
