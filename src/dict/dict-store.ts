@@ -19,6 +19,8 @@ const TORN = new TornRead('torn read');
 const FIRST_ROOM = BLOCK_SIZE - ENTRY_PAYLOAD; // 24
 const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 56
 const INTS_PER_BLOCK = BLOCK_SIZE / 4;
+/** Float64 elements per block (f64 index of block b's field f: b * F64_PER_BLOCK + f). */
+export const F64_PER_BLOCK = BLOCK_SIZE / 8;
 /** Up to this many bytes a loop copies faster than set() over a new subarray. */
 const SMALL_COPY = 8;
 

@@ -15,7 +15,7 @@ import {
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
 } from './dict-layout.js';
-import { DictStore, TornRead, entryBlocks, nodeBlocks } from './dict-store.js';
+import { DictStore, F64_PER_BLOCK, TornRead, entryBlocks, nodeBlocks } from './dict-store.js';
 import { checkDict, rebuildDict } from './dict-check.js';
 
 /** What a Dict stores. */
@@ -217,7 +217,7 @@ export class Dict extends SharedObject {
               let steps = 0;
               for (let e = Atomics.load(store.buckets, b); e !== 0; e = store.field(e, E_NEXT)) {
                 store.valid(e);
-                const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+                const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
                 if (expires === 0 || expires > now) found.push(this.#keyOf(e));
                 if (++steps > store.blockCount) throw new TornRead();
               }
@@ -374,7 +374,7 @@ export class Dict extends SharedObject {
       if (e === 0 || this.#expired(e)) return false;
       const shard = store.shardOf(this.#hash);
       store.bump(shard);
-      store.f64[e * 8 + E_EXPIRES_F64] = ms === 0 ? 0 : Date.now() + ms;
+      store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = ms === 0 ? 0 : Date.now() + ms;
       store.bump(shard);
       return true;
     } finally {
@@ -390,7 +390,7 @@ export class Dict extends SharedObject {
       for (let shard = 0; shard < SHARD_COUNT; shard++) {
         store.bump(shard);
         for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
-          for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * 8 + E_EXPIRES_F64] = 1;
+          for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = 1;
         }
         store.bump(shard);
       }
@@ -412,7 +412,7 @@ export class Dict extends SharedObject {
         let e = store.buckets[b] as number;
         while (e !== 0 && (max === 0 || n < max)) {
           const next = store.field(e, E_NEXT);
-          const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+          const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
           if (expires !== 0 && expires <= now) {
             this.#remove(e, prev, b);
             n++;
@@ -596,7 +596,7 @@ export class Dict extends SharedObject {
   }
 
   #expired(e: number): boolean {
-    const expires = this.#store.f64[e * 8 + E_EXPIRES_F64] as number;
+    const expires = this.#store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
     return expires !== 0 && expires <= Date.now();
   }
 
@@ -656,7 +656,7 @@ export class Dict extends SharedObject {
     const store = this.#store;
     const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
     if (e === 0) return op === OP_LLEN ? 0 : undefined;
-    const expires = store.f64[e * 8 + E_EXPIRES_F64] as number;
+    const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
     const now = expires === 0 ? 0 : Date.now();
     const expired = expires !== 0 && expires <= now;
     if (op === OP_TTL) return expires === 0 ? 0 : expired ? undefined : expires - now;
@@ -769,7 +769,7 @@ export class Dict extends SharedObject {
     store.setField(n, E_VAL_LEN, this.#valLen);
     const flags = this.#valType === T_STRING && this.#valAscii ? F_ASCII : 0;
     store.setField(n, E_KEY_TYPE, this.#keyLen | (this.#valType << 16) | (flags << 24));
-    store.f64[n * 8 + E_EXPIRES_F64] = ttl === 0 ? 0 : Date.now() + ttl;
+    store.f64[n * F64_PER_BLOCK + E_EXPIRES_F64] = ttl === 0 ? 0 : Date.now() + ttl;
     if (this.#valType === T_NUMBER) {
       store.f64[(n * BLOCK_SIZE + ENTRY_PAYLOAD) / 8] = this.#num[0] as number;
     } else if (this.#valType === T_BIGINT) {
