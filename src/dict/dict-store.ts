@@ -12,6 +12,15 @@ import {
   dictGeometry, type DictGeometry,
 } from './dict-layout.js';
 
+// Buffer#latin1Slice skips toString()'s argument handling (a third of a short
+// get); it has been on Buffer.prototype since Node 0.x, but is not documented,
+// so fall back to toString() if it is ever gone.
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+const HAS_LATIN1_SLICE = typeof (Buffer.prototype as Partial<Latin1Buffer>).latin1Slice === 'function';
+function latin1(buf: Buffer, start: number, end: number): string {
+  return HAS_LATIN1_SLICE ? (buf as Latin1Buffer).latin1Slice(start, end) : buf.toString('latin1', start, end);
+}
+
 /** Thrown inside a read when what it follows makes no sense; the reader re-checks its SEQ. */
 export class TornRead extends Error {}
 const TORN = new TornRead('torn read');
@@ -238,17 +247,29 @@ export class DictStore {
 
   /** An ASCII string value of `length` bytes, decoded from the blocks without copying them first. */
   asciiPayload(e: number, offset: number, length: number): string {
-    let out = '';
+    const first = this.payloadAt(e, ENTRY_PAYLOAD, offset);
+    if (first % BLOCK_SIZE + length <= BLOCK_SIZE) return latin1(this.#text, first, first + length);
+    // Spread over blocks: gather it (a word at a time where aligned), then decode once.
+    if (length > this.#gather.length) this.#gather = Buffer.from(new ArrayBuffer((length + 3) & ~3));
+    const out = this.#gather;
+    const outWords = new Int32Array(out.buffer, 0, out.length >> 2);
+    const bytes = this.bytes;
+    const words = this.words;
     let done = 0;
     while (done < length) {
-      const at = this.payloadAt(e, ENTRY_PAYLOAD, offset + done);
+      const at = done === 0 ? first : this.payloadAt(e, ENTRY_PAYLOAD, offset + done);
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
-      out += this.#text.toString('latin1', at, at + n);
+      let i = 0;
+      if (((at | done) & 3) === 0) for (; i + 4 <= n; i += 4) outWords[(done + i) >> 2] = words[(at + i) >> 2] as number;
+      for (; i < n; i++) out[done + i] = bytes[at + i] as number;
       done += n;
     }
-    return out;
+    return latin1(out, 0, length);
   }
+
+  // Scratch for asciiPayload (own memory, 4-aligned).
+  #gather = Buffer.from(new ArrayBuffer(256));
 
   /** Whether the key stored in entry `e` equals key[0, length). */
   keyEquals(e: number, key: Uint8Array, length: number): boolean {
