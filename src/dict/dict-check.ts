@@ -9,13 +9,12 @@
  */
 import { ShmkitError } from '../errors.js';
 import {
-  BLOCK_SIZE, CLOCK, E_HASH, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_VAL_LEN, ENTRIES, ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD,
-  L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LRU_HEAD, LRU_TAIL, MAX_KEY_BYTES, SEQ_STRIDE, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST,
+  BLOCK_SIZE, CLOCK, E_HASH, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_VAL_LEN, ENTRIES, FREE_COUNT, FREE_HEAD,
+  L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LRU_HEAD, LRU_TAIL, MAX_KEY_BYTES, SEQ_STRIDE, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST,
   T_NUMBER, T_STRING,
 } from './dict-layout.js';
 import { type DictStore, entryBlocks, nodeBlocks } from './dict-store.js';
 
-const H = ENTRY_PAYLOAD / 4; // list HEAD; TAIL at H + 1, COUNT at H + 2
 
 // Whether entry e's header makes sense for bucket b (returns the problem, or '').
 function entryProblem(store: DictStore, e: number, b: number): string {
@@ -25,7 +24,7 @@ function entryProblem(store: DictStore, e: number, b: number): string {
   const valLen = store.field(e, E_VAL_LEN);
   if (keyLen <= 0 || keyLen > MAX_KEY_BYTES) return `entry ${e}: key length ${keyLen}`;
   const type = store.type(e);
-  const fixed = type === T_NUMBER || type === T_BIGINT ? 8 : type === T_BOOLEAN ? 1 : type === T_LIST ? 12 : -1;
+  const fixed = type === T_NUMBER || type === T_BIGINT ? 8 : type === T_BOOLEAN ? 1 : type === T_LIST ? LIST_VALUE_BYTES : -1;
   if (type !== T_STRING && type !== T_BYTES && fixed < 0) return `entry ${e}: unknown type ${type}`;
   if (fixed >= 0 ? valLen !== fixed : valLen < 0 || valLen > store.blockCount * BLOCK_SIZE) return `entry ${e}: value length ${valLen} for type ${type}`;
   return '';
@@ -48,7 +47,7 @@ function claimChain(store: DictStore, owner: Int32Array, first: number, n: numbe
 function walkList(store: DictStore, owner: Int32Array, e: number, fix: boolean): [number, number, string] {
   let prev = 0;
   let count = 0;
-  for (let node = store.field(e, H); node !== 0; node = store.field(node, L_NEXT)) {
+  for (let node = store.field(e, LIST_HEAD); node !== 0; node = store.field(node, L_NEXT)) {
     if (node <= 0 || node >= store.blockCount) return [count, prev, `list ${e}: element index ${node} out of range`];
     const len = store.field(node, L_LEN);
     const type = store.bytes[node * BLOCK_SIZE + L_TYPE_BYTE];
@@ -88,7 +87,7 @@ export function checkDict(store: DictStore): string[] {
       if (store.type(e) === T_LIST) {
         const [count, last, listProblem] = walkList(store, owner, e, false);
         if (listProblem !== '') problems.push(listProblem);
-        else if (count !== store.field(e, H + 2) || last !== store.field(e, H + 1)) problems.push(`list ${e}: COUNT/TAIL ${store.field(e, H + 2)}/${store.field(e, H + 1)}, found ${count}/${last}`);
+        else if (count !== store.field(e, LIST_COUNT) || last !== store.field(e, LIST_TAIL)) problems.push(`list ${e}: COUNT/TAIL ${store.field(e, LIST_COUNT)}/${store.field(e, LIST_TAIL)}, found ${count}/${last}`);
       }
       live.push(e);
       if (++steps > store.blockCount) { problems.push(`bucket ${b}: chain too long`); break; }
@@ -141,8 +140,8 @@ export function rebuildDict(store: DictStore): void {
         const [count, last, listProblem] = walkList(store, owner, e, true);
         if (listProblem !== '') problem = listProblem;
         else {
-          store.setField(e, H + 1, last);
-          store.setField(e, H + 2, count);
+          store.setField(e, LIST_TAIL, last);
+          store.setField(e, LIST_COUNT, count);
         }
       }
       if (problem !== '') {

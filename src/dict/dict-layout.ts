@@ -108,6 +108,13 @@ export const E_EXPIRES_F64 = 4; // Float64 index within a block (byte 32)
 export const ENTRY_PAYLOAD = 40; // byte offset of the payload in the first block
 export const MORE_PAYLOAD = 8; // byte offset of the payload in a continuation block
 
+// A list value (Int32 index within the entry's first block): its payload
+// holds HEAD, TAIL, COUNT (a list's value comes before its key, at offset 40).
+export const LIST_HEAD = ENTRY_PAYLOAD / 4;
+export const LIST_TAIL = LIST_HEAD + 1;
+export const LIST_COUNT = LIST_HEAD + 2;
+export const LIST_VALUE_BYTES = 12;
+
 // List element fields.
 export const L_MORE = 0;
 export const L_NEXT = 2;

@@ -7,7 +7,7 @@
 import { ShmkitError } from '../errors.js';
 import {
   BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
-  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
+  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LIST_HEAD, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
   T_STRING,
   dictGeometry, type DictGeometry,
 } from './dict-layout.js';
@@ -250,9 +250,12 @@ export class DictStore {
     const first = this.payloadAt(e, ENTRY_PAYLOAD, offset);
     if (first % BLOCK_SIZE + length <= BLOCK_SIZE) return latin1(this.#text, first, first + length);
     // Spread over blocks: gather it (a word at a time where aligned), then decode once.
-    if (length > this.#gather.length) this.#gather = Buffer.from(new ArrayBuffer((length + 3) & ~3));
+    if (length > this.#gather.length) {
+      this.#gather = Buffer.from(new ArrayBuffer((length + 3) & ~3));
+      this.#gatherWords = new Int32Array(this.#gather.buffer);
+    }
     const out = this.#gather;
-    const outWords = new Int32Array(out.buffer, 0, out.length >> 2);
+    const outWords = this.#gatherWords;
     const bytes = this.bytes;
     const words = this.words;
     let done = 0;
@@ -268,8 +271,9 @@ export class DictStore {
     return latin1(out, 0, length);
   }
 
-  // Scratch for asciiPayload (own memory, 4-aligned).
+  // Scratch for asciiPayload (own memory, 4-aligned), and its words (views made once).
   #gather = Buffer.from(new ArrayBuffer(256));
+  #gatherWords = new Int32Array(this.#gather.buffer);
 
   /** Whether the key stored in entry `e` equals key[0, length). */
   keyEquals(e: number, key: Uint8Array, length: number): boolean {
@@ -400,7 +404,7 @@ export class DictStore {
   /** Entries' blocks: the entry's own chain (and, for a list, its elements'). */
   freeEntry(e: number): void {
     if (this.type(e) === T_LIST) {
-      let node = this.field(e, ENTRY_PAYLOAD / 4); // HEAD
+      let node = this.field(e, LIST_HEAD);
       let n = 0;
       while (node !== 0 && n++ < this.blockCount) {
         const next = this.field(node, L_NEXT);

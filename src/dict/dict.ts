@@ -12,7 +12,7 @@ import { Mutex } from '../sync/mutex.js';
 import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
   BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
-  ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
+  ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
 } from './dict-layout.js';
 import { DictStore, F64_PER_BLOCK, TornRead, entryBlocks, nodeBlocks } from './dict-store.js';
@@ -663,7 +663,7 @@ export class Dict extends SharedObject {
     if (op === OP_LLEN) {
       if (expired) return 0;
       if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
-      return store.field(e, ENTRY_PAYLOAD / 4 + 2);
+      return store.field(e, LIST_COUNT);
     }
     if (expired && op === OP_GET) return undefined;
     if (store.type(e) === T_LIST) throw wrongType(key, 'a single value: use lpop/rpop/llen');
@@ -824,8 +824,8 @@ export class Dict extends SharedObject {
         // A new empty list (replacing an expired entry, if any).
         this.#valType = T_LIST;
         this.#valStr = null;
-        this.#valLen = 12;
-        this.#valBuf.fill(0, 0, 12);
+        this.#valLen = LIST_VALUE_BYTES;
+        this.#valBuf.fill(0, 0, LIST_VALUE_BYTES);
         this.#put(0, true, 0);
         e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       }
@@ -849,26 +849,25 @@ export class Dict extends SharedObject {
       store.bytes[node * BLOCK_SIZE + L_TYPE_BYTE] = type;
       if (type === T_NUMBER) store.f64[(node * BLOCK_SIZE + NODE_PAYLOAD) / 8] = this.#num[0] as number;
       else store.writePayload(node, NODE_PAYLOAD, 0, this.#valBuf, len);
-      const H = ENTRY_PAYLOAD / 4;
       const shard = store.shardOf(this.#hash);
       store.bump(shard);
-      const first = store.field(e, H);
-      const last = store.field(e, H + 1);
+      const first = store.field(e, LIST_HEAD);
+      const last = store.field(e, LIST_TAIL);
       if (head) {
         store.setField(node, L_PREV, 0);
         store.setField(node, L_NEXT, first);
-        store.publishField(e, H, node); // commit
+        store.publishField(e, LIST_HEAD, node); // commit
         if (first !== 0) store.setField(first, L_PREV, node);
-        else store.setField(e, H + 1, node);
+        else store.setField(e, LIST_TAIL, node);
       } else {
         store.setField(node, L_NEXT, 0);
         store.setField(node, L_PREV, last);
         if (last !== 0) store.publishField(last, L_NEXT, node); // commit
-        else store.publishField(e, H, node);
-        store.setField(e, H + 1, node);
+        else store.publishField(e, LIST_HEAD, node);
+        store.setField(e, LIST_TAIL, node);
       }
-      const count = store.field(e, H + 2) + 1;
-      store.setField(e, H + 2, count);
+      const count = store.field(e, LIST_COUNT) + 1;
+      store.setField(e, LIST_COUNT, count);
       store.bump(shard);
       store.setStamp(e, store.tick());
       return count;
@@ -885,8 +884,7 @@ export class Dict extends SharedObject {
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       if (e === 0 || this.#expired(e)) return undefined;
       if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
-      const H = ENTRY_PAYLOAD / 4;
-      const node = store.field(e, head ? H : H + 1);
+      const node = store.field(e, head ? LIST_HEAD : LIST_TAIL);
       if (node === 0) return undefined;
       const len = store.field(node, L_LEN);
       let value: string | number;
@@ -897,7 +895,7 @@ export class Dict extends SharedObject {
         store.readPayload(node, NODE_PAYLOAD, 0, buf, len);
         value = buf.toString('utf8');
       }
-      const count = store.field(e, H + 2) - 1;
+      const count = store.field(e, LIST_COUNT) - 1;
       if (count <= 0) {
         this.#remove(e, store.prev, this.#hash); // an emptied list goes away with its key
         return value;
@@ -906,14 +904,14 @@ export class Dict extends SharedObject {
       store.bump(shard);
       if (head) {
         const next = store.field(node, L_NEXT);
-        store.publishField(e, H, next); // commit
+        store.publishField(e, LIST_HEAD, next); // commit
         store.setField(next, L_PREV, 0);
       } else {
         const prev = store.field(node, L_PREV);
         store.publishField(prev, L_NEXT, 0); // commit
-        store.setField(e, H + 1, prev);
+        store.setField(e, LIST_TAIL, prev);
       }
-      store.setField(e, H + 2, count);
+      store.setField(e, LIST_COUNT, count);
       store.free(node);
       store.bump(shard);
       store.setStamp(e, store.tick());
