@@ -17,6 +17,11 @@ import {
 /** "No position": positions are multiples of 8, so -1 never is one. */
 export const NONE = -1;
 
+// What #walk does to each record.
+const ABANDON = 0; // a dead producer's claim becomes RELEASED
+const ORPHAN = 1; // a dead consumer's claim becomes a message again
+const ADOPT = 2; // the first orphan becomes ours
+
 /** Per-process start for slot searches, so processes do not all try slot 0 first. */
 const SLOT_START = (process.pid * 7) % SLOT_COUNT;
 
@@ -56,9 +61,12 @@ export class QueueRing {
     const ok = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= this.capacity && room >= size &&
       ((len >= 0 && recordSize(len) === size) || (len === PADDING && off + size === this.capacity) || len === RELEASED ||
         producerSlotOf(len) >= 0 || (consumerSlotOf(len) >= 0 && taggedLength(len, size) >= 0));
-    if (!ok) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
-    }
+    if (!ok) this.corrupt(at, len, size);
+  }
+
+  /** The error for a record that breaks the format. */
+  corrupt(at: number, len: number, size: number): never {
+    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
   }
 
   // ---- Slots ----------------------------------------------------------------------
@@ -97,22 +105,13 @@ export class QueueRing {
     return !(slots[s] as Mutex).locked;
   }
 
-  // Takes dead producer slot `s`, abandons its claims, frees the slot.
-  #reclaimProducerSlot(s: number): void {
-    const slot = this.producerSlots[s] as Mutex;
+  // Takes dead slot `s` (of `slots`), cleans up its claims, frees the slot.
+  #reclaimSlot(slots: Mutex[], s: number, op: number): void {
+    const slot = slots[s] as Mutex;
     if (slot.tryLock() === false) return; // someone else is at it (or a new holder took it)
     try {
-      this.#abandonProducerClaims(s);
-    } finally {
-      slot.unlock();
-    }
-  }
-
-  #reclaimConsumerSlot(s: number): void {
-    const slot = this.consumerSlots[s] as Mutex;
-    if (slot.tryLock() === false) return;
-    try {
-      this.#orphanConsumerClaims(s);
+      if (op === ABANDON) this.#abandonProducerClaims(s);
+      else this.#orphanConsumerClaims(s);
     } finally {
       slot.unlock();
     }
@@ -121,51 +120,15 @@ export class QueueRing {
   // With slot `s` held: its claims in [TAIL, RESERVE) become RELEASED, so
   // TAIL moves past them (their messages were never complete).
   #abandonProducerClaims(s: number): void {
-    const cells = this.cells;
-    const tag = PRODUCER_TAG - s;
-    let p = Atomics.load(cells, TAIL);
-    for (;;) {
-      const end = Atomics.load(cells, RESERVE);
-      if (p === end) break;
-      const w = (p & this.mask) >> 2;
-      const len = Atomics.load(this.words, w);
-      const size = this.words[w + 1] as number;
-      // Memory at p is reused only after HEAD passes it: if it did, the read
-      // may be garbage, so start again from the front.
-      if (((p - Atomics.load(cells, HEAD)) >>> 0) > this.capacity) {
-        p = Atomics.load(cells, TAIL);
-        continue;
-      }
-      this.checkRecord(p, len, size, (end - p) >>> 0);
-      if (len === tag) Atomics.compareExchange(this.words, w, tag, RELEASED);
-      p = (p + size) | 0;
-    }
+    this.#walk(TAIL, RESERVE, ABANDON, s);
   }
 
   // With slot `s` held: its claims in [HEAD, CLAIM) become messages again
   // (orphans, counted in ORPHANS) for the next shared consumer to take.
   #orphanConsumerClaims(s: number): void {
-    const cells = this.cells;
-    let p = Atomics.load(cells, HEAD);
-    let found = 0;
-    for (;;) {
-      const end = Atomics.load(cells, CLAIM);
-      if (p === end) break;
-      const w = (p & this.mask) >> 2;
-      const len = Atomics.load(this.words, w);
-      const size = this.words[w + 1] as number;
-      if (((p - Atomics.load(cells, HEAD)) >>> 0) > this.capacity) {
-        p = Atomics.load(cells, HEAD);
-        continue;
-      }
-      this.checkRecord(p, len, size, (end - p) >>> 0);
-      if (consumerSlotOf(len) === s && Atomics.compareExchange(this.words, w, len, taggedLength(len, size)) === len) {
-        Atomics.add(cells, ORPHANS, 1);
-        found++;
-      }
-      p = (p + size) | 0;
-    }
+    const found = this.#walk(HEAD, CLAIM, ORPHAN, s);
     if (found > 0) {
+      const cells = this.cells;
       Atomics.add(cells, DATA_SEQ, 1);
       if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, found);
     }
@@ -176,20 +139,38 @@ export class QueueRing {
    * had taken) for consumer slot `slot`. Returns its position, or NONE.
    */
   adoptOrphan(slot: number): number {
+    return this.#walk(HEAD, CLAIM, ADOPT, slot);
+  }
+
+  // Walks the records from cells[from] to cells[to], applying `op` for
+  // `slot` to each. ABANDON and ORPHAN return how many records they changed;
+  // ADOPT returns the position of the record it took (or NONE).
+  #walk(from: number, to: number, op: number, slot: number): number {
     const cells = this.cells;
-    let p = Atomics.load(cells, HEAD);
+    const words = this.words;
+    let p = Atomics.load(cells, from);
+    let found = 0;
     for (;;) {
-      const end = Atomics.load(cells, CLAIM);
-      if (p === end) return NONE;
+      const end = Atomics.load(cells, to);
+      if (p === end) return op === ADOPT ? NONE : found;
       const w = (p & this.mask) >> 2;
-      const len = Atomics.load(this.words, w);
-      const size = this.words[w + 1] as number;
+      const len = Atomics.load(words, w);
+      const size = words[w + 1] as number;
+      // Memory at p is reused only after HEAD passes it: if it did, the read
+      // may be garbage, so start again from the front.
       if (((p - Atomics.load(cells, HEAD)) >>> 0) > this.capacity) {
-        p = Atomics.load(cells, HEAD);
+        p = Atomics.load(cells, from);
         continue;
       }
       this.checkRecord(p, len, size, (end - p) >>> 0);
-      if (len >= 0 && Atomics.compareExchange(this.words, w, len, consumerTag(slot, size, len)) === len) {
+      if (op === ABANDON) {
+        if (len === PRODUCER_TAG - slot && Atomics.compareExchange(words, w, len, RELEASED) === len) found++;
+      } else if (op === ORPHAN) {
+        if (consumerSlotOf(len) === slot && Atomics.compareExchange(words, w, len, taggedLength(len, size)) === len) {
+          Atomics.add(cells, ORPHANS, 1);
+          found++;
+        }
+      } else if (len >= 0 && Atomics.compareExchange(words, w, len, consumerTag(slot, size, len)) === len) {
         Atomics.sub(cells, ORPHANS, 1);
         this.orphanLength = len;
         return p;
@@ -224,7 +205,7 @@ export class QueueRing {
       }
       const s = producerSlotOf(len);
       if (s < 0 || !this.#abandoned(this.producerSlots, s)) break; // still being written
-      this.#reclaimProducerSlot(s);
+      this.#reclaimSlot(this.producerSlots, s, ABANDON);
     }
     if (moved > 0 && Atomics.load(cells, DATA_WAITERS) !== 0) {
       Atomics.add(cells, DATA_SEQ, 1);
@@ -253,7 +234,7 @@ export class QueueRing {
       }
       const s = consumerSlotOf(len);
       if (s < 0 || !this.#abandoned(this.consumerSlots, s)) break; // being taken, or an orphan waiting
-      this.#reclaimConsumerSlot(s);
+      this.#reclaimSlot(this.consumerSlots, s, ORPHAN);
     }
     if (moved && Atomics.load(cells, SPACE_WAITERS) !== 0) {
       Atomics.add(cells, SPACE_SEQ, 1);

@@ -742,7 +742,7 @@ export class Queue extends SharedObject implements Attempt {
       if (this.#pHold) this.#dropProducer();
       if (this.#pSlot >= 0) {
         const s = this.#pSlot;
-        this.#pSlot = -1;
+        this.#pSlot = -1; // cleared first: an unlock that throws must not be retried
         (this.#ring.producerSlots[s] as Mutex).unlock();
       }
     }
@@ -750,7 +750,7 @@ export class Queue extends SharedObject implements Attempt {
       if (this.#cHold) this.#dropConsumer();
       if (this.#cSlot >= 0) {
         const s = this.#cSlot;
-        this.#cSlot = -1;
+        this.#cSlot = -1; // cleared first: an unlock that throws must not be retried
         (this.#ring.consumerSlots[s] as Mutex).unlock();
       }
     }
@@ -765,16 +765,18 @@ export class Queue extends SharedObject implements Attempt {
       this.#heldProducer(false);
       return true;
     }
-    // Tell an exclusive holder we are here; a shared claim holds the role
-    // only a moment, so poll a little before giving up.
-    Atomics.add(this.#cells, P_WANT, 1);
     this.#pShared = SHARED_OPS;
-    for (let i = 0; i < ROLE_POLLS; i++) {
-      if (this.#producerRole.tryLock() !== false) {
-        this.#heldProducer(true);
-        return true;
-      }
-    }
+    if (!this.#askForRole(this.#producerRole, P_WANT)) return false;
+    this.#heldProducer(true);
+    return true;
+  }
+
+  // Tells an exclusive holder of `role` that we want it (bumps cells[want]);
+  // a shared claim holds the role only a moment, so polls a little before
+  // giving up. Returns whether it got the role.
+  #askForRole(role: Mutex, want: number): boolean {
+    Atomics.add(this.#cells, want, 1);
+    for (let i = 0; i < ROLE_POLLS; i++) if (role.tryLock() !== false) return true;
     return false;
   }
 
@@ -831,15 +833,10 @@ export class Queue extends SharedObject implements Attempt {
       this.#heldConsumer(false);
       return true;
     }
-    Atomics.add(this.#cells, C_WANT, 1);
     this.#cShared = SHARED_OPS;
-    for (let i = 0; i < ROLE_POLLS; i++) {
-      if (this.#consumerRole.tryLock() !== false) {
-        this.#heldConsumer(true);
-        return true;
-      }
-    }
-    return false;
+    if (!this.#askForRole(this.#consumerRole, C_WANT)) return false;
+    this.#heldConsumer(true);
+    return true;
   }
 
   #lockConsumerSync(deadline: number, timeout: number): void {
@@ -1136,7 +1133,7 @@ export class Queue extends SharedObject implements Attempt {
       this.#ring.checkRecord(head, len, size, (this.#tailSeen - head) >>> 0);
       if (len < RELEASED) {
         // A consumer died while taking it, before it could move CLAIM: still ours to take.
-        if (consumerSlotOf(len) < 0) this.#corrupt(head, len, size);
+        if (consumerSlotOf(len) < 0) this.#ring.corrupt(head, len, size);
         len = taggedLength(len, size);
         this.#words[w] = len;
       }
@@ -1150,10 +1147,6 @@ export class Queue extends SharedObject implements Attempt {
       }
       head = (head + size) | 0; // PADDING or RELEASED
     }
-  }
-
-  #corrupt(at: number, len: number, size: number): never {
-    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (length ${len}, size ${size})`);
   }
 
   // Exclusive: frees the record at `at`: LEN = RELEASED first, then HEAD past it.
@@ -1223,7 +1216,7 @@ export class Queue extends SharedObject implements Attempt {
         this.#ring.checkRecord(c, len, size, (tail - c) >>> 0);
         // A tag here was left by a consumer that died before moving CLAIM.
         if (consumerSlotOf(len) >= 0) len = taggedLength(len, size);
-        else if (len < -2) this.#corrupt(c, len, size);
+        else if (len < -2) this.#ring.corrupt(c, len, size);
         if (len >= 0) {
           Atomics.store(words, w, consumerTag(slot, size, len));
           at[n] = c;
