@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Dict } from 'shmkit';
+import { Dict, Segment } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
 import { withTimeout } from './fixtures/helpers.mjs';
 
@@ -44,7 +44,7 @@ test('3 worker threads and the main thread × 20 000 incr on shared keys: totals
   }
 });
 
-test('a worker terminated in the middle of writing: the next writer repairs, nothing is torn', async () => {
+test('a worker terminated in the middle of writing: the next writer repairs, nothing is torn', async (t) => {
   const name = uniqueName('dict-terminate');
   const d = Dict.create(name, { memory: 1 << 18 });
   try {
@@ -55,11 +55,16 @@ test('a worker terminated in the middle of writing: the next writer repairs, not
       parentPort.postMessage('ready');
       for (let i = 0; ; i++) d.set('k' + (i % 300), 'value-' + i + '-' + 'x'.repeat(i % 200));
     `;
+    // docs/LAYOUT.md: the write lock is a Mutex at 192; its word at +64 (bit 30: OWNER_DIED).
+    const raw = Segment.open(name);
+    const lockWord = new Int32Array(raw.buffer, 192 + 64, 1);
+    let diedHolding = 0;
     for (let round = 0; round < 5; round++) {
       const w = new Worker(hammer, { eval: true, workerData: { name } });
       await withTimeout(new Promise((resolve) => w.once('message', resolve)), 10_000, 'worker ready');
       await new Promise((r) => setTimeout(r, 20 + 15 * round));
-      await w.terminate();
+      await withTimeout(w.terminate(), 10_000, 'worker.terminate()');
+      if (Atomics.load(lockWord, 0) & 0x40000000) diedHolding++;
       d.set('probe', round); // takes the lock: repairs if the worker died holding it
       assert.equal(d.get('probe'), round);
       assert.deepEqual(d.check(), [], `round ${round}`);
@@ -72,6 +77,11 @@ test('a worker terminated in the middle of writing: the next writer repairs, not
         assert.equal(k, 'k' + (i % 300), `key ${k} holds another key's value`);
       }
     }
+    raw.close();
+    // The loop spends most of its time inside set(): at least one round must
+    // have ended with the lock held, or the repair path was never tested.
+    assert.ok(diedHolding >= 1, `no worker died holding the write lock in 5 rounds`);
+    t.diagnostic(`the worker died holding the write lock in ${diedHolding} of 5 rounds`);
   } finally {
     d.close();
     Dict.unlink(name);
