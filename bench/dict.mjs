@@ -831,7 +831,7 @@ async function orchestrate() {
       if (mem) {
         const blocks = mem.capacity / 64 + 1, index = mem.segment_bytes - mem.capacity;
         out.push('', `Outside \`capacity\` the segment also holds a fixed index: ${mem.segment_bytes} bytes in all for a capacity of ${mem.capacity}, ` +
-          `i.e. ${sig(index / blocks)} bytes per 64-byte block (LRU stamps, hash buckets, header, locks), or ${sig((index / blocks) * (mem.strings_used / 64 / mem.strings_size))} ` +
+          `i.e. ${sig(index / blocks)} bytes per 64-byte block (hash buckets, header, locks, shard words), or ${sig((index / blocks) * (mem.strings_used / 64 / mem.strings_size))} ` +
           'more per string entry above, reserved whether the blocks are used or not.' +
           (r3?.mem ? ' Redis\'s figure is its allocator\'s count (jemalloc size classes, dict entries, object headers).' : ''));
       }
