@@ -3,7 +3,7 @@
 //
 //   node bench/dict.mjs            full run (~70 s here; hard budget 2 min)
 //   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~20 s here; budget 30 s)
-//   options: --only 1,2,3,4  --keys N (default 100000)  --redis-server PATH
+//   options: --only 1,2,3,4,5  --keys N (default 100000)  --redis-server PATH
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed or a
 //   value check failed (a skipped Redis section is not a failure).
 //
@@ -27,6 +27,9 @@
 //       placements (free, both on CPU 0, client 0 + server 1; `taskset -a -p`) and shmkit is
 //       compared with the fastest, i.e. Redis's best case.
 //   4   memory per entry (from test 1, and Redis's used_memory from test 3).
+//   5   get against the working-set size: a Dict (and a Map) holding 1 000, 10 000, 100 000
+//       (full run: and 1 000 000) entries, next to the machine's cost of one random dependent
+//       64-byte read over that much shared memory (the memory floor), measured in the same process.
 //
 // Timing: process.hrtime.bigint() around each batch (back to back, so nothing between
 // batches escapes the clock); per-op latency = batch time / batch size; p50/p99 are
@@ -371,6 +374,73 @@ async function roleReader() {
   }
 }
 
+// ------------------------------------------------------------------------------ 5: get against working-set size
+// For each size N: a Dict holding only N string entries, a Map holding the same, and the
+// machine's floor for that much memory: a chain of dependent reads of random 64-byte lines
+// over a shared-memory segment as large as the entries' blocks (each read's address comes
+// from the one before, as a lookup's does). Interleaved round by round.
+async function roleSizes() {
+  startWatchdog(args['hard-ms'], 1000, [`/dev/shm${args.name}`, `/dev/shm${args.name}-floor`]);
+  const { Dict, Segment } = await loadShmkit();
+  const sizes = String(args.sizes).split(',').map(Number);
+  const rounds = args.rounds, win = args['window-ms'], warm = args['warm-ms'];
+  const result = { ok: true, sizes: [] };
+  const errs = [];
+  for (const n of sizes) {
+    const ds = dataset(n, 1);
+    const { keys, vals, order } = ds;
+    const d = Dict.create(args.name, { memory: dictMemory(n) });
+    const lines = n * 2; // a 16 B key + 64 B value entry is 2 blocks
+    const seg = Segment.create(`${args.name}-floor`, { size: lines * 64 });
+    try {
+      for (let i = 0; i < n; i++) d.set(keys[i], vals[i % NVALS]);
+      const m = new Map();
+      for (let i = 0; i < n; i++) m.set(keys[i], vals[i % NVALS]);
+      // One random cycle through all lines: line perm[i] holds the index of line perm[i+1].
+      const w = new Int32Array(seg.buffer);
+      const perm = new Int32Array(lines);
+      for (let i = 0; i < lines; i++) perm[i] = i;
+      const rnd = mulberry32(7);
+      for (let i = lines - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+      for (let i = 0; i < lines; i++) w[perm[i] * 16] = perm[(i + 1) % lines];
+      let pos = 0, x = perm[0], sink = 0;
+      const ops = {
+        'dict-get': (k) => {
+          let p = pos;
+          for (let i = 0; i < k; i++) { sink += d.get(order[p]).length; if (++p === n) p = 0; }
+          pos = p;
+        },
+        'map-get': (k) => {
+          let p = pos;
+          for (let i = 0; i < k; i++) { sink += m.get(order[p]).length; if (++p === n) p = 0; }
+          pos = p;
+        },
+        floor: (k) => {
+          let y = x;
+          for (let i = 0; i < k; i++) y = w[y * 16];
+          x = y;
+        },
+      };
+      const names = Object.keys(ops);
+      for (const op of names) timeBatches(ops[op], BATCH, warm, newAcc());
+      const acc = Object.fromEntries(names.map((op) => [op, newAcc()]));
+      for (let r = 0; r < rounds; r++) for (const op of names) timeBatches(ops[op], BATCH, win, acc[op]);
+      const bad = checkStore((k) => d.get(k), ds, undefined);
+      if (bad.length) errs.push(`${n} keys: Dict: ${bad.join('; ')}`);
+      const row = { n, segment_bytes: fs.statSync(`/dev/shm${args.name}`).size, floor_bytes: lines * 64, sink: (sink + x) % 1000 };
+      for (const op of names) row[op] = accResult(acc[op], BATCH);
+      result.sizes.push(row);
+    } finally {
+      d.close();
+      seg.close();
+      try { Dict.unlink(args.name); } catch { /* gone */ }
+      try { Segment.unlink(`${args.name}-floor`); } catch { /* gone */ }
+    }
+  }
+  if (errs.length) Object.assign(result, { ok: false, error: errs.join('; ') });
+  emit(result);
+}
+
 // ------------------------------------------------------------------------------ 3: Redis
 
 function freePort() {
@@ -617,14 +687,14 @@ async function orchestrate() {
   const tStart = Date.now();
   const quick = !!args.quick;
   const N = args.keys ?? 100000;
-  const BUDGET_MS = quick ? 28000 : 115000;
+  const BUDGET_MS = quick ? 36000 : 130000;
   const only = args.only ? String(args.only).split(',') : null;
   const want = (id) => !only || only.includes(id);
   // Windows (ms). 1: rounds × window per op, interleaved; 2: reps × (1 reader, 2 readers);
   // 3: rounds × (Redis awaited, Redis pipelined, shmkit, shmkit awaited) per op.
   const P = quick
-    ? { warm: 150, r1: 3, w1: 150, reps: 1, w2: 600, warm2: 300, r3: 1, redis: 400, pipe: 200, shm: 150, warm3: 100 }
-    : { warm: 300, r1: 5, w1: 400, reps: 3, w2: 1200, warm2: 400, r3: 3, redis: 500, pipe: 300, shm: 200, warm3: 250 };
+    ? { warm: 150, r1: 3, w1: 150, reps: 1, w2: 600, warm2: 300, r3: 1, redis: 400, pipe: 200, shm: 150, warm3: 100, sizes: [1000, 10000, 100000], r5: 2, w5: 100, warm5: 100 }
+    : { warm: 300, r1: 5, w1: 400, reps: 3, w2: 1200, warm2: 400, r3: 3, redis: 500, pipe: 300, shm: 200, warm3: 250, sizes: [1000, 10000, 100000, 1000000], r5: 3, w5: 300, warm5: 200 };
   const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const names = [];
   const newName = (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; };
@@ -686,6 +756,11 @@ async function orchestrate() {
           '--redis-server', redisBin, '--rounds', String(P.r3), '--redis-ms', String(P.redis), '--pipe-ms', String(P.pipe), '--shm-ms', String(P.shm),
           '--warm-ms', String(P.warm3)], P.r3 * perRound + 12 * P.warm3 + 40000);
       }
+    }
+
+    if (want('5')) {
+      await run('5', 'get against working-set size', ['--role', 'sizes', '--name', newName('sizes'), '--sizes', P.sizes.join(','),
+        '--rounds', String(P.r5), '--window-ms', String(P.w5), '--warm-ms', String(P.warm5)], P.sizes.length * (3 * (P.r5 * P.w5 + P.warm5) + 8000) + 20000);
     }
 
     // -------------------------------------------------------------------- report
@@ -838,6 +913,25 @@ async function orchestrate() {
       out.push('');
     }
 
+    if (want('5')) {
+      const r5 = R['5'];
+      out.push('## 5. `get` against the working-set size', '');
+      out.push(`For each size, a Dict holding only that many string entries (${KEY_BYTES} B keys, ${VAL_BYTES} B values) and a Map holding the same, ` +
+        `\`get\` over all keys in a shuffled order; ${P.r5} rounds of ${P.w5} ms per row, interleaved. ` +
+        '"Memory floor" is measured in the same process: dependent reads of random 64-byte lines (each address read from the line before, as a lookup\'s is) ' +
+        'over a shared-memory segment as large as the entries\' blocks. It is what one cache miss costs at that size on this machine: ' +
+        'a get follows at least two such reads in a row (the bucket, then the entry; a 64-byte value ends in the entry\'s second block), after the key string itself.');
+      out.push('');
+      out.push('| keys | Dict segment | get ops/s | p50 ns/op | p99 ns/op | target ≥ 3.00 M | Map ops/s | Map p50 ns/op | get ÷ Map | memory floor ns/line (p50) | get p50 ÷ floor |');
+      out.push('|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+      for (const row of r5?.sizes ?? []) {
+        const g = row['dict-get'], m = row['map-get'], f = row.floor;
+        out.push(`| ${row.n} | ${(row.segment_bytes / 2 ** 20).toFixed(1)} MiB | ${rowOf(g)} | ${meets(g?.ops_per_s, (x) => x >= 3e6)} | ` +
+          `${fmtRate(m?.ops_per_s)} | ${fmtNs(m?.p50_ns)} | ${fmtRatio(ratio(g?.ops_per_s, m?.ops_per_s))} | ${fmtNs(f?.p50_ns)} | ${fmtRatio(ratio(g?.p50_ns, f?.p50_ns))} |`);
+      }
+      out.push('', `Test process: others ${fmtCpus(r5?.others_cpus)} CPU${notesOf(r5) ? `; ${notesOf(r5)}` : ''}.`, '');
+    }
+
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');
@@ -850,7 +944,7 @@ async function orchestrate() {
 
 // ------------------------------------------------------------------------------ main
 
-const roles = { single: roleSingle, readers: roleReaders, reader: roleReader, redis: roleRedis };
+const roles = { single: roleSingle, readers: roleReaders, reader: roleReader, redis: roleRedis, sizes: roleSizes };
 if (args.role) {
   const fn = roles[args.role];
   if (!fn) { console.error(`unknown role ${args.role}`); process.exit(2); }
