@@ -30,3 +30,13 @@ test('examples/job-queue: 30 jobs, each done once, by several workers, counted u
   assert.match(out, /^shared counter under the Mutex: 30$/m);
   assert.deepEqual(readdirSync('/dev/shm').filter((n) => n.startsWith('shmkit-job-queue-')), []);
 });
+
+test('examples/cluster-rate-limit: two cluster workers share one rate limit through a Dict', async () => {
+  const out = await runNode(`${dist}cluster-rate-limit.js`, [], { timeoutMs: 30000 });
+  const m = /^30 requests served by 2 workers \((\d+) \+ (\d+)\): 20 allowed, 10 rate-limited/m.exec(out);
+  assert.ok(m, out);
+  assert.equal(Number(m[1]) + Number(m[2]), 30);
+  assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0, 'both workers served requests');
+  assert.match(out, /^the client's count in the Dict: 30$/m);
+  assert.deepEqual(readdirSync('/dev/shm').filter((n) => n.startsWith('shmkit-cluster-rate-limit-')), []);
+});

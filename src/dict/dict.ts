@@ -316,8 +316,15 @@ export class Dict extends SharedObject {
   /**
    * Adds `delta` to the number (or bigint) at `key` and returns the result.
    * A missing or expired key starts from `init` (with `ttl`), or, without
-   * `init`, stays missing and undefined is returned.
+   * `init`, stays missing and undefined is returned. The result has
+   * `delta`'s type (a number value with a bigint delta, or the other way
+   * round, is ERR_SHMKIT_NOT_A_NUMBER).
    */
+  incr(key: string, delta: number, options: DictIncrOptions & { init: number }): number;
+  incr(key: string, delta: bigint, options: DictIncrOptions & { init: bigint }): bigint;
+  incr(key: string, delta: number, options?: DictIncrOptions): number | undefined;
+  incr(key: string, delta: bigint, options?: DictIncrOptions): bigint | undefined;
+  incr(key: string, delta: number | bigint, options?: DictIncrOptions): number | bigint | undefined;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): number | bigint | undefined {
     this.#key(key);
     if (typeof delta !== 'number' && typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
