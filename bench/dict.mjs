@@ -1,8 +1,8 @@
 // bench/dict.mjs - throughput and latency of shmkit's Dict, next to a plain JS Map and Redis
 // (redis-server + ioredis), all measured in the same run.
 //
-//   node bench/dict.mjs            full run (~70 s here; hard budget 2 min)
-//   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~20 s here; budget 30 s)
+//   node bench/dict.mjs            full run (~90 s here; budget 130 s)
+//   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~25 s here; budget 36 s)
 //   options: --only 1,2,3,4,5  --keys N (default 100000)  --redis-server PATH
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed or a
 //   value check failed (a skipped Redis section is not a failure).
