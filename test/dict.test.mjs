@@ -467,6 +467,33 @@ test('LRU: set a, b, c (full), get a, set d evicts b; then c, then a; evict:fals
   });
 });
 
+test('LRU: replacing a key with a value that turns out not to be ASCII (written again as UTF-8) keeps the LRU list whole, also when the retry evicts', async () => {
+  // The ASCII attempt takes the old entry out of the LRU list early; the UTF-8 retry must find it back in.
+  await withDict('d-lru-utf8', 4096, async (d) => {
+    const v = (c) => c.repeat(1143); // 21 of the 63 blocks each
+    d.set('a', v('a'));
+    d.set('b', v('b'));
+    assert.deepEqual(d.set('b', `${'b'.repeat(600)}é`), { evicted: 0 }); // 12 blocks, written beside a and the old b
+    assert.deepEqual(d.check(), []);
+    assert.equal(d.get('b'), `${'b'.repeat(600)}é`);
+    assert.deepEqual(d.set('c', v('c')), { evicted: 0 });
+    // Least recently used first: a, b, c.
+    assert.deepEqual(d.set('d', v('d')), { evicted: 1 });
+    assert.deepEqual(d.keys(0).sort(), ['b', 'c', 'd']);
+    assert.equal(d.freeSpace(), 9 * 64);
+    // 400 characters fit the 9 free blocks as ASCII (8 blocks), but not as UTF-8 (801 bytes, 15 blocks):
+    // the retry evicts c, the oldest but b, and b is whole.
+    assert.deepEqual(d.set('b', 'é'.repeat(400)), { evicted: 1 });
+    assert.deepEqual(d.keys(0).sort(), ['b', 'd']);
+    assert.equal(d.get('b'), 'é'.repeat(400));
+    assert.deepEqual(d.check(), []);
+    assert.deepEqual(d.set('e', v('e')), { evicted: 0 });
+    assert.deepEqual(d.set('f', v('f')), { evicted: 1 }); // d, then b, then e: d is the oldest
+    assert.deepEqual(d.keys(0).sort(), ['b', 'e', 'f']);
+    assert.deepEqual(d.check(), []);
+  });
+});
+
 test('LRU: entries read since the last write are all kept: set a, b, c (full), get a, get b, set d evicts c (not a)', async () => {
   await withDict('d-lru2', 4096, async (d) => {
     const v = (c) => c.repeat(1143); // 21 blocks each: three fill the dict

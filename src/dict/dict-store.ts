@@ -245,6 +245,37 @@ export class DictStore {
     }
   }
 
+  /**
+   * Writes the encoded key (`key`: own memory, 4-aligned, as compared by
+   * keyEquals) into the chain at payload `offset`, a word at a time where
+   * the payload is aligned: the key's characters were already read once, to
+   * hash it.
+   */
+  writeKey(first: number, offset: number, key: Uint8Array, length: number): void {
+    const keyWords = this.#wordsOf(key);
+    const bytes = this.bytes;
+    const words = this.words;
+    let done = 0;
+    while (done < length) {
+      const at = this.payloadAt(first, ENTRY_PAYLOAD, offset + done);
+      const room = BLOCK_SIZE - (at % BLOCK_SIZE);
+      const n = room < length - done ? room : length - done;
+      let i = 0;
+      if (keyWords !== null && ((at | done) & 3) === 0) for (; i + 4 <= n; i += 4) words[(at + i) >> 2] = keyWords[(done + i) >> 2] as number;
+      for (; i < n; i++) bytes[at + i] = key[done + i] as number;
+      done += n;
+    }
+  }
+
+  // An Int32 view of the key scratch buffer (made when the buffer changes, not per call).
+  #wordsOf(key: Uint8Array): Int32Array | null {
+    if (key !== this.#keyBytes) {
+      this.#keyBytes = key;
+      this.#keyWords = (key.byteOffset & 3) === 0 ? new Int32Array(key.buffer, key.byteOffset, key.byteLength >> 2) : null;
+    }
+    return this.#keyWords;
+  }
+
   /** An ASCII string value of `length` bytes, decoded from the blocks without copying them first. */
   asciiPayload(e: number, offset: number, length: number): string {
     const first = this.payloadAt(e, ENTRY_PAYLOAD, offset);
@@ -280,11 +311,7 @@ export class DictStore {
     if (this.keyLen(e) !== length) return false;
     const keyAt = this.keyOffset(e);
     if (keyAt < 0 || keyAt > 0x7fffffff - length) throw TORN;
-    if (key !== this.#keyBytes) {
-      this.#keyBytes = key;
-      this.#keyWords = (key.byteOffset & 3) === 0 ? new Int32Array(key.buffer, key.byteOffset, key.byteLength >> 2) : null;
-    }
-    const keyWords = this.#keyWords;
+    const keyWords = this.#wordsOf(key);
     const words = this.words;
     let done = 0;
     const bytes = this.bytes;

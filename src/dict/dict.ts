@@ -97,7 +97,6 @@ export class Dict extends SharedObject {
   // Scratch for a key's UTF-8 bytes and a value's encoded bytes (grown as needed).
   #keyBuf = Buffer.from(new ArrayBuffer(256)); // own memory, 4-aligned: DictStore compares keys a word at a time
   #keyLen = 0;
-  #keyStr: string | null = null; // the key when it is ASCII (written into blocks straight from the string)
   #hash = 0;
   #valBuf = Buffer.allocUnsafe(256);
   #valLen = 0;
@@ -499,12 +498,10 @@ export class Dict extends SharedObject {
       if (i === n) {
         this.#keyLen = n;
         this.#hash = h | 0;
-        this.#keyStr = key;
         return;
       }
       h = 0x811c9dc5;
     }
-    this.#keyStr = null;
     if (key.length * 3 > buf.length) {
       const bytes = Buffer.byteLength(key);
       if (bytes > MAX_KEY_BYTES) throw outOfRange('key', `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, `${bytes} bytes`);
@@ -772,6 +769,10 @@ export class Dict extends SharedObject {
     if (this.#evicted > 0) e = store.find(hash, this.#keyBuf, this.#keyLen);
     const prev = store.prev;
     const n = store.alloc(need);
+    // Out of the LRU list now, not after linking: the stores into its neighbours (random lines,
+    // usually not in cache) then complete while the value is copied, instead of stalling the
+    // shard's atomic bump. Readers never follow LRU links, and a crash rebuilds them.
+    if (e !== 0) store.lruUnlink(e);
     store.setField(n, E_HASH, hash);
     store.setField(n, E_VAL_LEN, this.#valLen);
     const flags = this.#valType === T_STRING && this.#valAscii ? F_ASCII : 0;
@@ -786,8 +787,10 @@ export class Dict extends SharedObject {
       const at = variable ? this.#keyLen : 0;
       if (this.#valStr !== null) {
         if (!store.writeAscii(n, ENTRY_PAYLOAD, at, this.#valStr)) {
-          // Not ASCII after all: give the blocks back (nothing links them) and write it as UTF-8.
+          // Not ASCII after all: give the blocks back (nothing links them), put the old entry
+          // back in the LRU list (the retry unlinks it again), and write the value as UTF-8.
           store.freeBlocksOf(n, need);
+          if (e !== 0) store.lruPushHead(e, store.stamp(e));
           this.#encodeUtf8(this.#valStr);
           if (entryBlocks(this.#valLen, this.#keyLen) > store.blockCount - 1) {
             throw new ShmkitError('ENOSPC', `ENOSPC: Dict.set: an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
@@ -801,15 +804,13 @@ export class Dict extends SharedObject {
     // Strings and bytes after their key; fixed-size values before it (see DictStore.keyOffset).
     const variable = this.#valType === T_STRING || this.#valType === T_BYTES;
     const keyAt = variable ? 0 : this.#valLen;
-    if (this.#keyStr !== null) store.writeAscii(n, ENTRY_PAYLOAD, keyAt, this.#keyStr);
-    else store.writePayload(n, ENTRY_PAYLOAD, keyAt, this.#keyBuf, this.#keyLen);
+    store.writeKey(n, keyAt, this.#keyBuf, this.#keyLen);
     const bucket = hash & store.bucketMask;
     const shard = store.shardOf(hash);
     store.bump(shard);
     store.setField(n, E_NEXT, e !== 0 ? store.field(e, E_NEXT) : (store.buckets[bucket] as number));
     store.link(bucket, e !== 0 ? prev : 0, n); // the store that makes it visible
     if (e !== 0) {
-      store.lruUnlink(e);
       store.freeEntry(e);
     } else {
       store.cells[ENTRIES] = (store.cells[ENTRIES] as number) + 1;
