@@ -51,7 +51,8 @@
  *   the LRU list, the counts and the lists' back links from the bucket
  *   chains (which are always whole).
  * - Around a change to the entries of shard s (= bucket & (SHARDS - 1)) the
- *   writer makes SEQ[s] odd, then even again. Readers take no lock: they
+ *   writer makes SEQ[s] odd, then even again (not around a number changed
+ *   in place: one 8-byte store, seen whole, that changes no link). Readers take no lock: they
  *   read SEQ[s] (even), read, and retry if SEQ[s] changed (a seqlock), with
  *   every block index checked before use, since what they read may be
  *   half-changed.
