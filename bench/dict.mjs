@@ -3,7 +3,7 @@
 //
 //   node bench/dict.mjs            full run (~90 s here; budget 130 s)
 //   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~25 s here; budget 36 s)
-//   options: --only 1,2,3,4,5  --keys N (default 100000)  --redis-server PATH
+//   options: --only 1,2,3,4,5,6  --keys N (default 100000)  --redis-server PATH
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed or a
 //   value check failed (a skipped Redis section is not a failure).
 //
@@ -30,6 +30,8 @@
 //   5   get against the working-set size: a Dict (and a Map) holding 1 000, 10 000, 100 000
 //       (full run: and 1 000 000) entries, next to the machine's cost of one random dependent
 //       64-byte read over that much shared memory (the memory floor), measured in the same process.
+//   6   large values: set/get of one key holding 1, 16 and 64 KiB (ASCII string, bytes,
+//       non-ASCII string) next to one Buffer#copy of as many bytes.
 //
 // Timing: process.hrtime.bigint() around each batch (back to back, so nothing between
 // batches escapes the clock); per-op latency = batch time / batch size; p50/p99 are
@@ -456,6 +458,45 @@ async function roleSizes() {
   emit(result);
 }
 
+// ------------------------------------------------------------------------------ 6: large values
+// set and get of one key holding 1 KiB .. 64 KiB values (ASCII string, bytes, non-ASCII
+// string), next to what the same bytes cost to copy once in plain JS (Buffer#copy into a
+// reused buffer: the memory floor of a read) in the same process.
+async function roleLarge() {
+  startWatchdog(args['hard-ms'], 1000, [`/dev/shm${args.name}`]);
+  const { Dict } = await loadShmkit();
+  const sizes = [1024, 16384, 65536];
+  const win = args['window-ms'];
+  const d = Dict.create(args.name, { memory: 1 << 22 });
+  const result = { ok: true, rows: [] };
+  try {
+    for (const len of sizes) {
+      const kinds = [
+        ['ASCII string', 'a'.repeat(len)],
+        ['bytes (Uint8Array)', Buffer.alloc(len, 7)],
+        ['non-ASCII string (2-byte UTF-8 chars)', 'é'.repeat(len / 2)],
+      ];
+      const src = Buffer.alloc(len, 1), dst = Buffer.alloc(len);
+      const floor = timeBatches((k) => { for (let i = 0; i < k; i++) src.copy(dst); }, 10, win, newAcc());
+      for (const [label, v] of kinds) {
+        d.set('v', v);
+        const isBuf = Buffer.isBuffer(v);
+        let bad = 0;
+        const set = timeBatches((k) => { for (let i = 0; i < k; i++) d.set('v', v); }, 10, win, newAcc());
+        const get = timeBatches((k) => {
+          for (let i = 0; i < k; i++) { const got = d.get('v'); if ((isBuf ? got.length : got.length) !== v.length) bad++; }
+        }, 10, win, newAcc());
+        if (bad) Object.assign(result, { ok: false, error: `${label} ${len}: ${bad} reads of the wrong length` });
+        result.rows.push({ len, label, set: accResult(set, 10), get: accResult(get, 10), copy: accResult(floor, 10) });
+      }
+    }
+  } finally {
+    d.close();
+    try { Dict.unlink(args.name); } catch { /* gone */ }
+  }
+  emit(result);
+}
+
 // ------------------------------------------------------------------------------ 3: Redis
 
 function freePort() {
@@ -708,8 +749,8 @@ async function orchestrate() {
   // Windows (ms). 1: rounds × window per op, interleaved; 2: reps × (1 reader, 2 readers);
   // 3: rounds × (Redis awaited, Redis pipelined, shmkit, shmkit awaited) per op.
   const P = quick
-    ? { warm: 150, r1: 3, w1: 150, reps: 1, w2: 600, warm2: 300, r3: 1, redis: 400, pipe: 200, shm: 150, warm3: 100, sizes: [1000, 10000, 100000], r5: 2, w5: 100, warm5: 100 }
-    : { warm: 300, r1: 5, w1: 400, reps: 3, w2: 1200, warm2: 400, r3: 3, redis: 500, pipe: 300, shm: 200, warm3: 250, sizes: [1000, 10000, 100000, 1000000], r5: 3, w5: 300, warm5: 200 };
+    ? { warm: 150, r1: 3, w1: 150, reps: 1, w2: 600, warm2: 300, r3: 1, redis: 400, pipe: 200, shm: 150, warm3: 100, sizes: [1000, 10000, 100000], r5: 2, w5: 100, warm5: 100, w6: 100 }
+    : { warm: 300, r1: 5, w1: 400, reps: 3, w2: 1200, warm2: 400, r3: 3, redis: 500, pipe: 300, shm: 200, warm3: 250, sizes: [1000, 10000, 100000, 1000000], r5: 3, w5: 300, warm5: 200, w6: 250 };
   const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const names = [];
   const newName = (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; };
@@ -773,6 +814,9 @@ async function orchestrate() {
       }
     }
 
+    if (want('6')) {
+      await run('6', 'large values', ['--role', 'large', '--name', newName('large'), '--window-ms', String(P.w6)], 9 * 3 * P.w6 + 20000);
+    }
     if (want('5')) {
       await run('5', 'get against working-set size', ['--role', 'sizes', '--name', newName('sizes'), '--sizes', P.sizes.join(','),
         '--rounds', String(P.r5), '--window-ms', String(P.w5), '--warm-ms', String(P.warm5)], P.sizes.length * (3 * (P.r5 * P.w5 + P.warm5) + 8000) + 20000);
@@ -953,6 +997,24 @@ async function orchestrate() {
       out.push('', `Test process: others ${fmtCpus(r5?.others_cpus)} CPU${notesOf(r5) ? `; ${notesOf(r5)}` : ''}.`, '');
     }
 
+    if (want('6')) {
+      const r6 = R['6'];
+      out.push('## 6. Large values', '');
+      out.push(`One key, its value replaced (\`d.set\`) and read (\`d.get\`) for ${P.w6} ms each, in batches of 10. ` +
+        'Reference, same process: copying the same number of bytes once with `Buffer#copy` into a reused buffer (a read cannot copy less). ' +
+        'A value spans 1 + ⌈(bytes + key − 24) / 56⌉ blocks of 64 bytes.');
+      out.push('');
+      out.push('| value | bytes | set µs (p50 / p99) | get µs (p50 / p99) | set MB/s | get MB/s | Buffer#copy µs (p50) | get ÷ copy |');
+      out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+      const us = (x) => (x == null || Number.isNaN(x) ? '—' : sig(x / 1000));
+      for (const row of r6?.rows ?? []) {
+        const mbs = (r) => (r?.ops_per_s ? sig((r.ops_per_s * row.len) / 1e6) : '—');
+        out.push(`| ${row.label} | ${row.len} | ${us(row.set?.p50_ns)} / ${us(row.set?.p99_ns)} | ${us(row.get?.p50_ns)} / ${us(row.get?.p99_ns)} | ` +
+          `${mbs(row.set)} | ${mbs(row.get)} | ${us(row.copy?.p50_ns)} | ${fmtRatio(ratio(row.get?.p50_ns, row.copy?.p50_ns))} |`);
+      }
+      out.push('', `Test process: others ${fmtCpus(r6?.others_cpus)} CPU${notesOf(r6) ? `; ${notesOf(r6)}` : ''}.`, '');
+    }
+
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');
@@ -965,7 +1027,7 @@ async function orchestrate() {
 
 // ------------------------------------------------------------------------------ main
 
-const roles = { single: roleSingle, readers: roleReaders, reader: roleReader, redis: roleRedis, sizes: roleSizes };
+const roles = { single: roleSingle, readers: roleReaders, reader: roleReader, redis: roleRedis, sizes: roleSizes, large: roleLarge };
 if (args.role) {
   const fn = roles[args.role];
   if (!fn) { console.error(`unknown role ${args.role}`); process.exit(2); }

@@ -15,7 +15,7 @@ import {
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
 } from './dict-layout.js';
-import { DictStore, F64_PER_BLOCK, TornRead, entryBlocks, nodeBlocks } from './dict-store.js';
+import { DictStore, F64_PER_BLOCK, TornRead, WORD_COPY_MIN, entryBlocks, nodeBlocks } from './dict-store.js';
 import { checkDict, rebuildDict } from './dict-check.js';
 
 /** What a Dict stores. */
@@ -60,6 +60,12 @@ const SPEC: ObjectSpec<DictOptions> = {
   },
 };
 
+// Views at byte offsets 0..3 of one own buffer, each with room for at least n bytes.
+function valViews(n: number): Buffer[] {
+  const area = new ArrayBuffer((n + 3 + 7) & ~7);
+  return [0, 1, 2, 3].map((r) => Buffer.from(area, r, area.byteLength - 3));
+}
+
 function checkMemory(options: DictOptions | undefined): number {
   const opts = checkObject<DictOptions>('options', options);
   if (opts.memory === undefined) throw invalidArgType('options.memory', 'of type number', undefined);
@@ -98,7 +104,11 @@ export class Dict extends SharedObject {
   #keyBuf = Buffer.from(new ArrayBuffer(256)); // own memory, 4-aligned: DictStore compares keys a word at a time
   #keyLen = 0;
   #hash = 0;
-  #valBuf = Buffer.allocUnsafe(256);
+  // A value's bytes: own memory seen through four views, at byte offsets 0..3, so that a
+  // long value can sit at the same offset modulo 4 as in the blocks (the copy then goes a
+  // word at a time); #valBuf is the view in use.
+  #valViews = valViews(256);
+  #valBuf = this.#valViews[0] as Buffer;
   #valLen = 0;
   #valType = 0;
   #valAscii = false;
@@ -564,10 +574,10 @@ export class Dict extends SharedObject {
 
   // A string value as UTF-8 in #valBuf.
   #encodeUtf8(value: string): void {
-    let buf = this.#valBuf;
+    let buf = this.#valScratch(0, this.#keyLen);
     if (value.length * 3 > buf.length) {
       const n = Buffer.byteLength(value);
-      if (n > buf.length) this.#valBuf = buf = Buffer.allocUnsafe(n);
+      if (n > buf.length) buf = this.#valScratch(n, this.#keyLen);
     }
     this.#valLen = buf.write(value, 0, 'utf8');
     this.#valType = T_STRING;
@@ -577,10 +587,17 @@ export class Dict extends SharedObject {
 
   #setVal(bytes: Uint8Array, type: number): void {
     this.#valStr = null;
-    if (bytes.byteLength > this.#valBuf.length) this.#valBuf = Buffer.allocUnsafe(bytes.byteLength);
-    this.#valBuf.set(bytes, 0);
+    // Bytes follow their key in the blocks; numbers and booleans come first (offset 0).
+    this.#valScratch(bytes.byteLength, type === T_BYTES ? this.#keyLen : 0).set(bytes, 0);
     this.#valLen = bytes.byteLength;
     this.#valType = type;
+  }
+
+  // #valBuf with room for n bytes, starting at (ENTRY_PAYLOAD + offset) modulo 4: where a
+  // value at payload offset `offset` starts within a word in the blocks.
+  #valScratch(n: number, offset: number): Buffer {
+    if (n > (this.#valViews[3] as Buffer).length) this.#valViews = valViews(n);
+    return (this.#valBuf = this.#valViews[(ENTRY_PAYLOAD + offset) & 3] as Buffer);
   }
 
   #prepare(key: string, value: DictValue, options: DictSetOptions | undefined): void {
@@ -691,14 +708,20 @@ export class Dict extends SharedObject {
         if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
         const from = store.keyLen(e);
         if ((store.bytes[e * BLOCK_SIZE + E_FLAGS_BYTE] as number) & F_ASCII) return store.asciiPayload(e, from, len);
-        const buf = len <= this.#valBuf.length ? this.#valBuf : (this.#valBuf = Buffer.allocUnsafe(len));
+        const buf = this.#valScratch(len, from);
         store.readPayload(e, ENTRY_PAYLOAD, from, buf, len);
         return buf.toString('utf8', 0, len);
       }
       case T_BYTES: {
         if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
-        const out = Buffer.allocUnsafe(len);
-        store.readPayload(e, ENTRY_PAYLOAD, store.keyLen(e), out, len);
+        const from = store.keyLen(e);
+        let out = Buffer.allocUnsafe(len < WORD_COPY_MIN ? len : len + 3);
+        if (len >= WORD_COPY_MIN) {
+          // Long: start it at the bytes' offset modulo 4 in the blocks, so the copy goes by words.
+          const skip = (ENTRY_PAYLOAD + from - out.byteOffset) & 3;
+          out = out.subarray(skip, skip + len);
+        }
+        store.readPayload(e, ENTRY_PAYLOAD, from, out, len);
         return out;
       }
       default:
@@ -844,8 +867,7 @@ export class Dict extends SharedObject {
         type = T_NUMBER;
       } else {
         const bytes = Buffer.byteLength(value);
-        if (bytes > this.#valBuf.length) this.#valBuf = Buffer.allocUnsafe(bytes);
-        len = this.#valBuf.write(value, 0, 'utf8');
+        len = this.#valScratch(bytes, 0).write(value, 0, 'utf8');
         type = T_STRING;
       }
       const need = nodeBlocks(len);
