@@ -671,8 +671,11 @@ test('payload at block edges: keys and values of 0 .. 3 blocks ending exactly at
         const key = `${kl}:${vl}:`.padEnd(kl, 'k').slice(0, kl);
         const odd = new Uint8Array(new ArrayBuffer(vl + 3), 3, vl); // a view at an odd offset
         for (let i = 0; i < vl; i++) odd[i] = (i * 7 + kl) & 0xff;
+        // Contents that differ by position and key, so a copy off by a byte cannot pass.
+        let text = '';
+        for (let i = 0; i < vl; i++) text += String.fromCharCode(33 + ((i * 7 + kl * 3 + vl) % 94));
         const values = [
-          'a'.repeat(vl),
+          text,
           Buffer.from(odd.buffer, odd.byteOffset, vl),
           'é'.repeat(vl >> 1) + (vl & 1 ? 'x' : ''), // vl UTF-8 bytes
         ];

@@ -340,9 +340,11 @@ export class DictStore {
     if (length === 0) return '';
     const first = this.payloadAt(e, ENTRY_PAYLOAD, offset);
     if (first % BLOCK_SIZE + length <= BLOCK_SIZE) return latin1(this.#text, first, first + length);
-    // Spread over blocks: gather it (a word at a time where aligned), then decode once.
-    if (length > this.#gather.length) {
-      this.#gather = Buffer.from(new ArrayBuffer((length + 3) & ~3));
+    // Spread over blocks: gather it, then decode once. The copy starts at the value's offset
+    // modulo 4 in the blocks, so it goes a word at a time whatever the key's length.
+    const shift = first & 3;
+    if (length + shift > this.#gather.length) {
+      this.#gather = Buffer.from(new ArrayBuffer((length + shift + 3) & ~3));
       this.#gatherWords = new Int32Array(this.#gather.buffer);
     }
     const out = this.#gather;
@@ -354,13 +356,15 @@ export class DictStore {
     while (done < length) {
       const room = BLOCK_SIZE - (at % BLOCK_SIZE);
       const n = room < length - done ? room : length - done;
+      const to = shift + done; // same offset modulo 4 as `at`
       let i = 0;
-      if (((at | done) & 3) === 0) for (; i + 4 <= n; i += 4) outWords[(done + i) >> 2] = words[(at + i) >> 2] as number;
-      for (; i < n; i++) out[done + i] = bytes[at + i] as number;
+      for (; i < n && ((at + i) & 3) !== 0; i++) out[to + i] = bytes[at + i] as number;
+      for (; i + 4 <= n; i += 4) outWords[(to + i) >> 2] = words[(at + i) >> 2] as number;
+      for (; i < n; i++) out[to + i] = bytes[at + i] as number;
       done += n;
       if (done < length) at = this.nextPayload();
     }
-    return latin1(out, 0, length);
+    return latin1(out, shift, shift + length);
   }
 
   // Scratch for asciiPayload (own memory, 4-aligned), and its words (views made once).
