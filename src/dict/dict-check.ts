@@ -11,9 +11,9 @@ import { ShmkitError } from '../errors.js';
 import {
   BLOCK_SIZE, CLOCK, E_HASH, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_VAL_LEN, ENTRIES, FREE_COUNT, FREE_HEAD,
   L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LRU_HEAD, LRU_TAIL, MAX_KEY_BYTES, SEQ_STRIDE, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST,
-  T_NUMBER, T_STRING,
+  T_NUMBER, T_STRING, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
-import { type DictStore, entryBlocks, nodeBlocks } from './dict-store.js';
+import { type DictStore } from './dict-store.js';
 
 
 // Whether entry e's header makes sense for bucket b (returns the problem, or '').

@@ -159,8 +159,18 @@ export function geometryFor(memory: number): DictGeometry {
   return dictGeometry(blocks, buckets);
 }
 
-/** Blocks a chain needs for `payload` bytes after a first block with `first` payload bytes. */
+/** Blocks a chain needs for `payload` bytes when its first block's payload starts at `firstPayload`. */
 export function blocksFor(firstPayload: number, payload: number): number {
   const first = BLOCK_SIZE - firstPayload;
   return payload <= first ? 1 : 1 + Math.ceil((payload - first) / (BLOCK_SIZE - MORE_PAYLOAD));
+}
+
+/** Blocks for an entry of `valLen` value bytes and `keyLen` key bytes. */
+export function entryBlocks(valLen: number, keyLen: number): number {
+  return blocksFor(ENTRY_PAYLOAD, valLen + keyLen);
+}
+
+/** Blocks for a list element of `length` bytes. */
+export function nodeBlocks(length: number): number {
+  return blocksFor(NODE_PAYLOAD, length);
 }

@@ -6,10 +6,10 @@
  */
 import { ShmkitError } from '../errors.js';
 import {
-  BLOCK_SIZE, BUCKETS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
+  BLOCK_SIZE, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
   ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LIST_HEAD, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
   T_STRING,
-  dictGeometry, type DictGeometry,
+  dictGeometry, entryBlocks, type DictGeometry,
 } from './dict-layout.js';
 
 // Buffer#latin1Slice skips toString()'s argument handling (a third of a short
@@ -25,7 +25,6 @@ function latin1(buf: Buffer, start: number, end: number): string {
 export class TornRead extends Error {}
 const TORN = new TornRead('torn read');
 
-const FIRST_ROOM = BLOCK_SIZE - ENTRY_PAYLOAD; // 24
 const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 56
 const INTS_PER_BLOCK = BLOCK_SIZE / 4;
 /** Float64 elements per block (f64 index of block b's field f: b * F64_PER_BLOCK + f). */
@@ -522,17 +521,3 @@ export class DictStore {
     cells[FREE_COUNT] = (cells[FREE_COUNT] as number) + n;
   }
 }
-
-/** Blocks for an entry of `valLen` value bytes and `keyLen` key bytes. */
-export function entryBlocks(valLen: number, keyLen: number): number {
-  const payload = valLen + keyLen;
-  return payload <= FIRST_ROOM ? 1 : 1 + Math.ceil((payload - FIRST_ROOM) / MORE_ROOM);
-}
-
-/** Blocks for a list element of `length` bytes. */
-export function nodeBlocks(length: number): number {
-  const room = BLOCK_SIZE - 24;
-  return length <= room ? 1 : 1 + Math.ceil((length - room) / MORE_ROOM);
-}
-
-export { BUCKETS as BUCKETS_INDEX };

@@ -13,9 +13,9 @@ import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCrea
 import {
   BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
-  SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry,
+  SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
-import { DictStore, F64_PER_BLOCK, TornRead, WORD_COPY_MIN, entryBlocks, nodeBlocks } from './dict-store.js';
+import { DictStore, F64_PER_BLOCK, TornRead, WORD_COPY_MIN } from './dict-store.js';
 import { checkDict, rebuildDict } from './dict-check.js';
 
 /** What a Dict stores. */
