@@ -49,13 +49,12 @@
 import { spawn, fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize,
-  startWatchdog, runJson, liveGroups, fmtUs, sig, ratio, fmtRatio, cpuPerRt, sleepsPerRt,
-  sweepStale, machineInfo, machineLine, echoFrames } from './lib/common.mjs';
+  startWatchdog, runJson, fmtUs, sig, ratio, fmtRatio, cpuPerRt, sleepsPerRt,
+  machineInfo, machineLine, echoFrames, startRun, cpuSnap, othersCpu, fmtRate, fmtCpus } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -998,35 +997,6 @@ async function roleMpmcCons() {
 
 // ------------------------------------------------------------------------------ orchestrator
 
-// CPU time of the whole machine (busy jiffies) and of this process tree (self + reaped
-// descendants), to tell how much other processes used while a test ran.
-const TCK = 100; // USER_HZ on Linux
-function cpuSnap() {
-  let busy = NaN, mine = NaN;
-  try {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    busy = f[0] + f[1] + f[2] + f[5] + f[6]; // user nice system irq softirq (not idle, iowait, steal)
-  } catch { /* no /proc */ }
-  try {
-    const st = fs.readFileSync('/proc/self/stat', 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
-    mine = f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
-  } catch { /* no /proc */ }
-  return { busy, mine, t: Date.now() };
-}
-function othersCpu(a, b) { // CPUs (1.0 = one whole CPU) used by other processes between a and b
-  const secs = (b.t - a.t) / 1000;
-  if (!(secs > 0.05)) return NaN;
-  return Math.max(0, (b.busy - a.busy) - (b.mine - a.mine)) / TCK / secs;
-}
-
-function fmtRate(x) {
-  if (x == null || Number.isNaN(x)) return '—';
-  if (x >= 1e6) return `${sig(x / 1e6)} M`;
-  if (x >= 1e3) return `${sig(x / 1e3)} k`;
-  return sig(x);
-}
-function fmtCpus(x) { return x == null || Number.isNaN(x) ? '—' : x.toFixed(2); }
 function probeCell(r) {
   const f = (p) => (p == null ? '—' : p === Infinity ? 'stalled' : fmtUs(p));
   return r?.probe_before == null && r?.probe_after == null ? '—' : `${f(r.probe_before)} → ${f(r.probe_after)}`;
@@ -1055,31 +1025,10 @@ async function orchestrate() {
   const only = args.only ? String(args.only).split(',') : null;
   const want = (id) => !only || only.some((o) => id === o || id.startsWith(o));
   const wantSec = (sec) => !only || only.some((o) => o.startsWith(sec) || sec.startsWith(o)); // a section with anything selected
-  const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const names = [];
-  const newName = (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; };
-  sweepStale();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
-  let shmkit = null;
-
-  const cleanup = () => {
-    for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
-    liveGroups.clear();
-    for (const nm of names) {
-      try { if (shmkit) shmkit.Segment.unlink(nm); else fs.rmSync(`/dev/shm${nm}`, { force: true }); } catch { /* gone */ }
-    }
-    try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ }
-  };
-  process.on('exit', cleanup);
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { cleanup(); process.exit(130); });
-  // Last resort: whatever happens, this run ends (and cleans up) shortly after its budget.
-  setTimeout(() => { process.stderr.write('[channel-bench] overall hard limit hit: killing everything\n'); cleanup(); process.exit(3); }, BUDGET_MS + 8000).unref();
-
-  const log = (s) => process.stderr.write(`[channel-bench ${((Date.now() - tStart) / 1000).toFixed(1)}s] ${s}\n`);
-  const remaining = () => BUDGET_MS - (Date.now() - tStart);
+  const { tag, tmp, newName, log, remaining, cleanup } = startRun('channel-bench', BUDGET_MS, tStart);
   const R = {};
   try {
-    shmkit = await loadShmkit();
+    await loadShmkit(); // fails early if dist/ is not built
     const info = machineInfo();
 
     const cbin = path.join(tmp, 'channel-ref');

@@ -55,8 +55,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  now, parseArgs, emit, loadShmkit, sleep, usage, usageSince, pinned, summarize, startWatchdog, runJson, liveGroups, sig, ratio, fmtRatio,
-  sweepStale, machineInfo, machineLine } from './lib/common.mjs';
+  now, parseArgs, emit, loadShmkit, sleep, usage, usageSince, pinned, summarize, startWatchdog, runJson, sig, ratio, fmtRatio,
+  machineInfo, machineLine, startRun, cpuSnap, othersCpu, stealCpu, fmtRate, fmtCpus } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const args = parseArgs(process.argv.slice(2));
@@ -682,38 +682,7 @@ async function roleRedis() {
 
 // ------------------------------------------------------------------------------ orchestrator
 
-const TCK = 100; // USER_HZ on Linux
-function cpuSnap() { // as in bench/channel.mjs: machine busy time and this process tree's
-  let busy = NaN, mine = NaN, steal = NaN;
-  try {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    busy = f[0] + f[1] + f[2] + f[5] + f[6];
-    steal = f[7]; // time the hypervisor ran something else while a vCPU wanted to run
-  } catch { /* no /proc */ }
-  try {
-    const st = fs.readFileSync('/proc/self/stat', 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
-    mine = f[11] + f[12] + f[13] + f[14];
-  } catch { /* no /proc */ }
-  return { busy, mine, steal, t: Date.now() };
-}
-function othersCpu(a, b) {
-  const secs = (b.t - a.t) / 1000;
-  if (!(secs > 0.05)) return NaN;
-  return Math.max(0, (b.busy - a.busy) - (b.mine - a.mine)) / TCK / secs;
-}
-function stealCpu(a, b) { // CPUs' worth of steal time between a and b
-  const secs = (b.t - a.t) / 1000;
-  return secs > 0.05 ? Math.max(0, b.steal - a.steal) / TCK / secs : NaN;
-}
-function fmtRate(x) {
-  if (x == null || Number.isNaN(x)) return '—';
-  if (x >= 1e6) return `${sig(x / 1e6)} M`;
-  if (x >= 1e3) return `${sig(x / 1e3)} k`;
-  return sig(x);
-}
 const fmtNs = (x) => (x == null || Number.isNaN(x) ? '—' : sig(x));
-const fmtCpus = (x) => (x == null || Number.isNaN(x) ? '—' : x.toFixed(2));
 function notesOf(r) {
   if (!r) return 'not run';
   if (r.skipped) return `skipped: ${r.skipped}`;
@@ -751,30 +720,10 @@ async function orchestrate() {
   const P = quick
     ? { warm: 150, r1: 3, w1: 150, reps: 1, w2: 600, warm2: 300, r3: 1, redis: 400, pipe: 200, shm: 150, warm3: 100, sizes: [1000, 10000, 100000], r5: 2, w5: 100, warm5: 100, w6: 100 }
     : { warm: 300, r1: 5, w1: 400, reps: 3, w2: 1200, warm2: 400, r3: 3, redis: 500, pipe: 300, shm: 200, warm3: 250, sizes: [1000, 10000, 100000, 1000000], r5: 3, w5: 300, warm5: 200, w6: 250 };
-  const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const names = [];
-  const newName = (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; };
-  sweepStale();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
-  let shmkit = null;
-
-  const cleanup = () => {
-    for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
-    liveGroups.clear();
-    for (const nm of names) {
-      try { if (shmkit) shmkit.Segment.unlink(nm); else fs.rmSync(`/dev/shm${nm}`, { force: true }); } catch { /* gone */ }
-    }
-    try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ }
-  };
-  process.on('exit', cleanup);
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { cleanup(); process.exit(130); });
-  setTimeout(() => { process.stderr.write('[dict-bench] overall hard limit hit: killing everything\n'); cleanup(); process.exit(3); }, BUDGET_MS + 8000).unref();
-
-  const log = (s) => process.stderr.write(`[dict-bench ${((Date.now() - tStart) / 1000).toFixed(1)}s] ${s}\n`);
-  const remaining = () => BUDGET_MS - (Date.now() - tStart);
+  const { tag, tmp, newName, log, remaining, cleanup } = startRun('dict-bench', BUDGET_MS, tStart);
   const R = {};
   try {
-    shmkit = await loadShmkit();
+    await loadShmkit(); // fails early if dist/ is not built
     const info = machineInfo();
     const node = process.execPath;
     const run = async (id, label, argv, limitMs) => {

@@ -35,13 +35,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize, procStatTicks,
-  startWatchdog, runJson, liveGroups, fmtUs, sig, ratio, fmtRatio, verdict, cpuPerRt, sleepsPerRt,
-  flagsOf, sweepStale, machineInfo, machineLine, echoFrames } from './lib/common.mjs';
+  startWatchdog, runJson, fmtUs, sig, ratio, fmtRatio, verdict, cpuPerRt, sleepsPerRt,
+  flagsOf, machineInfo, machineLine, echoFrames, startRun } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -389,30 +388,11 @@ async function orchestrate() {
   const BUDGET_MS = quick ? 58000 : 175000;
   const only = args.only ? new Set(String(args.only).split(',')) : null;
   const want = (id) => !only || only.has(id) || only.has(id[0]);
-  const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const names = [];
-  const newName = (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; };
-  sweepStale();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
+  const { tag, tmp, newName, log, remaining, cleanup } = startRun('sync-bench', BUDGET_MS, tStart);
   const sockPath = path.join(tmp, 'uds.sock');
-  let shmkit = null;
-
-  const cleanup = () => {
-    for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
-    liveGroups.clear();
-    for (const nm of names) {
-      try { if (shmkit) shmkit.Segment.unlink(nm); else fs.rmSync(`/dev/shm${nm}`, { force: true }); } catch { /* gone */ }
-    }
-    try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ }
-  };
-  process.on('exit', cleanup);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanup(); process.exit(130); });
-
-  const log = (s) => process.stderr.write(`[sync-bench ${((Date.now() - tStart) / 1000).toFixed(1)}s] ${s}\n`);
-  const remaining = () => BUDGET_MS - (Date.now() - tStart);
   const R = {};
   try {
-    shmkit = await loadShmkit();
+    await loadShmkit(); // fails early if dist/ is not built
     const info = machineInfo();
 
     // compile the C reference

@@ -1,7 +1,9 @@
-// bench/lib/common.mjs - helpers shared by the benchmarks in bench/ (sync.mjs, channel.mjs):
-// argument parsing, the loader of the built package, CPU accounting, percentiles, the
-// per-process watchdog, spawning a benchmark process (group) and reading its JSON line,
-// number formatting, the sweep of stale shm names and the machine-info line.
+// bench/lib/common.mjs - helpers shared by the benchmarks in bench/ (sync.mjs, channel.mjs,
+// dict.mjs): argument parsing, the loader of the built package, CPU accounting (per process
+// and of the whole machine), percentiles, the per-process watchdog, spawning a benchmark
+// process (group) and reading its JSON line, number formatting, the orchestrator's run
+// (names, temp dir, cleanup, hard limit, log), the sweep of stale shm names and the
+// machine-info line.
 // Node built-ins only.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -187,6 +189,73 @@ export function sweepStale() {
     }
   }
 }
+
+/**
+ * The orchestrator's run: a tag unique to it, shm names (newName) and a temp dir that are
+ * removed on exit, on SIGINT/SIGTERM/SIGHUP and at a hard limit shortly after the budget
+ * (killing every process group still running), and a log line stamped with the run time.
+ */
+export function startRun(label, budgetMs, tStart = Date.now()) {
+  const tag = `shmkit-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const names = [];
+  sweepStale();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
+  const cleanup = () => {
+    for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+    liveGroups.clear();
+    for (const nm of names) fs.rmSync(`/dev/shm${nm}`, { force: true });
+    try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ }
+  };
+  process.on('exit', cleanup);
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { cleanup(); process.exit(130); });
+  // Last resort: whatever happens, the run ends (and cleans up) shortly after its budget.
+  setTimeout(() => { process.stderr.write(`[${label}] overall hard limit hit: killing everything\n`); cleanup(); process.exit(3); }, budgetMs + 8000).unref();
+  return {
+    tag,
+    tmp,
+    cleanup,
+    newName: (what) => { const nm = `/${tag}-${what}`; names.push(nm); return nm; },
+    log: (line) => process.stderr.write(`[${label} ${((Date.now() - tStart) / 1000).toFixed(1)}s] ${line}\n`),
+    remaining: () => budgetMs - (Date.now() - tStart),
+  };
+}
+
+// CPU time of the whole machine (busy jiffies, and steal: time the hypervisor ran something
+// else while a vCPU wanted to run) and of this process tree (self + reaped descendants), to
+// tell how much other processes used while a test ran.
+const TCK = 100; // USER_HZ on Linux
+export function cpuSnap() {
+  let busy = NaN, mine = NaN, steal = NaN;
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    busy = f[0] + f[1] + f[2] + f[5] + f[6]; // user nice system irq softirq (not idle, iowait, steal)
+    steal = f[7];
+  } catch { /* no /proc */ }
+  try {
+    const st = fs.readFileSync('/proc/self/stat', 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+    mine = f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
+  } catch { /* no /proc */ }
+  return { busy, mine, steal, t: Date.now() };
+}
+/** CPUs (1.0 = one whole CPU) used by other processes between snapshots a and b. */
+export function othersCpu(a, b) {
+  const secs = (b.t - a.t) / 1000;
+  if (!(secs > 0.05)) return NaN;
+  return Math.max(0, (b.busy - a.busy) - (b.mine - a.mine)) / TCK / secs;
+}
+/** CPUs' worth of steal time between a and b. */
+export function stealCpu(a, b) {
+  const secs = (b.t - a.t) / 1000;
+  return secs > 0.05 ? Math.max(0, b.steal - a.steal) / TCK / secs : NaN;
+}
+export function fmtRate(x) {
+  if (x == null || Number.isNaN(x)) return '—';
+  if (x >= 1e6) return `${sig(x / 1e6)} M`;
+  if (x >= 1e3) return `${sig(x / 1e3)} k`;
+  return sig(x);
+}
+export function fmtCpus(x) { return x == null || Number.isNaN(x) ? '—' : x.toFixed(2); }
 
 export function machineInfo() {
   const rd = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return '?'; } };
