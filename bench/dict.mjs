@@ -85,6 +85,12 @@ function mulberry32(seed) {
   };
 }
 
+// Fisher-Yates, in place, with a seeded generator (the same order in every process).
+function shuffle(a, rnd) {
+  for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = a[i]; a[i] = a[j]; a[j] = t; }
+  return a;
+}
+
 // The same data in every process: `keys` (16 B, string values), `ckeys` (16 B, counters),
 // `vals` (64 distinct 64 B strings), and the order in which the tests visit the keys
 // (`order`, `corder`: the same strings, shuffled with `seed`).
@@ -95,9 +101,7 @@ function dataset(n, seed = 1) {
     ckeys[i] = flat(`cnt:${String(i).padStart(KEY_BYTES - 4, '0')}`);
   }
   for (let j = 0; j < NVALS; j++) vals[j] = flat(`value ${j} `.padEnd(VAL_BYTES, String.fromCharCode(97 + (j % 26))));
-  const rnd = mulberry32(seed);
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+  const perm = shuffle(Array.from({ length: n }, (_, i) => i), mulberry32(seed));
   return { keys, ckeys, vals, order: perm.map((i) => keys[i]), corder: perm.map((i) => ckeys[i]) };
 }
 
@@ -400,10 +404,7 @@ async function roleSizes() {
       for (let i = 0; i < n; i++) m.set(keys[i], vals[i % NVALS]);
       // One random cycle through all lines: line perm[i] holds the index of line perm[i+1].
       const w = new Int32Array(seg.buffer);
-      const perm = new Int32Array(lines);
-      for (let i = 0; i < lines; i++) perm[i] = i;
-      const rnd = mulberry32(7);
-      for (let i = lines - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+      const perm = shuffle(Int32Array.from({ length: lines }, (_, i) => i), mulberry32(7));
       for (let i = 0; i < lines; i++) w[perm[i] * 16] = perm[(i + 1) % lines];
       const fresh = order.map(flat); // new strings, allocated in the visiting order
       let pos = 0, x = perm[0], sink = 0;
