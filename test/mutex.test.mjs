@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Mutex, Notifier, Segment } from 'shmkit';
@@ -719,5 +720,31 @@ test('every method of a closed Mutex is ERR_SHMKIT_CLOSED; close is idempotent a
     m.close();
     other.close();
     unlinkQuietly(name);
+  }
+});
+
+test('a handle that refuses its options after the segment is opened (spin out of range) leaves no descriptor, mapping or name behind, for every named kind', async () => {
+  const { Barrier, Condition, RwLock, Semaphore } = await import('shmkit');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const kinds = [
+    ['mutex', Mutex, {}], ['rwlock', RwLock, {}], ['semaphore', Semaphore, { initial: 1 }],
+    ['condition', Condition, {}], ['barrier', Barrier, { parties: 2 }], ['notifier', Notifier, {}],
+  ];
+  for (const [label, Kind, createOptions] of kinds) {
+    const name = uniqueName(`refuse-${label}`);
+    Kind.create(name, createOptions).close();
+    try {
+      const before = fds();
+      for (let i = 0; i < 20; i++) {
+        assert.throws(() => Kind.open(name, { spin: -1 }), expectCode('ERR_OUT_OF_RANGE', RangeError), `${label}.open`);
+        assert.throws(() => Kind.openOrCreate(name, { ...createOptions, spin: 1e9 }), expectCode('ERR_OUT_OF_RANGE', RangeError), `${label}.openOrCreate`);
+      }
+      assert.equal(fds(), before, `${label}: descriptors left open by refused handles`);
+      const fresh = uniqueName(`refuse-new-${label}`);
+      assert.throws(() => Kind.create(fresh, { ...createOptions, spin: -1 }), expectCode('ERR_OUT_OF_RANGE', RangeError), `${label}.create`);
+      assert.equal(existsSync(`/dev/shm${fresh}`), false, `${label}.create left its name behind`);
+    } finally {
+      unlinkQuietly(name);
+    }
   }
 });

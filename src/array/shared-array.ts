@@ -11,7 +11,7 @@ import { MAX_SIZE, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
 import { HEADER_LENGTH, objectBytesAt } from '../layout/header.js';
 import { Segment } from '../segment/segment.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
   DATA_OFFSET, DATA_OFFSET_OFFSET, ELEMENT_BYTES, ELEMENT_BYTES_OFFSET, ELEMENT_TYPE_NAMES, ElementType, LENGTH_OFFSET, SHARED_ARRAY_KIND, SHARED_ARRAY_VERSION,
   TYPE_OFFSET, checkSharedArrayGeometry, sharedArrayLength, type ElementTypeName,
@@ -231,7 +231,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    */
   static create<C extends SharedTypedArrayConstructor>(name: string, type: C, length: number, options?: NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
     const g = { ...geometry(type, length, false), ...namedOptions(options) };
-    return SharedArray.#wrap(createNamed(SPEC, name, g), g, true) as SharedArray<TypedArrayOf<C>>;
+    return adoptNamed(createNamed(SPEC, name, g), (seg) => new SharedArray(seg.buffer, 0, seg, g, seg.name as string), true) as SharedArray<TypedArrayOf<C>>;
   }
 
   /**
@@ -242,7 +242,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
   static open<C extends SharedTypedArrayConstructor>(name: string, type: C): SharedArray<TypedArrayOf<C>>;
   static open(name: string, type?: SharedTypedArrayConstructor): SharedArray {
     const expected = expectedType(type);
-    return SharedArray.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name), expected);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new SharedArray(seg.buffer, 0, seg, expected, seg.name as string));
   }
 
   /**
@@ -252,21 +252,11 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    */
   static openOrCreate<C extends SharedTypedArrayConstructor>(name: string, type: C, length: number, options?: NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
     const g = { ...geometry(type, length, false), ...namedOptions(options) };
-    return SharedArray.#wrap(openOrCreateNamed(SPEC, name, g), g) as SharedArray<TypedArrayOf<C>>;
+    return adoptNamed(openOrCreateNamed(SPEC, name, g), (seg) => new SharedArray(seg.buffer, 0, seg, g, seg.name as string)) as SharedArray<TypedArrayOf<C>>;
   }
 
   static unlink(name: string): void {
     Segment.unlink(name);
-  }
-
-  static #wrap(seg: Segment, expected: Geometry | undefined, created = false): SharedArray {
-    try {
-      return new SharedArray(seg.buffer, 0, seg, expected, seg.name as string);
-    } catch (err) {
-      seg.close();
-      if (created) Segment.unlink(seg.name as string); // we made it: leave no name behind that we could not use
-      throw err;
-    }
   }
 
   /**

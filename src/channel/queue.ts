@@ -20,7 +20,7 @@ import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { lockingTid } from '../sync/robust.js';
 import { objectBytesAt } from '../layout/header.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
@@ -244,33 +244,21 @@ export class Queue extends SharedObject implements Attempt {
 
   static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
     checkQueueHandleOptions(options); // before anything is created
-    const seg = createNamed(SPEC, name, options);
-    return Queue.#wrap(seg, options);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: QueueHandleOptions): Queue {
     checkQueueHandleOptions(options);
-    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
-    return Queue.#wrap(seg, options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
     checkQueueHandleOptions(options);
-    const seg = openOrCreateNamed(SPEC, name, options);
-    return Queue.#wrap(seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {
     Segment.unlink(name);
-  }
-
-  static #wrap(seg: Segment, options: QueueHandleOptions | undefined): Queue {
-    try {
-      return new Queue(seg.buffer, 0, seg, options);
-    } catch (err) {
-      seg.close();
-      throw err;
-    }
   }
 
   /** Data bytes of the ring. */

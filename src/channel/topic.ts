@@ -12,7 +12,7 @@ import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type C
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { objectBytesAt } from '../layout/header.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import {
@@ -110,30 +110,21 @@ export class Topic extends SharedObject {
 
   static create(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
     checkHandleOptions(options); // before anything is created
-    return Topic.#wrap(createNamed(SPEC, name, options), options);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Topic(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: TopicHandleOptions): Topic {
     checkHandleOptions(options);
-    return Topic.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name), options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Topic(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
     checkHandleOptions(options);
-    return Topic.#wrap(openOrCreateNamed(SPEC, name, options), options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Topic(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {
     Segment.unlink(name);
-  }
-
-  static #wrap(seg: Segment, options: TopicHandleOptions | undefined): Topic {
-    try {
-      return new Topic(seg.buffer, 0, seg, options);
-    } catch (err) {
-      seg.close();
-      throw err;
-    }
   }
 
   get capacity(): number {

@@ -9,7 +9,7 @@ import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../err
 import { Segment } from '../segment/segment.js';
 import { objectBytesAt } from '../layout/header.js';
 import { Mutex } from '../sync/mutex.js';
-import { SharedObject, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject, adoptNamed, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
 import {
   BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
@@ -138,28 +138,19 @@ export class Dict extends SharedObject {
   }
 
   static create(name: string, options: DictOptions & NamedCreateOptions): Dict {
-    return Dict.#wrap(createNamed(SPEC, name, options));
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg), true);
   }
 
   static open(name: string): Dict {
-    return Dict.#wrap(openNamed(SPEC as ObjectSpec<unknown>, name));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Dict(seg.buffer, 0, seg));
   }
 
   static openOrCreate(name: string, options: DictOptions & NamedCreateOptions): Dict {
-    return Dict.#wrap(openOrCreateNamed(SPEC, name, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg));
   }
 
   static unlink(name: string): void {
     Segment.unlink(name);
-  }
-
-  static #wrap(seg: Segment): Dict {
-    try {
-      return new Dict(seg.buffer, 0, seg);
-    } catch (err) {
-      seg.close();
-      throw err;
-    }
   }
 
   /** Bytes of entry memory (blocks). */

@@ -8,7 +8,7 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
@@ -66,18 +66,15 @@ export class Barrier extends SharedObject implements Attempt {
   }
 
   static create(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
-    const seg = createNamed(SPEC, name, options);
-    return new Barrier(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Barrier {
-    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
-    return new Barrier(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
-    const seg = openOrCreateNamed(SPEC, name, options);
-    return new Barrier(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

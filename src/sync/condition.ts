@@ -10,7 +10,7 @@ import { invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
@@ -50,18 +50,15 @@ export class Condition extends SharedObject implements Attempt {
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    const seg = createNamed(SPEC, name, options ?? {});
-    return new Condition(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Condition {
-    const seg = openNamed(SPEC, name);
-    return new Condition(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC, name), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    const seg = openOrCreateNamed(SPEC, name, options ?? {});
-    return new Condition(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

@@ -13,7 +13,7 @@ import { Kind } from '../layout/header.js';
 import { ShmkitError, invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
 import { FOREVER, POLLS_PER_CLOCK, QUICK_POLLS, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
@@ -80,18 +80,15 @@ export class Mutex extends SharedObject {
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    const seg = createNamed(SPEC, name, options ?? {});
-    return new Mutex(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Mutex {
-    const seg = openNamed(SPEC, name);
-    return new Mutex(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC, name), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    const seg = openOrCreateNamed(SPEC, name, options ?? {});
-    return new Mutex(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

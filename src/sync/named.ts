@@ -70,6 +70,22 @@ export function openNamed(spec: ObjectSpec<unknown>, name: string): Segment {
   return seg;
 }
 
+/**
+ * The handle over a named object's segment, built by `make`. If that throws
+ * (handle options it refuses, a layout it rejects), the segment is closed
+ * and, when this call created it, its name removed: a failed create or open
+ * leaves no descriptor, mapping or name behind.
+ */
+export function adoptNamed<T>(seg: Segment, make: (seg: Segment) => T, created = false): T {
+  try {
+    return make(seg);
+  } catch (err) {
+    seg.close();
+    if (created) Segment.unlink(seg.name as string);
+    throw err;
+  }
+}
+
 /** Opens the named object, creating it if it does not exist. */
 export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
   for (;;) {

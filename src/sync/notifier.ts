@@ -7,7 +7,7 @@ import { Kind } from '../layout/header.js';
 import { checkInteger } from '../args.js';
 import { Segment } from '../segment/segment.js';
 import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
@@ -50,18 +50,15 @@ export class Notifier extends SharedObject implements Attempt {
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    const seg = createNamed(SPEC, name, options ?? {});
-    return new Notifier(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Notifier {
-    const seg = openNamed(SPEC, name);
-    return new Notifier(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC, name), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    const seg = openOrCreateNamed(SPEC, name, options ?? {});
-    return new Notifier(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

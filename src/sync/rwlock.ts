@@ -8,7 +8,7 @@ import { Kind } from '../layout/header.js';
 import { ShmkitError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
@@ -55,18 +55,15 @@ export class RwLock extends SharedObject implements Attempt {
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    const seg = createNamed(SPEC, name, options ?? {});
-    return new RwLock(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): RwLock {
-    const seg = openNamed(SPEC, name);
-    return new RwLock(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC, name), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    const seg = openOrCreateNamed(SPEC, name, options ?? {});
-    return new RwLock(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

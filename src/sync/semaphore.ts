@@ -8,7 +8,7 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
-import { SharedObject, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
+import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
 import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
@@ -61,18 +61,15 @@ export class Semaphore extends SharedObject implements Attempt {
   }
 
   static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    const seg = createNamed(SPEC, name, options ?? {});
-    return new Semaphore(seg.buffer, 0, seg, options);
+    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Semaphore {
-    const seg = openNamed(SPEC as ObjectSpec<unknown>, name);
-    return new Semaphore(seg.buffer, 0, seg, options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    const seg = openOrCreateNamed(SPEC, name, options ?? {});
-    return new Semaphore(seg.buffer, 0, seg, options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {
