@@ -11,13 +11,12 @@
 //    round: never a torn or foreign value, never a missing key, values
 //    change; afterwards Python's reads equal Node's.
 // 3. Python refuses what is not a Dict v2, with a clear error.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Dict, Queue, Segment } from 'shmkit';
-import { uniqueName } from './fixtures/names.mjs';
+import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, sleep, unlinkQuietly } from './fixtures/helpers.mjs';
 import { reap, run, startProcess } from './fixtures/proc.mjs';
 
@@ -26,16 +25,7 @@ const VALUE_MODULE = new URL('./fixtures/dict-value.mjs', import.meta.url).href;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PY_TIMEOUT_MS = 20000;
 
-const created = []; // every shm name made here: none may survive the file
-function named(label) {
-  const name = uniqueName(label);
-  created.push(name);
-  return name;
-}
-
-after(() => {
-  assert.deepEqual(created.filter((n) => existsSync(`/dev/shm${n}`)), [], 'shm objects left behind');
-});
+const named = trackedNames(); // every shm name made here; none may survive the file
 
 // Skip (not fail) only when there is no usable python3 at all.
 let pythonSkip = false;

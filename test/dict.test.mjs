@@ -13,13 +13,13 @@
 //    up to 90 % of the capacity with { evict: false }: never ENOSPC.
 // 6. Bad input, wrong kinds, scribbled headers and geometry, closed handles.
 // 7. Memory overhead per entry (16-byte keys, 64-byte values).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Dict, Mutex, Queue, Segment, ShmkitError } from 'shmkit';
-import { uniqueName } from './fixtures/names.mjs';
+import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { reap, startNode } from './fixtures/proc.mjs';
 import { checkElement, checkValue, describeValue, kindOf, makeString } from './fixtures/dict-value.mjs';
@@ -47,16 +47,7 @@ const blocksFor = (valueBytes, keyBytes) => {
   return payload <= 24 ? 1 : 1 + Math.ceil((payload - 24) / 56);
 };
 
-const created = []; // every shm name made here: none may survive the file
-function named(label) {
-  const name = uniqueName(label);
-  created.push(name);
-  return name;
-}
-
-after(() => {
-  assert.deepEqual(created.filter((n) => existsSync(`/dev/shm${n}`)), [], 'shm objects left behind');
-});
+const named = trackedNames(); // every shm name made here; none may survive the file
 
 /** Runs fn(dict, name) on a new Dict, then closes and unlinks it (also on failure). */
 async function withDict(label, memory, fn) {

@@ -16,15 +16,16 @@
 //    killed consumer may not have released it; the drained ring is empty.
 //
 // Children: fixtures/queue-shared-peer.mjs. Messages: fixtures/queue-msg.mjs.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue, Segment } from 'shmkit';
-import { uniqueName } from './fixtures/names.mjs';
-import { STEP_MS, expectCode, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
-import { reap, startNode } from './fixtures/proc.mjs';
+import { makeQueue as makeQueueNamed } from './fixtures/queue-handle.mjs';
+import { trackedNames, uniqueName } from './fixtures/names.mjs';
+import { STEP_MS, expectCode, hex, sleep, waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { reap, startNode, killedOk } from './fixtures/proc.mjs';
 import { checkMessage, makeMessage, parseMessage, sizeOf } from './fixtures/queue-msg.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/queue-shared-peer.mjs', import.meta.url));
@@ -32,39 +33,14 @@ const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
 // docs/LAYOUT.md, Queue: byte offset of DATA_WAITERS (threads parked for a message).
 const DATA_WAITERS_OFF = 388;
 
-const created = [];
-function named(label) {
-  const name = uniqueName(label);
-  created.push(name);
-  return name;
-}
-
-after(() => {
-  assert.deepEqual(created.filter((n) => existsSync(`/dev/shm${n}`)), [], 'shm objects left behind');
-});
+const named = trackedNames(); // every shm name made here; none may survive the file
 
 // ---- helpers ----------------------------------------------------------------
 
-/** A new Queue; dispose() closes and unlinks it (for finally). */
-function makeQueue(label, options) {
-  const name = named(label);
-  const q = Queue.create(name, options);
-  return {
-    name,
-    q,
-    dispose() {
-      try {
-        q.close();
-      } finally {
-        unlinkQuietly(name);
-      }
-    },
-  };
-}
+const makeQueue = (label, options) => makeQueueNamed(named, label, options);
 
 /** Wall-clock milliseconds with sub-ms precision, comparable with the children's stamps. */
 const now = () => performance.timeOrigin + performance.now();
-const hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const recordSize = (len) => (8 + len + 7) & ~7;
 
 function startPeer(procs, args, ms = 30000) {
@@ -84,13 +60,6 @@ async function finishPeer(proc, what, ms = 15000) {
   }
   assert.equal(r.code, 0, `${what} exited ${r.code ?? r.signal}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean);
-}
-
-/** Awaits the exit of a child this test SIGKILLed, and checks that it did not fail before. */
-async function killedOk(proc, what) {
-  const r = await withTimeout(proc.done, STEP_MS, `${what} to exit`);
-  assert.equal(r.signal, 'SIGKILL', `${what} exited ${r.code} before it was killed\nstdout: ${r.stdout.slice(-500)}\nstderr: ${r.stderr}`);
-  return r;
 }
 
 /** Resolves once a thread is parked on the queue's DATA_SEQ word (a consumer waiting for a message). */

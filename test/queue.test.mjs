@@ -22,7 +22,7 @@
 // taken per operation and handed over, so a second producer/consumer waits
 // (or trySend/tryReceive/reserve/peek return false/undefined) instead of
 // failing. The tests check the current behaviour.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,9 +31,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialize as v8Serialize } from 'node:v8';
 import { Mutex, Notifier, Queue, Segment } from 'shmkit';
-import { uniqueName } from './fixtures/names.mjs';
+import { makeQueue as makeQueueNamed } from './fixtures/queue-handle.mjs';
+import { trackedNames, uniqueName } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
-import { reap, run, startNode, startProcess } from './fixtures/proc.mjs';
+import { reap, run, startNode, startProcess, killedOk } from './fixtures/proc.mjs';
 import { checkMessage, makeMessage, parseMessage, sizeOf, writeMessage } from './fixtures/queue-msg.mjs';
 
 const fixture = (file) => fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url));
@@ -54,35 +55,11 @@ const SPACE_WAITERS_OFF = 396;
 const PRODUCER_ROLE_WORD_OFF = 512 + 64;
 const DATA_OFF = 4864;
 
-const created = []; // every shm name made here: none may survive the file
-function named(label) {
-  const name = uniqueName(label);
-  created.push(name);
-  return name;
-}
-
-after(() => {
-  assert.deepEqual(created.filter((n) => existsSync(`/dev/shm${n}`)), [], 'shm objects left behind');
-});
+const named = trackedNames(); // every shm name made here; none may survive the file
 
 // ---- helpers ----------------------------------------------------------------
 
-/** A new Queue; dispose() closes and unlinks it (for finally). */
-function makeQueue(label, options) {
-  const name = named(label);
-  const q = Queue.create(name, options);
-  return {
-    name,
-    q,
-    dispose() {
-      try {
-        q.close();
-      } finally {
-        unlinkQuietly(name);
-      }
-    },
-  };
-}
+const makeQueue = (label, options) => makeQueueNamed(named, label, options);
 
 /** The queue's memory through a raw Segment (header included), to look at or corrupt it. */
 function rawQueue(name) {
@@ -115,12 +92,6 @@ async function finish(proc, what, ms = 20000) {
   const r = await withTimeout(proc.done, ms, what);
   assert.equal(r.code, 0, `${what} exited ${r.code ?? r.signal}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-/** Awaits the exit of a child this test SIGKILLed, and checks that it did not fail before. */
-async function killedOk(proc, what) {
-  const r = await withTimeout(proc.done, STEP_MS, `${what} to exit`);
-  assert.equal(r.signal, 'SIGKILL', `${what} exited ${r.code} before it was killed\nstdout: ${r.stdout.slice(-500)}\nstderr: ${r.stderr}`);
 }
 
 const recordSize = (len) => (8 + len + 7) & ~7;
