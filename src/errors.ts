@@ -8,19 +8,41 @@
 import { constants as osConstants } from 'node:os';
 
 /** Codes of failures that are shmkit's own rather than the kernel's. */
-export type ShmkitErrorCode =
+export type ShmkitOwnErrorCode =
   | 'ERR_SHMKIT_CLOSED'
   | 'ERR_SHMKIT_BAD_LAYOUT'
+  | 'ERR_SHMKIT_MISMATCH'
   | 'ERR_SHMKIT_BAD_MESSAGE'
+  | 'ERR_SHMKIT_ENCODE'
+  | 'ERR_SHMKIT_DECODE'
   | 'ERR_SHMKIT_FD_LOST'
   | 'ERR_SHMKIT_QUEUE_ENDED'
   | 'ERR_SHMKIT_LAGGED'
+  | 'ERR_SHMKIT_WRONG_TYPE'
+  | 'ERR_SHMKIT_NOT_A_NUMBER'
+  | 'ERR_SHMKIT_NO_ADDON'
   | 'ERR_INVALID_STATE';
+
+/** Node's codes for bad arguments, thrown before anything is touched. */
+export type ArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+
+/**
+ * errno names shmkit raises. The kernel's failures carry any errno name
+ * (with `syscall` and `errno`); these are the ones shmkit also raises itself
+ * (a wait's deadline, unlocking a lock not held, ...).
+ */
+export type SystemErrorCode =
+  | 'ENOENT' | 'EEXIST' | 'EACCES' | 'EPERM' | 'ENOSPC' | 'ENOMEM' | 'ENAMETOOLONG' | 'EINVAL'
+  | 'EFBIG' | 'EIDRM' | 'ETIMEDOUT' | 'ECONNRESET' | 'EBADF' | 'ENODEV' | 'EDEADLK' | 'EOVERFLOW'
+  | 'ECANCELED' | `E${Uppercase<string>}`;
+
+/** Every `code` an error thrown by shmkit can carry. */
+export type ShmkitErrorCode = ShmkitOwnErrorCode | ArgumentErrorCode | SystemErrorCode;
 
 /** The base class of every error shmkit raises for a failed operation. */
 export class ShmkitError extends Error {
   /** Stable machine-readable code: an errno name or `ERR_SHMKIT_*`. */
-  readonly code: string;
+  readonly code: ShmkitErrorCode;
   // `declare`: absent fields stay absent instead of showing as undefined.
   /** The failing syscall, for system errors. */
   declare readonly syscall?: string;
@@ -29,7 +51,7 @@ export class ShmkitError extends Error {
   /** The negative errno, as Node's own system errors carry it. */
   declare readonly errno?: number;
 
-  constructor(code: string, message: string, extra: { syscall?: string; path?: string; errno?: number } = {}) {
+  constructor(code: ShmkitErrorCode, message: string, extra: { syscall?: string; path?: string; errno?: number } = {}) {
     super(message);
     this.name = 'ShmkitError';
     this.code = code;
@@ -65,7 +87,7 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
 
 /** Converts `errno` (positive, as native code reports it) into a ShmkitError. */
 export function systemError(errno: number, syscall: string, path?: string): ShmkitError {
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const code = (ERRNO_NAMES.get(errno) ?? `EUNKNOWN${errno}`) as SystemErrorCode;
   const text = ERRNO_TEXT[code] ?? code.toLowerCase();
   const where = path === undefined ? syscall : `${syscall} '${path}'`;
   return new ShmkitError(code, `${code}: ${text}, ${where}`, { syscall, path, errno: -errno });
@@ -74,6 +96,20 @@ export function systemError(errno: number, syscall: string, path?: string): Shmk
 /** The "not from this process" error: the handle was already closed. */
 export function closedError(what: string): ShmkitError {
   return new ShmkitError('ERR_SHMKIT_CLOSED', `${what} is closed`);
+}
+
+/**
+ * `openOrCreate` found an existing object whose geometry differs from the
+ * options given. Objects outlive processes, so a configuration that would
+ * silently never take effect is refused: omit the option to accept what
+ * exists, or unlink the object to change it.
+ */
+export function mismatchError(what: string, name: string, option: string, existing: unknown, requested: unknown): ShmkitError {
+  return new ShmkitError(
+    'ERR_SHMKIT_MISMATCH',
+    `${what} '${name}' already exists with ${option} ${String(existing)}; openOrCreate asked for ${String(requested)} (omit ${option} to use the existing object, or unlink it first)`,
+    { path: name },
+  );
 }
 
 /** Rethrows a native failure as a ShmkitError naming `path`; other errors pass through. */
@@ -87,10 +123,22 @@ export function rethrowNative(err: unknown, path?: string): never {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (typeof value === 'symbol') return `type symbol (${value.description ?? ''})`;
+  if (typeof value === 'bigint') return `type bigint (${value}n)`;
   if (typeof value === 'string') return `type string ('${value.length > 28 ? value.slice(0, 25) + '...' : value}')`;
   if (typeof value === 'function') return 'function';
-  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    let ctor: string | undefined;
+    try { ctor = (value as object).constructor?.name; } catch { ctor = undefined; }
+    return `an instance of ${typeof ctor === 'string' && ctor !== '' ? ctor : 'Object'}`;
+  }
   return `type ${typeof value} (${String(value)})`;
+}
+
+/** String(value) that never throws (Symbols, objects with a throwing toString). */
+function printable(value: unknown): string {
+  if (typeof value === 'symbol') return value.toString();
+  try { return String(value); } catch { return describe(value); }
 }
 
 type NodeStyleError<E extends Error> = E & { code: string };
@@ -111,7 +159,7 @@ export function invalidArgValue(name: string, reason: string, actual: unknown): 
 
 /** `RangeError` with `code: 'ERR_OUT_OF_RANGE'`. */
 export function outOfRange(name: string, range: string, actual: unknown): NodeStyleError<RangeError> {
-  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`) as NodeStyleError<RangeError>;
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${printable(actual)}`) as NodeStyleError<RangeError>;
   e.code = 'ERR_OUT_OF_RANGE';
   return e;
 }

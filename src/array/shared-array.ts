@@ -11,7 +11,8 @@ import { MAX_SIZE, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
 import { HEADER_LENGTH, objectBytesAt } from '../layout/header.js';
 import { Segment } from '../segment/segment.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   DATA_OFFSET, DATA_OFFSET_OFFSET, ELEMENT_BYTES, ELEMENT_BYTES_OFFSET, ELEMENT_TYPE_NAMES, ElementType, LENGTH_OFFSET, SHARED_ARRAY_KIND, SHARED_ARRAY_VERSION,
   TYPE_OFFSET, checkSharedArrayGeometry, sharedArrayLength, type ElementTypeName,
@@ -256,7 +257,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /**

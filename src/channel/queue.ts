@@ -20,8 +20,9 @@ import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { lockingTid } from '../sync/robust.js';
 import { objectBytesAt } from '../layout/header.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
-import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
 import {
@@ -74,6 +75,7 @@ const SPEC: ObjectSpec<QueueOptions> = {
   kind: QUEUE_KIND,
   version: QUEUE_VERSION,
   what: 'Queue',
+  checkOptions: checkSpinOption,
   byteLength: (options) => queueLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
@@ -258,7 +260,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Data bytes of the ring. */

@@ -12,8 +12,9 @@ import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type C
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { objectBytesAt } from '../layout/header.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
-import { parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
 import {
   CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
@@ -39,6 +40,7 @@ const SPEC: ObjectSpec<TopicOptions> = {
   kind: TOPIC_KIND,
   version: TOPIC_VERSION,
   what: 'Topic',
+  checkOptions: checkSpinOption,
   byteLength: (options) => topicLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
@@ -124,7 +126,7 @@ export class Topic extends SharedObject {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   get capacity(): number {

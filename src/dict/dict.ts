@@ -9,7 +9,8 @@ import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../err
 import { Segment } from '../segment/segment.js';
 import { objectBytesAt } from '../layout/header.js';
 import { Mutex } from '../sync/mutex.js';
-import { SharedObject, adoptNamed, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from '../sync/named.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
@@ -150,7 +151,7 @@ export class Dict extends SharedObject {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Bytes of entry memory (blocks). */

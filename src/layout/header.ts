@@ -48,6 +48,11 @@ const KIND_NAMES = new Map<number, KindName>(
   (Object.entries(Kind) as [KindName, number][]).map(([name, code]) => [code, name]),
 );
 
+/** The name of a kind code, for messages ("Queue", or "kind 42"). */
+export function kindName(code: number): string {
+  return KIND_NAMES.get(code) ?? `kind ${code}`;
+}
+
 /** What a header says about itself. */
 export interface HeaderInfo {
   kind: KindName | 'unknown';
@@ -154,7 +159,7 @@ export function checkHeader(buffer: SharedArrayBuffer, byteOffset: number, kind:
   }
   const foundKind = view.getUint16(KIND_OFFSET, true);
   if (foundKind !== kind) {
-    throw badLayout(what, where, `holds a ${KIND_NAMES.get(foundKind) ?? `kind ${foundKind}`}, not a ${KIND_NAMES.get(kind) ?? `kind ${kind}`}`);
+    throw badLayout(what, where, `holds a ${kindName(foundKind)}, not a ${kindName(kind)}`);
   }
   const foundVersion = view.getUint16(VERSION_OFFSET, true);
   if (foundVersion !== version) throw badLayout(what, where, `layout version ${foundVersion}; this shmkit reads version ${version}`);

@@ -8,8 +8,9 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError, invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 /** Geometry of a Barrier. */
@@ -28,6 +29,7 @@ const SPEC: ObjectSpec<BarrierOptions> = {
   kind: Kind.Barrier,
   version: BARRIER_VERSION,
   what: 'Barrier',
+  checkOptions: checkSpinOption,
   byteLength: (options) => (checkParties(options), BARRIER_LENGTH),
   initFields: (buffer, byteOffset, options) => {
     new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options); // generation 0, tag 0
@@ -78,7 +80,7 @@ export class Barrier extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** How many parties the barrier waits for. */

@@ -10,14 +10,16 @@ import { invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Condition,
   version: CONDITION_VERSION,
   what: 'Condition',
+  checkOptions: checkSpinOption,
   byteLength: () => CONDITION_LENGTH,
   initFields: () => {},
 };
@@ -62,7 +64,7 @@ export class Condition extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /**

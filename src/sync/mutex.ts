@@ -13,8 +13,9 @@ import { Kind } from '../layout/header.js';
 import { ShmkitError, invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
 import { FOREVER, POLLS_PER_CLOCK, QUICK_POLLS, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
 
@@ -35,6 +36,7 @@ const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Mutex,
   version: MUTEX_VERSION,
   what: 'Mutex',
+  checkOptions: checkSpinOption,
   byteLength: () => MUTEX_LENGTH,
   initFields: () => {}, // all zero: free
 };
@@ -92,7 +94,7 @@ export class Mutex extends SharedObject {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Whether anyone holds the lock right now (a snapshot). */

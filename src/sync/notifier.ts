@@ -7,14 +7,16 @@ import { Kind } from '../layout/header.js';
 import { checkInteger } from '../args.js';
 import { Segment } from '../segment/segment.js';
 import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Notifier,
   version: NOTIFIER_VERSION,
   what: 'Notifier',
+  checkOptions: checkSpinOption,
   byteLength: () => NOTIFIER_LENGTH,
   initFields: () => {}, // all zero
 };
@@ -62,7 +64,7 @@ export class Notifier extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** The current count (a signed 32-bit value that wraps). */

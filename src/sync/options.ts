@@ -40,3 +40,8 @@ export function parseSpin(options: SpinOptions | undefined): number | undefined 
   if (options === undefined || options.spin === undefined) return undefined;
   return checkInteger('options.spin', options.spin, 0, 1_000_000);
 }
+
+/** ObjectSpec.checkOptions for kinds whose handles take SpinOptions. */
+export function checkSpinOption(options: unknown): void {
+  parseSpin(options as SpinOptions | undefined);
+}

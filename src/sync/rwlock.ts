@@ -8,14 +8,16 @@ import { Kind } from '../layout/header.js';
 import { ShmkitError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.RwLock,
   version: RWLOCK_VERSION,
   what: 'RwLock',
+  checkOptions: checkSpinOption,
   byteLength: () => RWLOCK_LENGTH,
   initFields: () => {},
 };
@@ -67,7 +69,7 @@ export class RwLock extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Readers holding the lock and whether a writer holds it (a snapshot). */

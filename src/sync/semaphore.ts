@@ -8,8 +8,9 @@ import { checkInteger, checkObject } from '../args.js';
 import { ShmkitError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
-import { SharedObject, adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec } from './named.js';
-import { parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
+import { SharedObject } from '../object/shared-object.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
 
 /** Geometry of a Semaphore. */
@@ -27,6 +28,7 @@ const SPEC: ObjectSpec<SemaphoreOptions> = {
   kind: Kind.Semaphore,
   version: SEMAPHORE_VERSION,
   what: 'Semaphore',
+  checkOptions: checkSpinOption,
   byteLength: (options) => (checkInitial(options), SEMAPHORE_LENGTH),
   initFields: (buffer, byteOffset, options) => {
     new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[VALUE] = checkInitial(options);
@@ -73,7 +75,7 @@ export class Semaphore extends SharedObject implements Attempt {
   }
 
   static unlink(name: string): void {
-    Segment.unlink(name);
+    unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Units available now (a snapshot). */

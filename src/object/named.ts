@@ -1,11 +1,13 @@
 // The life cycle shared by every named or embedded shmkit object: a segment
-// of exactly the object's size, a header checked on open, and placement rules
-// for objects embedded in memory the user owns.
+// of exactly the object's size, a header checked on open, the one rule for
+// openOrCreate on an object that exists, unlink that removes only its own
+// kind, and placement rules for objects embedded in memory the user owns.
+// This layer sits on segment/ and layout/; every kind (sync/, channel/,
+// dict/, array/) builds on it.
 import { checkMode, checkObject } from '../args.js';
-import { ShmkitError, closedError } from '../errors.js';
-import { checkHeader, checkPlacement, publishHeader, writeHeader } from '../layout/header.js';
+import { ShmkitError } from '../errors.js';
+import { HEADER_LENGTH, KIND_OFFSET, MAGIC, MAGIC_OFFSET, checkHeader, checkPlacement, kindName, publishHeader, writeHeader } from '../layout/header.js';
 import { normalizeName } from '../segment/names.js';
-import { parseSpin, type SpinOptions } from './options.js';
 import { Segment } from '../segment/segment.js';
 
 /** Options every named object's `create` takes. */
@@ -23,11 +25,19 @@ export interface ObjectSpec<O> {
   byteLength(options: O): number;
   /** Writes the kind's own fields (the header is written around it). */
   initFields(buffer: SharedArrayBuffer, byteOffset: number, options: O): void;
+  /** Validates handle options too, so a bad one fails before memory is touched. */
+  checkOptions?(options: O): void;
+  /**
+   * The openOrCreate rule: called when openOrCreate opened an existing
+   * object. Throws `mismatchError()` for each geometry option the caller
+   * gave that differs from the object's (options left out are accepted).
+   */
+  checkExisting?(buffer: SharedArrayBuffer, byteOffset: number, options: O, name: string): void;
 }
 
 /** Formats an object in place: header, fields, then the magic last. */
 export function initObject<O>(spec: ObjectSpec<O>, buffer: SharedArrayBuffer, byteOffset: number, options: O): void {
-  parseSpin(options as SpinOptions | undefined); // every option is checked before memory is touched
+  spec.checkOptions?.(options); // every option is checked before memory is touched
   const length = spec.byteLength(options);
   checkPlacement(buffer, byteOffset, length);
   writeHeader(buffer, byteOffset, spec.kind, spec.version, length);
@@ -45,7 +55,7 @@ export function attachObject(spec: ObjectSpec<unknown>, buffer: SharedArrayBuffe
 export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
   const opts = checkObject<O & NamedCreateOptions>('options', options);
   const mode = checkMode(opts.mode);
-  parseSpin(opts as SpinOptions);
+  spec.checkOptions?.(opts);
   const length = spec.byteLength(opts); // validates geometry before anything is created
   const seg = Segment.create(name, { size: length, mode });
   try {
@@ -94,64 +104,57 @@ export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options:
     } catch (err) {
       if ((err as ShmkitError).code !== 'EEXIST') throw err;
     }
+    let seg: Segment;
     try {
-      return openNamed(spec, name);
+      seg = openNamed(spec as ObjectSpec<unknown>, name);
     } catch (err) {
       if ((err as ShmkitError).code !== 'ENOENT') throw err;
+      continue;
     }
+    if (spec.checkExisting !== undefined) {
+      try {
+        spec.checkExisting(seg.buffer, 0, checkObject<O & object>('options', options), normalizeName(name));
+      } catch (err) {
+        seg.close();
+        throw err;
+      }
+    }
+    return seg;
   }
 }
 
 /**
- * Base of every synchronisation handle: the memory it works on and, for named
- * objects, the segment it owns. Hot paths read `cells` directly.
+ * Removes the name of an object of this kind, and nothing else. Allowed: a
+ * complete object of the kind; a half-created one (its header has the kind
+ * but no magic yet: a creator died while initialising it); an empty (0-byte)
+ * object, which a creator that died between shm_open and sizing leaves.
+ * Refused with ERR_SHMKIT_BAD_LAYOUT: another kind, or anything without a
+ * shmkit header (raw data). `Segment.unlink` removes any name.
  */
-export abstract class SharedObject implements Disposable, AsyncDisposable {
-  /** The memory holding the object (its segment's buffer when named). */
-  readonly buffer: SharedArrayBuffer;
-  /** Where the object starts in `buffer`. */
-  readonly byteOffset: number;
-  #closed = false;
-  readonly #segment: Segment | null;
-  readonly #what: string;
-
-  protected constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, what: string) {
-    this.buffer = buffer;
-    this.byteOffset = byteOffset;
-    this.#segment = segment;
-    this.#what = what;
+export function unlinkNamed(spec: ObjectSpec<never>, name: string): void {
+  const path = normalizeName(name);
+  const seg = Segment.open(path, { readOnly: true });
+  let verdict: string | null;
+  try {
+    verdict = kindVerdict(spec, seg);
+  } finally {
+    seg.close();
   }
-
-  /** True once `close()` has run on this handle. */
-  get closed(): boolean {
-    return this.#closed;
+  if (verdict !== null) {
+    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${spec.what}.unlink('${path}'): ${verdict}; Segment.unlink removes any object`, { path });
   }
-
-  /** The POSIX name of a named object, `null` when embedded. */
-  get name(): string | null {
-    return this.#segment?.name ?? null;
-  }
-
-  protected closedError(): ShmkitError {
-    return closedError(this.#what);
-  }
-
-  /**
-   * Releases this handle (and, for a named object, its mapping). The object
-   * itself lives on for other handles; `unlink()` removes a named one.
-   */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#segment?.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** For `await using`: the same as the synchronous dispose. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-  }
+  Segment.unlink(path);
 }
+
+// Why `seg` may not be unlinked as a `spec`, or null when it may.
+function kindVerdict(spec: ObjectSpec<never>, seg: Segment): string | null {
+  if (seg.size === 0) return null;
+  if (seg.size < HEADER_LENGTH) return `not a ${spec.what} (${seg.size} bytes, no shmkit header)`;
+  const view = new DataView(seg.buffer, 0, HEADER_LENGTH);
+  const magic = view.getUint32(MAGIC_OFFSET, true);
+  const kind = view.getUint16(KIND_OFFSET, true);
+  if (kind === spec.kind && (magic === MAGIC || magic === 0)) return null;
+  if (magic === MAGIC) return `it holds a ${kindName(kind)}, not a ${spec.what}`;
+  return `not a ${spec.what} (no shmkit header: raw data)`;
+}
+

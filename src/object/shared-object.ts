@@ -1,0 +1,58 @@
+// The base of every shmkit object handle: the memory it works on and, for
+// named objects, the segment it owns.
+import { ShmkitError, closedError } from '../errors.js';
+import type { Segment } from '../segment/segment.js';
+
+/**
+ * Base of every object handle: the memory it works on and, for named
+ * objects, the segment it owns. Hot paths read `cells` directly.
+ */
+export abstract class SharedObject implements Disposable, AsyncDisposable {
+  /** The memory holding the object (its segment's buffer when named). */
+  readonly buffer: SharedArrayBuffer;
+  /** Where the object starts in `buffer`. */
+  readonly byteOffset: number;
+  #closed = false;
+  readonly #segment: Segment | null;
+  readonly #what: string;
+
+  protected constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, what: string) {
+    this.buffer = buffer;
+    this.byteOffset = byteOffset;
+    this.#segment = segment;
+    this.#what = what;
+  }
+
+  /** True once `close()` has run on this handle. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The POSIX name of a named object, `null` when embedded. */
+  get name(): string | null {
+    return this.#segment?.name ?? null;
+  }
+
+  protected closedError(): ShmkitError {
+    return closedError(this.#what);
+  }
+
+  /**
+   * Releases this handle (and, for a named object, its mapping). The object
+   * itself lives on for other handles; `unlink()` removes a named one.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#segment?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** For `await using`: the same as the synchronous dispose. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
