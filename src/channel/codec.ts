@@ -8,6 +8,20 @@ import { parseSpin, type SpinOptions } from '../sync/options.js';
 /** How a channel handle turns values into messages. */
 export type Encoding = 'json' | 'v8' | undefined;
 
+/** A value JSON text can carry: what a `'json'` channel receives. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * What a channel handle receives, by its encoding: `Buffer` without one
+ * (bytes; strings arrive as their UTF-8 bytes), `JsonValue` for `'json'`,
+ * `unknown` for `'v8'` (anything structured clone carries). Queue<T>,
+ * Topic<T> and Subscriber<T> are typed by it.
+ */
+export type MessageOf<E extends Encoding> = E extends 'json' ? JsonValue : E extends 'v8' ? unknown : Buffer;
+
+/** What a channel handle receiving `T` accepts to send: bytes handles also take strings. */
+export type SendableOf<T> = [T] extends [Buffer] ? Uint8Array | string : T;
+
 /** Options of a Queue or Topic handle. */
 export interface ChannelHandleOptions extends SpinOptions {
   /** Send and receive objects: `'json'` (JSON text) or `'v8'` (structured clone). */
