@@ -1,14 +1,14 @@
 // Every public member of a closed handle refuses with ERR_SHMKIT_CLOSED,
-// for every kind of handle shmkit exports (rule: "Closed handles" in
-// /work/shared/API.md and docs/API.md): one table, one pass, one list.
+// for every kind of handle shmkit exports (the closed-handle rule of
+// docs/API.md): one table, one pass, one list.
 //
 // The members are found by reflection, so a member added later is checked
 // without anyone touching this file: every getter (called through its
 // descriptor), every method (sync: must throw; async: must reject, or throw,
 // within a bound) and every own data property (which cannot refuse at all) of
 // a closed handle, minus:
-//   - LIFECYCLE below: close()/dispose (idempotent), `closed`, `name`,
-//     `detached`, `constructor`;
+//   - LIFECYCLE below: close()/detach()/dispose (idempotent), `closed`,
+//     `detached`, `name`, `constructor`;
 //   - members that are not in the published typings (dist/src/*.d.ts, read
 //     with the TypeScript compiler): internals (`@internal`, protected,
 //     `#private`) are not the public surface.
