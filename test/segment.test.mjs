@@ -1,10 +1,10 @@
 // POSIX segments: sharing across processes and threads, lifetime, and bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Segment, ShmkitError } from 'shmkit';
-import { uniqueName } from './fixtures/names.mjs';
+import { processShmNames, uniqueName } from './fixtures/names.mjs';
 import { unlinkQuietly } from './fixtures/helpers.mjs';
 import { runNode } from './fixtures/proc.mjs';
 
@@ -151,23 +151,45 @@ test('after close(), old views do not crash and the handle refuses use', () => {
   }
 });
 
-test('unlinked memory is freed when the last user closes', () => {
+test('unlinked memory is freed when the last user closes: close() drops the mapping and the descriptor', () => {
+  // The kernel frees an unlinked object when no descriptor and no mapping
+  // refers to it. This process is its only user: its own figures (not the
+  // machine's Shmem, which every other process moves) show both go at close().
   const name = uniqueName('free');
-  const seg = Segment.create(name, { size: 64 << 20 });
+  const size = 64 << 20;
+  const seg = Segment.create(name, { size });
   try {
     seg.unlink();
     assert.ok(!existsSync(`/dev/shm${name}`));
-    seg.bytes[seg.size - 1] = 1; // still usable after unlink
-    const shmem = () => Number(/Shmem:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
-    const before = shmem();
+    seg.bytes.fill(1); // still usable after unlink; every page now counts in this process's RssShmem
+    const gone = `/dev/shm${name} (deleted)`;
+    const before = ownShmemUse(gone);
+    assert.equal(before.mappings, 1, 'mapped once while open');
+    assert.equal(before.fds, 1, 'one descriptor while open');
     seg.close();
-    const after = shmem();
-    assert.ok(before - after >= 60 * 1024, `Shmem dropped by ${before - after} kB`);
+    const after = ownShmemUse(gone);
+    assert.deepEqual({ mappings: after.mappings, fds: after.fds }, { mappings: 0, fds: 0 }, 'nothing of this process refers to the object');
+    const droppedKb = before.rssShmemKb - after.rssShmemKb;
+    assert.ok(droppedKb >= (size >> 10) - 1024, `RssShmem dropped by ${droppedKb} kB, expected about ${size >> 10}`);
   } finally {
     seg.close();
   }
 });
 
+/** This process's references to the file `path` (mappings, descriptors) and its RssShmem. */
+function ownShmemUse(path) {
+  const mappings = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(` ${path}`)).length;
+  let fds = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) fds++;
+    } catch {
+      // the descriptor readdir itself used, closed already
+    }
+  }
+  const rssShmemKb = Number(/^RssShmem:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+  return { mappings, fds, rssShmemKb };
+}
 
 test('a read-only open never writes the shared object and never crashes', () => {
   const name = uniqueName('ro');
@@ -191,7 +213,7 @@ test('a read-only open never writes the shared object and never crashes', () => 
 
 test('bad input gets a clear error and changes nothing', () => {
   const name = uniqueName('bad');
-  const before = readdirSync('/dev/shm').length;
+  const before = processShmNames(); // this process's names only: other processes come and go in /dev/shm
   const cases = [
     [() => Segment.create(undefined, { size: 1 }), TypeError, 'ERR_INVALID_ARG_TYPE'],
     [() => Segment.create('', { size: 1 }), TypeError, 'ERR_INVALID_ARG_VALUE'],
@@ -227,7 +249,7 @@ test('bad input gets a clear error and changes nothing', () => {
     seg.close();
     unlinkQuietly(name);
   }
-  assert.equal(readdirSync('/dev/shm').length, before, 'no failed call left anything behind');
+  assert.deepEqual(processShmNames(), before, 'no failed call left anything behind');
 });
 
 test('Symbol.dispose closes the segment', () => {
