@@ -429,7 +429,7 @@ for (const aligned of [true, false]) {
       // two that keep up, and one that naps (5 ms every 16 messages) so that it
       // is lapped, often while it copies a message being overwritten
       const kinds = [{ how: 'sync' }, { how: 'async' }, { how: 'sync', napEvery: 16, napMs: 5 }];
-      for (const k of kinds) watchers.push(peer('watch', { name, ...k }, { timeoutMs: 90000 }));
+      for (const k of kinds) watchers.push(peer('watch', { name, waitMs: 30000, ...k }, { timeoutMs: 90000 }));
       await Promise.all(watchers.map((w) => w.line(/^ready$/)));
       let kills = 0;
       let heldAtDeath = 0;
@@ -439,7 +439,9 @@ for (const aligned of [true, false]) {
         id++;
         pub = peer('publish-forever', { name, id: flag | id }, { timeoutMs: 10000 });
         await pub.line(/^ready$/);
+        // (on a loaded machine a started publisher may not run for a while: wait until it has published)
         const before = topic.published;
+        await waitUntil(() => topic.published !== before, 4 * STEP_MS, `publisher ${id} to publish`);
         await sleep(3 + Math.random() * 40);
         // Freeze it, look at the lock and the ring, then kill it there.
         const pid = pub.child.pid;
@@ -466,8 +468,9 @@ for (const aligned of [true, false]) {
         // The any-instant variant kills at the off-by-one instants too: the
         // next publisher repairs them (and the watchers must not notice).
         if (aligned) assert.equal(state, 'ok', `publisher ${id} killed at a known-bad instant 100 times in a row`);
-        assert.ok(topic.published > before || kills > 1, 'the first publisher published nothing before it was killed');
-        for (const [i, wt] of watchers.entries()) assert.ok(wt.alive(), `watcher ${i} exited early: ${wt.stdout} ${wt.stderr}`);
+        for (const [i, wt] of watchers.entries()) {
+          assert.ok(wt.alive(), `watcher ${i} exited early (${wt.child.exitCode ?? wt.child.signalCode}): ${wt.stdout} ${wt.stderr}`);
+        }
       }
       // The last publisher: publish() must get the lock (the dead holder's
       // included) and finish; it is killed (and fails the test) if it hangs.
