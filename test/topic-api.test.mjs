@@ -437,6 +437,7 @@ test('errors carry codes and name the Topic: encode, decode, too long, receive t
       return true;
     };
     assert.throws(() => json.publish(10n), named('ERR_SHMKIT_ENCODE'));
+    assert.throws(() => raw.publish(42), (err) => err instanceof TypeError && named('ERR_INVALID_ARG_TYPE')(err));
     assert.throws(() => v8.publish(() => 1), named('ERR_SHMKIT_ENCODE'));
     assert.throws(() => json.publish('x'.repeat(json.maxMessage)), (err) => err instanceof RangeError && named('ERR_OUT_OF_RANGE')(err));
     assert.equal(json.published, 0);

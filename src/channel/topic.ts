@@ -219,7 +219,7 @@ export class Topic<T = Buffer> extends SharedObject {
     const timeout = options === undefined ? ring.lockTimeout : publishTimeout(ring, options);
     let bytes: Uint8Array | string;
     try {
-      bytes = encodeMessage(ring.encoding, message, 'Topic');
+      bytes = encodeMessage(ring.encoding, message, ring.label);
     } catch (err) {
       throw encodeFailed(ring, err);
     }
