@@ -24,7 +24,8 @@ export type ShmkitOwnErrorCode =
   | 'ERR_INVALID_STATE';
 
 /** Node's codes for bad arguments, thrown before anything is touched. */
-export type ArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+export type ArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE'
+  | 'ERR_ILLEGAL_CONSTRUCTOR'; // `new` on a class whose instances only a factory makes (Subscriber)
 
 /**
  * errno names shmkit raises. The kernel's failures carry any errno name

@@ -1,25 +1,27 @@
 /**
- * Topic: one-to-many broadcast for real-time data. `publish()` never waits:
- * when the ring is full the oldest messages are overwritten. Each subscriber
- * (any number, in any processes) reads every message in order from where it
- * started; one that falls a lap behind is told how many it missed
- * (ERR_SHMKIT_LAGGED, `missed`) and continues from the oldest message kept.
- * See topic-layout.ts for the format and the rules.
+ * Topic: one-to-many broadcast for real-time data. `publish()` never waits
+ * for subscribers: when the ring is full the oldest messages are
+ * overwritten. Each subscriber (any number, in any processes) reads every
+ * message in order from where it started; one that falls a lap behind
+ * either gets a LaggedError (`missed`) or skips ahead, as it chose, and
+ * continues from the oldest message kept. See topic-layout.ts for the
+ * format and the rules, topic-ring.ts for the publishers' side and
+ * subscriber.ts for the subscribers'.
  */
-import { checkObject } from '../args.js';
-import { ShmkitError, invalidArgValue, outOfRange } from '../errors.js';
-import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
+import { checkObject, checkTimeout } from '../args.js';
+import { invalidArgType, invalidArgValue, mismatchError, outOfRange } from '../errors.js';
+import { checkHandleOptions, encodeMessage, roundCapacity, type ChannelHandleOptions, type JsonValue, type SendableOf } from './codec.js';
 import { Segment } from '../segment/segment.js';
-import { Mutex } from '../sync/mutex.js';
-import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
-import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
-import {
-  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
-  PUBLISHER_LOCK_OFFSET, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage, topicRecordSize,
-} from './topic-layout.js';
+import { Mutex } from '../sync/mutex.js';
+import { parseSpin } from '../sync/options.js';
+import { FOREVER } from '../sync/wait.js';
+import { CAPACITY, DATA_OFFSET, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, PUBLISHER_LOCK_OFFSET, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage } from './topic-layout.js';
+import { TopicRing, validCapacity, type RingOptions } from './topic-ring.js';
+import { LaggedError, Subscriber, newSubscriber, type LagPolicy } from './subscriber.js';
+
+export { LaggedError, Subscriber, type LagPolicy };
 
 /** Geometry of a Topic. */
 export interface TopicOptions {
@@ -27,20 +29,70 @@ export interface TopicOptions {
   capacity: number;
 }
 
-/** Options of a Topic handle. */
-export type TopicHandleOptions = ChannelHandleOptions;
+/** Default of `lockTimeout`, in ms. */
+export const DEFAULT_LOCK_TIMEOUT = 5000;
 
-/** Where a new subscriber starts. */
+/** Options of a Topic handle. */
+export interface TopicHandleOptions extends ChannelHandleOptions {
+  /**
+   * Longest wait, in ms, of `publish()` and `subscribe()` for the publisher
+   * lock, which another publisher holds while it copies one message: a
+   * holder that is stopped (SIGSTOP, a debugger) then costs ETIMEDOUT
+   * instead of hanging every publisher. Default 5000; `Infinity` waits
+   * forever. A holder that dies releases the lock at once (robust lock).
+   */
+  lockTimeout?: number;
+}
+
+/** Options of `Topic.create`, `openOrCreate` and `init`. */
+export type TopicCreateOptions = TopicOptions & NamedCreateOptions & TopicHandleOptions;
+
+/** Options of one `publish()`. */
+export interface PublishOptions {
+  /** Longest wait for the publisher lock, in ms (default: the handle's `lockTimeout`). */
+  timeout?: number;
+}
+
+/** Where a new subscriber starts, and what it does when it falls a lap behind. */
 export interface SubscribeOptions {
   /** `'latest'` (default): only messages published from now on; `'earliest'`: every message still kept. */
   from?: 'latest' | 'earliest';
+  /**
+   * After a lap (messages overwritten before it read them): `'throw'`
+   * (default): the next receive throws LaggedError with `missed`, then goes
+   * on from the oldest message kept; `'skip'`: it goes on from the oldest
+   * message kept at once and counts them in `subscriber.missed`.
+   */
+  onLag?: LagPolicy;
+  /** Longest wait for the publisher lock (subscribing reads a consistent position under it), in ms. Default: the handle's `lockTimeout`. */
+  timeout?: number;
 }
 
-const SPEC: ObjectSpec<TopicOptions> = {
+type BytesOptions = { encoding?: undefined };
+type JsonOptions = { encoding: 'json' };
+type V8Options = { encoding: 'v8' };
+
+function parseLockTimeout(value: unknown): number {
+  if (value === undefined) return DEFAULT_LOCK_TIMEOUT;
+  if (value === Infinity) return FOREVER;
+  if (typeof value !== 'number') throw invalidArgType('options.lockTimeout', 'of type number', value);
+  if (!(value >= 0)) throw outOfRange('options.lockTimeout', '>= 0', value);
+  return Math.ceil(value);
+}
+
+/** Validates every handle option (before anything is created or mapped). */
+function parseHandleOptions(options: TopicHandleOptions | undefined): RingOptions {
+  const opts = checkHandleOptions(options) as TopicHandleOptions;
+  return { encoding: opts.encoding, spin: parseSpin(opts), lockTimeout: parseLockTimeout(opts.lockTimeout) };
+}
+
+const SPEC: ObjectSpec<TopicCreateOptions> = {
   kind: TOPIC_KIND,
   version: TOPIC_VERSION,
   what: 'Topic',
-  checkOptions: checkSpinOption,
+  checkOptions: (options) => {
+    parseHandleOptions(options);
+  },
   byteLength: (options) => topicLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
@@ -49,319 +101,185 @@ const SPEC: ObjectSpec<TopicOptions> = {
     cells[MAX_MESSAGE] = topicMaxMessage(capacity);
     Mutex.init(buffer, byteOffset + PUBLISHER_LOCK_OFFSET).close();
   },
+  // The openOrCreate rule: a capacity given must be the existing one (compared rounded, as stored).
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.capacity === undefined) return;
+    const requested = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
+    const existing = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4)[CAPACITY] as number;
+    // A bad geometry is reported by the handle's own checks (ERR_SHMKIT_BAD_LAYOUT).
+    if (validCapacity(existing) && existing !== requested) throw mismatchError('Topic', name, 'capacity', existing, requested);
+  },
 };
 
-/** The error a lagging subscriber gets. */
-export class LaggedError extends ShmkitError {
-  /** Messages overwritten before this subscriber read them. */
-  readonly missed: number;
-  constructor(missed: number) {
-    super('ERR_SHMKIT_LAGGED', `the subscriber fell a lap behind and missed ${missed} message(s); it continues from the oldest message kept`);
-    this.missed = missed;
-  }
-}
+/**
+ * A broadcast channel in shared memory. `T` is what its subscribers
+ * receive: `Buffer` without an encoding, `JsonValue` (or your type) for
+ * `'json'`, `unknown` (or your type) for `'v8'`.
+ */
+export class Topic<T = Buffer> extends SharedObject {
+  readonly #ring: TopicRing;
 
-/** A broadcast channel in shared memory. */
-export class Topic extends SharedObject {
-  /** @internal */ readonly cells: Int32Array;
-  /** @internal */ readonly data: Buffer;
-  /** @internal */ readonly words: Int32Array;
-  /** @internal */ readonly mask: number;
-  /** @internal */ readonly lock: Mutex;
-  /** @internal */ readonly encoding: 'json' | 'v8' | undefined;
-  /** @internal */ readonly spin: number | undefined;
-  readonly #capacity: number;
-  readonly #maxMessage: number;
-
-  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: TopicHandleOptions) {
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options: RingOptions) {
     super(buffer, byteOffset, segment, 'Topic');
-    const opts = checkHandleOptions(options);
-    this.encoding = opts.encoding;
-    this.spin = parseSpin(opts);
-    this.cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
-    const capacity = this.cells[CAPACITY] as number;
-    if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 || this.cells[MAX_MESSAGE] !== topicMaxMessage(capacity)) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
-    }
-    const objectBytes = objectBytesAt(buffer, byteOffset);
-    if (objectBytes !== topicLength(capacity) || byteOffset + objectBytes > buffer.byteLength) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic at offset ${byteOffset}: capacity ${capacity} does not match the object's ${objectBytes} bytes`);
-    }
-    this.#capacity = capacity;
-    this.#maxMessage = topicMaxMessage(capacity);
-    this.mask = capacity - 1;
-    this.data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
-    this.words = new Int32Array(buffer, byteOffset + DATA_OFFSET, capacity / 4);
-    this.lock = Mutex.attach(buffer, byteOffset + PUBLISHER_LOCK_OFFSET, { spin: 20 });
+    this.#ring = new TopicRing(buffer, byteOffset, segment?.name ?? undefined, options);
   }
 
+  /** Bytes an embedded Topic of this capacity occupies (640 + the rounded capacity). */
   static byteLength(options: TopicOptions): number {
     return SPEC.byteLength(options);
   }
 
-  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic {
-    checkHandleOptions(options);
+  /** Formats a Topic at `byteOffset` of `buffer` (a multiple of 8). */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & BytesOptions): Topic<Buffer>;
+  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & JsonOptions): Topic<T>;
+  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & V8Options): Topic<T>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic<unknown>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic<unknown> {
+    const parsed = parseHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
-    return new Topic(buffer, byteOffset, null, options);
+    return new Topic<unknown>(buffer, byteOffset, null, parsed);
   }
 
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic {
+  /** Uses a Topic formatted by anyone (another process, C code) at `byteOffset`. */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions & BytesOptions): Topic<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & JsonOptions): Topic<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & V8Options): Topic<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown> {
+    const parsed = parseHandleOptions(options);
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
-    return new Topic(buffer, byteOffset, null, options);
+    return new Topic<unknown>(buffer, byteOffset, null, parsed);
   }
 
-  static create(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
-    checkHandleOptions(options); // before anything is created
-    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Topic(seg.buffer, 0, seg, options), true);
+  /** Creates a named Topic (`EEXIST` if the name is taken). */
+  static create(name: string, options: TopicCreateOptions & BytesOptions): Topic<Buffer>;
+  static create<T = JsonValue>(name: string, options: TopicCreateOptions & JsonOptions): Topic<T>;
+  static create<T = unknown>(name: string, options: TopicCreateOptions & V8Options): Topic<T>;
+  static create(name: string, options: TopicCreateOptions): Topic<unknown>;
+  static create(name: string, options: TopicCreateOptions): Topic<unknown> {
+    const parsed = parseHandleOptions(options); // before anything is created
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed), true);
   }
 
-  static open(name: string, options?: TopicHandleOptions): Topic {
-    checkHandleOptions(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Topic(seg.buffer, 0, seg, options));
+  /** Opens an existing named Topic (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
+  static open(name: string, options?: TopicHandleOptions & BytesOptions): Topic<Buffer>;
+  static open<T = JsonValue>(name: string, options: TopicHandleOptions & JsonOptions): Topic<T>;
+  static open<T = unknown>(name: string, options: TopicHandleOptions & V8Options): Topic<T>;
+  static open(name: string, options?: TopicHandleOptions): Topic<unknown>;
+  static open(name: string, options?: TopicHandleOptions): Topic<unknown> {
+    const parsed = parseHandleOptions(options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed));
   }
 
-  static openOrCreate(name: string, options: TopicOptions & NamedCreateOptions & TopicHandleOptions): Topic {
-    checkHandleOptions(options);
-    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Topic(seg.buffer, 0, seg, options));
+  /** Opens the named Topic, creating it if missing; a different `capacity` is ERR_SHMKIT_MISMATCH. */
+  static openOrCreate(name: string, options: TopicCreateOptions & BytesOptions): Topic<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: TopicCreateOptions & JsonOptions): Topic<T>;
+  static openOrCreate<T = unknown>(name: string, options: TopicCreateOptions & V8Options): Topic<T>;
+  static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown>;
+  static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown> {
+    const parsed = parseHandleOptions(options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed));
   }
 
+  /** Removes the name of a Topic (and of nothing else: another kind is ERR_SHMKIT_BAD_LAYOUT). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
+  /** Data bytes of the ring (a power of two). */
   get capacity(): number {
-    return this.#capacity;
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    return ring.capacity;
   }
 
+  /** Largest message, in bytes: `capacity / 4 − 16`. */
   get maxMessage(): number {
-    return this.#maxMessage;
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    return ring.maxMessage;
   }
 
   /** Messages published so far (wraps at 2^32). */
   get published(): number {
-    if (this.closed) throw this.closedError();
-    return Atomics.load(this.cells, NEXT_SEQ) >>> 0;
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    return Atomics.load(ring.cells, NEXT_SEQ) >>> 0;
   }
 
-  /** Publishes `message` to every subscriber; never waits for them. */
-  publish(message: unknown): void {
-    if (this.closed) throw this.closedError();
-    const bytes = encodeMessage(this.encoding, message, 'topic');
-    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
-    if (length > this.#maxMessage) {
-      throw outOfRange('message', `at most ${this.#maxMessage} bytes (a quarter of the topic's capacity, less 16)`, `${length} bytes`);
-    }
-    if (this.lock.lockSync().ownerDied) this.#repair();
+  /**
+   * Publishes `message` to every subscriber. Never waits for subscribers or
+   * for room (the oldest messages are overwritten); waits only for another
+   * publisher's lock, at most `timeout` ms (default: the handle's
+   * `lockTimeout`), then throws ETIMEDOUT.
+   */
+  publish(message: SendableOf<T>, options?: PublishOptions): void {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    const timeout = options === undefined ? ring.lockTimeout : publishTimeout(ring, options);
+    let bytes: Uint8Array | string;
     try {
-      this.#append(bytes, length);
-    } finally {
-      this.lock.unlock();
+      bytes = encodeMessage(ring.encoding, message, ring.label);
+    } catch (err) {
+      throw encodeFailed(ring, err);
     }
-    const cells = this.cells;
-    if (Atomics.load(cells, DATA_WAITERS) !== 0) {
-      Atomics.add(cells, DATA_SEQ, 1);
-      wake(cells, DATA_SEQ, 0);
-    }
+    const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+    if (length > ring.maxMessage) throw ring.tooLong(length);
+    ring.publish(bytes, length, timeout);
   }
 
   /** A new subscriber: its own position, read in this process only. */
-  subscribe(options?: SubscribeOptions): Subscriber {
-    if (this.closed) throw this.closedError();
+  subscribe(options?: SubscribeOptions): Subscriber<T> {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
     const opts = checkObject<SubscribeOptions>('options', options);
     const from = opts.from ?? 'latest';
     if (from !== 'latest' && from !== 'earliest') throw invalidArgValue('options.from', "must be 'latest' or 'earliest'", from);
-    return new Subscriber(this, from);
+    const onLag = opts.onLag ?? 'throw';
+    if (onLag !== 'throw' && onLag !== 'skip') throw invalidArgValue('options.onLag', "must be 'throw' or 'skip'", onLag);
+    const timeout = opts.timeout === undefined ? ring.lockTimeout : checkTimeout(opts.timeout);
+    return newSubscriber<T>(ring, ring.startingPoint(from === 'earliest', timeout), onLag === 'throw');
   }
 
-  /** @internal A consistent (position, sequence) pair: the oldest kept, or the next to come. */
-  startingPoint(earliest: boolean): [number, number] {
-    if (this.lock.lockSync().ownerDied) this.#repair();
-    try {
-      const cells = this.cells;
-      return earliest
-        ? [Atomics.load(cells, OLDEST_POS), Atomics.load(cells, OLDEST_SEQ)]
-        : [Atomics.load(cells, TAIL), Atomics.load(cells, NEXT_SEQ)];
-    } finally {
-      this.lock.unlock();
-    }
+  /** True once `close()` has run on this handle. */
+  override get closed(): boolean {
+    return this.#ring.closed;
   }
 
-  // Under the publisher lock.
-  #append(bytes: Uint8Array | string, length: number): void {
-    const cells = this.cells;
-    const words = this.words;
-    const capacity = this.#capacity;
-    const size = topicRecordSize(length);
-    let tail = Atomics.load(cells, TAIL);
-    const off = tail & this.mask;
-    const filler = off + size > capacity ? capacity - off : 0;
-    // Make room: drop the oldest records (announce first, overwrite after).
-    let oldest = Atomics.load(cells, OLDEST_POS);
-    while (capacity - ((tail - oldest) >>> 0) < filler + size) {
-      const dropped = this.recordSizeAt(oldest);
-      const w = (oldest & this.mask) >> 2;
-      // Absolute, so a publisher killed between these two stores is repaired
-      // from the record at OLDEST_POS (see #repair).
-      if ((words[w + R_LEN] as number) !== FILLER) Atomics.store(cells, OLDEST_SEQ, ((words[w + R_SEQ] as number) + 1) | 0);
-      oldest = (oldest + dropped) | 0;
-      Atomics.store(cells, OLDEST_POS, oldest);
+  /**
+   * Releases this handle; every Subscriber made from it is closed with it
+   * (a receive() waiting on one rejects with ERR_SHMKIT_CLOSED). Idempotent.
+   */
+  override close(): void {
+    const ring = this.#ring;
+    if (ring.closed) return;
+    ring.closed = true;
+    if (ring.parked === 0) {
+      super.close();
+      return;
     }
-    if (oldest === tail) Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ)); // ring emptied
-    if (filler > 0) {
-      // A filler's size is implied (to the end of the data area): an 8-byte
-      // filler has no room for a SIZE word.
-      const w = off >> 2;
-      words[w + R_SEQ] = 0;
-      words[w + R_LEN] = FILLER;
-      tail = (tail + filler) | 0;
-    }
-    const seq = Atomics.load(cells, NEXT_SEQ);
-    const w = (tail & this.mask) >> 2;
-    const start = (tail & this.mask) + RECORD_HEADER_LENGTH;
-    if (typeof bytes === 'string') this.data.write(bytes, start, length, 'utf8');
-    else this.data.set(bytes, start);
-    words[w + R_SEQ] = seq;
-    words[w + R_SIZE] = size;
-    words[w + R_LEN] = length;
-    // A publisher that dies between these two stores costs one sequence number, never a message.
-    Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
-    Atomics.store(cells, TAIL, (tail + size) | 0);
-  }
-
-  /** @internal Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record. */
-  recordSizeAt(pos: number): number {
-    const off = pos & this.mask;
-    const w = off >> 2;
-    if ((this.words[w + R_LEN] as number) === FILLER) return this.#capacity - off;
-    const size = this.words[w + R_SIZE] as number;
-    const len = this.words[w + R_LEN] as number;
-    if (size < RECORD_HEADER_LENGTH || (size & 7) !== 0 || off + size > this.#capacity || len < 0 || len > size - RECORD_HEADER_LENGTH) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
-    }
-    return size;
-  }
-
-  // The previous publisher died holding the lock. Positions are always
-  // stored whole, but OLDEST_SEQ may be one step ahead of the record at
-  // OLDEST_POS: recompute it from the records.
-  #repair(): void {
-    const cells = this.cells;
-    const tail = Atomics.load(cells, TAIL);
-    let pos = Atomics.load(cells, OLDEST_POS);
-    while (pos !== tail) {
-      const w = (pos & this.mask) >> 2;
-      if ((this.words[w + R_LEN] as number) !== FILLER) {
-        Atomics.store(cells, OLDEST_SEQ, this.words[w + R_SEQ] as number);
-        return;
-      }
-      pos = (pos + this.recordSizeAt(pos)) | 0;
-    }
-    Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ));
+    // Receives are parked: wake them (they find the handle closed and
+    // reject) and release the memory once the last has left the wait core,
+    // which counts itself out of DATA_WAITERS in that memory. Releasing it
+    // now would leave the count raised for good (the pages of a closed
+    // segment are replaced by private zero pages), and every publisher
+    // would then pay for a wake nobody needs.
+    ring.idle = () => super.close();
+    ring.wakeSubscribers();
   }
 }
 
-/** One reader of a Topic. Its position lives in this process only. */
-export class Subscriber implements Attempt {
-  readonly #topic: Topic;
-  readonly #word: WaitWord;
-  readonly #spin: SpinBudget;
-  #pos: number;
-  #seq: number;
-
-  /** @internal */
-  constructor(topic: Topic, from: 'latest' | 'earliest') {
-    this.#topic = topic;
-    [this.#pos, this.#seq] = topic.startingPoint(from === 'earliest');
-    this.#word = { cells: topic.cells, word: DATA_SEQ, waiters: DATA_WAITERS };
-    this.#spin = new SpinBudget(topic.spin);
-  }
-
-  /** Messages published that this subscriber has not read yet (a snapshot; includes any it will miss). */
-  get pending(): number {
-    return (Atomics.load(this.#topic.cells, NEXT_SEQ) - this.#seq) >>> 0;
-  }
-
-  /** The next message, or undefined if there is none yet. Throws LaggedError after a lap. */
-  tryReceive(): unknown {
-    if (this.#topic.closed) throw closedTopic();
-    const topic = this.#topic;
-    const cells = topic.cells;
-    const words = topic.words;
-    for (;;) {
-      const pos = this.#pos;
-      if (pos === Atomics.load(cells, TAIL)) return undefined;
-      const off = pos & topic.mask;
-      const w = off >> 2;
-      const len = words[w + R_LEN] as number;
-      const filler = len === FILLER;
-      const size = filler ? topic.capacity - off : (words[w + R_SIZE] as number);
-      const seq = words[w + R_SEQ] as number;
-      const sane = filler || (size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= topic.capacity &&
-        len >= 0 && len <= size - RECORD_HEADER_LENGTH);
-      let copy: Buffer | undefined;
-      if (sane && !filler) {
-        copy = Buffer.allocUnsafe(len);
-        topic.data.copy(copy, 0, off + RECORD_HEADER_LENGTH, off + RECORD_HEADER_LENGTH + len);
-      }
-      // Was the record dropped (and maybe overwritten) while we read it?
-      // Publishers move OLDEST_POS past a record before they overwrite it.
-      if (((pos - Atomics.load(cells, OLDEST_POS)) | 0) < 0) {
-        const missed = this.#resync();
-        if (missed > 0) throw new LaggedError(missed);
-        continue; // only a filler was dropped: nothing lost
-      }
-      if (!sane) {
-        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Topic: corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
-      }
-      this.#pos = (pos + size) | 0;
-      if (filler) continue;
-      // seq above the expected one: a publisher died after taking a number.
-      this.#seq = (seq + 1) | 0;
-      return decodeMessage(topic.encoding, copy as Buffer);
-    }
-  }
-
-  /** Blocks the thread until a message arrives. */
-  receiveSync(options?: WaitOptions): unknown {
-    const { timeout } = parseWait(options);
-    for (;;) {
-      const m = this.tryReceive();
-      if (m !== undefined) return m;
-      waitForSync(this, 0, this.#word, this.#spin, timeout, 'Subscriber.receiveSync');
-    }
-  }
-
-  /** Waits for a message without blocking the event loop. */
-  async receive(options?: WaitOptions): Promise<unknown> {
-    const { timeout, signal } = parseWait(options);
-    signal?.throwIfAborted();
-    for (;;) {
-      const m = this.tryReceive();
-      if (m !== undefined) return m;
-      const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Subscriber.receive');
-      if (parked !== undefined) await parked;
-    }
-  }
-
-  /** Receives forever (a LaggedError ends the iteration: catch it and iterate again to go on). */
-  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
-    for (;;) yield await this.receive();
-  }
-
-  /** @internal The waiting core's check: something published past our position. */
-  attempt(_arg: number): boolean {
-    return Atomics.load(this.#topic.cells, TAIL) !== this.#pos;
-  }
-
-  // Jumps to the oldest message kept; returns how many were missed.
-  #resync(): number {
-    const expected = this.#seq;
-    [this.#pos, this.#seq] = this.#topic.startingPoint(true);
-    const missed = (this.#seq - expected) | 0;
-    return missed > 0 ? missed : 0;
-  }
+function publishTimeout(ring: TopicRing, options: PublishOptions): number {
+  const opts = checkObject<PublishOptions>('options', options);
+  return opts.timeout === undefined ? ring.lockTimeout : checkTimeout(opts.timeout);
 }
 
-function closedTopic(): ShmkitError {
-  return new ShmkitError('ERR_SHMKIT_CLOSED', 'Topic is closed');
+// A message the encoding cannot carry. Coded errors (argument errors,
+// ERR_SHMKIT_ENCODE) pass through; anything else (JSON.stringify's
+// TypeError for a BigInt, v8's DataCloneError) becomes ERR_SHMKIT_ENCODE.
+function encodeFailed(ring: TopicRing, err: unknown): unknown {
+  if (typeof (err as { code?: unknown })?.code === 'string') return err;
+  const e = ring.error('ERR_SHMKIT_ENCODE', `publish: the message cannot be encoded as ${ring.encoding ?? 'bytes'}: ${(err as Error)?.message ?? String(err)}`);
+  (e as { cause?: unknown }).cause = err;
+  return e;
 }

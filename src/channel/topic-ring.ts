@@ -1,0 +1,228 @@
+// The ring of one Topic handle: its views of the shared state
+// (topic-layout.ts has the format and the rules) and the publishers' side
+// of the protocol. Internal: Topic and Subscriber share it, and neither
+// lets it out (both keep it in a `#` field), so nothing here is reachable
+// from the public API; in particular not the publisher lock.
+import { ShmkitError, outOfRange } from '../errors.js';
+import { Mutex } from '../sync/mutex.js';
+import { FOREVER, wake } from '../sync/wait.js';
+import { type Encoding } from './codec.js';
+import {
+  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
+  PUBLISHER_LOCK_OFFSET, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL, topicLength, topicMaxMessage, topicRecordSize,
+} from './topic-layout.js';
+import { objectBytesAt } from '../layout/header.js';
+
+/** What a Topic handle was opened with, parsed. */
+export interface RingOptions {
+  encoding: Encoding;
+  spin: number | undefined;
+  /** ms a publish()/subscribe() waits for the publisher lock; FOREVER (-1) for no bound. */
+  lockTimeout: number;
+}
+
+/** Whether `capacity` is one a Topic can have. */
+export function validCapacity(capacity: number): boolean {
+  return capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0;
+}
+
+function noop(): void {}
+
+export class TopicRing {
+  readonly cells: Int32Array;
+  readonly words: Int32Array;
+  readonly data: Buffer;
+  readonly capacity: number;
+  readonly mask: number;
+  readonly maxMessage: number;
+  readonly encoding: Encoding;
+  readonly spin: number | undefined;
+  readonly lockTimeout: number;
+  /** How errors name the topic: "Topic '/prices'" or "Topic at offset 64". */
+  readonly label: string;
+  /** The topic's POSIX name (errors' `path`), undefined when embedded. */
+  readonly path: string | undefined;
+  /** Set by Topic.close(): the handle and every Subscriber made from it are closed. */
+  closed = false;
+  /** receive() calls of this handle's subscribers parked in the wait core. */
+  parked = 0;
+  /** Set by Topic.close() while receives are parked: finishes the close once the last has left. */
+  idle: () => void = noop;
+  readonly #lock: Mutex;
+
+  constructor(buffer: SharedArrayBuffer, byteOffset: number, path: string | undefined, options: RingOptions) {
+    this.path = path;
+    this.label = path === undefined ? `Topic at offset ${byteOffset}` : `Topic '${path}'`;
+    this.encoding = options.encoding;
+    this.spin = options.spin;
+    this.lockTimeout = options.lockTimeout;
+    this.cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    const capacity = this.cells[CAPACITY] as number;
+    if (!validCapacity(capacity) || this.cells[MAX_MESSAGE] !== topicMaxMessage(capacity)) {
+      throw this.error('ERR_SHMKIT_BAD_LAYOUT', `bad geometry (capacity ${capacity})`);
+    }
+    const objectBytes = objectBytesAt(buffer, byteOffset);
+    if (objectBytes !== topicLength(capacity) || byteOffset + objectBytes > buffer.byteLength) {
+      throw this.error('ERR_SHMKIT_BAD_LAYOUT', `capacity ${capacity} does not match the object's ${objectBytes} bytes`);
+    }
+    this.capacity = capacity;
+    this.maxMessage = topicMaxMessage(capacity);
+    this.mask = capacity - 1;
+    this.data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
+    this.words = new Int32Array(buffer, byteOffset + DATA_OFFSET, capacity / 4);
+    this.#lock = Mutex.attach(buffer, byteOffset + PUBLISHER_LOCK_OFFSET, { spin: 20 });
+  }
+
+  /** A ShmkitError naming this topic. */
+  error(code: 'ERR_SHMKIT_BAD_LAYOUT' | 'ERR_SHMKIT_CLOSED' | 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE' | 'ETIMEDOUT', text: string): ShmkitError {
+    const message = code === 'ETIMEDOUT' ? `ETIMEDOUT: ${this.label}: ${text}` : `${this.label}: ${text}`;
+    return this.path === undefined ? new ShmkitError(code, message) : new ShmkitError(code, message, { path: this.path });
+  }
+
+  closedError(): ShmkitError {
+    return this.path === undefined
+      ? new ShmkitError('ERR_SHMKIT_CLOSED', `${this.label} is closed`)
+      : new ShmkitError('ERR_SHMKIT_CLOSED', `${this.label} is closed`, { path: this.path });
+  }
+
+  tooLong(length: number): RangeError {
+    return outOfRange('message', `at most ${this.maxMessage} bytes for ${this.label} (a quarter of its capacity, less 16)`, `${length} bytes`);
+  }
+
+  /** Publishes one encoded message: lock, make room, write, unlock, wake. */
+  publish(bytes: Uint8Array | string, length: number, timeout: number): void {
+    this.#lockPublisher(timeout, 'publish');
+    try {
+      this.#append(bytes, length);
+    } finally {
+      this.#lock.unlock();
+    }
+    if (Atomics.load(this.cells, DATA_WAITERS) !== 0) this.wakeSubscribers();
+  }
+
+  /** Wakes every parked subscriber (of every process); they re-check. */
+  wakeSubscribers(): void {
+    Atomics.add(this.cells, DATA_SEQ, 1);
+    wake(this.cells, DATA_SEQ, 0);
+  }
+
+  /** A consistent (position, sequence) pair, under the lock: the oldest kept, or the next to come. */
+  startingPoint(earliest: boolean, timeout: number): [number, number] {
+    this.#lockPublisher(timeout, 'subscribe');
+    try {
+      const cells = this.cells;
+      return earliest
+        ? [Atomics.load(cells, OLDEST_POS), Atomics.load(cells, OLDEST_SEQ)]
+        : [Atomics.load(cells, TAIL), Atomics.load(cells, NEXT_SEQ)];
+    } finally {
+      this.#lock.unlock();
+    }
+  }
+
+  /** The error for a malformed record at `pos`. */
+  corrupt(pos: number, len: number, size: number): ShmkitError {
+    return this.error('ERR_SHMKIT_BAD_LAYOUT', `corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
+  }
+
+  // Takes the publisher lock, bounded by `timeout` ms (FOREVER: no bound).
+  // The uncontended path allocates nothing; a holder that died is repaired
+  // after; a holder that is alive but stopped (SIGSTOP, a debugger) costs
+  // the caller at most `timeout`, then ETIMEDOUT naming the topic.
+  #lockPublisher(timeout: number, what: string): void {
+    const lock = this.#lock;
+    let result = lock.tryLock();
+    if (result === false) {
+      try {
+        result = lock.lockSync(timeout === FOREVER ? undefined : { timeout });
+      } catch (err) {
+        if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+        const holder = lock.holder;
+        throw this.error('ETIMEDOUT', `${what} could not take the publisher lock within ${timeout} ms` +
+          (holder === null ? '' : ` (held by process ${holder.pid}, thread ${holder.tid}: stopped or very slow)`));
+      }
+    }
+    if (result.ownerDied) {
+      try {
+        this.#repair();
+      } catch (err) {
+        lock.unlock();
+        throw err;
+      }
+    }
+  }
+
+  // Under the publisher lock.
+  #append(bytes: Uint8Array | string, length: number): void {
+    const cells = this.cells;
+    const words = this.words;
+    const capacity = this.capacity;
+    const size = topicRecordSize(length);
+    let tail = Atomics.load(cells, TAIL);
+    const off = tail & this.mask;
+    const filler = off + size > capacity ? capacity - off : 0;
+    // Make room: drop the oldest records (announce first, overwrite after).
+    let oldest = Atomics.load(cells, OLDEST_POS);
+    while (capacity - ((tail - oldest) >>> 0) < filler + size) {
+      const dropped = this.#recordSizeAt(oldest);
+      const w = (oldest & this.mask) >> 2;
+      // Absolute, so a publisher killed between these two stores is repaired
+      // from the record at OLDEST_POS (see #repair).
+      if ((words[w + R_LEN] as number) !== FILLER) Atomics.store(cells, OLDEST_SEQ, ((words[w + R_SEQ] as number) + 1) | 0);
+      oldest = (oldest + dropped) | 0;
+      // release: subscribers that load OLDEST_POS after copying a record see it was dropped
+      Atomics.store(cells, OLDEST_POS, oldest);
+    }
+    if (oldest === tail) Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ)); // ring emptied
+    if (filler > 0) {
+      // A filler's size is implied (to the end of the data area): an 8-byte
+      // filler has no room for a SIZE word.
+      const w = off >> 2;
+      words[w + R_SEQ] = 0;
+      words[w + R_LEN] = FILLER;
+      tail = (tail + filler) | 0;
+    }
+    const seq = Atomics.load(cells, NEXT_SEQ);
+    const w = (tail & this.mask) >> 2;
+    const start = (tail & this.mask) + RECORD_HEADER_LENGTH;
+    if (typeof bytes === 'string') this.data.write(bytes, start, length, 'utf8');
+    else this.data.set(bytes, start);
+    words[w + R_SEQ] = seq;
+    words[w + R_SIZE] = size;
+    words[w + R_LEN] = length;
+    // A publisher that dies between these two stores costs one sequence number, never a message.
+    Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
+    // release: the record is complete before subscribers (which acquire TAIL) read it
+    Atomics.store(cells, TAIL, (tail + size) | 0);
+  }
+
+  // Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record.
+  #recordSizeAt(pos: number): number {
+    const off = pos & this.mask;
+    const w = off >> 2;
+    if ((this.words[w + R_LEN] as number) === FILLER) return this.capacity - off;
+    const size = this.words[w + R_SIZE] as number;
+    const len = this.words[w + R_LEN] as number;
+    if (size < RECORD_HEADER_LENGTH || (size & 7) !== 0 || off + size > this.capacity || len < 0 || len > size - RECORD_HEADER_LENGTH) {
+      throw this.corrupt(pos, len, size);
+    }
+    return size;
+  }
+
+  // The previous publisher died holding the lock. Positions are always
+  // stored whole, but OLDEST_SEQ may be one step ahead of the record at
+  // OLDEST_POS: recompute it from the records.
+  #repair(): void {
+    const cells = this.cells;
+    const tail = Atomics.load(cells, TAIL);
+    let pos = Atomics.load(cells, OLDEST_POS);
+    while (pos !== tail) {
+      const w = (pos & this.mask) >> 2;
+      if ((this.words[w + R_LEN] as number) !== FILLER) {
+        Atomics.store(cells, OLDEST_SEQ, this.words[w + R_SEQ] as number);
+        return;
+      }
+      pos = (pos + this.#recordSizeAt(pos)) | 0;
+    }
+    Atomics.store(cells, OLDEST_SEQ, Atomics.load(cells, NEXT_SEQ));
+  }
+}
