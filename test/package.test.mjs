@@ -1,14 +1,16 @@
 // The published package, as a user gets it: `npm pack` the repository (as
 // built by `npm test`), install the tarball into a fresh directory with
 // install scripts disabled (no compiler runs), then require AND import
-// `shmkit` there and use a Segment and a Mutex. The addon must be the shipped
-// prebuild (no build/ directory in the installed package). Then, with the
+// `shmkit` there and use a Segment and a Mutex, and compile against its
+// typings. The addon must be the shipped prebuild (no build/ directory in
+// the installed package). Then, with the
 // prebuilds removed (a platform without one, installed with --ignore-scripts),
 // loading must fail with ERR_SHMKIT_NO_ADDON saying what to run.
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uniqueName } from './fixtures/names.mjs';
@@ -17,6 +19,7 @@ import { run } from './fixtures/proc.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PREBUILDS = join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
 const STEP_MS = 30000;
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 /** `npm ...args` in `cwd`; throws with npm's output unless it exits 0. */
 async function npm(cwd, args) {
@@ -61,38 +64,65 @@ const ESM = `
   const addon = require('node-gyp-build').resolve(dirname(require.resolve('shmkit/package.json')));
   ${USE}`;
 
-test('the packed tarball installs with --ignore-scripts and runs on the shipped prebuild', { timeout: 60000 }, async (t) => {
+// One packed and installed copy for the tests below (they run in order).
+let dir;
+let installed;
+before(async () => {
   assert.ok(
     existsSync(PREBUILDS) && readdirSync(PREBUILDS).some((f) => f.endsWith('.node')),
     `no prebuild in ${PREBUILDS}: run \`npm run build\` first`,
   );
-  const dir = mkdtempSync(join(tmpdir(), 'shmkit-package-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  dir = mkdtempSync(join(tmpdir(), 'shmkit-package-'));
+}, { timeout: 10000 });
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
+test('the tarball ships the prebuild, typings and docs, and no tests, sources, build/ or source maps', { timeout: 60000 }, async () => {
   // The build is already done (npm test builds first): skip prepare/prepack.
   const packed = JSON.parse(await npm(ROOT, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]));
   const files = packed[0].files.map((f) => f.path);
-  const tarball = join(dir, packed[0].filename);
   assert.ok(files.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node')), 'the tarball ships a prebuild');
-  assert.deepEqual(files.filter((f) => /^(test|bench|build|src|examples|scripts)\/|\.map$|tsbuildinfo/.test(f)), [],
+  assert.ok(files.includes('dist/src/index.d.ts') && files.includes('dist/src/index.mjs'), 'the typings and the ESM entry ship');
+  assert.deepEqual(files.filter((f) => /^(test|bench|build|src|examples|scripts|etc)\/|\.map$|tsbuildinfo/.test(f)), [],
     'no tests, benchmarks, sources, build intermediates or source maps in the tarball');
 
   writeFileSync(join(dir, 'package.json'), '{ "name": "app", "private": true }\n');
   // The only runtime dependencies (node-gyp-build, node-addon-api) come from
   // npm's cache when they are there; the registry otherwise.
-  await npm(dir, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', tarball]);
-  const installed = join(dir, 'node_modules', 'shmkit');
+  await npm(dir, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', join(dir, packed[0].filename)]);
+  installed = join(dir, 'node_modules', 'shmkit');
   assert.equal(existsSync(join(installed, 'build')), false, 'nothing was compiled');
-  assert.ok(existsSync(join(installed, 'dist', 'src', 'index.d.ts')), 'the typings ship');
+});
 
+test('installed with --ignore-scripts, require and import of shmkit run on the shipped prebuild', { timeout: 60000 }, async () => {
+  assert.ok(installed, 'the install above failed');
   for (const [how, script, module] of [['require', CJS, false], ['import', ESM, true]]) {
     const r = await node(dir, script, [uniqueName('pkg-seg'), uniqueName('pkg-mutex')], { module });
     assert.equal(r.code, 0, `${how}('shmkit') failed:\n${r.stderr}`);
     const addon = r.stdout.trim();
     assert.ok(addon.startsWith(join(installed, 'prebuilds') + '/'), `${how} loaded the shipped prebuild, not ${addon}`);
   }
+});
 
-  // A platform without a prebuild, installed with --ignore-scripts.
+test('the installed typings resolve for TypeScript users (node16, import and require)', { timeout: 60000 }, async () => {
+  assert.ok(installed, 'the install above failed');
+  // Resolution through "exports" for import and require; the typings
+  // themselves are checked by api-report.test.mjs (skipLibCheck here: speed).
+  writeFileSync(join(dir, 'use.mts'), "import { Segment, Mutex, ShmkitError, type ShmkitErrorCode } from 'shmkit';\n" +
+    "const seg: Segment = Segment.create('/x', { size: 4096 }); const m: Mutex = Mutex.create('/y');\n" +
+    "const code: ShmkitErrorCode = 'ERR_SHMKIT_NO_ADDON'; export { seg, m, code, ShmkitError };\n");
+  writeFileSync(join(dir, 'use.cts'), "import shmkit = require('shmkit');\nexport const seg: shmkit.Segment = shmkit.Segment.anonymous({ size: 4096 });\n");
+  const tsc = await run(process.execPath, [
+    TSC, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'node16', '--moduleResolution', 'node16',
+    '--lib', 'ES2022,ESNext.Disposable', '--types', 'node', '--skipLibCheck', '--typeRoots', join(ROOT, 'node_modules', '@types'),
+    join(dir, 'use.mts'), join(dir, 'use.cts'),
+  ], { cwd: dir, timeoutMs: 55000 });
+  assert.equal(tsc.code, 0, `the installed typings do not compile:\n${tsc.stdout}${tsc.stderr}`);
+});
+
+test('without a prebuild (another platform, --ignore-scripts) loading throws ERR_SHMKIT_NO_ADDON saying what to run', { timeout: 60000 }, async () => {
+  assert.ok(installed, 'the install above failed');
   rmSync(join(installed, 'prebuilds'), { recursive: true });
   const r = await node(dir, `
     try { require('shmkit'); console.log('loaded'); }
