@@ -53,7 +53,11 @@ function readSurface() {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.Node16,
     moduleResolution: ts.ModuleResolutionKind.Node16,
-    types: ['node'],
+    // Only the shape of our declarations matters: without the standard
+    // library and @types/node the program is built in a fraction of the time
+    // (their names stay unresolved, which changes no member list).
+    noLib: true,
+    types: [],
     skipLibCheck: true,
     noEmit: true,
   });
