@@ -17,12 +17,14 @@
 // - A member m of class C: in C's section, a code span holds `.m` (`seg.bytes`,
 //   `Segment.open(`), or starts with m (`lockSync(opts)`, `locked`,
 //   `name: string`, after an optional `await `/`new `), or calls m (`m(`).
-//   C's section is the one under the first heading that names C (whole word),
-//   up to the next heading of the same or a higher level, plus the
-//   introduction (text before the first sub-heading) of every section
-//   enclosing it, where a family's shared conventions live (e.g. the
-//   Synchronisation table's `X.create(name, ...)`). A class no heading names
-//   uses the section holding its first mention; none at all: every member is
+//   C's section is the one under the heading that is exactly C (backticks
+//   aside), else the first heading that names C (whole word), up to the next
+//   heading of the same or a higher level. When it sits inside a section of
+//   level 2 or deeper (### Mutex in ## Synchronisation), the rest of that
+//   enclosing section counts too, except the parts whose headings name
+//   another exported class: that is where a family's shared calls live
+//   (`X.create(name, ...)`, "Every handle"). A class no heading names uses
+//   the section holding its first mention; none at all: every member is
 //   reported missing.
 // All missing names are printed at once.
 import { test } from 'node:test';
@@ -129,10 +131,22 @@ function readDocs(text = readFileSync(API_MD, 'utf8')) {
 
 const word = (name) => new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`);
 
-/** The code spans of `cls`'s section and of the introductions enclosing it. */
-function sectionSpans(docs, cls) {
+/** The heading of `cls`'s own section, or undefined. */
+function ownHeading(docs, cls) {
   const named = word(cls);
-  let h = docs.headings.find((o) => named.test(o.text.replace(/`/g, '')));
+  const plain = (h) => h.text.replace(/`/g, '').trim();
+  return docs.headings.find((h) => plain(h) === cls) ?? docs.headings.find((h) => named.test(plain(h)));
+}
+
+/**
+ * The code spans that may document `cls`'s members: its own section, plus
+ * (when that section sits inside a level >= 2 section) the rest of the
+ * enclosing section except the parts whose headings name one of
+ * `otherClasses`.
+ */
+function sectionSpans(docs, cls, otherClasses = []) {
+  const named = word(cls);
+  let h = ownHeading(docs, cls);
   if (!h) {
     const line = docs.lines.findIndex((l) => (l.match(/`[^`]+`/g) ?? []).some((s) => named.test(s)));
     if (line < 0) return [];
@@ -140,11 +154,23 @@ function sectionSpans(docs, cls) {
     if (!h) return docs.spansOf(0, docs.lines.length);
   }
   const spans = docs.spansOf(h.start, h.end);
-  for (const outer of docs.headings) {
-    if (outer.level < h.level && outer.start < h.start && h.start < outer.end) spans.push(...docs.spansOf(outer.start, outer.introEnd));
+  const parent = [...docs.headings].reverse().find((o) => o.level < h.level && o.level >= 2 && o.start < h.start && h.start < o.end);
+  if (parent) {
+    const others = otherClasses.filter((c) => c !== cls).map(word);
+    const skipped = docs.headings.filter((o) =>
+      o.start > parent.start && o.start < parent.end && (o === h || others.some((re) => re.test(o.text.replace(/`/g, '')))));
+    let line = parent.start;
+    while (line < parent.end) {
+      const skip = skipped.find((o) => o.start === line);
+      if (skip) {
+        line = skip.end;
+        continue;
+      }
+      const next = Math.min(parent.end, ...skipped.filter((o) => o.start > line).map((o) => o.start));
+      spans.push(...docs.spansOf(line, next));
+      line = next;
+    }
   }
-  const first = docs.headings[0];
-  if (!first || first.start > 0) spans.push(...docs.spansOf(0, first ? first.start : docs.lines.length));
   return spans;
 }
 
@@ -165,7 +191,7 @@ function missingNames() {
     if (!docs.all.some((s) => word(name).test(s))) missing.push(name);
   }
   for (const [cls, { statics, members }] of classes) {
-    const spans = sectionSpans(docs, cls);
+    const spans = sectionSpans(docs, cls, [...classes.keys()]);
     for (const m of statics) if (!mentionsMember(spans, m)) missing.push(`${cls}: static .${m}`);
     for (const m of members) if (!mentionsMember(spans, m)) missing.push(`${cls}: .${m}`);
   }
@@ -190,17 +216,20 @@ test('the member rule: what counts as documented', () => {
   for (const m of ['readOnly', 'capacity', 'ope', 'Sync']) assert.ok(!mentionsMember(spans, m), m);
 });
 
-test('the section rule: a class is checked in its own section and the introductions enclosing it', () => {
+test('the section rule: a class is checked in its own section and the rest of its enclosing section', () => {
   const docs = readDocs([
     '# Reference', '`top()`', '## Family', '`X.create(name)`', '### Alpha', '`alpha.foo`', '```ts', 'beta.bar()', '```',
-    '### Beta', 'Nothing in code here.', '## Gamma', '`gamma.baz`',
+    '### Shared', '`x.close()`', '### Beta', 'Nothing in code here.', '## Gamma', '`gamma.baz`',
   ].join('\n'));
-  const alpha = sectionSpans(docs, 'Alpha');
-  const beta = sectionSpans(docs, 'Beta');
-  assert.ok(mentionsMember(alpha, 'foo') && mentionsMember(beta, 'create') && mentionsMember(beta, 'top'));
+  const classes = ['Alpha', 'Beta', 'Gamma'];
+  const alpha = sectionSpans(docs, 'Alpha', classes);
+  const beta = sectionSpans(docs, 'Beta', classes);
+  const gamma = sectionSpans(docs, 'Gamma', classes);
+  assert.ok(mentionsMember(alpha, 'foo') && mentionsMember(beta, 'create') && mentionsMember(beta, 'close'));
   assert.ok(!mentionsMember(beta, 'foo'), "another class's section does not count");
   assert.ok(!mentionsMember(beta, 'bar'), 'fenced examples do not count');
-  assert.ok(!mentionsMember(beta, 'baz'), 'a later sibling section does not count');
+  assert.ok(!mentionsMember(beta, 'baz') && !mentionsMember(beta, 'top'), 'sections outside the enclosing one do not count');
+  assert.ok(mentionsMember(gamma, 'baz') && !mentionsMember(gamma, 'create'), 'a top-level section stands alone');
 });
 
 test('docs/API.md documents every public name', (t) => {
