@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/mapping.cc",
+        "native/fd.cc",
         "native/posix-shm.cc",
         "native/sysv-shm.cc",
         "native/memfd.cc",

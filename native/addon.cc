@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "async-wait.h"
+#include "fd.h"
 #include "fd-passing.h"
 #include "futex.h"
 #include "mapping.h"
@@ -19,7 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   static const Entry kEntries[] = {
-      {"mapFd", MapFd},       {"release", Release},     {"isMapped", IsMapped},
+      {"mapFd", MapFd},       {"release", Release},
       {"shmCreate", ShmCreate}, {"shmOpen", ShmOpen},  {"shmUnlink", ShmUnlink},
       {"fstat", Fstat},       {"fchmod", Fchmod},      {"fchown", Fchown},
       {"close", Close},       {"dup", Dup},            {"memfdCreate", MemfdCreate},

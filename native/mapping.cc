@@ -189,13 +189,4 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-Napi::Value IsMapped(const Napi::CallbackInfo& info) {
-  void* data;
-  size_t len;
-  if (!GetShared(info[0], &data, &len) || len == 0) return Napi::Boolean::New(info.Env(), false);
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_live.find(reinterpret_cast<uintptr_t>(data));
-  return Napi::Boolean::New(info.Env(), it != g_live.end() && !it->second.released);
-}
-
 }  // namespace shmkit

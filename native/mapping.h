@@ -23,6 +23,5 @@ Napi::Value WrapUnowned(Napi::Env env, void* addr, size_t len);
 // private) and wraps it.
 Napi::Value MapFd(const Napi::CallbackInfo& info);     // (fd, size, readOnly)
 Napi::Value Release(const Napi::CallbackInfo& info);   // (sab) -> bool
-Napi::Value IsMapped(const Napi::CallbackInfo& info);  // (sab) -> bool
 
 }  // namespace shmkit

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "errors.h"
-#include "posix-shm.h"
+#include "fd.h"
 
 namespace shmkit {
 

@@ -9,20 +9,9 @@
 #include <string>
 
 #include "errors.h"
+#include "fd.h"
 
 namespace shmkit {
-
-int SizeAndReserve(int fd, off_t size, const char** failed_syscall) {
-  if (ftruncate(fd, size) != 0) {
-    *failed_syscall = "ftruncate";
-    return errno;
-  }
-  int err;
-  // tmpfs gives up on a pending signal (EINTR); the call is idempotent.
-  do err = posix_fallocate(fd, 0, size); while (err == EINTR);
-  if (err != 0) *failed_syscall = "posix_fallocate";
-  return err;
-}
 
 Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -58,48 +47,4 @@ Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Fstat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  struct stat st;
-  if (fstat(info[0].As<Napi::Number>().Int32Value(), &st) != 0) return ThrowErrno(env, errno, "fstat");
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("regular", Napi::Boolean::New(env, S_ISREG(st.st_mode)));
-  out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
-  out.Set("mode", Napi::Number::New(env, st.st_mode & 07777));
-  out.Set("uid", Napi::Number::New(env, st.st_uid));
-  out.Set("gid", Napi::Number::New(env, st.st_gid));
-  return out;
-}
-
-Napi::Value Fchmod(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (fchmod(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Uint32Value()) != 0)
-    return ThrowErrno(env, errno, "fchmod");
-  return env.Undefined();
-}
-
-Napi::Value Fchown(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (fchown(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
-             info[2].As<Napi::Number>().Int32Value()) != 0)
-    return ThrowErrno(env, errno, "fchown");
-  return env.Undefined();
-}
-
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (close(info[0].As<Napi::Number>().Int32Value()) != 0 && errno != EINTR)
-    return ThrowErrno(env, errno, "close");
-  return env.Undefined();
-}
-
-}  // namespace shmkit
-
-namespace shmkit {
-Napi::Value Dup(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return ThrowErrno(env, errno, "fcntl");
-  return Napi::Number::New(env, fd);
-}
 }  // namespace shmkit

@@ -2,6 +2,7 @@
 // throw an Error carrying `errno` and `syscall`; callers pass the failure to
 // rethrowNative() with the object's name so users see a ShmkitError.
 import * as path from 'node:path';
+import { ShmkitError } from './errors.js';
 
 export interface FdStat {
   /** S_ISREG: only regular files (shm objects, memfds) can back a segment. */
@@ -33,7 +34,6 @@ export interface NativeSysVStat {
 export interface Native {
   mapFd(fd: number, size: number, readOnly: boolean): SharedArrayBuffer;
   release(buffer: SharedArrayBuffer): boolean;
-  isMapped(buffer: SharedArrayBuffer): boolean;
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string, readOnly: boolean): number;
   shmUnlink(name: string): void;
@@ -62,5 +62,33 @@ export interface Native {
   asyncCancel(id: number): boolean;
 }
 
-// dist/src/binding.js -> <package>/build/Release/shmkit.node
-export const native: Native = require(path.join(__dirname, '..', '..', 'build', 'Release', 'shmkit.node')) as Native;
+// dist/src/binding.js -> the package's root directory.
+const PACKAGE_DIR = path.join(__dirname, '..', '..');
+
+/**
+ * node-gyp-build picks the addon: a local build (build/Release, what
+ * `node-gyp rebuild` makes) first, else the prebuilt binary shipped in
+ * prebuilds/<platform>-<arch>/ that matches this Node (N-API) and libc.
+ * Neither present (installed with --ignore-scripts on a platform without a
+ * prebuild, pnpm's default) or not loadable: say what to run.
+ */
+function loadNative(): Native {
+  try {
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    return load(PACKAGE_DIR) as Native;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const error = new ShmkitError(
+      'ERR_SHMKIT_NO_ADDON',
+      `shmkit's native addon is missing or cannot be loaded (${reason}). ` +
+        `There is no prebuilt binary for ${process.platform}-${process.arch} here, or the install scripts did not run. ` +
+        `Build it from source: run \`npm rebuild shmkit\` in your project, or \`npx node-gyp rebuild\` in ${PACKAGE_DIR} ` +
+        `(needs python3, make and a C++ compiler such as g++).`,
+      { path: PACKAGE_DIR },
+    );
+    (error as { cause?: unknown }).cause = err;
+    throw error;
+  }
+}
+
+export const native: Native = loadNative();

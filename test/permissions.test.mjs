@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Segment } from 'shmkit';
+import nodeGypBuild from 'node-gyp-build';
 import { uniqueName } from './fixtures/names.mjs';
 import { hex } from './fixtures/helpers.mjs';
 import { run, runNode } from './fixtures/proc.mjs';
@@ -23,7 +24,7 @@ const NEEDED = [
   `${ROOT_DIR}dist/src/index.mjs`,
   `${ROOT_DIR}dist/src/index.js`,
   `${ROOT_DIR}dist/src/segment/segment.js`,
-  `${ROOT_DIR}build/Release/shmkit.node`,
+  nodeGypBuild.resolve(ROOT_DIR), // the addon shmkit loads (a prebuild or build/Release)
 ];
 
 /** Why this test cannot run here, or null. */
