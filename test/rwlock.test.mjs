@@ -19,6 +19,7 @@ const READS = 5;
 const WRITES = 6;
 const READY = 8;
 const RELEASE = 9;
+const GO = 10;
 
 // RwLock layout: STATE at byte 64, WRITERS_WAITING 68, WAITERS 72, WRITER_PID 76.
 const STATE = 64 / 4;
@@ -236,13 +237,17 @@ test('a writer timing out in one process lets blocked readers of another process
     // Our async writer waits (so new readers queue behind it), then times out:
     // the reader blocked in another process must get in right away, not at
     // the end of its own timeout.
+    // The child starts (slow on a busy machine) before the writer's 500 ms
+    // run, and reads only once told to, so it parks well within them.
     Atomics.store(cells, READY, 0);
+    // An async reader: a sync one re-checks every 50 ms whether woken or not.
+    const blocked = kids.node(['read-wait', names.rw, names.d, 'async', 4000]);
+    await waitUntil(() => Atomics.load(cells, READY) === 1, 10000, 'the child reader to start');
     const writing = rw.write({ timeout: 500 });
     writing.catch(() => {});
     assert.equal(rw.state.writersWaiting, 1);
-    // An async reader: a sync one re-checks every 50 ms whether woken or not.
-    const blocked = kids.node(['read-wait', names.rw, names.d, 'async', 4000]);
-    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawCells(rw)[WAITERS] === 2, 10000, 'the child reader to park');
+    Atomics.store(cells, GO, 1);
+    await waitUntil(() => rawCells(rw)[WAITERS] === 2, 10000, 'the child reader to park');
     await assert.rejects(writing, { code: 'ETIMEDOUT' });
     const { ms } = JSON.parse(await blocked);
     assert.ok(ms < 2500, `the blocked reader waited ${Math.round(ms)} ms (its timeout was 4000)`);
