@@ -5,9 +5,15 @@ import { ShmkitError, invalidArgType, invalidArgValue } from '../errors.js';
 /** Longest name component the kernel accepts (NAME_MAX). */
 export const NAME_MAX = 255;
 
+// String.prototype.isWellFormed (Node 20) is newer than the ES2022 lib.
+type WellFormed = string & { isWellFormed(): boolean };
+
 /** Returns the canonical `/name` form, or throws a precise error. */
 export function normalizeName(value: unknown): string {
   if (typeof value !== 'string') throw invalidArgType('name', 'of type string', value);
+  // A lone surrogate becomes U+FFFD in UTF-8, so two different strings would
+  // name one object: refuse them instead.
+  if (!(value as WellFormed).isWellFormed()) throw invalidArgValue('name', 'must be well-formed Unicode (it has a lone surrogate)', value);
   const bare = value.startsWith('/') ? value.slice(1) : value;
   if (bare.length === 0) throw invalidArgValue('name', 'must name an object (it is empty)', value);
   if (bare.includes('/')) throw invalidArgValue('name', 'must not contain "/" after the leading one', value);

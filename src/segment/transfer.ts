@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { native } from '../binding.js';
-import { checkObject, checkSignal, checkTimeout, checkBoolean } from '../args.js';
+import { checkObject, checkSignal, checkTimeout, checkBoolean, isInstance } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, rethrowNative } from '../errors.js';
 import { Segment } from './segment.js';
 
@@ -103,7 +103,7 @@ function drained(socket: Socket, timeout: number, cancel: Int32Array): Promise<v
  */
 export async function sendSegment(socket: Socket, segment: Segment, options?: TransferOptions): Promise<void> {
   const handle = handleOf(socket);
-  if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment);
+  if (!isInstance(segment, Segment)) throw invalidArgType('segment', 'an instance of Segment', segment);
   const fd = segment.fd;
   const frame = Buffer.alloc(FRAME_LENGTH);
   FRAME_TAG.copy(frame, 0);

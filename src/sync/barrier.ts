@@ -63,7 +63,8 @@ export class Barrier extends SharedObject implements Attempt {
   }
 
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Barrier {
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Barrier(buffer, byteOffset, null, options);
   }
 
@@ -72,6 +73,7 @@ export class Barrier extends SharedObject implements Attempt {
   }
 
   static open(name: string, options?: SpinOptions): Barrier {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 

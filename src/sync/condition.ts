@@ -5,7 +5,7 @@
  * re-checks the predicate.
  */
 import { Kind } from '../layout/header.js';
-import { checkInteger } from '../args.js';
+import { checkInteger, isInstance } from '../args.js';
 import { invalidArgType } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
@@ -42,25 +42,27 @@ export class Condition extends SharedObject implements Attempt {
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Condition(buffer, byteOffset, null, options);
   }
 
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Condition(buffer, byteOffset, null, options);
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Condition {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {
@@ -74,7 +76,7 @@ export class Condition extends SharedObject implements Attempt {
    */
   waitSync(mutex: Mutex, options?: WaitOptions): LockResult {
     if (this.closed) throw this.closedError();
-    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    if (!isInstance(mutex, Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
     const { timeout } = parseWait(options);
     const seq = Atomics.load(this.#cells, SEQ);
     mutex.unlock(); // throws EPERM, with nothing changed, if we do not hold it
@@ -93,7 +95,7 @@ export class Condition extends SharedObject implements Attempt {
   /** The async form of waitSync: the event loop runs while it waits. */
   async wait(mutex: Mutex, options?: WaitOptions): Promise<LockResult> {
     if (this.closed) throw this.closedError();
-    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    if (!isInstance(mutex, Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const seq = Atomics.load(this.#cells, SEQ);

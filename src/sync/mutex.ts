@@ -71,26 +71,28 @@ export class Mutex extends SharedObject {
 
   /** Formats an unlocked Mutex at `byteOffset` of `buffer`. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Mutex(buffer, byteOffset, null, options);
   }
 
   /** Uses a Mutex formatted by anyone (another process, C code) at `byteOffset`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Mutex(buffer, byteOffset, null, options);
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Mutex {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

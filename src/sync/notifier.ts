@@ -41,26 +41,28 @@ export class Notifier extends SharedObject implements Attempt {
 
   /** Formats a Notifier at `byteOffset` of `buffer` and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Notifier(buffer, byteOffset, null, options);
   }
 
   /** Uses a Notifier formatted by anyone at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Notifier(buffer, byteOffset, null, options);
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Notifier {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

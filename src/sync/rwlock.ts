@@ -47,25 +47,27 @@ export class RwLock extends SharedObject implements Attempt {
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
   static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): RwLock {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {

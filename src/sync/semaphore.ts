@@ -49,29 +49,31 @@ export class Semaphore extends SharedObject implements Attempt {
   }
 
   static byteLength(options?: SemaphoreOptions): number {
-    return SPEC.byteLength(options ?? {});
+    return SPEC.byteLength(options as SemaphoreOptions);
   }
 
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SemaphoreOptions & SpinOptions): Semaphore {
-    initObject(SPEC, buffer, byteOffset, options ?? {});
+    initObject(SPEC, buffer, byteOffset, options);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Semaphore {
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
   static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
   }
 
   static open(name: string, options?: SpinOptions): Semaphore {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
   static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
   static unlink(name: string): void {
