@@ -352,3 +352,45 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
     unlinkQuietly(named);
   }
 });
+
+test('openOrCreate compares a given initial with the one the Semaphore was created with (not its current value); omitted, it is accepted', () => {
+  const name = uniqueName('sem-mismatch');
+  const sem = Semaphore.openOrCreate(name, { initial: 3 });
+  try {
+    const raw = rawCells(sem);
+    assert.equal(raw[1] & 0xffff, 2, 'layout version 2 (INITIAL at byte 72)');
+    assert.equal(raw[72 / 4], 3, 'INITIAL recorded at byte 72');
+    sem.acquireSync();
+    sem.acquireSync();
+    assert.equal(sem.value, 1);
+    // The same initial opens it, though the value is 1 now.
+    const same = Semaphore.openOrCreate(name, { initial: 3 });
+    assert.equal(same.value, 1);
+    same.close();
+    for (const opts of [undefined, {}, { spin: 0 }, { mode: 0o644 }]) Semaphore.openOrCreate(name, opts).close();
+    for (const initial of [0, 1, 5]) {
+      assert.throws(() => Semaphore.openOrCreate(name, { initial }), (err) => {
+        assert.equal(err.code, 'ERR_SHMKIT_MISMATCH');
+        assert.equal(err.name, 'ShmkitError');
+        assert.equal(err.path, name);
+        assert.match(err.message, new RegExp(`^Semaphore '${name}' already exists with initial 3; openOrCreate asked for ${initial}`));
+        return true;
+      });
+    }
+    assert.equal(sem.value, 1, 'the refused opens changed nothing');
+  } finally {
+    sem.close();
+    Semaphore.unlink(name);
+  }
+  // Embedded objects record it too.
+  const sab = new SharedArrayBuffer(128);
+  Semaphore.init(sab, 0, { initial: 7 }).close();
+  assert.equal(new Int32Array(sab)[72 / 4], 7);
+});
+
+test('a version-1 Semaphore (no INITIAL) is refused with ERR_SHMKIT_BAD_LAYOUT naming the version', () => {
+  const sab = new SharedArrayBuffer(128);
+  Semaphore.init(sab, 0, { initial: 1 }).close();
+  new DataView(sab).setUint16(4, 1, true);
+  assert.throws(() => Semaphore.attach(sab, 0), (err) => err.code === 'ERR_SHMKIT_BAD_LAYOUT' && /layout version 1; this shmkit reads version 2/.test(err.message));
+});

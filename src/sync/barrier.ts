@@ -5,7 +5,7 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType } from '../errors.js';
+import { ShmkitError, invalidArgType, mismatchError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -33,6 +33,10 @@ const SPEC: ObjectSpec<BarrierOptions> = {
   byteLength: (options) => (checkParties(options), BARRIER_LENGTH),
   initFields: (buffer, byteOffset, options) => {
     new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options); // generation 0, tag 0
+  },
+  checkExisting: (buffer, byteOffset, options, name) => {
+    const existing = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] as number;
+    if (options.parties !== undefined && existing !== options.parties) throw mismatchError('Barrier', name, 'parties', existing, options.parties);
   },
 };
 

@@ -5,9 +5,9 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError } from '../errors.js';
+import { ShmkitError, mismatchError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
+import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -31,7 +31,16 @@ const SPEC: ObjectSpec<SemaphoreOptions> = {
   checkOptions: checkSpinOption,
   byteLength: (options) => (checkInitial(options), SEMAPHORE_LENGTH),
   initFields: (buffer, byteOffset, options) => {
-    new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[VALUE] = checkInitial(options);
+    const cells = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4);
+    const initial = checkInitial(options);
+    cells[VALUE] = initial;
+    cells[INITIAL] = initial;
+  },
+  // The value changes with use; the creation-time one is recorded to compare.
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.initial === undefined) return;
+    const existing = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[INITIAL] as number;
+    if (existing !== options.initial) throw mismatchError('Semaphore', name, 'initial', existing, options.initial);
   },
 };
 
