@@ -44,7 +44,7 @@ function namedSet(label) {
 // The acceptance run is 100 000 hand-offs (sync producer, async consumer);
 // the reverse pairing runs fewer to keep the file short on a busy machine.
 for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['async', 'sync', 30000]]) {
-  test(`${count} hand-offs across processes lose no wake-up (${producerForm} producer, ${consumerForm} consumer)`, async () => {
+  test(`${count} hand-offs across processes lose no wake-up (${producerForm} producer, ${consumerForm} consumer)`, async (t) => {
     const segName = uniqueName('cond-handoff');
     const kids = children(PEER);
     const seg = Segment.create(segName, { size: 4096 });
@@ -55,10 +55,12 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
       const cells = new Int32Array(seg.buffer, 512, 16);
       const t0 = performance.now();
       const outs = await Promise.all([
-        kids.node(['handoff', segName, 'producer', producerForm, count], 20000),
-        kids.node(['handoff', segName, 'consumer', consumerForm, count], 20000),
+        // A bound for a stuck run, not a speed target: at a load of 15 on
+        // 2 CPUs the 100 000 hand-offs took over 20 s.
+        kids.node(['handoff', segName, 'producer', producerForm, count], 120000),
+        kids.node(['handoff', segName, 'consumer', consumerForm, count], 120000),
       ]);
-      const ms = performance.now() - t0;
+      t.diagnostic(`${count} hand-offs in ${Math.round(performance.now() - t0)} ms`);
       // Every wait has a 5 s timeout, but a wait whose wake-up was lost
       // returns at the deadline all the same (the sequence moved): the
       // longest wait is what shows it.
@@ -69,7 +71,6 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
       assert.equal(Atomics.load(cells, 2), count, 'every hand-off completed');
       assert.equal(Atomics.load(cells, 3), 0, 'values arrived in order');
       assert.equal(Atomics.load(cells, 0), 0, 'slot empty at the end');
-      assert.ok(ms < 20000, `took ${Math.round(ms)} ms`); // the children are killed at 20 s anyway
       assert.equal(m.locked, false);
       assert.equal(rawCells(notEmpty)[WAITERS], 0);
       assert.equal(rawCells(notFull)[WAITERS], 0);
