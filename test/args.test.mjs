@@ -284,3 +284,93 @@ test('readHeader checks its argument; short, detached or foreign bytes are null'
   assert.equal(info.kind, 'Mutex');
   assert.equal(info.objectBytes, 128);
 });
+
+// ------------------------------------------------ errors: errno and names --
+
+const noSyscall = (err) => {
+  assert.equal('errno' in err, false, `${err.code} raised by shmkit carries errno: ${err.message}`);
+  assert.equal('syscall' in err, false, `${err.code} raised by shmkit carries syscall: ${err.message}`);
+  return true;
+};
+
+test('errors shmkit raises itself (timeouts, EPERM, EDEADLK, EOVERFLOW, ENODEV, ENAMETOOLONG) carry neither errno nor syscall, and name the object', async () => {
+  const name = uniqueName('errno-rule');
+  const m = Mutex.create(name);
+  const other = Mutex.open(name);
+  const sab = new SharedArrayBuffer(1024);
+  const embedded = Mutex.init(sab, 64);
+  try {
+    const named = (code, call) => (err) => {
+      assert.equal(err.code, code);
+      noSyscall(err);
+      assert.match(err.message, new RegExp(`^Mutex '${name}': ${call}`), err.message);
+      return true;
+    };
+    assert.throws(() => m.unlock(), named('EPERM', 'unlock\\(\\)'));
+    m.lockSync();
+    assert.throws(() => m.lockSync(), named('EDEADLK', 'lockSync\\(\\)'));
+    // another async context of this thread holds it: lock() waits, and times out
+    await assert.rejects(other.lock({ timeout: 20 }), named('ETIMEDOUT', 'lock\\(\\) timed out after 20 ms'));
+    m.unlock();
+    // held by another thread (a foreign tid in WORD): lockSync() times out
+    const word = new Int32Array(sab, 64 + 64, 1);
+    Atomics.store(word, 0, 1);
+    assert.throws(() => embedded.lockSync({ timeout: 20 }), (err) => err.code === 'ETIMEDOUT' && noSyscall(err) && err.message === 'Mutex at offset 64: lockSync() timed out after 20 ms');
+    Atomics.store(word, 0, 0);
+    assert.throws(() => embedded.unlock(), (err) => err.code === 'EPERM' && noSyscall(err) && /^Mutex at offset 64: unlock\(\)/.test(err.message));
+  } finally {
+    m.close();
+    other.close();
+    embedded.close();
+    Mutex.unlink(name);
+  }
+  const waits = [
+    ['RwLock at offset 128: writeSync()', () => { const rw = RwLock.init(sab, 128); rw.readSync(); return () => RwLock.attach(sab, 128).writeSync({ timeout: 10 }); }],
+    ['Semaphore at offset 256: acquireSync()', () => () => Semaphore.init(sab, 256).acquireSync({ timeout: 10 })],
+    ['Barrier at offset 384: waitSync()', () => () => Barrier.init(sab, 384, { parties: 2 }).waitSync({ timeout: 10 })],
+    ['Notifier at offset 512: waitSync()', () => () => { const n = Notifier.init(sab, 512); n.waitSync(n.value, { timeout: 10 }); }],
+    ['Condition at offset 640: waitSync()', () => () => { const mx = Mutex.init(sab, 768); mx.lockSync(); try { Condition.init(sab, 640).waitSync(mx, { timeout: 10 }); } finally { mx.unlock(); } }],
+  ];
+  for (const [subject, setup] of waits) {
+    const call = setup();
+    assert.throws(call, (err) => err.code === 'ETIMEDOUT' && noSyscall(err) && err.message === `${subject} timed out after 10 ms`, subject);
+  }
+  const sem = Semaphore.init(new SharedArrayBuffer(128), 0, { initial: 2 ** 31 - 1 });
+  assert.throws(() => sem.release(), (err) => err.code === 'EOVERFLOW' && noSyscall(err) && /^Semaphore at offset 0: release\(1\)/.test(err.message));
+  const rw = RwLock.init(new SharedArrayBuffer(128), 0);
+  assert.throws(() => rw.unlock(), (err) => err.code === 'EPERM' && noSyscall(err) && /^RwLock at offset 0: unlock\(\)/.test(err.message));
+  assert.throws(() => Segment.create('x'.repeat(256), { size: 1 }), (err) => err.code === 'ENAMETOOLONG' && noSyscall(err));
+  // a pipe is not shared memory: refused after a successful fstat
+  const { openSync, closeSync } = await import('node:fs');
+  const fd = openSync('/dev/null', 'r');
+  try {
+    assert.throws(() => Segment.fromFd(fd), (err) => err.code === 'ENODEV' && noSyscall(err) && /not a shared memory object/.test(err.message));
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('failed syscalls carry errno and syscall; BAD_LAYOUT and closed errors name the object', () => {
+  const missing = uniqueName('missing');
+  assert.throws(() => Mutex.open(missing), (err) => err.code === 'ENOENT' && err.errno === -2 && err.syscall === 'shm_open' && err.path === missing);
+  const name = uniqueName('layout-names');
+  const n = Notifier.create(name);
+  try {
+    assert.throws(() => Mutex.open(name), (err) => err.code === 'ERR_SHMKIT_BAD_LAYOUT' && noSyscall(err) && err.path === name &&
+      err.message === `Mutex '${name}': holds a Notifier, not a Mutex`);
+    const sab = new SharedArrayBuffer(256);
+    Notifier.init(sab, 64).close();
+    assert.throws(() => Mutex.attach(sab, 64), (err) => err.code === 'ERR_SHMKIT_BAD_LAYOUT' && err.message === 'Mutex at offset 64: holds a Notifier, not a Mutex');
+    n.close();
+    assert.throws(() => n.value, (err) => err.code === 'ERR_SHMKIT_CLOSED' && noSyscall(err) && err.message === `Notifier '${name}' is closed`);
+    const e = Notifier.attach(sab, 64);
+    e.close();
+    assert.throws(() => e.notify(), (err) => err.code === 'ERR_SHMKIT_CLOSED' && err.message === 'Notifier at offset 64 is closed');
+    const seg = Segment.open(name);
+    seg.close();
+    assert.throws(() => seg.buffer, (err) => err.code === 'ERR_SHMKIT_CLOSED' && err.message === `Segment '${name}' is closed`);
+  } finally {
+    n.close();
+    Notifier.unlink(name);
+  }
+});

@@ -14,13 +14,18 @@ export abstract class SharedObject implements Disposable, AsyncDisposable {
   readonly byteOffset: number;
   #closed = false;
   readonly #segment: Segment | null;
-  readonly #what: string;
+  /**
+   * @internal The object as messages name it: `Mutex '/jobs'`, or `Mutex at
+   * offset 64` when embedded.
+   */
+  protected readonly subject: string;
 
   protected constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, what: string) {
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.#segment = segment;
-    this.#what = what;
+    const name = segment?.name ?? null;
+    this.subject = name === null ? `${what} at offset ${byteOffset}` : `${what} '${name}'`;
   }
 
   /** True once `close()` has run on this handle. */
@@ -33,8 +38,9 @@ export abstract class SharedObject implements Disposable, AsyncDisposable {
     return this.#segment?.name ?? null;
   }
 
+  /** @internal */
   protected closedError(): ShmkitError {
-    return closedError(this.#what);
+    return closedError(this.subject);
   }
 
   /**

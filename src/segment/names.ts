@@ -20,10 +20,8 @@ export function normalizeName(value: unknown): string {
   if (bare.includes('\0')) throw invalidArgValue('name', 'must not contain NUL characters', value);
   if (bare === '.' || bare === '..') throw invalidArgValue('name', 'must not be "." or ".."', value);
   if (Buffer.byteLength(bare) > NAME_MAX) {
-    throw new ShmkitError('ENAMETOOLONG', `ENAMETOOLONG: name longer than ${NAME_MAX} bytes, shm_open '/${bare.slice(0, 32)}...'`, {
-      syscall: 'shm_open',
-      path: `/${bare}`,
-    });
+    // Refused before shm_open is called: no syscall failed, so no errno/syscall.
+    throw new ShmkitError('ENAMETOOLONG', `ENAMETOOLONG: name '/${bare.slice(0, 32)}...' is longer than ${NAME_MAX} bytes`, { path: `/${bare}` });
   }
   return `/${bare}`;
 }

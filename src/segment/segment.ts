@@ -4,12 +4,9 @@
  * (`shm_open`), Python (`multiprocessing.shared_memory`) and `ls /dev/shm`
  * see exactly what JavaScript wrote.
  */
-import { constants as osConstants } from 'node:os';
 import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
-import { ShmkitError, closedError, rethrowNative, systemError } from '../errors.js';
-
-const ENODEV = osConstants.errno.ENODEV;
+import { ShmkitError, closedError, ownError, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
@@ -73,7 +70,7 @@ export class Segment implements Disposable, AsyncDisposable {
     this.size = size;
     this.readOnly = readOnly;
     this.#fd = fd;
-    this.#memory = new MappedMemory(buffer, `Segment ${name ?? '(anonymous)'}`);
+    this.#memory = new MappedMemory(buffer, subjectOf(name));
   }
 
   /**
@@ -200,7 +197,8 @@ export class Segment implements Disposable, AsyncDisposable {
     }
     if (!st.regular) {
       native.close(fd);
-      throw systemError(ENODEV, 'mmap', `fd ${fd}`); // a pipe, socket or device is not shared memory
+      // shmkit refuses it (fstat succeeded): no errno/syscall on the error.
+      throw ownError('ENODEV', `Segment fd ${fd}`, 'ENODEV: not a shared memory object (a pipe, socket or device cannot be mapped)', `fd ${fd}`);
     }
     return new Segment(null, fd, st.size, readOnly);
   }
@@ -277,7 +275,7 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Removes this segment's name (the memory lives on until every user closes). */
   unlink(): void {
-    if (this.name === null) throw new ShmkitError('ERR_INVALID_STATE', 'an anonymous segment has no name to unlink');
+    if (this.name === null) throw ownError('ERR_INVALID_STATE', this.#what(), 'unlink(): an anonymous segment has no name to unlink');
     Segment.unlink(this.name);
   }
 
@@ -291,8 +289,13 @@ export class Segment implements Disposable, AsyncDisposable {
   }
 
   #what(): string {
-    return `Segment ${this.name ?? '(anonymous)'}`;
+    return subjectOf(this.name);
   }
+}
+
+/** How messages name a segment: `Segment '/jobs'` or `anonymous Segment`. */
+function subjectOf(name: string | null): string {
+  return name === null ? 'anonymous Segment' : `Segment '${name}'`;
 }
 
 // Reads the object's size, giving a creator that is between shm_open and

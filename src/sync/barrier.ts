@@ -5,7 +5,7 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType, mismatchError } from '../errors.js';
+import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -49,11 +49,11 @@ export class Barrier extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Barrier');
     this.#cells = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
     const parties = this.#cells[PARTIES] as number;
     if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Barrier at offset ${byteOffset}: parties is ${parties}`);
+      throw ownError('ERR_SHMKIT_BAD_LAYOUT', this.subject, `parties is ${parties} (1 to ${BARRIER_MAX_PARTIES})`, segment?.name ?? undefined);
     }
   }
 
@@ -108,7 +108,7 @@ export class Barrier extends SharedObject implements Attempt {
     const { gen, index } = this.#arrive();
     if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
-      waitForSync(this, gen, this.#word, this.#spin, timeout, 'Barrier.waitSync');
+      waitForSync(this, gen, this.#word, this.#spin, timeout, 'waitSync()');
     } catch (err) {
       if (!this.#withdraw(gen)) return index; // tripped after all
       throw err;
@@ -124,7 +124,7 @@ export class Barrier extends SharedObject implements Attempt {
     const { gen, index } = this.#arrive();
     if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
-      const parked = waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
+      const parked = waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     } catch (err) {
       if (!this.#withdraw(gen)) return index;

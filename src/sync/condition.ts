@@ -33,7 +33,7 @@ export class Condition extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Condition');
     this.#cells = new Int32Array(buffer, byteOffset, CONDITION_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -82,7 +82,7 @@ export class Condition extends SharedObject implements Attempt {
     mutex.unlock(); // throws EPERM, with nothing changed, if we do not hold it
     let failure: unknown;
     try {
-      waitForSync(this, seq, this.#word, this.#spin, timeout, 'Condition.waitSync');
+      waitForSync(this, seq, this.#word, this.#spin, timeout, 'waitSync()');
     } catch (err) {
       failure = err;
     }
@@ -102,7 +102,7 @@ export class Condition extends SharedObject implements Attempt {
     mutex.unlock();
     let failure: unknown;
     try {
-      const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'Condition.wait');
+      const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     } catch (err) {
       failure = err;

@@ -10,7 +10,7 @@
  */
 import { native } from '../binding.js';
 import { Kind } from '../layout/header.js';
-import { ShmkitError, invalidArgType } from '../errors.js';
+import { ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -41,12 +41,12 @@ const SPEC: ObjectSpec<unknown> = {
   initFields: () => {}, // all zero: free
 };
 
-function notOwner(): ShmkitError {
-  return new ShmkitError('EPERM', 'EPERM: Mutex.unlock: this thread does not hold the mutex', { syscall: 'unlock' });
+function notOwner(subject: string): ShmkitError {
+  return ownError('EPERM', subject, 'unlock(): this thread does not hold the mutex');
 }
 
-function deadlock(): ShmkitError {
-  return new ShmkitError('EDEADLK', 'EDEADLK: Mutex.lockSync: this thread already holds the mutex (it is not recursive)', { syscall: 'lock' });
+function deadlock(subject: string): ShmkitError {
+  return ownError('EDEADLK', subject, 'lockSync(): this thread already holds the mutex (it is not recursive)');
 }
 
 /** A robust cross-process mutex. */
@@ -156,7 +156,7 @@ export class Mutex extends SharedObject {
     const cells = this.#cells;
     const list = robustList();
     const tid = list.tid;
-    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner();
+    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner(this.subject);
     this.#held = false;
     list.setPending(this.#link);
     list.unlink(this.#link);
@@ -267,7 +267,7 @@ export class Mutex extends SharedObject {
   }
 
   #lockSlowSync(list: RobustList, timeout: number): LockResult {
-    if ((Atomics.load(this.#cells, WORD) & TID_MASK) === list.tid) throw deadlock();
+    if ((Atomics.load(this.#cells, WORD) & TID_MASK) === list.tid) throw deadlock(this.subject);
     const t0 = performance.now();
     const spun = this.#spinAcquire(list, t0);
     if (spun !== null) return spun;
@@ -276,7 +276,7 @@ export class Mutex extends SharedObject {
       const step = this.#parkStep(list, t0);
       if (typeof step !== 'number') return step;
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError('Mutex.lockSync', timeout);
+      if (left === 0) throw timeoutError(`${this.subject}: lockSync()`, timeout);
       parkSync(this.#cells, WORD, step, left);
     }
   }
@@ -288,7 +288,7 @@ export class Mutex extends SharedObject {
       const step = this.#parkStep(list, t0);
       if (typeof step !== 'number') return step;
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError('Mutex.lock', timeout);
+      if (left === 0) throw timeoutError(`${this.subject}: lock()`, timeout);
       try {
         await parkAsync(cells, WORD, step, left, signal);
         signal?.throwIfAborted();

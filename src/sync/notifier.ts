@@ -30,7 +30,7 @@ export class Notifier extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Notifier');
     this.#cells = new Int32Array(buffer, byteOffset, NOTIFIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -89,7 +89,7 @@ export class Notifier extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const expected = checkSeen(seen);
     const { timeout } = parseWait(options);
-    if (!this.attempt(expected)) waitForSync(this, expected, this.#word, this.#spin, timeout, 'Notifier.waitSync');
+    if (!this.attempt(expected)) waitForSync(this, expected, this.#word, this.#spin, timeout, 'waitSync()');
     return Atomics.load(this.#cells, SEQ);
   }
 
@@ -103,7 +103,7 @@ export class Notifier extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (!this.attempt(expected)) {
-      const parked = waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
+      const parked = waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     }
     return Atomics.load(this.#cells, SEQ);

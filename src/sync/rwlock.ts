@@ -5,7 +5,7 @@
  * state that must survive crashes).
  */
 import { Kind } from '../layout/header.js';
-import { ShmkitError } from '../errors.js';
+import { ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -38,7 +38,7 @@ export class RwLock extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'RwLock');
     this.#cells = new Int32Array(buffer, byteOffset, RWLOCK_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: STATE, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: STATE, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -91,7 +91,7 @@ export class RwLock extends SharedObject implements Attempt {
   readSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
-    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'RwLock.readSync');
+    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'readSync()');
     this.#reads++;
   }
 
@@ -100,7 +100,7 @@ export class RwLock extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (!this.#tryRead()) {
-      const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
+      const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'read()');
       if (parked !== undefined) await parked;
     }
     this.#reads++;
@@ -119,7 +119,7 @@ export class RwLock extends SharedObject implements Attempt {
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {
-        waitForSync(this, AS_WRITER, this.#word, this.#spin, timeout, 'RwLock.writeSync');
+        waitForSync(this, AS_WRITER, this.#word, this.#spin, timeout, 'writeSync()');
       } finally {
         this.#retireWriter();
       }
@@ -134,7 +134,7 @@ export class RwLock extends SharedObject implements Attempt {
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {
-        const parked = waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'RwLock.write');
+        const parked = waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'write()');
         if (parked !== undefined) await parked;
       } finally {
         this.#retireWriter();
@@ -164,7 +164,7 @@ export class RwLock extends SharedObject implements Attempt {
         wake(cells, STATE, 0);
       }
     } else {
-      throw new ShmkitError('EPERM', 'EPERM: RwLock.unlock: this handle holds neither a read nor the write lock', { syscall: 'unlock' });
+      throw ownError('EPERM', this.subject, 'unlock(): this handle holds neither a read nor the write lock');
     }
   }
 

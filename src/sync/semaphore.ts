@@ -5,7 +5,7 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, mismatchError } from '../errors.js';
+import { mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -53,7 +53,7 @@ export class Semaphore extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Semaphore');
     this.#cells = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: VALUE, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: VALUE, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -106,7 +106,7 @@ export class Semaphore extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
     if (this.attempt(0)) return;
-    waitForSync(this, 0, this.#word, this.#spin, timeout, 'Semaphore.acquireSync');
+    waitForSync(this, 0, this.#word, this.#spin, timeout, 'acquireSync()');
   }
 
   /** Takes one unit without blocking the event loop. */
@@ -115,7 +115,7 @@ export class Semaphore extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (this.attempt(0)) return;
-    const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
+    const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'acquire()');
     if (parked !== undefined) await parked;
   }
 
@@ -127,7 +127,7 @@ export class Semaphore extends SharedObject implements Attempt {
     for (;;) {
       const v = Atomics.load(cells, VALUE);
       if (v > SEMAPHORE_MAX - n) {
-        throw new ShmkitError('EOVERFLOW', `EOVERFLOW: Semaphore.release(${n}) would pass the maximum value ${SEMAPHORE_MAX} (value is ${v})`);
+        throw ownError('EOVERFLOW', this.subject, `release(${n}) would pass the maximum value ${SEMAPHORE_MAX} (value is ${v})`);
       }
       if (Atomics.compareExchange(cells, VALUE, v, v + n) === v) break;
     }
