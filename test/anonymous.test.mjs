@@ -694,5 +694,8 @@ test('a closed anonymous segment throws ERR_SHMKIT_CLOSED; unlink() has no name 
   assert.throws(() => seg.buffer, { code: 'ERR_SHMKIT_CLOSED' });
   assert.throws(() => seg.bytes, { code: 'ERR_SHMKIT_CLOSED' });
   assert.throws(() => seg.stat(), { code: 'ERR_SHMKIT_CLOSED' });
-  assert.throws(() => seg.unlink(), { code: 'ERR_INVALID_STATE' });
+  assert.throws(() => seg.unlink(), { code: 'ERR_SHMKIT_CLOSED' }, 'closed first, like every method of a closed handle');
+  assert.throws(() => seg.size, { code: 'ERR_SHMKIT_CLOSED' });
+  assert.throws(() => seg.readOnly, { code: 'ERR_SHMKIT_CLOSED' });
+  assert.equal(seg.name, null);
 });

@@ -49,12 +49,10 @@ const SIZE_APPEAR_MS = 50;
 
 /** A mapped shared memory segment. Close it when done; unlink the name to remove it. */
 export class Segment implements Disposable, AsyncDisposable {
-  /** The POSIX name (`/jobs`), or `null` for an anonymous segment. */
+  /** The POSIX name (`/jobs`), or `null` for an anonymous segment. Readable after close. */
   readonly name: string | null;
-  /** Size in bytes. */
-  readonly size: number;
-  /** True when opened read-only (writes stay private to this process). */
-  readonly readOnly: boolean;
+  readonly #size: number;
+  readonly #readOnly: boolean;
   readonly #memory: MappedMemory;
   #fd: number;
 
@@ -67,8 +65,8 @@ export class Segment implements Disposable, AsyncDisposable {
       rethrowNative(err, name ?? undefined);
     }
     this.name = name;
-    this.size = size;
-    this.readOnly = readOnly;
+    this.#size = size;
+    this.#readOnly = readOnly;
     this.#fd = fd;
     this.#memory = new MappedMemory(buffer, subjectOf(name));
   }
@@ -203,6 +201,18 @@ export class Segment implements Disposable, AsyncDisposable {
     return new Segment(null, fd, st.size, readOnly);
   }
 
+  /** Size in bytes. */
+  get size(): number {
+    if (this.#fd < 0) throw closedError(this.#what());
+    return this.#size;
+  }
+
+  /** True when opened read-only (writes stay private to this process). */
+  get readOnly(): boolean {
+    if (this.#fd < 0) throw closedError(this.#what());
+    return this.#readOnly;
+  }
+
   /** A `SharedArrayBuffer` over the mapping: use with `Atomics`, post to workers. */
   get buffer(): SharedArrayBuffer {
     return this.#memory.buffer;
@@ -240,9 +250,10 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Changes the permission bits (`fchmod`). */
   chmod(mode: number): void {
+    const fd = this.fd; // a closed handle throws before the argument is checked
     checkInteger('mode', mode, 0, 0o7777);
     try {
-      native.fchmod(this.fd, mode);
+      native.fchmod(fd, mode);
     } catch (err) {
       rethrowNative(err, this.name ?? undefined);
     }
@@ -250,10 +261,11 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Changes the owner (`fchown`); -1 leaves a field unchanged. */
   chown(uid: number, gid: number): void {
+    const fd = this.fd;
     checkInteger('uid', uid, -1, 2 ** 32 - 1);
     checkInteger('gid', gid, -1, 2 ** 32 - 1);
     try {
-      native.fchown(this.fd, uid, gid);
+      native.fchown(fd, uid, gid);
     } catch (err) {
       rethrowNative(err, this.name ?? undefined);
     }
@@ -275,6 +287,7 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Removes this segment's name (the memory lives on until every user closes). */
   unlink(): void {
+    if (this.#fd < 0) throw closedError(this.#what());
     if (this.name === null) throw ownError('ERR_INVALID_STATE', this.#what(), 'unlink(): an anonymous segment has no name to unlink');
     Segment.unlink(this.name);
   }

@@ -152,9 +152,10 @@ export async function receiveSegment(socket: Socket, options?: TransferOptions &
   }
   const segment = Segment.adoptFd(got.fd, readOnly);
   const announced = Number(got.payload.readBigUInt64LE(SIZE_OFFSET));
-  if (segment.size !== announced) {
+  const size = segment.size;
+  if (size !== announced) {
     segment.close();
-    throw new ShmkitError('ERR_SHMKIT_BAD_MESSAGE', `receiveSegment: size mismatch (frame says ${announced}, descriptor has ${segment.size})`);
+    throw new ShmkitError('ERR_SHMKIT_BAD_MESSAGE', `receiveSegment: size mismatch (frame says ${announced}, descriptor has ${size})`);
   }
   return segment;
 }

@@ -107,6 +107,7 @@ export class Mutex extends SharedObject {
 
   /** @internal Whether a thread is (or may be) parked waiting for it. */
   get contended(): boolean {
+    if (this.closed) throw this.closedError();
     return (Atomics.load(this.#cells, WORD) & WAITERS_BIT) !== 0;
   }
 
@@ -171,6 +172,7 @@ export class Mutex extends SharedObject {
 
   /** Runs `fn` holding the lock (async), and always unlocks. */
   async withLock<T>(fn: (result: LockResult) => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const result = await this.lock(options);
     try {
@@ -182,6 +184,7 @@ export class Mutex extends SharedObject {
 
   /** Runs `fn` holding the lock (blocking), and always unlocks. */
   withLockSync<T>(fn: (result: LockResult) => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const result = this.lockSync(options);
     try {
