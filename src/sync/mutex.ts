@@ -178,7 +178,7 @@ export class Mutex extends SharedObject {
     try {
       return await fn(result);
     } finally {
-      this.unlock();
+      if (!this.closed) this.unlock(); // close() unlocked it already
     }
   }
 
@@ -190,7 +190,7 @@ export class Mutex extends SharedObject {
     try {
       return fn(result);
     } finally {
-      this.unlock();
+      if (!this.closed) this.unlock(); // close() unlocked it already
     }
   }
 

@@ -5,7 +5,7 @@
  * state that must survive crashes).
  */
 import { Kind } from '../layout/header.js';
-import { ownError } from '../errors.js';
+import { invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -146,25 +146,89 @@ export class RwLock extends SharedObject implements Attempt {
   /** Releases what this handle holds (the write lock, or one read lock). */
   unlock(): void {
     if (this.closed) throw this.closedError();
+    if (this.#writing) this.#releaseWrite();
+    else if (this.#reads > 0) this.#releaseRead();
+    else throw ownError('EPERM', this.subject, 'unlock(): this handle holds neither a read nor the write lock');
+  }
+
+  /** Runs `fn` holding a read lock (taken with `read(options)`), and always releases it. */
+  async withReadLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.read(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) this.#releaseRead(); // close() released it already
+    }
+  }
+
+  /** Runs `fn` holding a read lock (taken with `readSync(options)`), and always releases it. */
+  withReadLockSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.readSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed) this.#releaseRead();
+    }
+  }
+
+  /** Runs `fn` holding the write lock (taken with `write(options)`), and always releases it. */
+  async withWriteLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.write(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed && this.#writing) this.#releaseWrite();
+    }
+  }
+
+  /** Runs `fn` holding the write lock (taken with `writeSync(options)`), and always releases it. */
+  withWriteLockSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.writeSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed && this.#writing) this.#releaseWrite();
+    }
+  }
+
+  /**
+   * Releases the handle. Locks this handle still holds (the write lock, read
+   * locks) are released first, so closing never strands other processes.
+   */
+  override close(): void {
+    if (this.closed) return;
+    if (this.#writing) this.#releaseWrite();
+    while (this.#reads > 0) this.#releaseRead();
+    super.close();
+  }
+
+  #releaseWrite(): void {
     const cells = this.#cells;
-    if (this.#writing) {
-      this.#writing = false;
-      cells[WRITER_PID] = 0;
-      // Keep WRITER_WAITING (a queued writer still has priority), drop WRITER.
-      for (;;) {
-        const s = Atomics.load(cells, STATE);
-        if (Atomics.compareExchange(cells, STATE, s, s & WRITER_WAITING) === s) break;
-      }
-      if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
-    } else if (this.#reads > 0) {
-      this.#reads--;
-      const before = Atomics.sub(cells, STATE, 1);
-      // The last reader out lets a waiting writer in.
-      if ((before & READERS_MASK) === 1 && (before & WRITER_WAITING) !== 0 && Atomics.load(cells, WAITERS) !== 0) {
-        wake(cells, STATE, 0);
-      }
-    } else {
-      throw ownError('EPERM', this.subject, 'unlock(): this handle holds neither a read nor the write lock');
+    this.#writing = false;
+    cells[WRITER_PID] = 0;
+    // Keep WRITER_WAITING (a queued writer still has priority), drop WRITER.
+    for (;;) {
+      const s = Atomics.load(cells, STATE);
+      if (Atomics.compareExchange(cells, STATE, s, s & WRITER_WAITING) === s) break;
+    }
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
+  }
+
+  #releaseRead(): void {
+    const cells = this.#cells;
+    this.#reads--;
+    const before = Atomics.sub(cells, STATE, 1);
+    // The last reader out lets a waiting writer in.
+    if ((before & READERS_MASK) === 1 && (before & WRITER_WAITING) !== 0 && Atomics.load(cells, WAITERS) !== 0) {
+      wake(cells, STATE, 0);
     }
   }
 

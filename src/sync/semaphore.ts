@@ -5,7 +5,7 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { mismatchError, ownError } from '../errors.js';
+import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -119,10 +119,38 @@ export class Semaphore extends SharedObject implements Attempt {
     if (parked !== undefined) await parked;
   }
 
+  /** Runs `fn` holding one unit (taken with `acquire(options)`), and always gives it back. */
+  async withPermit<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.acquire(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) this.#give(1);
+    }
+  }
+
+  /** Runs `fn` holding one unit (taken with `acquireSync(options)`), and always gives it back. */
+  withPermitSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.acquireSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed) this.#give(1);
+    }
+  }
+
   /** Returns `n` units (default 1) and wakes up to `n` waiters. */
   release(n = 1): void {
     if (this.closed) throw this.closedError();
     checkInteger('n', n, 1, SEMAPHORE_MAX);
+    this.#give(n);
+  }
+
+  #give(n: number): void {
     const cells = this.#cells;
     for (;;) {
       const v = Atomics.load(cells, VALUE);
