@@ -58,11 +58,15 @@ export class SysVAttachment implements Disposable, AsyncDisposable {
   readonly #memory: MappedMemory;
   readonly #what: string;
 
-  /** @internal */
-  constructor(buffer: SharedArrayBuffer, readOnly: boolean, id: number) {
+  private constructor(buffer: SharedArrayBuffer, readOnly: boolean, id: number) {
     this.#readOnly = readOnly;
     this.#what = `SysVAttachment of shmid ${id}`;
     this.#memory = new MappedMemory(buffer, this.#what);
+  }
+
+  /** @internal The handle over a fresh shmat() mapping (SysVSegment.attach). */
+  static adopt(buffer: SharedArrayBuffer, readOnly: boolean, id: number): SysVAttachment {
+    return new SysVAttachment(buffer, readOnly, id);
   }
 
   /** True when attached with SHM_RDONLY (writes stay private to this process). */
@@ -204,7 +208,7 @@ export class SysVSegment {
     const opts = checkObject<{ readOnly?: boolean }>('options', options);
     const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
     try {
-      return new SysVAttachment(native.shmat(this.id, readOnly), readOnly, this.id);
+      return SysVAttachment.adopt(native.shmat(this.id, readOnly), readOnly, this.id);
     } catch (err) {
       rethrowNative(err, `shmid ${this.id}`);
     }

@@ -11,7 +11,7 @@ import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MA
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 /** Geometry of a Barrier. */
 export interface BarrierOptions {
@@ -41,7 +41,7 @@ const SPEC: ObjectSpec<BarrierOptions> = {
 };
 
 /** A reusable cross-process barrier. */
-export class Barrier extends SharedObject implements Attempt {
+export class Barrier extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -57,34 +57,41 @@ export class Barrier extends SharedObject implements Attempt {
     }
   }
 
+  /** Bytes an embedded Barrier occupies (128; offsets must be multiples of 8). */
   static byteLength(options?: BarrierOptions): number {
     return SPEC.byteLength(options as BarrierOptions);
   }
 
+  /** Formats a new Barrier at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: BarrierOptions & SpinOptions): Barrier {
     initObject(SPEC, buffer, byteOffset, options);
     return new Barrier(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Barrier formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Barrier {
     checkSpinOption(options);
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Barrier(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Barrier (`EEXIST` if the name exists). */
   static create(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Barrier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Barrier {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Barrier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Barrier (only a Barrier: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }

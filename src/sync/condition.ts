@@ -13,7 +13,7 @@ import { Mutex, type LockResult } from './mutex.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Condition,
@@ -25,7 +25,7 @@ const SPEC: ObjectSpec<unknown> = {
 };
 
 /** A cross-process condition variable. */
-export class Condition extends SharedObject implements Attempt {
+export class Condition extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -37,34 +37,41 @@ export class Condition extends SharedObject implements Attempt {
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded Condition occupies (128; offsets must be multiples of 8). */
   static byteLength(): number {
     return CONDITION_LENGTH;
   }
 
+  /** Formats a new Condition at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
     initObject(SPEC, buffer, byteOffset, options);
     return new Condition(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Condition formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
     checkSpinOption(options);
     attachObject(SPEC, buffer, byteOffset);
     return new Condition(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Condition (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Condition (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Condition {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Condition, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Condition (only a Condition: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }

@@ -82,19 +82,23 @@ export class Mutex extends SharedObject {
     return new Mutex(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Mutex (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Mutex (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Mutex {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Mutex, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Mutex (only a Mutex: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -103,12 +107,6 @@ export class Mutex extends SharedObject {
   get locked(): boolean {
     if (this.closed) throw this.closedError();
     return (Atomics.load(this.#cells, WORD) & TID_MASK) !== 0;
-  }
-
-  /** @internal Whether a thread is (or may be) parked waiting for it. */
-  get contended(): boolean {
-    if (this.closed) throw this.closedError();
-    return (Atomics.load(this.#cells, WORD) & WAITERS_BIT) !== 0;
   }
 
   /** The holder's process id and thread id, or null when free (a snapshot). */

@@ -10,7 +10,7 @@ import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layo
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Notifier,
@@ -22,7 +22,7 @@ const SPEC: ObjectSpec<unknown> = {
 };
 
 /** A cross-process event counter. */
-export class Notifier extends SharedObject implements Attempt {
+export class Notifier extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -52,19 +52,23 @@ export class Notifier extends SharedObject implements Attempt {
     return new Notifier(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Notifier (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Notifier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Notifier {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Notifier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Notifier (only a Notifier: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }

@@ -11,7 +11,7 @@ import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WR
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.RwLock,
@@ -27,7 +27,7 @@ const AS_WRITER = 1;
 const PID = process.pid;
 
 /** A cross-process readers-writer lock. */
-export class RwLock extends SharedObject implements Attempt {
+export class RwLock extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -42,34 +42,41 @@ export class RwLock extends SharedObject implements Attempt {
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded RwLock occupies (128; offsets must be multiples of 8). */
   static byteLength(): number {
     return RWLOCK_LENGTH;
   }
 
+  /** Formats a new RwLock at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
     initObject(SPEC, buffer, byteOffset, options);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
+  /** Uses a RwLock formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
     checkSpinOption(options);
     attachObject(SPEC, buffer, byteOffset);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named RwLock (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named RwLock (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): RwLock {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named RwLock, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a RwLock (only a RwLock: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -81,6 +88,7 @@ export class RwLock extends SharedObject implements Attempt {
     return { readers: s & READERS_MASK, writer: (s & WRITER) !== 0, writersWaiting: Atomics.load(this.#cells, WRITERS_WAITING) };
   }
 
+  /** Takes a read lock if no writer holds or waits for the lock; never waits. */
   tryRead(): boolean {
     if (this.closed) throw this.closedError();
     if (!this.#tryRead()) return false;
@@ -88,6 +96,7 @@ export class RwLock extends SharedObject implements Attempt {
     return true;
   }
 
+  /** Takes a read lock, blocking the thread while a writer holds or waits for it. */
   readSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
@@ -95,6 +104,7 @@ export class RwLock extends SharedObject implements Attempt {
     this.#reads++;
   }
 
+  /** Takes a read lock without blocking the event loop. */
   async read(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
@@ -106,6 +116,7 @@ export class RwLock extends SharedObject implements Attempt {
     this.#reads++;
   }
 
+  /** Takes the write lock if nobody holds the lock; never waits. */
   tryWrite(): boolean {
     if (this.closed) throw this.closedError();
     if (!this.#tryWrite(false)) return false;
@@ -113,6 +124,7 @@ export class RwLock extends SharedObject implements Attempt {
     return true;
   }
 
+  /** Takes the write lock, blocking the thread until readers and the writer are out. */
   writeSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
@@ -127,6 +139,7 @@ export class RwLock extends SharedObject implements Attempt {
     this.#wrote();
   }
 
+  /** Takes the write lock without blocking the event loop. */
   async write(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);

@@ -11,7 +11,7 @@ import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAI
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 /** Geometry of a Semaphore. */
 export interface SemaphoreOptions {
@@ -45,7 +45,7 @@ const SPEC: ObjectSpec<SemaphoreOptions> = {
 };
 
 /** A cross-process counting semaphore. */
-export class Semaphore extends SharedObject implements Attempt {
+export class Semaphore extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -57,34 +57,41 @@ export class Semaphore extends SharedObject implements Attempt {
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded Semaphore occupies (128; offsets must be multiples of 8). */
   static byteLength(options?: SemaphoreOptions): number {
     return SPEC.byteLength(options as SemaphoreOptions);
   }
 
+  /** Formats a new Semaphore at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SemaphoreOptions & SpinOptions): Semaphore {
     initObject(SPEC, buffer, byteOffset, options);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Semaphore formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Semaphore {
     checkSpinOption(options);
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Semaphore (`EEXIST` if the name exists). */
   static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Semaphore (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Semaphore {
     checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Semaphore, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Semaphore (only a Semaphore: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
