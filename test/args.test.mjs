@@ -4,7 +4,7 @@
 // created, opened or written, and the message itself never throws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { Barrier, Condition, Mutex, Notifier, RwLock, Segment, Semaphore, SysVSegment, readHeader, HEADER_LENGTH } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
 import { expectCode, unlinkQuietly } from './fixtures/helpers.mjs';
@@ -466,5 +466,31 @@ test('every getter and method of a closed handle of every kind throws ERR_SHMKIT
     assert.equal(att.detached, true);
   } finally {
     sysv.remove();
+  }
+});
+
+test('Segment.openOrCreate of an existing segment of another size is ERR_SHMKIT_MISMATCH and leaves nothing open; the same size opens it', () => {
+  const name = uniqueName('seg-mismatch');
+  const seg = Segment.openOrCreate(name, { size: 4096 });
+  try {
+    seg.bytes[0] = 7;
+    const same = Segment.openOrCreate(name, { size: 4096, readOnly: true });
+    assert.equal(same.bytes[0], 7);
+    same.close();
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (const size of [1, 4095, 4097, 8192]) {
+      assert.throws(() => Segment.openOrCreate(name, { size }), (err) => {
+        assert.equal(err.code, 'ERR_SHMKIT_MISMATCH');
+        assert.equal(err.path, name);
+        assert.match(err.message, new RegExp(`^Segment '${name}' already exists with size 4096; openOrCreate asked for ${size}`));
+        return true;
+      });
+    }
+    assert.equal(fds(), before, 'a refused openOrCreate left a descriptor open');
+    assert.equal(seg.size, 4096);
+  } finally {
+    seg.close();
+    Segment.unlink(name);
   }
 });

@@ -6,7 +6,7 @@
  */
 import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
-import { ShmkitError, closedError, ownError, rethrowNative } from '../errors.js';
+import { ShmkitError, closedError, mismatchError, ownError, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
@@ -111,22 +111,34 @@ export class Segment implements Disposable, AsyncDisposable {
     return new Segment(shmName, fd, size, readOnly);
   }
 
-  /** Opens the named segment, creating it with `options` if it does not exist. */
+  /**
+   * Opens the named segment, creating it with `options` if it does not
+   * exist. An existing segment of another size is `ERR_SHMKIT_MISMATCH`
+   * (the openOrCreate rule: a size that would silently not take effect is
+   * refused).
+   */
   static openOrCreate(name: string, options: SegmentOpenOrCreateOptions): Segment {
     const opts = checkObject<SegmentOpenOrCreateOptions>('options', options);
-    checkSize('options.size', opts.size);
+    const size = checkSize('options.size', opts.size);
     for (;;) {
       try {
         return Segment.create(name, opts);
       } catch (err) {
         if ((err as ShmkitError).code !== 'EEXIST') throw err;
       }
+      let seg: Segment;
       try {
-        return Segment.open(name, opts);
+        seg = Segment.open(name, opts);
       } catch (err) {
         // Unlinked between our two calls: try creating again.
         if ((err as ShmkitError).code !== 'ENOENT') throw err;
+        continue;
       }
+      if (seg.#size !== size) {
+        seg.close();
+        throw mismatchError('Segment', normalizeName(name), 'size', seg.#size, size);
+      }
+      return seg;
     }
   }
 
