@@ -6,7 +6,7 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, isInstance } from '../args.js';
-import { invalidArgType } from '../errors.js';
+import { type ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
@@ -86,7 +86,7 @@ export class Condition extends SharedObject {
     if (!isInstance(mutex, Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
     const { timeout } = parseWait(options);
     const seq = Atomics.load(this.#cells, SEQ);
-    mutex.unlock(); // throws EPERM, with nothing changed, if we do not hold it
+    this.#release(mutex, 'waitSync()');
     let failure: unknown;
     try {
       waitForSync(this, seq, this.#word, this.#spin, timeout, 'waitSync()');
@@ -106,7 +106,7 @@ export class Condition extends SharedObject {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const seq = Atomics.load(this.#cells, SEQ);
-    mutex.unlock();
+    this.#release(mutex, 'wait()');
     let failure: unknown;
     try {
       const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'wait()');
@@ -134,6 +134,17 @@ export class Condition extends SharedObject {
     const cells = this.#cells;
     Atomics.add(cells, SEQ, 1);
     if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, 0);
+  }
+
+  // Unlocks `mutex`; EPERM, with nothing changed, if this thread does not
+  // hold it (the message names this Condition and the Mutex).
+  #release(mutex: Mutex, call: string): void {
+    try {
+      mutex.unlock();
+    } catch (err) {
+      if ((err as ShmkitError).code !== 'EPERM') throw err;
+      throw ownError('EPERM', this.subject, `${call}: the mutex must be held (${(err as Error).message})`);
+    }
   }
 
   /** @internal The wait is over once SEQ moved past the value read under the mutex. */
