@@ -5,6 +5,18 @@ import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 /** Largest size shmkit accepts: exact in a double, and far past any tmpfs. */
 export const MAX_SIZE = Number.MAX_SAFE_INTEGER;
 
+/**
+ * `value instanceof ctor` that never throws: a revoked Proxy (or one whose
+ * getPrototypeOf trap throws) is simply not an instance.
+ */
+export function isInstance<T>(value: unknown, ctor: Function & { prototype: T }): value is T {
+  try {
+    return value instanceof ctor;
+  } catch {
+    return false;
+  }
+}
+
 export function checkObject<T extends object>(name: string, value: unknown): T {
   if (value === undefined) return {} as T;
   if (value === null || typeof value !== 'object') throw invalidArgType(name, 'of type object', value);
@@ -50,6 +62,6 @@ export function checkTimeout(value: unknown): number {
 
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof AbortSignal)) throw invalidArgType('signal', 'an instance of AbortSignal', value);
+  if (!isInstance(value, AbortSignal)) throw invalidArgType('signal', 'an instance of AbortSignal', value);
   return value;
 }

@@ -94,9 +94,18 @@ export function systemError(errno: number, syscall: string, path?: string): Shmk
   return new ShmkitError(code, `${code}: ${text}, ${where}`, { syscall, path, errno: -errno });
 }
 
-/** The "not from this process" error: the handle was already closed. */
+/** The handle was already closed; `what` names the object (`Mutex '/jobs'`). */
 export function closedError(what: string): ShmkitError {
   return new ShmkitError('ERR_SHMKIT_CLOSED', `${what} is closed`);
+}
+
+/**
+ * A failure shmkit detects itself that has an errno name (EPERM for
+ * unlocking a lock not held, EDEADLK, EOVERFLOW, ETIMEDOUT, ENODEV, ...). No
+ * syscall failed, so it carries neither `errno` nor `syscall`.
+ */
+export function ownError(code: SystemErrorCode | ShmkitOwnErrorCode, subject: string, detail: string, path?: string): ShmkitError {
+  return new ShmkitError(code, `${subject}: ${detail}`, path === undefined ? {} : { path });
 }
 
 /**

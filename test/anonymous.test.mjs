@@ -31,11 +31,13 @@ function shmEntries() {
 }
 
 /**
- * Entries of /dev/shm that appeared since `before`. Names made by other test
- * files running in parallel (all prefixed TEST_PREFIX) are not ours.
+ * shmkit entries of /dev/shm that appeared since `before` (an anonymous
+ * segment gone wrong would show as one: shmkit labels its memfds 'shmkit').
+ * Names made by test files running in parallel (prefixed TEST_PREFIX) and
+ * by other programs or suites on the machine are not ours.
  */
 function newShmEntries(before) {
-  return [...shmEntries()].filter((n) => !before.has(n) && !n.startsWith(TEST_PREFIX));
+  return [...shmEntries()].filter((n) => !before.has(n) && n.startsWith('shmkit') && !n.startsWith(TEST_PREFIX));
 }
 
 /** Descriptors of this process that are shmkit memfds, as "fd" strings. */
@@ -694,5 +696,8 @@ test('a closed anonymous segment throws ERR_SHMKIT_CLOSED; unlink() has no name 
   assert.throws(() => seg.buffer, { code: 'ERR_SHMKIT_CLOSED' });
   assert.throws(() => seg.bytes, { code: 'ERR_SHMKIT_CLOSED' });
   assert.throws(() => seg.stat(), { code: 'ERR_SHMKIT_CLOSED' });
-  assert.throws(() => seg.unlink(), { code: 'ERR_INVALID_STATE' });
+  assert.throws(() => seg.unlink(), { code: 'ERR_SHMKIT_CLOSED' }, 'closed first, like every method of a closed handle');
+  assert.throws(() => seg.size, { code: 'ERR_SHMKIT_CLOSED' });
+  assert.throws(() => seg.readOnly, { code: 'ERR_SHMKIT_CLOSED' });
+  assert.equal(seg.name, null);
 });

@@ -212,9 +212,7 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
     for (const Other of [Mutex, Semaphore, Condition, RwLock]) {
       assert.throws(() => Other.open(barName), { code: 'ERR_SHMKIT_BAD_LAYOUT' }, `${Other.name}.open`);
     }
-    const again = Barrier.openOrCreate(barName, { parties: 5 });
-    assert.equal(again.parties, 2, 'openOrCreate of an existing barrier keeps its parties');
-    again.close();
+    assert.throws(() => Barrier.openOrCreate(barName, { parties: 5 }), { code: 'ERR_SHMKIT_MISMATCH' }, 'openOrCreate never silently ignores other parties');
   } finally {
     b.close();
     rw.close();
@@ -245,5 +243,28 @@ test('parties of a closed handle throws ERR_SHMKIT_CLOSED', () => {
     assert.throws(() => b.parties, { code: 'ERR_SHMKIT_CLOSED' });
   } finally {
     unlinkQuietly(name);
+  }
+});
+
+test('openOrCreate with other parties than the existing Barrier is ERR_SHMKIT_MISMATCH; the same parties open it', () => {
+  const name = uniqueName('bar-mismatch');
+  const b = Barrier.openOrCreate(name, { parties: 3 });
+  try {
+    const same = Barrier.openOrCreate(name, { parties: 3, spin: 0 });
+    assert.equal(same.parties, 3);
+    same.close();
+    for (const parties of [1, 2, 4]) {
+      assert.throws(() => Barrier.openOrCreate(name, { parties }), (err) => {
+        assert.equal(err.code, 'ERR_SHMKIT_MISMATCH');
+        assert.equal(err.path, name);
+        assert.match(err.message, new RegExp(`^Barrier '${name}' already exists with parties 3; openOrCreate asked for ${parties}`));
+        return true;
+      });
+    }
+    assert.equal(b.parties, 3);
+    assert.equal(rawCells(b)[PARTIES], 3);
+  } finally {
+    b.close();
+    Barrier.unlink(name);
   }
 });

@@ -44,7 +44,7 @@ function namedSet(label) {
 // The acceptance run is 100 000 hand-offs (sync producer, async consumer);
 // the reverse pairing runs fewer to keep the file short on a busy machine.
 for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['async', 'sync', 30000]]) {
-  test(`${count} hand-offs across processes lose no wake-up (${producerForm} producer, ${consumerForm} consumer)`, async () => {
+  test(`${count} hand-offs across processes lose no wake-up (${producerForm} producer, ${consumerForm} consumer)`, async (t) => {
     const segName = uniqueName('cond-handoff');
     const kids = children(PEER);
     const seg = Segment.create(segName, { size: 4096 });
@@ -55,10 +55,12 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
       const cells = new Int32Array(seg.buffer, 512, 16);
       const t0 = performance.now();
       const outs = await Promise.all([
-        kids.node(['handoff', segName, 'producer', producerForm, count], 20000),
-        kids.node(['handoff', segName, 'consumer', consumerForm, count], 20000),
+        // A bound for a stuck run, not a speed target: at a load of 15 on
+        // 2 CPUs the 100 000 hand-offs took over 20 s.
+        kids.node(['handoff', segName, 'producer', producerForm, count], 120000),
+        kids.node(['handoff', segName, 'consumer', consumerForm, count], 120000),
       ]);
-      const ms = performance.now() - t0;
+      t.diagnostic(`${count} hand-offs in ${Math.round(performance.now() - t0)} ms`);
       // Every wait has a 5 s timeout, but a wait whose wake-up was lost
       // returns at the deadline all the same (the sequence moved): the
       // longest wait is what shows it.
@@ -69,7 +71,6 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
       assert.equal(Atomics.load(cells, 2), count, 'every hand-off completed');
       assert.equal(Atomics.load(cells, 3), 0, 'values arrived in order');
       assert.equal(Atomics.load(cells, 0), 0, 'slot empty at the end');
-      assert.ok(ms < 20000, `took ${Math.round(ms)} ms`); // the children are killed at 20 s anyway
       assert.equal(m.locked, false);
       assert.equal(rawCells(notEmpty)[WAITERS], 0);
       assert.equal(rawCells(notFull)[WAITERS], 0);
@@ -84,14 +85,20 @@ for (const [producerForm, consumerForm, count] of [['sync', 'async', 100000], ['
   });
 }
 
+// The waiters' own timeout: longer than three children take to start on a
+// busy machine (a waiter parked first must not time out before the last
+// parks), and far above PROMPT_MS, so a lost wake-up still shows.
+const WAITER_MS = 20000;
+const PROMPT_MS = 8000;
+
 test('notifyAll wakes all 3 waiting processes', async () => {
   const set = namedSet('cond-all');
   const kids = children(PEER);
   try {
     const { names, m, cond, cells } = set;
     // Two async waiters: a sync one re-checks every 50 ms, woken or not.
-    const waiters = ['async', 'sync', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, 4000]));
-    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 10000, '3 parked waiters');
+    const waiters = ['async', 'sync', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, WAITER_MS]));
+    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 30000, '3 parked waiters');
     await sleep(20);
     assert.equal(Atomics.load(cells, WOKEN), 0, 'nobody passed without a token');
     m.lockSync({ timeout: 2000 });
@@ -100,7 +107,7 @@ test('notifyAll wakes all 3 waiting processes', async () => {
     m.unlock();
     const t0 = performance.now();
     const reports = (await Promise.all(waiters)).map((out) => JSON.parse(out));
-    assert.ok(performance.now() - t0 < 3000, 'all woke promptly');
+    assert.ok(performance.now() - t0 < PROMPT_MS, 'all woke promptly (their waits last 20 s)');
     assert.equal(Atomics.load(cells, WOKEN), 3);
     assert.equal(Atomics.load(cells, TOKENS), 0);
     for (const r of reports) assert.ok(r.wakes >= 1);
@@ -117,8 +124,8 @@ test('notify(n) wakes at least n of the waiting processes', async () => {
   try {
     const { names, m, cond, cells } = set;
     // Async waiters: a sync one re-checks every 50 ms, woken or not.
-    const waiters = ['async', 'async', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, 4000]));
-    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 10000, '3 parked waiters');
+    const waiters = ['async', 'async', 'async'].map((form) => kids.node(['token', names.m, names.c, names.d, form, WAITER_MS]));
+    await waitUntil(() => Atomics.load(cells, READY) === 3 && rawCells(cond)[WAITERS] === 3, 30000, '3 parked waiters');
     m.lockSync({ timeout: 2000 });
     Atomics.store(cells, TOKENS, 1);
     cond.notify();
@@ -133,7 +140,7 @@ test('notify(n) wakes at least n of the waiting processes', async () => {
     m.unlock();
     const t0 = performance.now();
     await Promise.all(waiters);
-    assert.ok(performance.now() - t0 < 2000, 'both woke promptly (their waits last 4 s)');
+    assert.ok(performance.now() - t0 < PROMPT_MS, 'both woke promptly (their waits last 20 s)');
     assert.equal(Atomics.load(cells, WOKEN), 3);
     assert.equal(rawCells(cond)[WAITERS], 0);
   } finally {
@@ -149,8 +156,8 @@ test('waiting without holding the mutex throws EPERM and changes nothing', async
     const { names, m, cond, cells } = set;
     const seq = rawCells(cond)[SEQ];
     // Free mutex.
-    assert.throws(() => cond.waitSync(m, { timeout: 200 }), { code: 'EPERM' });
-    await assert.rejects(cond.wait(m, { timeout: 200 }), { code: 'EPERM' });
+    assert.throws(() => cond.waitSync(m, { timeout: 200 }), (err) => err.code === 'EPERM' && !('syscall' in err) && /^Condition .*: waitSync\(\): the mutex must be held \(Mutex .*: unlock\(\)/.test(err.message));
+    await assert.rejects(cond.wait(m, { timeout: 200 }), (err) => err.code === 'EPERM' && /^Condition .*: wait\(\): the mutex must be held/.test(err.message));
     assert.equal(m.locked, false, 'still free');
     assert.equal(rawCells(cond)[WAITERS], 0);
     assert.equal(rawCells(cond)[SEQ], seq);

@@ -748,3 +748,15 @@ test('a handle that refuses its options after the segment is opened (spin out of
     }
   }
 });
+
+test('withLock/withLockSync whose fn closes the handle return fn\'s value (close unlocked it; the helper does not throw ERR_SHMKIT_CLOSED)', async () => {
+  const sab = new SharedArrayBuffer(256);
+  const watcher = Mutex.init(sab, 0);
+  const a = Mutex.attach(sab, 0);
+  assert.equal(a.withLockSync(() => (a.close(), 'done')), 'done');
+  assert.equal(watcher.locked, false);
+  const b = Mutex.attach(sab, 0);
+  assert.equal(await b.withLock(async () => (b.close(), 'done async')), 'done async');
+  assert.equal(watcher.locked, false);
+  watcher.close();
+});

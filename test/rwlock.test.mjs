@@ -19,6 +19,7 @@ const READS = 5;
 const WRITES = 6;
 const READY = 8;
 const RELEASE = 9;
+const GO = 10;
 
 // RwLock layout: STATE at byte 64, WRITERS_WAITING 68, WAITERS 72, WRITER_PID 76.
 const STATE = 64 / 4;
@@ -236,13 +237,17 @@ test('a writer timing out in one process lets blocked readers of another process
     // Our async writer waits (so new readers queue behind it), then times out:
     // the reader blocked in another process must get in right away, not at
     // the end of its own timeout.
+    // The child starts (slow on a busy machine) before the writer's 500 ms
+    // run, and reads only once told to, so it parks well within them.
     Atomics.store(cells, READY, 0);
+    // An async reader: a sync one re-checks every 50 ms whether woken or not.
+    const blocked = kids.node(['read-wait', names.rw, names.d, 'async', 4000]);
+    await waitUntil(() => Atomics.load(cells, READY) === 1, 10000, 'the child reader to start');
     const writing = rw.write({ timeout: 500 });
     writing.catch(() => {});
     assert.equal(rw.state.writersWaiting, 1);
-    // An async reader: a sync one re-checks every 50 ms whether woken or not.
-    const blocked = kids.node(['read-wait', names.rw, names.d, 'async', 4000]);
-    await waitUntil(() => Atomics.load(cells, READY) === 1 && rawCells(rw)[WAITERS] === 2, 10000, 'the child reader to park');
+    Atomics.store(cells, GO, 1);
+    await waitUntil(() => rawCells(rw)[WAITERS] === 2, 10000, 'the child reader to park');
     await assert.rejects(writing, { code: 'ETIMEDOUT' });
     const { ms } = JSON.parse(await blocked);
     assert.ok(ms < 2500, `the blocked reader waited ${Math.round(ms)} ms (its timeout was 4000)`);
@@ -304,4 +309,82 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
   assert.deepEqual(b.state, FREE, 'nothing was taken through the closed handle');
   assert.equal(rawCells(b)[STATE], 0);
   b.close();
+});
+
+test('withReadLock/withWriteLock (and Sync): fn runs under the lock, its value is returned, and the lock is released on return, throw and reject', async () => {
+  const sab = new SharedArrayBuffer(256);
+  const rw = RwLock.init(sab, 0);
+  const other = RwLock.attach(sab, 0);
+  try {
+    assert.equal(rw.withReadLockSync(() => {
+      assert.deepEqual(other.state, { readers: 1, writer: false, writersWaiting: 0 });
+      assert.equal(other.tryWrite(), false);
+      return 'r';
+    }), 'r');
+    assert.deepEqual(other.state, FREE);
+    assert.equal(await rw.withReadLock(async () => {
+      await sleep(1);
+      assert.equal(other.state.readers, 1);
+      return 'ra';
+    }), 'ra');
+    assert.deepEqual(other.state, FREE);
+    assert.equal(rw.withWriteLockSync(() => {
+      assert.deepEqual(other.state, { readers: 0, writer: true, writersWaiting: 0 });
+      assert.equal(other.tryRead(), false);
+      return 'w';
+    }), 'w');
+    assert.deepEqual(other.state, FREE);
+    assert.equal(await rw.withWriteLock(async () => (await sleep(1), other.state.writer)), true);
+    assert.deepEqual(other.state, FREE);
+
+    const boom = new Error('boom');
+    assert.throws(() => rw.withReadLockSync(() => { throw boom; }), (err) => err === boom);
+    assert.throws(() => rw.withWriteLockSync(() => { throw boom; }), (err) => err === boom);
+    await assert.rejects(rw.withReadLock(async () => { throw boom; }), (err) => err === boom);
+    await assert.rejects(rw.withWriteLock(() => Promise.reject(boom)), (err) => err === boom);
+    assert.deepEqual(other.state, FREE, 'every failing fn left the lock free');
+
+    // the wait options are passed on: a held write lock times the helpers out, and nothing is left held
+    assert.equal(other.tryWrite(), true);
+    assert.throws(() => rw.withReadLockSync(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(rw.withWriteLock(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
+    const ac = new AbortController();
+    const aborted = rw.withReadLock(() => assert.fail('ran'), { signal: ac.signal });
+    ac.abort(new Error('stop'));
+    await assert.rejects(aborted, /stop/);
+    other.unlock();
+    assert.deepEqual(other.state, FREE);
+
+    // a read helper releases only its own read lock
+    rw.readSync();
+    rw.withReadLockSync(() => assert.equal(other.state.readers, 2));
+    assert.equal(other.state.readers, 1);
+    rw.unlock();
+    assert.throws(() => rw.withReadLockSync('fn'), { code: 'ERR_INVALID_ARG_TYPE' });
+    await assert.rejects(rw.withWriteLock(null), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.deepEqual(other.state, FREE);
+  } finally {
+    rw.close();
+    other.close();
+  }
+});
+
+test('close() releases the locks the handle holds (also from inside a helper)', async () => {
+  const sab = new SharedArrayBuffer(256);
+  const rw = RwLock.init(sab, 0);
+  const other = RwLock.attach(sab, 0);
+  try {
+    rw.readSync();
+    rw.readSync();
+    rw.close();
+    assert.deepEqual(other.state, FREE, 'two read locks released by close');
+    const w = RwLock.attach(sab, 0);
+    assert.equal(w.withWriteLockSync(() => (w.close(), 'closed inside')), 'closed inside');
+    assert.deepEqual(other.state, FREE);
+    const r = RwLock.attach(sab, 0);
+    assert.equal(await r.withReadLock(async () => (r.close(), 1)), 1);
+    assert.deepEqual(other.state, FREE);
+  } finally {
+    other.close();
+  }
 });

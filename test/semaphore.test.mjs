@@ -352,3 +352,79 @@ test('misuse: another kind under the name, bad embedded offsets, closed handles'
     unlinkQuietly(named);
   }
 });
+
+test('openOrCreate compares a given initial with the one the Semaphore was created with (not its current value); omitted, it is accepted', () => {
+  const name = uniqueName('sem-mismatch');
+  const sem = Semaphore.openOrCreate(name, { initial: 3 });
+  try {
+    const raw = rawCells(sem);
+    assert.equal(raw[1] & 0xffff, 2, 'layout version 2 (INITIAL at byte 72)');
+    assert.equal(raw[72 / 4], 3, 'INITIAL recorded at byte 72');
+    sem.acquireSync();
+    sem.acquireSync();
+    assert.equal(sem.value, 1);
+    // The same initial opens it, though the value is 1 now.
+    const same = Semaphore.openOrCreate(name, { initial: 3 });
+    assert.equal(same.value, 1);
+    same.close();
+    for (const opts of [undefined, {}, { spin: 0 }, { mode: 0o644 }]) Semaphore.openOrCreate(name, opts).close();
+    for (const initial of [0, 1, 5]) {
+      assert.throws(() => Semaphore.openOrCreate(name, { initial }), (err) => {
+        assert.equal(err.code, 'ERR_SHMKIT_MISMATCH');
+        assert.equal(err.name, 'ShmkitError');
+        assert.equal(err.path, name);
+        assert.match(err.message, new RegExp(`^Semaphore '${name}' already exists with initial 3; openOrCreate asked for ${initial}`));
+        return true;
+      });
+    }
+    assert.equal(sem.value, 1, 'the refused opens changed nothing');
+  } finally {
+    sem.close();
+    Semaphore.unlink(name);
+  }
+  // Embedded objects record it too.
+  const sab = new SharedArrayBuffer(128);
+  Semaphore.init(sab, 0, { initial: 7 }).close();
+  assert.equal(new Int32Array(sab)[72 / 4], 7);
+});
+
+test('a version-1 Semaphore (no INITIAL) is refused with ERR_SHMKIT_BAD_LAYOUT naming the version', () => {
+  const sab = new SharedArrayBuffer(128);
+  Semaphore.init(sab, 0, { initial: 1 }).close();
+  new DataView(sab).setUint16(4, 1, true);
+  assert.throws(() => Semaphore.attach(sab, 0), (err) => err.code === 'ERR_SHMKIT_BAD_LAYOUT' && /layout version 1; this shmkit reads version 2/.test(err.message));
+});
+
+test('withPermit/withPermitSync: fn runs holding a unit, its value is returned, and the unit comes back on return, throw and reject', async () => {
+  const sab = new SharedArrayBuffer(128);
+  const sem = Semaphore.init(sab, 0, { initial: 2 });
+  try {
+    assert.equal(sem.withPermitSync(() => sem.value), 1);
+    assert.equal(await sem.withPermit(async () => (await sleep(1), sem.value)), 1);
+    assert.equal(sem.value, 2);
+    // nested: two units, then none left for a third
+    assert.equal(sem.withPermitSync(() => sem.withPermitSync(() => sem.tryAcquire())), false);
+    assert.equal(sem.value, 2);
+    const boom = new Error('boom');
+    assert.throws(() => sem.withPermitSync(() => { throw boom; }), (err) => err === boom);
+    await assert.rejects(sem.withPermit(() => Promise.reject(boom)), (err) => err === boom);
+    await assert.rejects(sem.withPermit(async () => { throw boom; }), (err) => err === boom);
+    assert.equal(sem.value, 2, 'every failing fn gave its unit back');
+    // options are passed on: with no unit left, the helpers time out and take nothing
+    assert.equal(sem.tryAcquire(), true);
+    assert.equal(sem.tryAcquire(), true);
+    assert.throws(() => sem.withPermitSync(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(sem.withPermit(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
+    assert.equal(sem.value, 0);
+    // a unit released while a helper waits lets it run
+    const waiting = sem.withPermit(() => 'got it', { timeout: 5000 });
+    sem.release();
+    assert.equal(await waiting, 'got it');
+    assert.equal(sem.value, 1);
+    assert.throws(() => sem.withPermitSync(42), { code: 'ERR_INVALID_ARG_TYPE' });
+    await assert.rejects(sem.withPermit(undefined), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(sem.value, 1);
+  } finally {
+    sem.close();
+  }
+});

@@ -68,6 +68,7 @@ export interface HeaderInfo {
  * still being initialised).
  */
 export function readHeader(bytes: Uint8Array): HeaderInfo | null {
+  if (!isInstance(bytes, Uint8Array)) throw invalidArgType('bytes', 'an instance of Uint8Array', bytes);
   if (bytes.byteLength < HEADER_LENGTH) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_LENGTH);
   if (view.getUint32(MAGIC_OFFSET, true) !== MAGIC) return null;
@@ -84,6 +85,7 @@ export function readHeader(bytes: Uint8Array): HeaderInfo | null {
 // ---- Writing and checking headers -------------------------------------------
 
 import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
+import { isInstance } from '../args.js';
 
 /** Every shmkit object starts at a multiple of this (keeps 64-bit fields aligned). */
 export const OBJECT_ALIGNMENT = 8;
@@ -92,7 +94,7 @@ export const INIT_WAIT_MS = 1000;
 
 /** Checks that [offset, offset + length) is a usable, aligned window of `buffer`. */
 export function checkPlacement(buffer: unknown, byteOffset: unknown, length: number): asserts buffer is SharedArrayBuffer {
-  if (!(buffer instanceof SharedArrayBuffer)) throw invalidArgType('buffer', 'an instance of SharedArrayBuffer', buffer);
+  if (!isInstance(buffer, SharedArrayBuffer)) throw invalidArgType('buffer', 'an instance of SharedArrayBuffer', buffer);
   if (typeof byteOffset !== 'number') throw invalidArgType('byteOffset', 'of type number', byteOffset);
   if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % OBJECT_ALIGNMENT !== 0) {
     throw outOfRange('byteOffset', `a non-negative multiple of ${OBJECT_ALIGNMENT}`, byteOffset);
@@ -122,7 +124,10 @@ export function publishHeader(buffer: SharedArrayBuffer, byteOffset: number): vo
   Atomics.store(new Int32Array(buffer, byteOffset, 1), 0, MAGIC | 0);
 }
 
+// `where` is a POSIX name (`/jobs`) or a place (`offset 64`): the message
+// reads "Mutex '/jobs': ..." or "Mutex at offset 64: ...".
 function badLayout(what: string, where: string, detail: string): ShmkitError {
+  if (where.startsWith('/')) return new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what} '${where}': ${detail}`, { path: where });
   return new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what} at ${where}: ${detail}`);
 }
 

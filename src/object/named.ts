@@ -45,14 +45,18 @@ export function initObject<O>(spec: ObjectSpec<O>, buffer: SharedArrayBuffer, by
   publishHeader(buffer, byteOffset);
 }
 
-/** Checks an object formatted by anyone and returns its byte length. */
-export function attachObject(spec: ObjectSpec<unknown>, buffer: SharedArrayBuffer, byteOffset: number, where: string): number {
+/**
+ * Checks an object formatted by anyone and returns its byte length. `where`
+ * defaults to `offset <byteOffset>`, formatted only once the offset is known
+ * to be a number (a Symbol in a template literal would throw a raw TypeError).
+ */
+export function attachObject(spec: ObjectSpec<unknown>, buffer: SharedArrayBuffer, byteOffset: number, where?: string): number {
   checkPlacement(buffer, byteOffset, 0);
-  return checkHeader(buffer, byteOffset, spec.kind, spec.version, spec.what, where);
+  return checkHeader(buffer, byteOffset, spec.kind, spec.version, spec.what, where ?? `offset ${byteOffset}`);
 }
 
 /** Creates a named segment holding one initialised object. */
-export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
+export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: (O & NamedCreateOptions) | undefined): Segment {
   const opts = checkObject<O & NamedCreateOptions>('options', options);
   const mode = checkMode(opts.mode);
   spec.checkOptions?.(opts);
@@ -97,7 +101,7 @@ export function adoptNamed<T>(seg: Segment, make: (seg: Segment) => T, created =
 }
 
 /** Opens the named object, creating it if it does not exist. */
-export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options: O & NamedCreateOptions): Segment {
+export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options: (O & NamedCreateOptions) | undefined): Segment {
   for (;;) {
     try {
       return createNamed(spec, name, options);

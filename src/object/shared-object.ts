@@ -8,19 +8,34 @@ import type { Segment } from '../segment/segment.js';
  * objects, the segment it owns. Hot paths read `cells` directly.
  */
 export abstract class SharedObject implements Disposable, AsyncDisposable {
-  /** The memory holding the object (its segment's buffer when named). */
-  readonly buffer: SharedArrayBuffer;
-  /** Where the object starts in `buffer`. */
-  readonly byteOffset: number;
+  readonly #buffer: SharedArrayBuffer;
+  readonly #byteOffset: number;
   #closed = false;
   readonly #segment: Segment | null;
-  readonly #what: string;
+  /**
+   * @internal The object as messages name it: `Mutex '/jobs'`, or `Mutex at
+   * offset 64` when embedded.
+   */
+  protected readonly subject: string;
 
   protected constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, what: string) {
-    this.buffer = buffer;
-    this.byteOffset = byteOffset;
+    this.#buffer = buffer;
+    this.#byteOffset = byteOffset;
     this.#segment = segment;
-    this.#what = what;
+    const name = segment?.name ?? null;
+    this.subject = name === null ? `${what} at offset ${byteOffset}` : `${what} '${name}'`;
+  }
+
+  /** The memory holding the object (its segment's buffer when named). */
+  get buffer(): SharedArrayBuffer {
+    if (this.#closed) throw this.closedError();
+    return this.#buffer;
+  }
+
+  /** Where the object starts in `buffer`. */
+  get byteOffset(): number {
+    if (this.#closed) throw this.closedError();
+    return this.#byteOffset;
   }
 
   /** True once `close()` has run on this handle. */
@@ -33,8 +48,9 @@ export abstract class SharedObject implements Disposable, AsyncDisposable {
     return this.#segment?.name ?? null;
   }
 
+  /** @internal */
   protected closedError(): ShmkitError {
-    return closedError(this.#what);
+    return closedError(this.subject);
   }
 
   /**

@@ -4,12 +4,9 @@
  * (`shm_open`), Python (`multiprocessing.shared_memory`) and `ls /dev/shm`
  * see exactly what JavaScript wrote.
  */
-import { constants as osConstants } from 'node:os';
 import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
-import { ShmkitError, closedError, rethrowNative, systemError } from '../errors.js';
-
-const ENODEV = osConstants.errno.ENODEV;
+import { ShmkitError, closedError, mismatchError, ownError, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
@@ -52,12 +49,10 @@ const SIZE_APPEAR_MS = 50;
 
 /** A mapped shared memory segment. Close it when done; unlink the name to remove it. */
 export class Segment implements Disposable, AsyncDisposable {
-  /** The POSIX name (`/jobs`), or `null` for an anonymous segment. */
+  /** The POSIX name (`/jobs`), or `null` for an anonymous segment. Readable after close. */
   readonly name: string | null;
-  /** Size in bytes. */
-  readonly size: number;
-  /** True when opened read-only (writes stay private to this process). */
-  readonly readOnly: boolean;
+  readonly #size: number;
+  readonly #readOnly: boolean;
   readonly #memory: MappedMemory;
   #fd: number;
 
@@ -70,10 +65,10 @@ export class Segment implements Disposable, AsyncDisposable {
       rethrowNative(err, name ?? undefined);
     }
     this.name = name;
-    this.size = size;
-    this.readOnly = readOnly;
+    this.#size = size;
+    this.#readOnly = readOnly;
     this.#fd = fd;
-    this.#memory = new MappedMemory(buffer, `Segment ${name ?? '(anonymous)'}`);
+    this.#memory = new MappedMemory(buffer, subjectOf(name));
   }
 
   /**
@@ -116,22 +111,34 @@ export class Segment implements Disposable, AsyncDisposable {
     return new Segment(shmName, fd, size, readOnly);
   }
 
-  /** Opens the named segment, creating it with `options` if it does not exist. */
+  /**
+   * Opens the named segment, creating it with `options` if it does not
+   * exist. An existing segment of another size is `ERR_SHMKIT_MISMATCH`
+   * (the openOrCreate rule: a size that would silently not take effect is
+   * refused).
+   */
   static openOrCreate(name: string, options: SegmentOpenOrCreateOptions): Segment {
     const opts = checkObject<SegmentOpenOrCreateOptions>('options', options);
-    checkSize('options.size', opts.size);
+    const size = checkSize('options.size', opts.size);
     for (;;) {
       try {
         return Segment.create(name, opts);
       } catch (err) {
         if ((err as ShmkitError).code !== 'EEXIST') throw err;
       }
+      let seg: Segment;
       try {
-        return Segment.open(name, opts);
+        seg = Segment.open(name, opts);
       } catch (err) {
         // Unlinked between our two calls: try creating again.
         if ((err as ShmkitError).code !== 'ENOENT') throw err;
+        continue;
       }
+      if (seg.#size !== size) {
+        seg.close();
+        throw mismatchError('Segment', normalizeName(name), 'size', seg.#size, size);
+      }
+      return seg;
     }
   }
 
@@ -200,9 +207,22 @@ export class Segment implements Disposable, AsyncDisposable {
     }
     if (!st.regular) {
       native.close(fd);
-      throw systemError(ENODEV, 'mmap', `fd ${fd}`); // a pipe, socket or device is not shared memory
+      // shmkit refuses it (fstat succeeded): no errno/syscall on the error.
+      throw ownError('ENODEV', `Segment fd ${fd}`, 'ENODEV: not a shared memory object (a pipe, socket or device cannot be mapped)', `fd ${fd}`);
     }
     return new Segment(null, fd, st.size, readOnly);
+  }
+
+  /** Size in bytes. */
+  get size(): number {
+    if (this.#fd < 0) throw closedError(this.#what());
+    return this.#size;
+  }
+
+  /** True when opened read-only (writes stay private to this process). */
+  get readOnly(): boolean {
+    if (this.#fd < 0) throw closedError(this.#what());
+    return this.#readOnly;
   }
 
   /** A `SharedArrayBuffer` over the mapping: use with `Atomics`, post to workers. */
@@ -242,9 +262,10 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Changes the permission bits (`fchmod`). */
   chmod(mode: number): void {
+    const fd = this.fd; // a closed handle throws before the argument is checked
     checkInteger('mode', mode, 0, 0o7777);
     try {
-      native.fchmod(this.fd, mode);
+      native.fchmod(fd, mode);
     } catch (err) {
       rethrowNative(err, this.name ?? undefined);
     }
@@ -252,10 +273,11 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Changes the owner (`fchown`); -1 leaves a field unchanged. */
   chown(uid: number, gid: number): void {
+    const fd = this.fd;
     checkInteger('uid', uid, -1, 2 ** 32 - 1);
     checkInteger('gid', gid, -1, 2 ** 32 - 1);
     try {
-      native.fchown(this.fd, uid, gid);
+      native.fchown(fd, uid, gid);
     } catch (err) {
       rethrowNative(err, this.name ?? undefined);
     }
@@ -277,7 +299,8 @@ export class Segment implements Disposable, AsyncDisposable {
 
   /** Removes this segment's name (the memory lives on until every user closes). */
   unlink(): void {
-    if (this.name === null) throw new ShmkitError('ERR_INVALID_STATE', 'an anonymous segment has no name to unlink');
+    if (this.#fd < 0) throw closedError(this.#what());
+    if (this.name === null) throw ownError('ERR_INVALID_STATE', this.#what(), 'unlink(): an anonymous segment has no name to unlink');
     Segment.unlink(this.name);
   }
 
@@ -291,8 +314,13 @@ export class Segment implements Disposable, AsyncDisposable {
   }
 
   #what(): string {
-    return `Segment ${this.name ?? '(anonymous)'}`;
+    return subjectOf(this.name);
   }
+}
+
+/** How messages name a segment: `Segment '/jobs'` or `anonymous Segment`. */
+function subjectOf(name: string | null): string {
+  return name === null ? 'anonymous Segment' : `Segment '${name}'`;
 }
 
 // Reads the object's size, giving a creator that is between shm_open and

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { native, type NativeSysVStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkString, MAX_SIZE } from '../args.js';
-import { invalidArgValue, rethrowNative } from '../errors.js';
+import { closedError, invalidArgValue, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
 
 /** Options of {@link SysVSegment.get}. */
@@ -54,13 +54,25 @@ const IPC_PRIVATE = 0;
 
 /** An attachment (shmat). Detach when done; views that escape stay safe. */
 export class SysVAttachment implements Disposable, AsyncDisposable {
-  readonly readOnly: boolean;
+  readonly #readOnly: boolean;
   readonly #memory: MappedMemory;
+  readonly #what: string;
 
-  /** @internal */
-  constructor(buffer: SharedArrayBuffer, readOnly: boolean, id: number) {
-    this.readOnly = readOnly;
-    this.#memory = new MappedMemory(buffer, `System V attachment of segment ${id}`);
+  private constructor(buffer: SharedArrayBuffer, readOnly: boolean, id: number) {
+    this.#readOnly = readOnly;
+    this.#what = `SysVAttachment of shmid ${id}`;
+    this.#memory = new MappedMemory(buffer, this.#what);
+  }
+
+  /** @internal The handle over a fresh shmat() mapping (SysVSegment.attach). */
+  static adopt(buffer: SharedArrayBuffer, readOnly: boolean, id: number): SysVAttachment {
+    return new SysVAttachment(buffer, readOnly, id);
+  }
+
+  /** True when attached with SHM_RDONLY (writes stay private to this process). */
+  get readOnly(): boolean {
+    if (this.#memory.released) throw closedError(this.#what);
+    return this.#readOnly;
   }
 
   /** The attached memory; usable with `Atomics` and postable to workers. */
@@ -73,6 +85,7 @@ export class SysVAttachment implements Disposable, AsyncDisposable {
     return this.#memory.bytes;
   }
 
+  /** True once {@link SysVAttachment.detach} has run. */
   get detached(): boolean {
     return this.#memory.released;
   }
@@ -195,7 +208,7 @@ export class SysVSegment {
     const opts = checkObject<{ readOnly?: boolean }>('options', options);
     const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
     try {
-      return new SysVAttachment(native.shmat(this.id, readOnly), readOnly, this.id);
+      return SysVAttachment.adopt(native.shmat(this.id, readOnly), readOnly, this.id);
     } catch (err) {
       rethrowNative(err, `shmid ${this.id}`);
     }

@@ -10,8 +10,8 @@
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { native } from '../binding.js';
-import { checkObject, checkSignal, checkTimeout, checkBoolean } from '../args.js';
-import { ShmkitError, invalidArgType, invalidArgValue, rethrowNative } from '../errors.js';
+import { checkObject, checkSignal, checkTimeout, checkBoolean, isInstance } from '../args.js';
+import { ShmkitError, invalidArgType, invalidArgValue, ownError, rethrowNative } from '../errors.js';
 import { Segment } from './segment.js';
 
 const FRAME_TAG = Buffer.from('SHMKFD01', 'latin1');
@@ -46,7 +46,7 @@ function handleOf(socket: unknown): StreamHandle {
 }
 
 // Runs one native transfer with timeout and AbortSignal wired in.
-async function transfer<T>(options: TransferOptions | undefined, run: (timeout: number, cancel: Int32Array) => Promise<T>): Promise<T> {
+async function transfer<T>(what: string, options: TransferOptions | undefined, run: (timeout: number, cancel: Int32Array) => Promise<T>): Promise<T> {
   const opts = checkObject<TransferOptions>('options', options);
   const timeout = checkTimeout(opts.timeout);
   const signal = checkSignal(opts.signal);
@@ -64,6 +64,8 @@ async function transfer<T>(options: TransferOptions | undefined, run: (timeout: 
         rethrowNative(err);
       } catch (converted) {
         if ((converted as ShmkitError).code === ECANCELED && signal?.aborted) throw signal.reason;
+        // shmkit's own deadline (poll or the drain timer ran out): no syscall failed.
+        if ((converted as ShmkitError).code === 'ETIMEDOUT') throw ownError('ETIMEDOUT', what, `timed out after ${timeout} ms`);
         throw converted;
       }
     }
@@ -103,12 +105,12 @@ function drained(socket: Socket, timeout: number, cancel: Int32Array): Promise<v
  */
 export async function sendSegment(socket: Socket, segment: Segment, options?: TransferOptions): Promise<void> {
   const handle = handleOf(socket);
-  if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment);
+  if (!isInstance(segment, Segment)) throw invalidArgType('segment', 'an instance of Segment', segment);
   const fd = segment.fd;
   const frame = Buffer.alloc(FRAME_LENGTH);
   FRAME_TAG.copy(frame, 0);
   frame.writeBigUInt64LE(BigInt(segment.size), SIZE_OFFSET);
-  await transfer(options, async (timeout, cancel) => {
+  await transfer('sendSegment()', options, async (timeout, cancel) => {
     const started = Date.now();
     if (socket.writableLength > 0) await drained(socket, timeout, cancel);
     const left = timeout < 0 ? -1 : Math.max(0, timeout - (Date.now() - started));
@@ -133,7 +135,7 @@ export async function receiveSegment(socket: Socket, options?: TransferOptions &
   handle.reading = true;
   let got: { fd: number; payload: Buffer };
   try {
-    got = await transfer(options, (timeout, cancel) => native.recvFd(handle.fd as number, FRAME_LENGTH, timeout, cancel));
+    got = await transfer('receiveSegment()', options, (timeout, cancel) => native.recvFd(handle.fd as number, FRAME_LENGTH, timeout, cancel));
   } finally {
     handle.reading = false;
     // If the stream expects data (it asked before or during our receive), its
@@ -150,9 +152,10 @@ export async function receiveSegment(socket: Socket, options?: TransferOptions &
   }
   const segment = Segment.adoptFd(got.fd, readOnly);
   const announced = Number(got.payload.readBigUInt64LE(SIZE_OFFSET));
-  if (segment.size !== announced) {
+  const size = segment.size;
+  if (size !== announced) {
     segment.close();
-    throw new ShmkitError('ERR_SHMKIT_BAD_MESSAGE', `receiveSegment: size mismatch (frame says ${announced}, descriptor has ${segment.size})`);
+    throw new ShmkitError('ERR_SHMKIT_BAD_MESSAGE', `receiveSegment: size mismatch (frame says ${announced}, descriptor has ${size})`);
   }
   return segment;
 }

@@ -5,13 +5,13 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType } from '../errors.js';
+import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 /** Geometry of a Barrier. */
 export interface BarrierOptions {
@@ -34,10 +34,14 @@ const SPEC: ObjectSpec<BarrierOptions> = {
   initFields: (buffer, byteOffset, options) => {
     new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] = checkParties(options); // generation 0, tag 0
   },
+  checkExisting: (buffer, byteOffset, options, name) => {
+    const existing = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4)[PARTIES] as number;
+    if (options.parties !== undefined && existing !== options.parties) throw mismatchError('Barrier', name, 'parties', existing, options.parties);
+  },
 };
 
 /** A reusable cross-process barrier. */
-export class Barrier extends SharedObject implements Attempt {
+export class Barrier extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -45,40 +49,49 @@ export class Barrier extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Barrier');
     this.#cells = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
     const parties = this.#cells[PARTIES] as number;
     if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Barrier at offset ${byteOffset}: parties is ${parties}`);
+      throw ownError('ERR_SHMKIT_BAD_LAYOUT', this.subject, `parties is ${parties} (1 to ${BARRIER_MAX_PARTIES})`, segment?.name ?? undefined);
     }
   }
 
+  /** Bytes an embedded Barrier occupies (128; offsets must be multiples of 8). */
   static byteLength(options?: BarrierOptions): number {
     return SPEC.byteLength(options as BarrierOptions);
   }
 
+  /** Formats a new Barrier at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: BarrierOptions & SpinOptions): Barrier {
     initObject(SPEC, buffer, byteOffset, options);
     return new Barrier(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Barrier formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Barrier {
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Barrier(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Barrier (`EEXIST` if the name exists). */
   static create(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Barrier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Barrier {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Barrier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Barrier (only a Barrier: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -102,7 +115,7 @@ export class Barrier extends SharedObject implements Attempt {
     const { gen, index } = this.#arrive();
     if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
-      waitForSync(this, gen, this.#word, this.#spin, timeout, 'Barrier.waitSync');
+      waitForSync(this, gen, this.#word, this.#spin, timeout, 'waitSync()');
     } catch (err) {
       if (!this.#withdraw(gen)) return index; // tripped after all
       throw err;
@@ -118,7 +131,7 @@ export class Barrier extends SharedObject implements Attempt {
     const { gen, index } = this.#arrive();
     if (index === (this.#cells[PARTIES] as number) - 1) return index;
     try {
-      const parked = waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'Barrier.wait');
+      const parked = waitForAsync(this, gen, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     } catch (err) {
       if (!this.#withdraw(gen)) return index;

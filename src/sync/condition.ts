@@ -5,15 +5,15 @@
  * re-checks the predicate.
  */
 import { Kind } from '../layout/header.js';
-import { checkInteger } from '../args.js';
-import { invalidArgType } from '../errors.js';
+import { checkInteger, isInstance } from '../args.js';
+import { type ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Condition,
@@ -25,7 +25,7 @@ const SPEC: ObjectSpec<unknown> = {
 };
 
 /** A cross-process condition variable. */
-export class Condition extends SharedObject implements Attempt {
+export class Condition extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -33,36 +33,45 @@ export class Condition extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Condition');
     this.#cells = new Int32Array(buffer, byteOffset, CONDITION_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded Condition occupies (128; offsets must be multiples of 8). */
   static byteLength(): number {
     return CONDITION_LENGTH;
   }
 
+  /** Formats a new Condition at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Condition(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Condition formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Condition {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Condition(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Condition (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Condition (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Condition {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Condition, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Condition(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Condition (only a Condition: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -74,13 +83,13 @@ export class Condition extends SharedObject implements Attempt {
    */
   waitSync(mutex: Mutex, options?: WaitOptions): LockResult {
     if (this.closed) throw this.closedError();
-    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    if (!isInstance(mutex, Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
     const { timeout } = parseWait(options);
     const seq = Atomics.load(this.#cells, SEQ);
-    mutex.unlock(); // throws EPERM, with nothing changed, if we do not hold it
+    this.#release(mutex, 'waitSync()');
     let failure: unknown;
     try {
-      waitForSync(this, seq, this.#word, this.#spin, timeout, 'Condition.waitSync');
+      waitForSync(this, seq, this.#word, this.#spin, timeout, 'waitSync()');
     } catch (err) {
       failure = err;
     }
@@ -93,14 +102,14 @@ export class Condition extends SharedObject implements Attempt {
   /** The async form of waitSync: the event loop runs while it waits. */
   async wait(mutex: Mutex, options?: WaitOptions): Promise<LockResult> {
     if (this.closed) throw this.closedError();
-    if (!(mutex instanceof Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
+    if (!isInstance(mutex, Mutex)) throw invalidArgType('mutex', 'an instance of Mutex', mutex);
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const seq = Atomics.load(this.#cells, SEQ);
-    mutex.unlock();
+    this.#release(mutex, 'wait()');
     let failure: unknown;
     try {
-      const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'Condition.wait');
+      const parked = waitForAsync(this, seq, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     } catch (err) {
       failure = err;
@@ -125,6 +134,17 @@ export class Condition extends SharedObject implements Attempt {
     const cells = this.#cells;
     Atomics.add(cells, SEQ, 1);
     if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, 0);
+  }
+
+  // Unlocks `mutex`; EPERM, with nothing changed, if this thread does not
+  // hold it (the message names this Condition and the Mutex).
+  #release(mutex: Mutex, call: string): void {
+    try {
+      mutex.unlock();
+    } catch (err) {
+      if ((err as ShmkitError).code !== 'EPERM') throw err;
+      throw ownError('EPERM', this.subject, `${call}: the mutex must be held (${(err as Error).message})`);
+    }
   }
 
   /** @internal The wait is over once SEQ moved past the value read under the mutex. */

@@ -10,7 +10,7 @@
  */
 import { native } from '../binding.js';
 import { Kind } from '../layout/header.js';
-import { ShmkitError, invalidArgType } from '../errors.js';
+import { ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -41,12 +41,12 @@ const SPEC: ObjectSpec<unknown> = {
   initFields: () => {}, // all zero: free
 };
 
-function notOwner(): ShmkitError {
-  return new ShmkitError('EPERM', 'EPERM: Mutex.unlock: this thread does not hold the mutex', { syscall: 'unlock' });
+function notOwner(subject: string): ShmkitError {
+  return ownError('EPERM', subject, 'unlock(): this thread does not hold the mutex');
 }
 
-function deadlock(): ShmkitError {
-  return new ShmkitError('EDEADLK', 'EDEADLK: Mutex.lockSync: this thread already holds the mutex (it is not recursive)', { syscall: 'lock' });
+function deadlock(subject: string): ShmkitError {
+  return ownError('EDEADLK', subject, 'lockSync(): this thread already holds the mutex (it is not recursive)');
 }
 
 /** A robust cross-process mutex. */
@@ -71,28 +71,34 @@ export class Mutex extends SharedObject {
 
   /** Formats an unlocked Mutex at `byteOffset` of `buffer`. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Mutex(buffer, byteOffset, null, options);
   }
 
   /** Uses a Mutex formatted by anyone (another process, C code) at `byteOffset`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Mutex {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Mutex(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Mutex (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Mutex (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Mutex {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Mutex, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Mutex(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Mutex (only a Mutex: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -101,11 +107,6 @@ export class Mutex extends SharedObject {
   get locked(): boolean {
     if (this.closed) throw this.closedError();
     return (Atomics.load(this.#cells, WORD) & TID_MASK) !== 0;
-  }
-
-  /** @internal Whether a thread is (or may be) parked waiting for it. */
-  get contended(): boolean {
-    return (Atomics.load(this.#cells, WORD) & WAITERS_BIT) !== 0;
   }
 
   /** The holder's process id and thread id, or null when free (a snapshot). */
@@ -154,7 +155,7 @@ export class Mutex extends SharedObject {
     const cells = this.#cells;
     const list = robustList();
     const tid = list.tid;
-    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner();
+    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner(this.subject);
     this.#held = false;
     list.setPending(this.#link);
     list.unlink(this.#link);
@@ -169,23 +170,25 @@ export class Mutex extends SharedObject {
 
   /** Runs `fn` holding the lock (async), and always unlocks. */
   async withLock<T>(fn: (result: LockResult) => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const result = await this.lock(options);
     try {
       return await fn(result);
     } finally {
-      this.unlock();
+      if (!this.closed) this.unlock(); // close() unlocked it already
     }
   }
 
   /** Runs `fn` holding the lock (blocking), and always unlocks. */
   withLockSync<T>(fn: (result: LockResult) => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const result = this.lockSync(options);
     try {
       return fn(result);
     } finally {
-      this.unlock();
+      if (!this.closed) this.unlock(); // close() unlocked it already
     }
   }
 
@@ -265,7 +268,7 @@ export class Mutex extends SharedObject {
   }
 
   #lockSlowSync(list: RobustList, timeout: number): LockResult {
-    if ((Atomics.load(this.#cells, WORD) & TID_MASK) === list.tid) throw deadlock();
+    if ((Atomics.load(this.#cells, WORD) & TID_MASK) === list.tid) throw deadlock(this.subject);
     const t0 = performance.now();
     const spun = this.#spinAcquire(list, t0);
     if (spun !== null) return spun;
@@ -274,7 +277,7 @@ export class Mutex extends SharedObject {
       const step = this.#parkStep(list, t0);
       if (typeof step !== 'number') return step;
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError('Mutex.lockSync', timeout);
+      if (left === 0) throw timeoutError(`${this.subject}: lockSync()`, timeout);
       parkSync(this.#cells, WORD, step, left);
     }
   }
@@ -286,7 +289,7 @@ export class Mutex extends SharedObject {
       const step = this.#parkStep(list, t0);
       if (typeof step !== 'number') return step;
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError('Mutex.lock', timeout);
+      if (left === 0) throw timeoutError(`${this.subject}: lock()`, timeout);
       try {
         await parkAsync(cells, WORD, step, left, signal);
         signal?.throwIfAborted();

@@ -10,7 +10,7 @@ import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layo
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.Notifier,
@@ -22,7 +22,7 @@ const SPEC: ObjectSpec<unknown> = {
 };
 
 /** A cross-process event counter. */
-export class Notifier extends SharedObject implements Attempt {
+export class Notifier extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -30,7 +30,7 @@ export class Notifier extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Notifier');
     this.#cells = new Int32Array(buffer, byteOffset, NOTIFIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -41,28 +41,34 @@ export class Notifier extends SharedObject implements Attempt {
 
   /** Formats a Notifier at `byteOffset` of `buffer` and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new Notifier(buffer, byteOffset, null, options);
   }
 
   /** Uses a Notifier formatted by anyone at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Notifier {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new Notifier(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Notifier (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Notifier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Notifier {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Notifier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Notifier(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Notifier (only a Notifier: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -87,7 +93,7 @@ export class Notifier extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const expected = checkSeen(seen);
     const { timeout } = parseWait(options);
-    if (!this.attempt(expected)) waitForSync(this, expected, this.#word, this.#spin, timeout, 'Notifier.waitSync');
+    if (!this.attempt(expected)) waitForSync(this, expected, this.#word, this.#spin, timeout, 'waitSync()');
     return Atomics.load(this.#cells, SEQ);
   }
 
@@ -101,7 +107,7 @@ export class Notifier extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (!this.attempt(expected)) {
-      const parked = waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'Notifier.wait');
+      const parked = waitForAsync(this, expected, this.#word, this.#spin, timeout, signal, 'wait()');
       if (parked !== undefined) await parked;
     }
     return Atomics.load(this.#cells, SEQ);

@@ -36,9 +36,12 @@ export function parseWait(options: WaitOptions | undefined): ParsedWait {
   return { timeout: checkTimeout(opts.timeout), signal: checkSignal(opts.signal) };
 }
 
+/** The handle's spin budget; `options` must be an object or undefined. */
 export function parseSpin(options: SpinOptions | undefined): number | undefined {
-  if (options === undefined || options.spin === undefined) return undefined;
-  return checkInteger('options.spin', options.spin, 0, 1_000_000);
+  if (options === undefined) return undefined;
+  const spin = checkObject<SpinOptions>('options', options).spin;
+  if (spin === undefined) return undefined;
+  return checkInteger('options.spin', spin, 0, 1_000_000);
 }
 
 /** ObjectSpec.checkOptions for kinds whose handles take SpinOptions. */

@@ -5,13 +5,13 @@
  * state that must survive crashes).
  */
 import { Kind } from '../layout/header.js';
-import { ShmkitError } from '../errors.js';
+import { invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 const SPEC: ObjectSpec<unknown> = {
   kind: Kind.RwLock,
@@ -27,7 +27,7 @@ const AS_WRITER = 1;
 const PID = process.pid;
 
 /** A cross-process readers-writer lock. */
-export class RwLock extends SharedObject implements Attempt {
+export class RwLock extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -38,36 +38,45 @@ export class RwLock extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'RwLock');
     this.#cells = new Int32Array(buffer, byteOffset, RWLOCK_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: STATE, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: STATE, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded RwLock occupies (128; offsets must be multiples of 8). */
   static byteLength(): number {
     return RWLOCK_LENGTH;
   }
 
+  /** Formats a new RwLock at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
-    initObject(SPEC, buffer, byteOffset, undefined);
+    initObject(SPEC, buffer, byteOffset, options);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
+  /** Uses a RwLock formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): RwLock {
-    attachObject(SPEC, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC, buffer, byteOffset);
     return new RwLock(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named RwLock (`EEXIST` if the name exists). */
   static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named RwLock (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): RwLock {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC, name), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named RwLock, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new RwLock(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a RwLock (only a RwLock: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -79,6 +88,7 @@ export class RwLock extends SharedObject implements Attempt {
     return { readers: s & READERS_MASK, writer: (s & WRITER) !== 0, writersWaiting: Atomics.load(this.#cells, WRITERS_WAITING) };
   }
 
+  /** Takes a read lock if no writer holds or waits for the lock; never waits. */
   tryRead(): boolean {
     if (this.closed) throw this.closedError();
     if (!this.#tryRead()) return false;
@@ -86,24 +96,27 @@ export class RwLock extends SharedObject implements Attempt {
     return true;
   }
 
+  /** Takes a read lock, blocking the thread while a writer holds or waits for it. */
   readSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
-    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'RwLock.readSync');
+    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'readSync()');
     this.#reads++;
   }
 
+  /** Takes a read lock without blocking the event loop. */
   async read(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (!this.#tryRead()) {
-      const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'RwLock.read');
+      const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'read()');
       if (parked !== undefined) await parked;
     }
     this.#reads++;
   }
 
+  /** Takes the write lock if nobody holds the lock; never waits. */
   tryWrite(): boolean {
     if (this.closed) throw this.closedError();
     if (!this.#tryWrite(false)) return false;
@@ -111,13 +124,14 @@ export class RwLock extends SharedObject implements Attempt {
     return true;
   }
 
+  /** Takes the write lock, blocking the thread until readers and the writer are out. */
   writeSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {
-        waitForSync(this, AS_WRITER, this.#word, this.#spin, timeout, 'RwLock.writeSync');
+        waitForSync(this, AS_WRITER, this.#word, this.#spin, timeout, 'writeSync()');
       } finally {
         this.#retireWriter();
       }
@@ -125,6 +139,7 @@ export class RwLock extends SharedObject implements Attempt {
     this.#wrote();
   }
 
+  /** Takes the write lock without blocking the event loop. */
   async write(options?: WaitOptions): Promise<void> {
     if (this.closed) throw this.closedError();
     const { timeout, signal } = parseWait(options);
@@ -132,7 +147,7 @@ export class RwLock extends SharedObject implements Attempt {
     if (!this.#tryWrite(false)) {
       this.#announceWriter();
       try {
-        const parked = waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'RwLock.write');
+        const parked = waitForAsync(this, AS_WRITER, this.#word, this.#spin, timeout, signal, 'write()');
         if (parked !== undefined) await parked;
       } finally {
         this.#retireWriter();
@@ -144,25 +159,89 @@ export class RwLock extends SharedObject implements Attempt {
   /** Releases what this handle holds (the write lock, or one read lock). */
   unlock(): void {
     if (this.closed) throw this.closedError();
+    if (this.#writing) this.#releaseWrite();
+    else if (this.#reads > 0) this.#releaseRead();
+    else throw ownError('EPERM', this.subject, 'unlock(): this handle holds neither a read nor the write lock');
+  }
+
+  /** Runs `fn` holding a read lock (taken with `read(options)`), and always releases it. */
+  async withReadLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.read(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) this.#releaseRead(); // close() released it already
+    }
+  }
+
+  /** Runs `fn` holding a read lock (taken with `readSync(options)`), and always releases it. */
+  withReadLockSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.readSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed) this.#releaseRead();
+    }
+  }
+
+  /** Runs `fn` holding the write lock (taken with `write(options)`), and always releases it. */
+  async withWriteLock<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.write(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed && this.#writing) this.#releaseWrite();
+    }
+  }
+
+  /** Runs `fn` holding the write lock (taken with `writeSync(options)`), and always releases it. */
+  withWriteLockSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.writeSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed && this.#writing) this.#releaseWrite();
+    }
+  }
+
+  /**
+   * Releases the handle. Locks this handle still holds (the write lock, read
+   * locks) are released first, so closing never strands other processes.
+   */
+  override close(): void {
+    if (this.closed) return;
+    if (this.#writing) this.#releaseWrite();
+    while (this.#reads > 0) this.#releaseRead();
+    super.close();
+  }
+
+  #releaseWrite(): void {
     const cells = this.#cells;
-    if (this.#writing) {
-      this.#writing = false;
-      cells[WRITER_PID] = 0;
-      // Keep WRITER_WAITING (a queued writer still has priority), drop WRITER.
-      for (;;) {
-        const s = Atomics.load(cells, STATE);
-        if (Atomics.compareExchange(cells, STATE, s, s & WRITER_WAITING) === s) break;
-      }
-      if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
-    } else if (this.#reads > 0) {
-      this.#reads--;
-      const before = Atomics.sub(cells, STATE, 1);
-      // The last reader out lets a waiting writer in.
-      if ((before & READERS_MASK) === 1 && (before & WRITER_WAITING) !== 0 && Atomics.load(cells, WAITERS) !== 0) {
-        wake(cells, STATE, 0);
-      }
-    } else {
-      throw new ShmkitError('EPERM', 'EPERM: RwLock.unlock: this handle holds neither a read nor the write lock', { syscall: 'unlock' });
+    this.#writing = false;
+    cells[WRITER_PID] = 0;
+    // Keep WRITER_WAITING (a queued writer still has priority), drop WRITER.
+    for (;;) {
+      const s = Atomics.load(cells, STATE);
+      if (Atomics.compareExchange(cells, STATE, s, s & WRITER_WAITING) === s) break;
+    }
+    if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
+  }
+
+  #releaseRead(): void {
+    const cells = this.#cells;
+    this.#reads--;
+    const before = Atomics.sub(cells, STATE, 1);
+    // The last reader out lets a waiting writer in.
+    if ((before & READERS_MASK) === 1 && (before & WRITER_WAITING) !== 0 && Atomics.load(cells, WAITERS) !== 0) {
+      wake(cells, STATE, 0);
     }
   }
 

@@ -5,13 +5,13 @@
  */
 import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError } from '../errors.js';
+import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
+import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
-import { SpinBudget, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from './wait.js';
+import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
 /** Geometry of a Semaphore. */
 export interface SemaphoreOptions {
@@ -31,12 +31,21 @@ const SPEC: ObjectSpec<SemaphoreOptions> = {
   checkOptions: checkSpinOption,
   byteLength: (options) => (checkInitial(options), SEMAPHORE_LENGTH),
   initFields: (buffer, byteOffset, options) => {
-    new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[VALUE] = checkInitial(options);
+    const cells = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4);
+    const initial = checkInitial(options);
+    cells[VALUE] = initial;
+    cells[INITIAL] = initial;
+  },
+  // The value changes with use; the creation-time one is recorded to compare.
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.initial === undefined) return;
+    const existing = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4)[INITIAL] as number;
+    if (existing !== options.initial) throw mismatchError('Semaphore', name, 'initial', existing, options.initial);
   },
 };
 
 /** A cross-process counting semaphore. */
-export class Semaphore extends SharedObject implements Attempt {
+export class Semaphore extends SharedObject {
   readonly #cells: Int32Array;
   readonly #word: WaitWord;
   readonly #spin: SpinBudget;
@@ -44,36 +53,45 @@ export class Semaphore extends SharedObject implements Attempt {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Semaphore');
     this.#cells = new Int32Array(buffer, byteOffset, SEMAPHORE_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: VALUE, waiters: WAITERS };
+    this.#word = { cells: this.#cells, word: VALUE, waiters: WAITERS, subject: this.subject };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
+  /** Bytes an embedded Semaphore occupies (128; offsets must be multiples of 8). */
   static byteLength(options?: SemaphoreOptions): number {
-    return SPEC.byteLength(options ?? {});
+    return SPEC.byteLength(options as SemaphoreOptions);
   }
 
+  /** Formats a new Semaphore at `byteOffset` of `buffer` (a multiple of 8) and returns a handle. */
   static init(buffer: SharedArrayBuffer, byteOffset: number, options?: SemaphoreOptions & SpinOptions): Semaphore {
-    initObject(SPEC, buffer, byteOffset, options ?? {});
+    initObject(SPEC, buffer, byteOffset, options);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
+  /** Uses a Semaphore formatted by anyone (another process, C code) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: SpinOptions): Semaphore {
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    checkSpinOption(options);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Semaphore(buffer, byteOffset, null, options);
   }
 
+  /** Creates a named Semaphore (`EEXIST` if the name exists). */
   static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    return adoptNamed(createNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
   }
 
+  /** Opens a named Semaphore (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
   static open(name: string, options?: SpinOptions): Semaphore {
+    checkSpinOption(options);
     return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
+  /** Opens the named Semaphore, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
   static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options ?? {}), (seg) => new Semaphore(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Semaphore (only a Semaphore: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
@@ -95,7 +113,7 @@ export class Semaphore extends SharedObject implements Attempt {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
     if (this.attempt(0)) return;
-    waitForSync(this, 0, this.#word, this.#spin, timeout, 'Semaphore.acquireSync');
+    waitForSync(this, 0, this.#word, this.#spin, timeout, 'acquireSync()');
   }
 
   /** Takes one unit without blocking the event loop. */
@@ -104,19 +122,47 @@ export class Semaphore extends SharedObject implements Attempt {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     if (this.attempt(0)) return;
-    const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'Semaphore.acquire');
+    const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'acquire()');
     if (parked !== undefined) await parked;
+  }
+
+  /** Runs `fn` holding one unit (taken with `acquire(options)`), and always gives it back. */
+  async withPermit<T>(fn: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    await this.acquire(options);
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) this.#give(1);
+    }
+  }
+
+  /** Runs `fn` holding one unit (taken with `acquireSync(options)`), and always gives it back. */
+  withPermitSync<T>(fn: () => T, options?: WaitOptions): T {
+    if (this.closed) throw this.closedError();
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    this.acquireSync(options);
+    try {
+      return fn();
+    } finally {
+      if (!this.closed) this.#give(1);
+    }
   }
 
   /** Returns `n` units (default 1) and wakes up to `n` waiters. */
   release(n = 1): void {
     if (this.closed) throw this.closedError();
     checkInteger('n', n, 1, SEMAPHORE_MAX);
+    this.#give(n);
+  }
+
+  #give(n: number): void {
     const cells = this.#cells;
     for (;;) {
       const v = Atomics.load(cells, VALUE);
       if (v > SEMAPHORE_MAX - n) {
-        throw new ShmkitError('EOVERFLOW', `EOVERFLOW: Semaphore.release(${n}) would pass the maximum value ${SEMAPHORE_MAX} (value is ${v})`);
+        throw ownError('EOVERFLOW', this.subject, `release(${n}) would pass the maximum value ${SEMAPHORE_MAX} (value is ${v})`);
       }
       if (Atomics.compareExchange(cells, VALUE, v, v + n) === v) break;
     }

@@ -18,11 +18,6 @@
 import { native } from '../binding.js';
 import { ShmkitError } from '../errors.js';
 
-/** Result of a park. */
-export const WOKEN = 0;
-export const CHANGED = 1;
-export const TIMED_OUT = 2;
-
 /** A timeout of this means "wait forever" (native convention). */
 export const FOREVER = -1;
 
@@ -35,8 +30,14 @@ export function msLeft(deadline: number): number {
   return left > 0 ? left : 0;
 }
 
+/**
+ * A deadline shmkit enforces has passed. No syscall failed (a FUTEX_WAIT
+ * that times out only means "look again"), so the error has neither
+ * `errno` nor `syscall`. `what` names the object and the call
+ * ("Mutex '/jobs': lockSync()").
+ */
 export function timeoutError(what: string, timeoutMs: number): ShmkitError {
-  return new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${what} timed out after ${timeoutMs} ms`, { syscall: 'futex' });
+  return new ShmkitError('ETIMEDOUT', `${what} timed out after ${timeoutMs} ms`);
 }
 
 // ---- Spinning -------------------------------------------------------------------
@@ -140,8 +141,10 @@ function dispatch(id: number, result: number): void {
 }
 
 /**
- * Parks asynchronously while cells[index] holds `expected`. Resolves with
- * WOKEN, CHANGED or TIMED_OUT; rejects with the signal's reason on abort.
+ * Parks asynchronously while cells[index] holds `expected`. Resolves (with
+ * the native result code, which callers ignore: they re-check the word) once
+ * woken, the word changed or the time passed; rejects with the signal's
+ * reason on abort.
  */
 export function parkAsync(cells: Int32Array, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
   if (!dispatchReady) {
@@ -182,6 +185,12 @@ export interface WaitWord {
   cells: Int32Array;
   word: number;
   waiters: number;
+  /** The object waited on, for messages ("Mutex '/jobs'"); `what` follows it. */
+  subject?: string;
+}
+
+function timedOut(w: WaitWord, what: string, timeout: number): ShmkitError {
+  return timeoutError(w.subject === undefined ? what : `${w.subject}: ${what}`, timeout);
 }
 
 /**
@@ -238,7 +247,7 @@ export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: Spi
         return;
       }
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError(what, timeout);
+      if (left === 0) throw timedOut(w, what, timeout);
       parkSync(cells, w.word, seen, left);
     }
   } finally {
@@ -275,7 +284,7 @@ async function parkUntil(target: Attempt, arg: number, w: WaitWord, spin: SpinBu
         return;
       }
       const left = msLeft(deadline);
-      if (left === 0) throw timeoutError(what, timeout);
+      if (left === 0) throw timedOut(w, what, timeout);
       try {
         await parkAsync(cells, w.word, seen, left, signal);
         signal?.throwIfAborted();
