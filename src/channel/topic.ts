@@ -147,7 +147,7 @@ export class Topic<T = Buffer> extends SharedObject {
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Topic<unknown>(buffer, byteOffset, null, parsed);
   }
 
