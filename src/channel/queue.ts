@@ -13,8 +13,8 @@
  * The rules are in queue-layout.ts.
  */
 import { checkInteger } from '../args.js';
-import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
-import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
+import { ShmkitError, invalidArgType, mismatchError, outOfRange } from '../errors.js';
+import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions, type JsonValue, type SendableOf } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
@@ -23,10 +23,10 @@ import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
-import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import { POLLS_PER_CLOCK, SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
 import {
-  CAPACITY, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, C_WANT, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
+  CAPACITY, CAPACITY_OFFSET, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, C_WANT, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
   MIN_CAPACITY, ORPHANS, PADDING, PRODUCER_ROLE_OFFSET, PRODUCER_SLOTS_OFFSET, PRODUCER_TAG, P_WANT, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECORD_HEADER_LENGTH,
   RECEIVED_SHARED, RELEASED, RESERVE, SENT, SENT_SHARED, SLOTS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, TAIL, consumerSlotOf, consumerTag, maxMessage, queueLength,
   recordSize, taggedLength,
@@ -54,6 +54,22 @@ export interface QueueHandleOptions extends ChannelHandleOptions {
 /** What a Queue carries: bytes or a string (or, with an encoding, any value it can encode). */
 export type QueueMessage = Uint8Array | string;
 
+/** Options that make a bytes handle (`Queue<Buffer>`): no encoding. */
+type BytesHandle = { encoding?: undefined };
+/** Create options of a named Queue. */
+type CreateOptions = QueueOptions & NamedCreateOptions & QueueHandleOptions;
+
+/**
+ * Why a handle's last non-waiting call (trySend, trySendMany, reserve,
+ * tryReceive, tryReceiveInto, tryReceiveMany, peek) did what it did:
+ * `'ok'` it sent or took everything asked; `'full'` no room for the (next)
+ * message; `'empty'` no committed message left; `'busy'` another process
+ * held the producer (consumer) role past the brief hand-over wait (it is
+ * not running: the scheduler took its CPU), or every claim slot was taken:
+ * trying again soon succeeds.
+ */
+export type QueueTryResult = 'ok' | 'full' | 'empty' | 'busy';
+
 /** Counters of a Queue (a snapshot). */
 export interface QueueStats {
   capacity: number;
@@ -77,6 +93,14 @@ const SPEC: ObjectSpec<QueueOptions> = {
   what: 'Queue',
   checkOptions: checkSpinOption,
   byteLength: (options) => queueLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
+  // openOrCreate of an existing queue: a capacity given must be the stored one
+  // (compared after rounding, as create would have stored it).
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.capacity === undefined) return;
+    const requested = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
+    const existing = new Int32Array(buffer, byteOffset + CAPACITY_OFFSET, 1)[0] as number;
+    if (existing !== requested) throw mismatchError('Queue', name, 'capacity', existing, requested);
+  },
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
     const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
@@ -93,7 +117,7 @@ const SPEC: ObjectSpec<QueueOptions> = {
 };
 
 /** Handles of this thread that keep a role or slot for the current turn. */
-const stickyHolders = new Set<Queue>();
+const stickyHolders = new Set<Queue<unknown>>();
 
 /** Returned by the claim steps when the role is taken by another (never a position: not a multiple of 8). */
 const BUSY = -3;
@@ -103,11 +127,27 @@ const GO_EXCLUSIVE = -5;
 const SHARED_OPS = 1024;
 /** tryLock polls for the role before a non-waiting call gives up (a shared claim holds it ~100 ns). */
 const ROLE_POLLS = 64;
+/**
+ * How long a non-waiting call keeps asking for a role another process holds
+ * (a shared claim holds it ~100 ns; an exclusive holder hands it over after
+ * its current operation). A holder that keeps it longer is not running (the
+ * scheduler took its CPU): the call reports 'busy', not 'full' or 'empty'.
+ */
+const ROLE_HANDOVER_MS = 0.005;
+/** A blocking call that found every claim slot taken pauses this long before trying again. */
+const BUSY_PAUSE_MS = 0.05;
 /** Waiters look for dead peers' claims this often (the bound on how long a death can block anyone). */
 const REPAIR_SLICE_MS = 250;
 
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: room for a record of that size)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
+
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+// Sleeps `ms` (a thread-blocking pause for the sync paths).
+function nap(ms: number): void {
+  Atomics.wait(napCell, 0, 0, ms);
+}
 
 // Milliseconds left until `deadline` (-1: forever).
 function left(deadline: number): number {
@@ -136,7 +176,7 @@ function stateError(message: string): ShmkitError {
 }
 
 /** A message queue in shared memory. */
-export class Queue extends SharedObject implements Attempt {
+export class Queue<T = Buffer> extends SharedObject {
   readonly #cells: Int32Array;
   readonly #data: Buffer;
   readonly #bytes: Uint8Array;
@@ -180,6 +220,7 @@ export class Queue extends SharedObject implements Attempt {
   #reservedShared = false;
   #peekedAt = NONE;
   #peekedShared = false;
+  #lastTry: QueueTryResult = 'ok';
   // Positions and lengths of a batch (sendMany/receiveMany in shared mode), reused.
   readonly #batchAt: number[] = [];
   readonly #batchLength: number[] = [];
@@ -228,48 +269,88 @@ export class Queue extends SharedObject implements Attempt {
     this.#spaceSpin = new SpinBudget(spin);
   }
 
-  /** Bytes an embedded Queue of this geometry occupies. */
+  /** Bytes an embedded Queue of this geometry occupies (4864 + the rounded capacity). */
   static byteLength(options: QueueOptions): number {
     return SPEC.byteLength(options);
   }
 
-  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue {
+  /**
+   * Formats a Queue in `buffer` at `byteOffset` (8-aligned, `byteLength()`
+   * bytes) and returns a handle. Typed by `options.encoding` like create().
+   */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
-    return new Queue(buffer, byteOffset, null, options);
+    return new Queue<unknown>(buffer, byteOffset, null, options);
   }
 
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue {
+  /** A handle on a Queue formatted in `buffer` at `byteOffset` by anyone (another process, C code). */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown> {
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
-    return new Queue(buffer, byteOffset, null, options);
+    return new Queue<unknown>(buffer, byteOffset, null, options);
   }
 
-  static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+  /**
+   * Creates the named Queue (EEXIST if the name exists). The handle is
+   * typed by `options.encoding`: `Queue<Buffer>` without one,
+   * `Queue<JsonValue>` for `'json'` (or the type you name:
+   * `Queue.create<Job>(...)`), `Queue<unknown>` for `'v8'`.
+   */
+  static create(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
+  static create<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
+  static create<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
+  static create(name: string, options: CreateOptions): Queue<unknown>;
+  static create(name: string, options: CreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options); // before anything is created
-    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options), true);
   }
 
-  static open(name: string, options?: QueueHandleOptions): Queue {
+  /** Opens the named Queue (ENOENT if missing; ERR_SHMKIT_BAD_LAYOUT if it is not a Queue). Typed like create(). */
+  static open(name: string, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static open<T = JsonValue>(name: string, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static open<T = unknown>(name: string, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static open(name: string, options?: QueueHandleOptions): Queue<unknown>;
+  static open(name: string, options?: QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }
 
-  static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+  /**
+   * Creates the named Queue, or opens it if it exists. A `capacity` given
+   * must match the existing queue's (after rounding up to a power of two),
+   * else ERR_SHMKIT_MISMATCH. Typed like create().
+   */
+  static openOrCreate(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
+  static openOrCreate<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
+  static openOrCreate(name: string, options: CreateOptions): Queue<unknown>;
+  static openOrCreate(name: string, options: CreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
-    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Queue (ERR_SHMKIT_BAD_LAYOUT if the name is another kind). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Data bytes of the ring. */
   get capacity(): number {
+    if (this.closed) throw this.closedError();
     return this.#capacity;
   }
 
   /** Largest message (encoded bytes) the queue accepts: capacity / 2 - 8. */
   get maxMessage(): number {
+    if (this.closed) throw this.closedError();
     return this.#maxMessage;
   }
 
@@ -304,6 +385,17 @@ export class Queue extends SharedObject implements Attempt {
     return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0;
   }
 
+  /**
+   * Why this handle's last non-waiting call returned what it did (see
+   * QueueTryResult): tells a full queue from a busy role after a `false`
+   * from trySend(), an empty one from a busy role after `undefined` from
+   * tryReceive().
+   */
+  get lastTryResult(): QueueTryResult {
+    if (this.closed) throw this.closedError();
+    return this.#lastTry;
+  }
+
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
@@ -330,23 +422,28 @@ export class Queue extends SharedObject implements Attempt {
   // ---- Sending --------------------------------------------------------------------
 
   /** Writes `message` if there is room; never waits. */
-  trySend(message: unknown): boolean {
+  trySend(message: SendableOf<T>): boolean {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    if (!this.#producerReady()) return false;
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
+      return false;
+    }
     const at = this.#claim(recordSize(length));
     if (at === NONE || at === BUSY) {
+      this.#lastTry = at === NONE ? 'full' : 'busy';
       this.#yieldProducer();
       return false;
     }
     this.#fill(at, bytes, length);
     this.#finishOne(at, length);
+    this.#lastTry = 'ok';
     return true;
   }
 
   /** Writes `message`, blocking the thread while the queue is full. */
-  sendSync(message: unknown, options?: WaitOptions): void {
+  sendSync(message: SendableOf<T>, options?: WaitOptions): void {
     const { timeout } = parseWait(options);
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
@@ -356,7 +453,10 @@ export class Queue extends SharedObject implements Attempt {
     for (;;) {
       if (!this.#producerReady()) this.#lockProducerSync(deadline, timeout);
       const at = this.#claim(size);
-      if (at === BUSY) continue;
+      if (at === BUSY) {
+        this.#busyPauseSync(deadline, timeout, 'Queue.sendSync');
+        continue;
+      }
       if (at !== NONE) {
         this.#fill(at, bytes, length);
         this.#finishOne(at, length);
@@ -369,7 +469,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   /** Writes `message`, waiting (without blocking the event loop) while the queue is full. */
-  async send(message: unknown, options?: WaitOptions): Promise<void> {
+  async send(message: SendableOf<T>, options?: WaitOptions): Promise<void> {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const bytes = this.#encode(message);
@@ -383,7 +483,10 @@ export class Queue extends SharedObject implements Attempt {
         this.#heldProducer(true);
       }
       const at = this.#claim(size);
-      if (at === BUSY) continue;
+      if (at === BUSY) {
+        await this.#busyPause(deadline, timeout, signal, 'Queue.send');
+        continue;
+      }
       if (at !== NONE) {
         this.#fill(at, bytes, length);
         this.#finishOne(at, length);
@@ -400,16 +503,25 @@ export class Queue extends SharedObject implements Attempt {
    * (one release store and at most one wake-up for the batch). Never waits.
    * Returns how many were written.
    */
-  sendMany(messages: readonly unknown[]): number {
+  trySendMany(messages: readonly SendableOf<T>[]): number {
+    this.#checkOpen();
     if (!Array.isArray(messages)) throw invalidArgType('messages', 'an Array', messages);
     const encoded = messages.map((m) => this.#encode(m));
     const lengths = encoded.map((b) => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength));
     for (const length of lengths) this.#checkLength(length);
-    if (encoded.length === 0 || !this.#producerReady()) return 0;
+    if (encoded.length === 0) {
+      this.#lastTry = 'ok';
+      return 0;
+    }
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
+      return 0;
+    }
     let n = 0;
     if (!(this.#pExcl && this.#exclusiveStill())) {
       n = this.#claimShared(lengths, 0);
       if (n !== GO_EXCLUSIVE) {
+        this.#lastTry = n === BUSY ? 'busy' : n < encoded.length ? 'full' : 'ok';
         if (n === BUSY) n = 0;
         const at = this.#batchAt;
         for (let i = 0; i < n; i++) this.#fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
@@ -430,6 +542,7 @@ export class Queue extends SharedObject implements Attempt {
       }
       if (n > 0) this.#publishExclusive();
     }
+    this.#lastTry = n < encoded.length ? 'full' : 'ok';
     this.#yieldProducer();
     return n;
   }
@@ -446,12 +559,17 @@ export class Queue extends SharedObject implements Attempt {
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
     if (this.#reservedAt !== NONE) throw stateError('reserve(): the previous reservation was not committed');
-    if (!this.#producerReady()) return undefined;
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
+      return undefined;
+    }
     const at = this.#claim(recordSize(length));
     if (at === NONE || at === BUSY) {
+      this.#lastTry = at === NONE ? 'full' : 'busy';
       this.#yieldProducer();
       return undefined;
     }
+    this.#lastTry = 'ok';
     this.#reservedAt = at;
     this.#reservedLength = length;
     this.#reservedShared = this.#takenShared;
@@ -491,15 +609,16 @@ export class Queue extends SharedObject implements Attempt {
   // ---- Receiving ------------------------------------------------------------------
 
   /** Takes the next message if there is one; never waits. */
-  tryReceive(): unknown {
+  tryReceive(): T | undefined {
     this.#checkReceive();
-    if (!this.#consumerReady()) return undefined;
-    const at = this.#take();
-    let message: unknown;
-    if (at !== NONE && at !== BUSY) {
-      message = this.#copyOut(at, this.#takenLength);
-      this.#finishTake(at, this.#takenShared);
+    if (!this.#consumerReady()) {
+      this.#lastTry = 'busy';
+      return undefined;
     }
+    const at = this.#take();
+    let message: T | undefined;
+    this.#lastTry = at === NONE ? 'empty' : at === BUSY ? 'busy' : 'ok';
+    if (at !== NONE && at !== BUSY) message = this.#takeOut(at, this.#takenLength, this.#takenShared) as T;
     this.#yieldConsumer();
     return message;
   }
@@ -515,8 +634,12 @@ export class Queue extends SharedObject implements Attempt {
     if (!(target instanceof Uint8Array)) throw invalidArgType('target', 'an instance of Uint8Array', target);
     checkInteger('offset', offset, 0, target.byteLength);
     if (this.#encoding !== undefined) throw stateError(`tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
-    if (!this.#consumerReady()) return -1;
+    if (!this.#consumerReady()) {
+      this.#lastTry = 'busy';
+      return -1;
+    }
     const at = this.#take();
+    this.#lastTry = at === NONE ? 'empty' : at === BUSY ? 'busy' : 'ok';
     let length = -1;
     if (at !== NONE && at !== BUSY) {
       length = this.#takenLength;
@@ -532,17 +655,19 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   /** Takes the next message, blocking the thread while the queue is empty. */
-  receiveSync(options?: WaitOptions): unknown {
+  receiveSync(options?: WaitOptions): T {
     this.#checkReceive();
     const { timeout } = parseWait(options);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     for (;;) {
       if (!this.#consumerReady()) this.#lockConsumerSync(deadline, timeout);
       const at = this.#take();
-      if (at === BUSY) continue;
+      if (at === BUSY) {
+        this.#busyPauseSync(deadline, timeout, 'Queue.receiveSync');
+        continue;
+      }
       if (at !== NONE) {
-        const message = this.#copyOut(at, this.#takenLength);
-        this.#finishTake(at, this.#takenShared);
+        const message = this.#takeOut(at, this.#takenLength, this.#takenShared) as T;
         this.#yieldConsumer();
         return message;
       }
@@ -553,7 +678,7 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   /** Takes the next message, waiting without blocking the event loop. */
-  async receive(options?: WaitOptions): Promise<unknown> {
+  async receive(options?: WaitOptions): Promise<T> {
     this.#checkReceive();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
@@ -564,10 +689,12 @@ export class Queue extends SharedObject implements Attempt {
         this.#heldConsumer(true);
       }
       const at = this.#take();
-      if (at === BUSY) continue;
+      if (at === BUSY) {
+        await this.#busyPause(deadline, timeout, signal, 'Queue.receive');
+        continue;
+      }
       if (at !== NONE) {
-        const message = this.#copyOut(at, this.#takenLength);
-        this.#finishTake(at, this.#takenShared);
+        const message = this.#takeOut(at, this.#takenLength, this.#takenShared) as T;
         this.#yieldConsumer();
         return message;
       }
@@ -579,29 +706,67 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   /** Takes up to `max` messages that are there now (releasing them together); never waits. */
-  receiveMany(max: number): unknown[] {
+  tryReceiveMany(max: number): T[] {
     checkInteger('max', max, 0, 2 ** 31 - 1);
     this.#checkReceive();
-    const out: unknown[] = [];
-    if (max === 0 || !this.#consumerReady()) return out;
+    const out: T[] = [];
+    if (max === 0) {
+      this.#lastTry = 'ok';
+      return out;
+    }
+    if (!this.#consumerReady()) {
+      this.#lastTry = 'busy';
+      return out;
+    }
     const n = this.#cExcl && this.#exclusiveStillC() ? GO_EXCLUSIVE : this.#claimMessages(max);
     if (n === GO_EXCLUSIVE) {
       while (out.length < max) {
         const at = this.#nextExclusive();
         if (at === NONE) break;
-        out.push(this.#copyOut(at, this.#takenLength));
+        let message: unknown;
+        try {
+          message = this.#copyOut(at, this.#takenLength);
+        } catch (err) {
+          // Does not decode: it ends the batch, and is consumed (thrown) alone.
+          if (out.length > 0) break;
+          this.#releaseExclusive(at, true);
+          this.#yieldConsumer();
+          throw err;
+        }
+        out.push(message as T);
         this.#releaseExclusive(at, false);
       }
       if (out.length > 0) this.#publishHead();
     } else if (n !== BUSY && n > 0) {
       {
         const at = this.#batchAt;
-        for (let i = 0; i < n; i++) out.push(this.#copyOut(at[i] as number, this.#batchLength[i] as number));
-        Atomics.add(this.#cells, RECEIVED_SHARED, n);
-        for (let i = 0; i < n; i++) Atomics.store(this.#words, ((at[i] as number) & this.#mask) >> 2, RELEASED);
+        const lengths = this.#batchLength;
+        let failure: unknown;
+        let k = 0;
+        for (; k < n; k++) {
+          try {
+            out.push(this.#copyOut(at[k] as number, lengths[k] as number) as T);
+          } catch (err) {
+            failure = err; // ends the batch; consumed (thrown) alone if it is the first
+            break;
+          }
+        }
+        const consumed = failure !== undefined && k === 0 ? 1 : k;
+        Atomics.add(this.#cells, RECEIVED_SHARED, consumed);
+        for (let i = 0; i < consumed; i++) Atomics.store(this.#words, ((at[i] as number) & this.#mask) >> 2, RELEASED);
+        for (let i = consumed; i < n; i++) {
+          // Given back: a message again, for the next consumer (an orphan of a live one).
+          Atomics.store(this.#words, ((at[i] as number) & this.#mask) >> 2, lengths[i] as number);
+          Atomics.add(this.#cells, ORPHANS, 1);
+        }
         this.#ring.advanceHead();
+        if (failure !== undefined && k === 0) {
+          this.#yieldConsumer();
+          throw failure;
+        }
       }
     }
+    this.#lastTry = n === BUSY ? 'busy' : out.length < max ? 'empty' : 'ok';
     this.#yieldConsumer();
     return out;
   }
@@ -613,12 +778,17 @@ export class Queue extends SharedObject implements Attempt {
    */
   peek(): Uint8Array | undefined {
     this.#checkReceive();
-    if (!this.#consumerReady()) return undefined;
+    if (!this.#consumerReady()) {
+      this.#lastTry = 'busy';
+      return undefined;
+    }
     const at = this.#take();
     if (at === NONE || at === BUSY) {
+      this.#lastTry = at === NONE ? 'empty' : 'busy';
       this.#yieldConsumer();
       return undefined;
     }
+    this.#lastTry = 'ok';
     this.#peekedAt = at;
     this.#peekedShared = this.#takenShared;
     const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
@@ -636,9 +806,9 @@ export class Queue extends SharedObject implements Attempt {
   }
 
   /** Receives messages until the queue is ended and drained. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     for (;;) {
-      let message: unknown;
+      let message: T;
       try {
         message = await this.receive();
       } catch (err) {
@@ -767,6 +937,10 @@ export class Queue extends SharedObject implements Attempt {
   #askForRole(role: Mutex, want: number): boolean {
     Atomics.add(this.#cells, want, 1);
     for (let i = 0; i < ROLE_POLLS; i++) if (role.tryLock() !== false) return true;
+    const t0 = performance.now();
+    while (performance.now() - t0 < ROLE_HANDOVER_MS) {
+      for (let i = 0; i < POLLS_PER_CLOCK; i++) if (role.tryLock() !== false) return true;
+    }
     return false;
   }
 
@@ -874,6 +1048,23 @@ export class Queue extends SharedObject implements Attempt {
 
   // ---- Waiting ----------------------------------------------------------------------
 
+  // Every claim slot is taken and other claims are open (BUSY): they finish
+  // within moments. Pause briefly, never past the deadline.
+  #busyPauseSync(deadline: number, timeout: number, what: string): void {
+    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+    const ms = left(deadline);
+    nap(ms < 0 || ms > BUSY_PAUSE_MS ? BUSY_PAUSE_MS : ms);
+  }
+
+  // The same without blocking the event loop: one macrotask turn (so other
+  // work of this thread, and a peer of this thread, can run).
+  async #busyPause(deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+    this.#checkOpen();
+  }
+
   // Waits in slices, cleaning up after dead peers between them: a claim
   // left by a process that died while everyone was parked would otherwise
   // never be noticed.
@@ -921,7 +1112,7 @@ export class Queue extends SharedObject implements Attempt {
   #encode(message: unknown): Uint8Array | string {
     if (this.closed) throw this.closedError();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    return encodeMessage(this.#encoding, message, 'queue');
+    return encodeMessage(this.#encoding, message, 'queue', this.name);
   }
 
   #checkLength(length: number): void {
@@ -1249,9 +1440,24 @@ export class Queue extends SharedObject implements Attempt {
     this.#yieldConsumer();
   }
 
+  // Copies out (and decodes) the message taken at `at`, then frees it, also
+  // when it does not decode: it is consumed, and the error thrown for it alone.
+  #takeOut(at: number, length: number, shared: boolean): unknown {
+    let message: unknown;
+    try {
+      message = this.#copyOut(at, length);
+    } catch (err) {
+      this.#finishTake(at, shared);
+      this.#yieldConsumer();
+      throw err;
+    }
+    this.#finishTake(at, shared);
+    return message;
+  }
+
   #copyOut(at: number, length: number): unknown {
     const start = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + length));
+    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + length), 'queue', this.name);
     const out = Buffer.allocUnsafe(length);
     this.#copyInto(out, 0, start, length);
     return out;
