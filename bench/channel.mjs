@@ -4,7 +4,7 @@
 //   node bench/channel.mjs            full run (~2 min here; hard budget 4 min)
 //   node bench/channel.mjs --quick    shorter windows and fewer round trips (< 90 s)
 //   options: --n N (timed round trips)  --warmup W  --only 1,2,3 or ids (1a,1b,1c,1x,2,3...)
-//            --deadline-ms MS (per latency test)
+//            --deadline-ms MS (per latency test)  --json-out FILE (every row's raw result as JSON)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed, hit
 //   its deadline or failed a message check.
 //
@@ -1312,6 +1312,7 @@ async function orchestrate() {
       `${failed.length ? `**Failed or flagged: ${failed.join(', ')}.**` : 'All tests completed and every message check passed.'} ` +
       `Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');
+    if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R)); // every row's raw result (bench/ab-channel.mjs)
     process.exitCode = failed.length ? 1 : 0;
   } finally {
     cleanup();
