@@ -21,7 +21,7 @@
 //       1x  context: Unix socket, TCP 127.0.0.1 (noDelay), child_process IPC process.send
 //   2   one-way throughput, one producer process -> one consumer process, 64 B and
 //       64 KiB messages, 1 MiB of ring: trySend/tryReceive, trySendMany/tryReceiveMany,
-//       reserve/commit + peek/release (two variants), vs a C SPSC ring (1 MiB of slots,
+//       tryReserve/commit + tryPeek/release (two variants), vs a C SPSC ring (1 MiB of slots,
 //       copy in + copy out, like ipc-baseline's B4/B8) and a Unix domain socket.
 //   3   three producer processes and three consumer processes on one Queue, 64 B:
 //       aggregate msgs/s (sync, async, batched), and the same harness with 1 + 1.
@@ -59,13 +59,15 @@ import {
   machineInfo, machineLine, echoFrames, startRun, cpuSnap, othersCpu, fmtRate, fmtCpus } from './lib/common.mjs';
 
 // The package under test: `shmkit`, or another build's entry (SHMKIT_BENCH_DIST). A
-// build from before trySendMany/tryReceiveMany (0.1) gets them as aliases of its
-// sendMany/receiveMany, on the prototype (call sites stay monomorphic).
+// build from before the renames (0.1) gets trySendMany/tryReceiveMany/tryReserve/tryPeek
+// as aliases of its sendMany/receiveMany/reserve/peek, on the prototype (call sites stay
+// monomorphic).
 async function loadLib() {
   const entry = process.env.SHMKIT_BENCH_DIST;
   const lib = entry ? await import(pathToFileURL(path.resolve(entry)).href) : await loadShmkit();
   const P = lib.Queue.prototype;
   if (!('trySendMany' in P)) Object.assign(P, { trySendMany: P.sendMany, tryReceiveMany: P.receiveMany });
+  if (!('tryReserve' in P)) Object.assign(P, { tryReserve: P.reserve, tryPeek: P.peek });
   return lib;
 }
 
@@ -606,9 +608,9 @@ async function roleTputCons() {
         }
         meter.addBatch(k);
       }
-    } else { // zc, zch: peek() a view into the ring, read a few bytes, release()
+    } else { // zc, zch: tryPeek() a view into the ring, read a few bytes, release()
       for (;;) {
-        const v = q.peek();
+        const v = q.tryPeek();
         if (v === undefined) {
           if (endSeen) break;
           if ((++polls & 1023) === 0) { endSeen = q.ended; if (now() > hard) { hitHard = true; break; } }
@@ -696,7 +698,7 @@ async function roleTputProd() {
     for (;;) {
       if (seq >= maxMsgs || ((seq & 63) === 0 && now() >= tEnd)) break;
       let v;
-      while ((v = q.reserve(size)) === undefined) {
+      while ((v = q.tryReserve(size)) === undefined) {
         if ((++polls & 1023) === 0 && giveUp()) break;
       }
       if (stuck || wedged) break;
@@ -717,7 +719,7 @@ async function roleTputProd() {
   });
 }
 
-// One process, one Queue: reserve/commit + peek/release of 64 KiB messages (4-byte
+// One process, one Queue: tryReserve/commit + tryPeek/release of 64 KiB messages (4-byte
 // sequence number only) until the ring's byte positions have passed 2^31; every message
 // must go through. Takes well under a second.
 async function roleWrapCheck() {
@@ -729,12 +731,12 @@ async function roleWrapCheck() {
   let delivered = 0, bad = 0, failedAt = null, trySendAfter = null, what = '';
   try {
     for (let i = 0; i < total; i++) {
-      const v = q.reserve(size);
-      if (v === undefined) { failedAt = i; what = 'reserve() returned undefined on an empty Queue'; break; }
+      const v = q.tryReserve(size);
+      if (v === undefined) { failedAt = i; what = 'tryReserve() returned undefined on an empty Queue'; break; }
       wr32(v, i);
       q.commit();
-      const m = q.peek();
-      if (m === undefined) { failedAt = i; what = 'peek() returned undefined after a commit()'; break; }
+      const m = q.tryPeek();
+      if (m === undefined) { failedAt = i; what = 'tryPeek() returned undefined after a commit()'; break; }
       if (rd32(m) !== i) bad++;
       q.release();
       delivered++;
@@ -1239,7 +1241,7 @@ async function orchestrate() {
       out.push('- **C ring** (bench/c/channel-ref.c, like ipc-baseline B4/B8): producer writes the sequence number into a private buffer and `memcpy`s the whole message into the slot, publishes the tail; consumer `memcpy`s the slot out into a private buffer, checks the number, publishes the head. Both busy-poll; one message per publish.');
       out.push('- **`trySend` / `tryReceive`**: producer writes the sequence number into one prebuilt Buffer and calls `trySend(buf)` (copy into the ring), retrying while it returns false; consumer calls `tryReceive()` (a new Buffer, copied out of the ring) in a loop and checks the number.');
       out.push('- **`trySendMany` / `tryReceiveMany`**: producer stamps 64 prebuilt Buffers and offers them to `trySendMany(bufs)` (copies as many as fit, one publish), offering the rest again until all are in; consumer calls `tryReceiveMany(64)` (new Buffers, copied out, one head update) and checks each.');
-      out.push('- **zero-copy, fill**: producer `reserve(size)`, copies the message into the reserved view (`view.set`) and writes the sequence number, `commit()`; consumer `peek()`, reads the sequence number, the length and the last byte from the view in the ring (no copy), `release()`.');
+      out.push('- **zero-copy, fill**: producer `tryReserve(size)`, copies the message into the reserved view (`view.set`) and writes the sequence number, `commit()`; consumer `tryPeek()`, reads the sequence number, the length and the last byte from the view in the ring (no copy), `release()`.');
       out.push('- **zero-copy, header only**: as above, but the producer writes only the 4-byte sequence number into the reservation (the rest of the message is whatever the ring held: an application building its message in place), and the consumer checks only the number and the length. ' +
         'So in both zero-copy rows the consumer touches only a few bytes of each message, and in this one the producer too: their MB/s count the message size, not bytes moved (at 64 KiB they can exceed memory bandwidth); they measure the per-message cost of the ring itself.');
       out.push('- **Unix socket** (Node `net`, default highWaterMark, `write()`/`\'drain\'` flow control): producer writes frames of a 4-byte length + payload with the sequence number stamped (64 B: a fresh 68-byte Buffer per frame; 64 KiB: a fresh 8-byte header Buffer and the constant rest, two `write()`s); consumer reassembles each frame into one contiguous Buffer (one copy when split across reads) and checks the number.');
@@ -1261,13 +1263,13 @@ async function orchestrate() {
         out.push(tRow(lab, 'shmkit `trySend` / `tryReceive`', R[`2-${sz}-copy`], ref, sock));
         out.push(tRow(lab, 'shmkit `trySend` / `tryReceiveInto` (one reused buffer)', R[`2-${sz}-into`], ref, sock));
         out.push(tRow(lab, 'shmkit `trySendMany` / `tryReceiveMany`, batch 64', R[`2-${sz}-many`], ref, sock));
-        out.push(tRow(lab, 'shmkit zero-copy, fill: `reserve`+copy+`commit` / `peek`+`release`', R[`2-${sz}-zc`], ref, sock));
-        out.push(tRow(lab, 'shmkit zero-copy, header only: `reserve`+`commit` / `peek`+`release`', R[`2-${sz}-zch`], ref, sock));
+        out.push(tRow(lab, 'shmkit zero-copy, fill: `tryReserve`+copy+`commit` / `tryPeek`+`release`', R[`2-${sz}-zc`], ref, sock));
+        out.push(tRow(lab, 'shmkit zero-copy, header only: `tryReserve`+`commit` / `tryPeek`+`release`', R[`2-${sz}-zch`], ref, sock));
         out.push(tRow(lab, 'Node Unix domain socket', sock, ref, null));
       }
       out.push('');
       const w = R['2-wrap'];
-      out.push(`**Wrap check** (one process, \`--role wrap-check\`): 34 000 messages of 64 KiB through one Queue with \`reserve\`+\`commit\` / \`peek\`+\`release\`, ` +
+      out.push(`**Wrap check** (one process, \`--role wrap-check\`): 34 000 messages of 64 KiB through one Queue with \`tryReserve\`+\`commit\` / \`tryPeek\`+\`release\`, ` +
         `so that the ring's byte positions pass 2^31: ${!w ? 'not run' : w.skipped ? `skipped: ${w.skipped}` : w.ok ? 'PASS (all delivered)' : `**FAILED**: ${w.error ?? 'no result'}${w.stderr ? ` (${w.stderr})` : ''}`}.`, '');
     }
 

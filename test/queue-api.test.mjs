@@ -1,5 +1,5 @@
-// Queue's public surface: the naming rule (trySendMany/tryReceiveMany never
-// wait; the old names are gone), lastTryResult, the openOrCreate rule
+// Queue's public surface: the naming rule (trySendMany/tryReceiveMany/
+// tryReserve/tryPeek never wait; the old names are gone), lastTryResult, the openOrCreate rule
 // (a capacity given must match, compared after rounding), and a closed
 // handle (every getter and method throws ERR_SHMKIT_CLOSED, except closed,
 // name and close()), and the blocking / async sends honouring `timeout`
@@ -16,13 +16,17 @@ import { fileURLToPath } from 'node:url';
 const BUSY_PEER = fileURLToPath(new URL('./fixtures/queue-busy-peer.mjs', import.meta.url));
 const named = trackedNames();
 
-test('naming rule: trySendMany / tryReceiveMany exist and never wait; sendMany / receiveMany are gone', () => {
+test('naming rule: trySendMany / tryReceiveMany / tryReserve / tryPeek exist and never wait; sendMany / receiveMany / reserve / peek are gone', () => {
   const h = makeQueueNamed(named, 'names', { capacity: 64 });
   try {
     assert.equal(typeof h.q.trySendMany, 'function');
     assert.equal(typeof h.q.tryReceiveMany, 'function');
     assert.equal('sendMany' in h.q, false);
     assert.equal('receiveMany' in h.q, false);
+    // reserve / peek never wait and can come back empty-handed: tryReserve / tryPeek.
+    for (const gone of ['reserve', 'peek']) assert.equal(gone in h.q, false, gone);
+    assert.equal(typeof h.q.tryReserve, 'function');
+    assert.equal(typeof h.q.tryPeek, 'function');
     // 64 bytes of ring, at most 24-byte messages: two 24-byte records fit, a 32-byte third does not.
     assert.equal(h.q.trySendMany(['a'.repeat(16), 'b'.repeat(16), 'c'.repeat(24)]), 2);
     assert.equal(h.q.lastTryResult, 'full');
@@ -43,14 +47,14 @@ test('lastTryResult: ok, full and empty say why a non-waiting call returned what
     assert.equal(q.lastTryResult, 'empty');
     assert.equal(q.tryReceiveInto(new Uint8Array(8)), -1);
     assert.equal(q.lastTryResult, 'empty');
-    assert.equal(q.peek(), undefined);
+    assert.equal(q.tryPeek(), undefined);
     assert.equal(q.lastTryResult, 'empty');
     assert.equal(q.trySend('x'.repeat(24)), true);
     assert.equal(q.lastTryResult, 'ok');
     assert.equal(q.trySend('y'.repeat(24)), true);
     assert.equal(q.trySend('z'), false);
     assert.equal(q.lastTryResult, 'full');
-    assert.equal(q.reserve(1), undefined);
+    assert.equal(q.tryReserve(1), undefined);
     assert.equal(q.lastTryResult, 'full');
     assert.equal(String(q.tryReceive()), 'x'.repeat(24));
     assert.equal(q.lastTryResult, 'ok');
@@ -105,14 +109,14 @@ test('a closed handle: every getter and method throws ERR_SHMKIT_CLOSED; closed,
       trySend: () => q.trySend(1),
       sendSync: () => q.sendSync(1),
       trySendMany: () => q.trySendMany([]),
-      reserve: () => q.reserve(1),
+      tryReserve: () => q.tryReserve(1),
       commit: () => q.commit(1),
       end: () => q.end(),
       tryReceive: () => q.tryReceive(),
       tryReceiveInto: () => q.tryReceiveInto(new Uint8Array(4)),
       receiveSync: () => q.receiveSync({ timeout: 10 }),
       tryReceiveMany: () => q.tryReceiveMany(1),
-      peek: () => q.peek(),
+      tryPeek: () => q.tryPeek(),
       release: () => q.release(),
     };
     for (const [what, call] of Object.entries(calls)) assert.throws(call, closed, what);

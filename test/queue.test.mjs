@@ -500,7 +500,7 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
         assert.throws(() => h.sendSync('late', { timeout: 100 }), expectCode(ENDED));
         await assert.rejects(h.send('late', { timeout: 100 }), expectCode(ENDED));
         assert.throws(() => h.trySendMany(['late']), expectCode(ENDED));
-        assert.throws(() => h.reserve(4), expectCode(ENDED));
+        assert.throws(() => h.tryReserve(4), expectCode(ENDED));
       }
     } finally {
       fresh.close();
@@ -511,7 +511,7 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
     got.push(r.receiveSync({ timeout: 1000 }).toString());
     got.push((await r.receive({ timeout: 1000 })).toString());
     got.push(r.tryReceive().toString());
-    const view = r.peek();
+    const view = r.tryPeek();
     got.push(Buffer.from(view).toString());
     r.release();
     got.push(...r.tryReceiveMany(10).map(String));
@@ -523,7 +523,7 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
     await assert.rejects(withTimeout(r.receive(), 2000, 'receive() on an ended queue'), expectCode(ENDED));
     assert.ok(performance.now() - t0 < 1000, 'ENDED was not reported at once');
     assert.equal(r.tryReceive(), undefined);
-    assert.equal(r.peek(), undefined);
+    assert.equal(r.tryPeek(), undefined);
     assert.deepEqual(r.tryReceiveMany(5), []);
     const iterated = [];
     await withTimeout((async () => {
@@ -620,8 +620,8 @@ test('a message over maxMessage is a RangeError (ERR_OUT_OF_RANGE) on every path
       assert.throws(() => q.trySendMany(['fits', m]), expectCode('ERR_OUT_OF_RANGE', RangeError));
       assert.deepEqual(before(), snapshot);
     }
-    assert.throws(() => q.reserve(121), expectCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => q.reserve(-1), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => q.tryReserve(121), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => q.tryReserve(-1), expectCode('ERR_OUT_OF_RANGE', RangeError));
     assert.deepEqual(before(), snapshot);
     // Exactly maxMessage fits (bytes, not characters).
     assert.ok(q.trySend('é'.repeat(60)));
@@ -643,7 +643,7 @@ test('wrong message types are TypeErrors (ERR_INVALID_ARG_TYPE) and write nothin
       assert.throws(() => q.trySendMany(['ok', m]), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     }
     assert.throws(() => q.trySendMany('abc'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => q.reserve('4'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => q.tryReserve('4'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     assert.deepEqual([q.length, q.bytesUsed], [0, 0]);
     assert.throws(() => q.commit(), expectCode('ERR_INVALID_STATE'));
     assert.throws(() => q.release(), expectCode('ERR_INVALID_STATE'));
@@ -910,7 +910,7 @@ test('another process holding the producer role (an open reservation) makes tryS
     const holder = startPeer(procs, ['hold-reservation', name, SEED]);
     await holder.line(/^reserved$/);
     assert.equal(q.trySend('second'), false);
-    assert.equal(q.reserve(4), undefined);
+    assert.equal(q.tryReserve(4), undefined);
     assert.equal(q.trySendMany(['second']), 0);
     assert.throws(() => q.sendSync('second', { timeout: 50 }), expectCode('ETIMEDOUT'));
     assert.deepEqual([q.length, q.bytesUsed], [0, 0]);
@@ -1022,9 +1022,9 @@ test('zero-length messages and multi-byte UTF-8 strings round-trip', () => {
     assert.ok(q.trySend(Buffer.alloc(0)));
     assert.ok(q.trySend(''));
     assert.ok(q.trySend(new Uint8Array(0)));
-    q.reserve(0);
+    q.tryReserve(0);
     q.commit();
-    const v = q.reserve(16);
+    const v = q.tryReserve(16);
     v.fill(7);
     q.commit(0);
     assert.equal(q.length, 5);
@@ -1034,7 +1034,7 @@ test('zero-length messages and multi-byte UTF-8 strings round-trip', () => {
       assert.ok(Buffer.isBuffer(m));
       assert.equal(m.length, 0);
     }
-    const view = q.peek();
+    const view = q.tryPeek();
     assert.equal(view.length, 0);
     q.release();
     assert.equal(q.tryReceive(), undefined);
@@ -1081,7 +1081,7 @@ test('wrap-around in a 256-byte queue: 20 000 messages of 0..120 bytes through e
         if (api === 0) {
           ok = q.trySend(scratch.subarray(0, writeMessage(scratch, SEED, sent, len)));
         } else if (api === 1) {
-          const view = q.reserve(Math.min(120, len + randomInt(8)));
+          const view = q.tryReserve(Math.min(120, len + randomInt(8)));
           ok = view !== undefined;
           if (ok) {
             writeMessage(view, SEED, sent, len);
@@ -1106,7 +1106,7 @@ test('wrap-around in a 256-byte queue: 20 000 messages of 0..120 bytes through e
           check(q.tryReceive());
           take--;
         } else if (api === 1) {
-          const view = q.peek();
+          const view = q.tryPeek();
           check(view === undefined ? view : Buffer.from(view));
           q.release();
           take--;
@@ -1266,11 +1266,11 @@ test('positions crossing 2^31 and 2^32: every API keeps working', () => {
         const m = Buffer.alloc(size, i & 0xff);
         assert.ok(q.trySend(m), `trySend ${i} (positions from ${start})`);
         assert.deepEqual(q.tryReceive(), m, `tryReceive ${i}`);
-        const view = q.reserve(size);
+        const view = q.tryReserve(size);
         assert.ok(view, `reserve ${i}`);
         view.fill((i + 1) & 0xff);
         q.commit();
-        const peeked = q.peek();
+        const peeked = q.tryPeek();
         assert.ok(peeked && peeked.length === size && peeked.every((b) => b === ((i + 1) & 0xff)), `peek ${i}`);
         q.release();
         assert.equal(q.trySendMany([m, m]), 2);

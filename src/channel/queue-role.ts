@@ -35,7 +35,7 @@ export interface RoleHost {
   tryRole(role: Mutex): boolean;
   /** A role or slot was taken: give it back at the end of this event-loop turn. */
   holding(): void;
-  /** Whether an open reserve() (producer) / peek() (consumer) keeps the role. */
+  /** Whether an open tryReserve() (producer) / tryPeek() (consumer) keeps the role. */
   keepsRole(side: QueueRole): boolean;
 }
 
@@ -160,7 +160,7 @@ export abstract class QueueRole {
     return true;
   }
 
-  /** End of turn (or close): the role and slot, unless an open reserve()/peek() needs them. */
+  /** End of turn (or close): the role and slot, unless an open tryReserve()/tryPeek() needs them. */
   giveBack(): void {
     if (this.#host.keepsRole(this)) return;
     if (this.hold) this.drop();

@@ -56,7 +56,7 @@ export interface QueueHandleOptions extends ChannelHandleOptions {
    * or consumer keeps its role for the turn and skips the claim step, and
    * gives it up as soon as another asks). Costs a few tens of nanoseconds
    * per operation; useful when a peer must never wait for this handle's
-   * `reserve()`/`peek()` to end.
+   * `tryReserve()`/`tryPeek()` to end.
    */
   shared?: boolean;
 }
@@ -70,8 +70,8 @@ type BytesHandle = { encoding?: undefined };
 type CreateOptions = QueueOptions & NamedCreateOptions & QueueHandleOptions;
 
 /**
- * Why a handle's last non-waiting call (trySend, trySendMany, reserve,
- * tryReceive, tryReceiveInto, tryReceiveMany, peek) did what it did:
+ * Why a handle's last non-waiting call (trySend, trySendMany, tryReserve,
+ * tryReceive, tryReceiveInto, tryReceiveMany, tryPeek) did what it did:
  * `'ok'` it sent or took everything asked; `'full'` no room for the (next)
  * message; `'empty'` no committed message left; `'busy'` another process
  * held the producer (consumer) role past the brief hand-over wait (it is
@@ -187,7 +187,7 @@ export class Queue<T = Buffer> extends SharedObject {
   readonly #spaceWord: WaitWord;
   readonly #dataSpin: SpinBudget;
   readonly #spaceSpin: SpinBudget;
-  // reserve()/commit() and peek()/release() in progress (NONE: none).
+  // tryReserve()/commit() and tryPeek()/release() in progress (NONE: none).
   #reservedAt = NONE;
   #reservedLength = 0;
   #reservedShared = false;
@@ -372,6 +372,7 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#lastTry;
   }
 
+  /** A snapshot of the counters, the pids holding the roles, and how many claim slots are held. */
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
@@ -513,11 +514,11 @@ export class Queue<T = Buffer> extends SharedObject {
    * producer that dies before commit() leaves nothing behind, and other
    * producers' messages wait for it at most a moment after its death.
    */
-  reserve(length: number): Uint8Array | undefined {
+  tryReserve(length: number): Uint8Array | undefined {
     this.#checkOpen();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
-    if (this.#reservedAt !== NONE) throw stateError('reserve(): the previous reservation was not committed');
+    if (this.#reservedAt !== NONE) throw stateError('tryReserve(): the previous reservation was not committed');
     const producer = this.#producer;
     if (!this.#producerReady()) {
       this.#lastTry = 'busy';
@@ -539,7 +540,7 @@ export class Queue<T = Buffer> extends SharedObject {
   /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
   commit(length: number = this.#reservedLength): void {
     this.#checkOpen();
-    if (this.#reservedAt === NONE) throw stateError('commit() without reserve()');
+    if (this.#reservedAt === NONE) throw stateError('commit() without tryReserve()');
     checkInteger('length', length, 0, this.#reservedLength);
     const at = this.#reservedAt;
     this.#reservedAt = NONE;
@@ -699,7 +700,7 @@ export class Queue<T = Buffer> extends SharedObject {
    * (valid until release()), or undefined. If this process dies before
    * release(), the message is delivered to another consumer.
    */
-  peek(): Uint8Array | undefined {
+  tryPeek(): Uint8Array | undefined {
     this.#checkReceive();
     const consumer = this.#consumer;
     if (!consumer.ready()) {
@@ -718,10 +719,10 @@ export class Queue<T = Buffer> extends SharedObject {
     return consumer.view(taken.at, taken.length);
   }
 
-  /** Zero-copy receive, step 2: frees the message returned by peek(). */
+  /** Zero-copy receive, step 2: frees the message returned by tryPeek(). */
   release(): void {
     this.#checkOpen();
-    if (this.#peekedAt === NONE) throw stateError('release() without peek()');
+    if (this.#peekedAt === NONE) throw stateError('release() without tryPeek()');
     const at = this.#peekedAt;
     this.#peekedAt = NONE;
     this.#consumer.free(at, this.#peekedShared);

@@ -52,7 +52,7 @@ export async function typings(buffer: SharedArrayBuffer): Promise<void> {
   expectType(embedded)<Queue<Buffer>>(true);
 
   // Zero-copy stays bytes; the result code is a closed set.
-  expectType(jobs.peek())<Uint8Array | undefined>(true);
+  expectType(jobs.tryPeek())<Uint8Array | undefined>(true);
   expectType(bytes.lastTryResult)<QueueTryResult>(true);
   const r: 'ok' | 'full' | 'empty' | 'busy' = bytes.lastTryResult;
   void r;
