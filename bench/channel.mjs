@@ -4,7 +4,7 @@
 //   node bench/channel.mjs            full run (~2 min here; hard budget 4 min)
 //   node bench/channel.mjs --quick    shorter windows and fewer round trips (< 90 s)
 //   options: --n N (timed round trips)  --warmup W  --only 1,2,3 or ids (1a,1b,1c,1x,2,3...)
-//            --deadline-ms MS (per latency test)
+//            --deadline-ms MS (per latency test)  --json-out FILE (every row's raw result as JSON)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed, hit
 //   its deadline or failed a message check.
 //
@@ -20,8 +20,8 @@
 //           (also pinned to two CPUs, and a Unix socket with the same pause)
 //       1x  context: Unix socket, TCP 127.0.0.1 (noDelay), child_process IPC process.send
 //   2   one-way throughput, one producer process -> one consumer process, 64 B and
-//       64 KiB messages, 1 MiB of ring: trySend/tryReceive, sendMany/receiveMany,
-//       reserve/commit + peek/release (two variants), vs a C SPSC ring (1 MiB of slots,
+//       64 KiB messages, 1 MiB of ring: trySend/tryReceive, trySendMany/tryReceiveMany,
+//       tryReserve/commit + tryPeek/release (two variants), vs a C SPSC ring (1 MiB of slots,
 //       copy in + copy out, like ipc-baseline's B4/B8) and a Unix domain socket.
 //   3   three producer processes and three consumer processes on one Queue, 64 B:
 //       aggregate msgs/s (sync, async, batched), and the same harness with 1 + 1.
@@ -45,16 +45,31 @@
 // itself ends the whole run shortly after its budget. Stale names of dead runs are swept.
 //
 // bench/c/channel-ref.c is compiled with `cc -O2` into a temp dir on every run.
-// Node built-ins only; imports the built package as `shmkit` (dist/ must be built).
+// Node built-ins only; imports the built package as `shmkit` (dist/ must be built), or
+// the build whose dist/src/index.mjs SHMKIT_BENCH_DIST names (every process of the run
+// inherits it: bench/ab-channel.mjs runs this file on two builds, alternately).
 import { spawn, fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize,
   startWatchdog, runJson, fmtUs, sig, ratio, fmtRatio, cpuPerRt, sleepsPerRt,
   machineInfo, machineLine, echoFrames, startRun, cpuSnap, othersCpu, fmtRate, fmtCpus } from './lib/common.mjs';
+
+// The package under test: `shmkit`, or another build's entry (SHMKIT_BENCH_DIST). A
+// build from before the renames (0.1) gets trySendMany/tryReceiveMany/tryReserve/tryPeek
+// as aliases of its sendMany/receiveMany/reserve/peek, on the prototype (call sites stay
+// monomorphic).
+async function loadLib() {
+  const entry = process.env.SHMKIT_BENCH_DIST;
+  const lib = entry ? await import(pathToFileURL(path.resolve(entry)).href) : await loadShmkit();
+  const P = lib.Queue.prototype;
+  if (!('trySendMany' in P)) Object.assign(P, { trySendMany: P.sendMany, tryReceiveMany: P.receiveMany });
+  if (!('tryReserve' in P)) Object.assign(P, { tryReserve: P.reserve, tryPeek: P.peek });
+  return lib;
+}
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -175,7 +190,7 @@ function spinOpt() { return typeof args.spin === 'number' ? { spin: args.spin } 
 async function roleLatPing() {
   const deadlineMs = args['deadline-ms'];
   startWatchdog(deadlineMs + 8000, 1000, [`/dev/shm${args.ping}`, `/dev/shm${args.pong}`]);
-  const { Queue } = await loadShmkit();
+  const { Queue } = await loadLib();
   const mode = args.mode; // spin | sync | async
   const n = args.n, warm = args.warm, total = n + warm;
   const pauseNs = BigInt(Math.round((args['pause-us'] ?? 0) * 1000));
@@ -271,7 +286,7 @@ async function roleLatPing() {
 async function roleRawPing() {
   const deadlineMs = args['deadline-ms'];
   startWatchdog(deadlineMs + 8000, 1000, [`/dev/shm${args.ping}`]);
-  const { Segment } = await loadShmkit();
+  const { Segment } = await loadLib();
   const n = args.n, warm = args.warm, total = n + warm;
   const seg = Segment.create(args.ping, { size: 4096 });
   const i32 = new Int32Array(seg.buffer, 0, 64), u8 = new Uint8Array(seg.buffer);
@@ -324,7 +339,7 @@ async function roleRawPing() {
 
 async function roleRawEcho() {
   startWatchdog(args['hard-ms']);
-  const { Segment } = await loadShmkit();
+  const { Segment } = await loadLib();
   const seg = Segment.open(args.ping);
   const i32 = new Int32Array(seg.buffer, 0, 64), u8 = new Uint8Array(seg.buffer);
   const total = args.n + args.warm, warm = args.warm;
@@ -347,7 +362,7 @@ async function roleRawEcho() {
 
 async function roleLatEcho() {
   startWatchdog(args['hard-ms']);
-  const { Queue } = await loadShmkit();
+  const { Queue } = await loadLib();
   const ping = Queue.open(args.ping, spinOpt()), pong = Queue.open(args.pong, spinOpt());
   const total = args.n + args.warm, warm = args.warm, mode = args.mode;
   let count = 0, c0 = usage(), u = null;
@@ -536,7 +551,7 @@ async function roleTputCons() {
   const warmMs = args['warm-ms'], measureMs = args['measure-ms'];
   const hardMs = warmMs + measureMs + 15000;
   startWatchdog(hardMs, 1000, [`/dev/shm${args.name}`]);
-  const { Queue } = await loadShmkit();
+  const { Queue } = await loadLib();
   const api = args.api, size = args.size, recvBatch = args['recv-batch'];
   const q = Queue.create(args.name, { capacity: RING_CAPACITY });
   let prod = null, prodOut = '', result;
@@ -579,7 +594,7 @@ async function roleTputCons() {
       }
     } else if (api === 'many') {
       for (;;) {
-        const arr = q.receiveMany(recvBatch);
+        const arr = q.tryReceiveMany(recvBatch);
         const k = arr.length;
         if (k === 0) {
           if (endSeen) break;
@@ -593,9 +608,9 @@ async function roleTputCons() {
         }
         meter.addBatch(k);
       }
-    } else { // zc, zch: peek() a view into the ring, read a few bytes, release()
+    } else { // zc, zch: tryPeek() a view into the ring, read a few bytes, release()
       for (;;) {
-        const v = q.peek();
+        const v = q.tryPeek();
         if (v === undefined) {
           if (endSeen) break;
           if ((++polls & 1023) === 0) { endSeen = q.ended; if (now() > hard) { hitHard = true; break; } }
@@ -632,7 +647,7 @@ async function roleTputCons() {
 
 async function roleTputProd() {
   startWatchdog(args['hard-ms']);
-  const { Queue } = await loadShmkit();
+  const { Queue } = await loadLib();
   const q = Queue.open(args.name);
   const api = args.api, size = args.size, batch = args.batch;
   const maxMsgs = args['max-msgs'] ?? 2 ** 31; // stop after this many messages even if time is left
@@ -670,7 +685,7 @@ async function roleTputProd() {
       for (let j = 0; j < b; j++) wr32(bufs[j], (seq + j) >>> 0);
       let pending = b === batch ? bufs : bufs.slice(0, b);
       for (;;) {
-        const k = q.sendMany(pending);
+        const k = q.trySendMany(pending);
         if (k === pending.length) break;
         if (k > 0) { pending = pending.slice(k); seq = (seq + k) >>> 0; }
         else if ((++polls & 1023) === 0 && giveUp()) break;
@@ -683,7 +698,7 @@ async function roleTputProd() {
     for (;;) {
       if (seq >= maxMsgs || ((seq & 63) === 0 && now() >= tEnd)) break;
       let v;
-      while ((v = q.reserve(size)) === undefined) {
+      while ((v = q.tryReserve(size)) === undefined) {
         if ((++polls & 1023) === 0 && giveUp()) break;
       }
       if (stuck || wedged) break;
@@ -704,24 +719,24 @@ async function roleTputProd() {
   });
 }
 
-// One process, one Queue: reserve/commit + peek/release of 64 KiB messages (4-byte
+// One process, one Queue: tryReserve/commit + tryPeek/release of 64 KiB messages (4-byte
 // sequence number only) until the ring's byte positions have passed 2^31; every message
 // must go through. Takes well under a second.
 async function roleWrapCheck() {
   startWatchdog(20000, 1000, [`/dev/shm${args.name}`]);
-  const { Queue } = await loadShmkit();
+  const { Queue } = await loadLib();
   const q = Queue.create(args.name, { capacity: RING_CAPACITY });
   const size = 65536, total = args.count;
   const perLap = Math.floor(RING_CAPACITY / (size + 8));
   let delivered = 0, bad = 0, failedAt = null, trySendAfter = null, what = '';
   try {
     for (let i = 0; i < total; i++) {
-      const v = q.reserve(size);
-      if (v === undefined) { failedAt = i; what = 'reserve() returned undefined on an empty Queue'; break; }
+      const v = q.tryReserve(size);
+      if (v === undefined) { failedAt = i; what = 'tryReserve() returned undefined on an empty Queue'; break; }
       wr32(v, i);
       q.commit();
-      const m = q.peek();
-      if (m === undefined) { failedAt = i; what = 'peek() returned undefined after a commit()'; break; }
+      const m = q.tryPeek();
+      if (m === undefined) { failedAt = i; what = 'tryPeek() returned undefined after a commit()'; break; }
       if (rd32(m) !== i) bad++;
       q.release();
       delivered++;
@@ -845,7 +860,7 @@ async function roleMpmc() {
   const warmMs = args['warm-ms'], measureMs = args['measure-ms'];
   const hardMs = warmMs + measureMs + 30000;
   startWatchdog(hardMs, 1000, [`/dev/shm${args.name}`, `/dev/shm${args.ctl}`]);
-  const { Queue, Segment } = await loadShmkit();
+  const { Queue, Segment } = await loadLib();
   const np = args.np, nc = args.nc, api = args.api;
   const q = Queue.create(args.name, { capacity: RING_CAPACITY });
   const seg = Segment.create(args.ctl, { size: 4096 });
@@ -924,7 +939,7 @@ async function mpmcJoin(Segment) {
 // Message: u32 sequence number (per producer), u32 producer id, then filler (64 B).
 async function roleMpmcProd() {
   startWatchdog(args['hard-ms']);
-  const { Queue, Segment } = await loadShmkit();
+  const { Queue, Segment } = await loadLib();
   const q = Queue.open(args.name);
   const id = args.id, api = args.api, BATCH = 64;
   const ctl = await mpmcJoin(Segment);
@@ -938,13 +953,13 @@ async function roleMpmcProd() {
     } else {
       while (Atomics.load(ctl, CTL_STOP) === 0) { wr32(msg, seq); await q.send(msg); seq++; }
     }
-  } else { // many: offer 64 per sendMany(); when not all fit, sendSync() the next one (waits)
+  } else { // many: offer 64 per trySendMany(); when not all fit, sendSync() the next one (waits)
     const bufs = Array.from({ length: BATCH }, () => { const b = Buffer.alloc(RT_BYTES, FILL); wr32(b, id, 4); return b; });
     while (Atomics.load(ctl, CTL_STOP) === 0) {
       for (let j = 0; j < BATCH; j++) wr32(bufs[j], seq + j);
       let pending = bufs;
       for (;;) {
-        const k = q.sendMany(pending);
+        const k = q.trySendMany(pending);
         if (k === pending.length) break;
         q.sendSync(pending[k]);
         if (k + 1 === pending.length) break;
@@ -960,7 +975,7 @@ async function roleMpmcProd() {
 
 async function roleMpmcCons() {
   startWatchdog(args['hard-ms']);
-  const { Queue, Segment } = await loadShmkit();
+  const { Queue, Segment } = await loadLib();
   const q = Queue.open(args.name);
   const np = args.np, api = args.api;
   await mpmcJoin(Segment);
@@ -982,7 +997,7 @@ async function roleMpmcCons() {
       for (;;) take(await q.receive());
     } else { // many: take up to 64 that are there; when none, receiveSync() one (waits)
       for (;;) {
-        const arr = q.receiveMany(64);
+        const arr = q.tryReceiveMany(64);
         if (arr.length === 0) take(q.receiveSync());
         else for (let j = 0; j < arr.length; j++) take(arr[j]);
       }
@@ -1028,7 +1043,7 @@ async function orchestrate() {
   const { tag, tmp, newName, log, remaining, cleanup } = startRun('channel-bench', BUDGET_MS, tStart);
   const R = {};
   try {
-    await loadShmkit(); // fails early if dist/ is not built
+    await loadLib(); // fails early if dist/ is not built
     const info = machineInfo();
 
     const cbin = path.join(tmp, 'channel-ref');
@@ -1225,8 +1240,8 @@ async function orchestrate() {
       out.push('What each side does, per message:');
       out.push('- **C ring** (bench/c/channel-ref.c, like ipc-baseline B4/B8): producer writes the sequence number into a private buffer and `memcpy`s the whole message into the slot, publishes the tail; consumer `memcpy`s the slot out into a private buffer, checks the number, publishes the head. Both busy-poll; one message per publish.');
       out.push('- **`trySend` / `tryReceive`**: producer writes the sequence number into one prebuilt Buffer and calls `trySend(buf)` (copy into the ring), retrying while it returns false; consumer calls `tryReceive()` (a new Buffer, copied out of the ring) in a loop and checks the number.');
-      out.push('- **`sendMany` / `receiveMany`**: producer stamps 64 prebuilt Buffers and offers them to `sendMany(bufs)` (copies as many as fit, one publish), offering the rest again until all are in; consumer calls `receiveMany(64)` (new Buffers, copied out, one head update) and checks each.');
-      out.push('- **zero-copy, fill**: producer `reserve(size)`, copies the message into the reserved view (`view.set`) and writes the sequence number, `commit()`; consumer `peek()`, reads the sequence number, the length and the last byte from the view in the ring (no copy), `release()`.');
+      out.push('- **`trySendMany` / `tryReceiveMany`**: producer stamps 64 prebuilt Buffers and offers them to `trySendMany(bufs)` (copies as many as fit, one publish), offering the rest again until all are in; consumer calls `tryReceiveMany(64)` (new Buffers, copied out, one head update) and checks each.');
+      out.push('- **zero-copy, fill**: producer `tryReserve(size)`, copies the message into the reserved view (`view.set`) and writes the sequence number, `commit()`; consumer `tryPeek()`, reads the sequence number, the length and the last byte from the view in the ring (no copy), `release()`.');
       out.push('- **zero-copy, header only**: as above, but the producer writes only the 4-byte sequence number into the reservation (the rest of the message is whatever the ring held: an application building its message in place), and the consumer checks only the number and the length. ' +
         'So in both zero-copy rows the consumer touches only a few bytes of each message, and in this one the producer too: their MB/s count the message size, not bytes moved (at 64 KiB they can exceed memory bandwidth); they measure the per-message cost of the ring itself.');
       out.push('- **Unix socket** (Node `net`, default highWaterMark, `write()`/`\'drain\'` flow control): producer writes frames of a 4-byte length + payload with the sequence number stamped (64 B: a fresh 68-byte Buffer per frame; 64 KiB: a fresh 8-byte header Buffer and the constant rest, two `write()`s); consumer reassembles each frame into one contiguous Buffer (one copy when split across reads) and checks the number.');
@@ -1247,14 +1262,14 @@ async function orchestrate() {
         out.push(tRow(lab, 'C SPSC ring (copy in + copy out)', ref, null, sock));
         out.push(tRow(lab, 'shmkit `trySend` / `tryReceive`', R[`2-${sz}-copy`], ref, sock));
         out.push(tRow(lab, 'shmkit `trySend` / `tryReceiveInto` (one reused buffer)', R[`2-${sz}-into`], ref, sock));
-        out.push(tRow(lab, 'shmkit `sendMany` / `receiveMany`, batch 64', R[`2-${sz}-many`], ref, sock));
-        out.push(tRow(lab, 'shmkit zero-copy, fill: `reserve`+copy+`commit` / `peek`+`release`', R[`2-${sz}-zc`], ref, sock));
-        out.push(tRow(lab, 'shmkit zero-copy, header only: `reserve`+`commit` / `peek`+`release`', R[`2-${sz}-zch`], ref, sock));
+        out.push(tRow(lab, 'shmkit `trySendMany` / `tryReceiveMany`, batch 64', R[`2-${sz}-many`], ref, sock));
+        out.push(tRow(lab, 'shmkit zero-copy, fill: `tryReserve`+copy+`commit` / `tryPeek`+`release`', R[`2-${sz}-zc`], ref, sock));
+        out.push(tRow(lab, 'shmkit zero-copy, header only: `tryReserve`+`commit` / `tryPeek`+`release`', R[`2-${sz}-zch`], ref, sock));
         out.push(tRow(lab, 'Node Unix domain socket', sock, ref, null));
       }
       out.push('');
       const w = R['2-wrap'];
-      out.push(`**Wrap check** (one process, \`--role wrap-check\`): 34 000 messages of 64 KiB through one Queue with \`reserve\`+\`commit\` / \`peek\`+\`release\`, ` +
+      out.push(`**Wrap check** (one process, \`--role wrap-check\`): 34 000 messages of 64 KiB through one Queue with \`tryReserve\`+\`commit\` / \`tryPeek\`+\`release\`, ` +
         `so that the ring's byte positions pass 2^31: ${!w ? 'not run' : w.skipped ? `skipped: ${w.skipped}` : w.ok ? 'PASS (all delivered)' : `**FAILED**: ${w.error ?? 'no result'}${w.stderr ? ` (${w.stderr})` : ''}`}.`, '');
     }
 
@@ -1279,7 +1294,7 @@ async function orchestrate() {
       const labels = {
         '3-sync': '`sendSync` / `receiveSync`, one message per call',
         '3-async': '`await send` / `await receive`, one message per call',
-        '3-many': '`sendMany` (64; when not all fit, `sendSync` the next) / `receiveMany(64)` (when empty, `receiveSync`)',
+        '3-many': '`trySendMany` (64; when not all fit, `sendSync` the next) / `tryReceiveMany(64)` (when empty, `receiveSync`)',
         '3-sync11': '`sendSync` / `receiveSync`, one producer and one consumer (same harness)',
       };
       for (const id of mpmcIds) {
@@ -1299,6 +1314,7 @@ async function orchestrate() {
       `${failed.length ? `**Failed or flagged: ${failed.join(', ')}.**` : 'All tests completed and every message check passed.'} ` +
       `Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');
+    if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R)); // every row's raw result (bench/ab-channel.mjs)
     process.exitCode = failed.length ? 1 : 0;
   } finally {
     cleanup();

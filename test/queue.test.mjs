@@ -8,10 +8,10 @@
 //
 // 1. Bulk, one producer process -> one consumer process, 1 000 000 messages
 //    of 1 B .. 4 KiB each through sendSync/receiveSync, send/for await and
-//    reserve/commit + peek/release (sendMany/receiveMany and
+//    reserve/commit + peek/release (trySendMany/tryReceiveMany and
 //    trySend/tryReceive with 100 000 each).
 // 2. SIGKILL at random instants (16 producers, 16 consumers, 5 producers in
-//    sendMany, plus one deterministic kill each between reserve/commit and
+//    trySendMany, plus one deterministic kill each between reserve/commit and
 //    peek/release: 39 kills).
 // 3. A C producer written from docs/LAYOUT.md alone (fixtures/queue-producer.c).
 // 4. end(); 5. bad input and corrupted memory; 6. encodings, zero-length and
@@ -134,7 +134,7 @@ test('1 000 000 messages, reserve/commit -> peek/release across processes: each 
   await pipeline(t, { label: 'q-bulk-zc', count: 1_000_000, seed: 13, producer: 'reserve', consumer: 'peek' });
 });
 
-test('100 000 messages each, sendMany -> receiveMany and trySend -> tryReceive across processes', async (t) => {
+test('100 000 messages each, trySendMany -> tryReceiveMany and trySend -> tryReceive across processes', async (t) => {
   await pipeline(t, { label: 'q-bulk-many', count: 100_000, seed: 14, producer: 'many', consumer: 'many' });
   await pipeline(t, { label: 'q-bulk-try', count: 100_000, seed: 15, producer: 'try', consumer: 'try', capacity: 16384 });
 });
@@ -236,7 +236,7 @@ test('producers SIGKILLed at 16 random instants (many between reserve and commit
     assert.equal(q.stats().producerPid, null);
     // The kills did land inside reservations (the case the test is about).
     assert.ok(midReservation > 0, 'no kill landed between reserve and commit');
-    t.diagnostic(`${K} kills: ${midReservation} between reserve and commit, ${midBatch} inside sendMany; ` +
+    t.diagnostic(`${K} kills: ${midReservation} between reserve and commit, ${midBatch} inside trySendMany; ` +
       `delivered per incarnation: ${[...next.values()].join(' ')}; first-message ms: ${firsts.join(' ')}`);
   } finally {
     ac.abort();
@@ -379,8 +379,8 @@ test('a consumer killed between peek and release: the message is delivered again
   }
 });
 
-test('counters stay true when a producer is SIGKILLed inside sendMany (5 kills): drained queue has length 0', async (t) => {
-  // 64 MiB: the producer is still filling it (inside sendMany nearly all the time) when killed.
+test('counters stay true when a producer is SIGKILLed inside trySendMany (5 kills): drained queue has length 0', async (t) => {
+  // 64 MiB: the producer is still filling it (inside trySendMany nearly all the time) when killed.
   const { name, q, dispose } = makeQueue('q-kill-count', { capacity: 1 << 26 });
   const logName = named('q-kill-count-log');
   const logSeg = Segment.create(logName, { size: 32 * 8 });
@@ -392,14 +392,14 @@ test('counters stay true when a producer is SIGKILLed inside sendMany (5 kills):
       const p = startChild(procs, PRODUCER, { name, api: 'flood', count: -1, seed: k, log: logName, slot: k });
       await p.line(/^ready$/);
       await sleep(randomInt(2, 10));
-      // Kill while the "inside sendMany" flag is up (the kill lands a moment later).
-      await waitUntil(() => Atomics.load(log, 8 * k + 5) === 1, 2000, 'the producer to be inside sendMany');
+      // Kill while the "inside trySendMany" flag is up (the kill lands a moment later).
+      await waitUntil(() => Atomics.load(log, 8 * k + 5) === 1, 2000, 'the producer to be inside trySendMany');
       p.kill();
       await killedOk(p, `producer ${k}`);
       let n = 0;
       while (q.tryReceive() !== undefined) n++;
       const s = q.stats();
-      seen.push(`${n} drained, died inside sendMany: ${Atomics.load(log, 8 * k + 5) === 1}, length ${s.length}, sent ${s.sent}, received ${s.received}`);
+      seen.push(`${n} drained, died inside trySendMany: ${Atomics.load(log, 8 * k + 5) === 1}, length ${s.length}, sent ${s.sent}, received ${s.received}`);
       assert.equal(q.bytesUsed, 0);
       assert.equal(s.length, 0, `after kill ${k}: ${seen.at(-1)}`);
       assert.equal(s.sent, s.received);
@@ -499,8 +499,8 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
         assert.throws(() => h.trySend('late'), expectCode(ENDED));
         assert.throws(() => h.sendSync('late', { timeout: 100 }), expectCode(ENDED));
         await assert.rejects(h.send('late', { timeout: 100 }), expectCode(ENDED));
-        assert.throws(() => h.sendMany(['late']), expectCode(ENDED));
-        assert.throws(() => h.reserve(4), expectCode(ENDED));
+        assert.throws(() => h.trySendMany(['late']), expectCode(ENDED));
+        assert.throws(() => h.tryReserve(4), expectCode(ENDED));
       }
     } finally {
       fresh.close();
@@ -511,10 +511,10 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
     got.push(r.receiveSync({ timeout: 1000 }).toString());
     got.push((await r.receive({ timeout: 1000 })).toString());
     got.push(r.tryReceive().toString());
-    const view = r.peek();
+    const view = r.tryPeek();
     got.push(Buffer.from(view).toString());
     r.release();
-    got.push(...r.receiveMany(10).map(String));
+    got.push(...r.tryReceiveMany(10).map(String));
     assert.deepEqual(got, sent);
     // Then: ended, promptly.
     const t0 = performance.now();
@@ -523,8 +523,8 @@ test('end(): receivers drain what was sent before, then receive rejects ERR_SHMK
     await assert.rejects(withTimeout(r.receive(), 2000, 'receive() on an ended queue'), expectCode(ENDED));
     assert.ok(performance.now() - t0 < 1000, 'ENDED was not reported at once');
     assert.equal(r.tryReceive(), undefined);
-    assert.equal(r.peek(), undefined);
-    assert.deepEqual(r.receiveMany(5), []);
+    assert.equal(r.tryPeek(), undefined);
+    assert.deepEqual(r.tryReceiveMany(5), []);
     const iterated = [];
     await withTimeout((async () => {
       for await (const m of r) iterated.push(m);
@@ -542,7 +542,7 @@ test('end(): sending after end() throws even in the event-loop turn that still h
     assert.ok(q.trySend('before'));
     q.end();
     assert.throws(() => q.trySend('after'), expectCode(ENDED));
-    assert.throws(() => q.sendMany(['after']), expectCode(ENDED));
+    assert.throws(() => q.trySendMany(['after']), expectCode(ENDED));
     assert.throws(() => q.sendSync('after', { timeout: 100 }), expectCode(ENDED));
     assert.equal(q.length, 1);
   } finally {
@@ -617,11 +617,11 @@ test('a message over maxMessage is a RangeError (ERR_OUT_OF_RANGE) on every path
       assert.throws(() => q.trySend(m), expectCode('ERR_OUT_OF_RANGE', RangeError));
       assert.throws(() => q.sendSync(m, { timeout: 10 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
       await assert.rejects(q.send(m, { timeout: 10 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
-      assert.throws(() => q.sendMany(['fits', m]), expectCode('ERR_OUT_OF_RANGE', RangeError));
+      assert.throws(() => q.trySendMany(['fits', m]), expectCode('ERR_OUT_OF_RANGE', RangeError));
       assert.deepEqual(before(), snapshot);
     }
-    assert.throws(() => q.reserve(121), expectCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => q.reserve(-1), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => q.tryReserve(121), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => q.tryReserve(-1), expectCode('ERR_OUT_OF_RANGE', RangeError));
     assert.deepEqual(before(), snapshot);
     // Exactly maxMessage fits (bytes, not characters).
     assert.ok(q.trySend('é'.repeat(60)));
@@ -640,10 +640,10 @@ test('wrong message types are TypeErrors (ERR_INVALID_ARG_TYPE) and write nothin
       assert.throws(() => q.trySend(m), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
       assert.throws(() => q.sendSync(m, { timeout: 10 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
       await assert.rejects(q.send(m, { timeout: 10 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
-      assert.throws(() => q.sendMany(['ok', m]), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+      assert.throws(() => q.trySendMany(['ok', m]), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     }
-    assert.throws(() => q.sendMany('abc'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => q.reserve('4'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => q.trySendMany('abc'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => q.tryReserve('4'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
     assert.deepEqual([q.length, q.bytesUsed], [0, 0]);
     assert.throws(() => q.commit(), expectCode('ERR_INVALID_STATE'));
     assert.throws(() => q.release(), expectCode('ERR_INVALID_STATE'));
@@ -689,11 +689,12 @@ test('Queue.create with a bad encoding option creates nothing', () => {
   }
 });
 
-test('openOrCreate creates once then opens (geometry from the existing queue); unlink removes the name', async () => {
+test('openOrCreate creates once then opens (the same capacity after rounding; another one is ERR_SHMKIT_MISMATCH); unlink removes the name', async () => {
   const name = named('q-ooc');
   try {
     const a = Queue.openOrCreate(name, { capacity: 100 });
-    const b = Queue.openOrCreate(name, { capacity: 4096 }); // exists: opened as it is
+    assert.throws(() => Queue.openOrCreate(name, { capacity: 4096 }), expectCode('ERR_SHMKIT_MISMATCH'));
+    const b = Queue.openOrCreate(name, { capacity: 128 }); // exists: opened as it is
     try {
       assert.equal(a.capacity, 128);
       assert.equal(b.capacity, 128);
@@ -909,8 +910,8 @@ test('another process holding the producer role (an open reservation) makes tryS
     const holder = startPeer(procs, ['hold-reservation', name, SEED]);
     await holder.line(/^reserved$/);
     assert.equal(q.trySend('second'), false);
-    assert.equal(q.reserve(4), undefined);
-    assert.equal(q.sendMany(['second']), 0);
+    assert.equal(q.tryReserve(4), undefined);
+    assert.equal(q.trySendMany(['second']), 0);
     assert.throws(() => q.sendSync('second', { timeout: 50 }), expectCode('ETIMEDOUT'));
     assert.deepEqual([q.length, q.bytesUsed], [0, 0]);
     const pending = q.send('second', { timeout: 3000 });
@@ -988,8 +989,8 @@ test("encoding 'json' and 'v8' round-trip objects (v8: Map, Set, Date, BigInt, t
         assert.deepEqual(r.tryReceive(), v, `${encoding}: ${String(v)}`);
       }
       // Batches and the blocking paths encode too.
-      assert.equal(q.sendMany(values), values.length);
-      assert.deepEqual(r.receiveMany(100), values);
+      assert.equal(q.trySendMany(values), values.length);
+      assert.deepEqual(r.tryReceiveMany(100), values);
       q.sendSync(values[0], { timeout: 1000 });
       assert.deepEqual(r.receiveSync({ timeout: 1000 }), values[0]);
       // On the wire: the encoded bytes (a handle without encoding sees them raw;
@@ -1021,9 +1022,9 @@ test('zero-length messages and multi-byte UTF-8 strings round-trip', () => {
     assert.ok(q.trySend(Buffer.alloc(0)));
     assert.ok(q.trySend(''));
     assert.ok(q.trySend(new Uint8Array(0)));
-    q.reserve(0);
+    q.tryReserve(0);
     q.commit();
-    const v = q.reserve(16);
+    const v = q.tryReserve(16);
     v.fill(7);
     q.commit(0);
     assert.equal(q.length, 5);
@@ -1033,7 +1034,7 @@ test('zero-length messages and multi-byte UTF-8 strings round-trip', () => {
       assert.ok(Buffer.isBuffer(m));
       assert.equal(m.length, 0);
     }
-    const view = q.peek();
+    const view = q.tryPeek();
     assert.equal(view.length, 0);
     q.release();
     assert.equal(q.tryReceive(), undefined);
@@ -1080,14 +1081,14 @@ test('wrap-around in a 256-byte queue: 20 000 messages of 0..120 bytes through e
         if (api === 0) {
           ok = q.trySend(scratch.subarray(0, writeMessage(scratch, SEED, sent, len)));
         } else if (api === 1) {
-          const view = q.reserve(Math.min(120, len + randomInt(8)));
+          const view = q.tryReserve(Math.min(120, len + randomInt(8)));
           ok = view !== undefined;
           if (ok) {
             writeMessage(view, SEED, sent, len);
             q.commit(len);
           }
         } else {
-          ok = q.sendMany([makeMessage(SEED, sent, len)]) === 1;
+          ok = q.trySendMany([makeMessage(SEED, sent, len)]) === 1;
         }
         if (!ok) break;
         const moved = (tail() - before) >>> 0;
@@ -1105,12 +1106,12 @@ test('wrap-around in a 256-byte queue: 20 000 messages of 0..120 bytes through e
           check(q.tryReceive());
           take--;
         } else if (api === 1) {
-          const view = q.peek();
+          const view = q.tryPeek();
           check(view === undefined ? view : Buffer.from(view));
           q.release();
           take--;
         } else {
-          const batch = q.receiveMany(Math.min(take, 1 + randomInt(3)));
+          const batch = q.tryReceiveMany(Math.min(take, 1 + randomInt(3)));
           assert.ok(batch.length > 0);
           for (const m of batch) check(m);
           take -= batch.length;
@@ -1234,7 +1235,7 @@ test('timeouts: receive on an empty queue and send on a full one give ETIMEDOUT 
     setTimeout(() => ac.abort(new Error('stop')), 30);
     await assert.rejects(withTimeout(pending, 2000, 'aborted send'), /stop/);
     assert.deepEqual([q.length, q.bytesUsed], snapshot);
-    assert.deepEqual(q.receiveMany(5).map((m) => m[0]), [1, 2]);
+    assert.deepEqual(q.tryReceiveMany(5).map((m) => m[0]), [1, 2]);
     const ac2 = new AbortController();
     const waiting = q.receive({ signal: ac2.signal });
     setTimeout(() => ac2.abort(new Error('stop receiving')), 30);
@@ -1265,15 +1266,15 @@ test('positions crossing 2^31 and 2^32: every API keeps working', () => {
         const m = Buffer.alloc(size, i & 0xff);
         assert.ok(q.trySend(m), `trySend ${i} (positions from ${start})`);
         assert.deepEqual(q.tryReceive(), m, `tryReceive ${i}`);
-        const view = q.reserve(size);
+        const view = q.tryReserve(size);
         assert.ok(view, `reserve ${i}`);
         view.fill((i + 1) & 0xff);
         q.commit();
-        const peeked = q.peek();
+        const peeked = q.tryPeek();
         assert.ok(peeked && peeked.length === size && peeked.every((b) => b === ((i + 1) & 0xff)), `peek ${i}`);
         q.release();
-        assert.equal(q.sendMany([m, m]), 2);
-        assert.equal(q.receiveMany(10).length, 2);
+        assert.equal(q.trySendMany([m, m]), 2);
+        assert.equal(q.tryReceiveMany(10).length, 2);
         n++;
       }
       assert.equal(n, 300);

@@ -2,7 +2,7 @@
 // handle options, and the power-of-two capacity rule.
 import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
 import { checkInteger, checkObject } from '../args.js';
-import { invalidArgType, invalidArgValue } from '../errors.js';
+import { ShmkitError, invalidArgType, invalidArgValue } from '../errors.js';
 import { parseSpin, type SpinOptions } from '../sync/options.js';
 
 /** How a channel handle turns values into messages. */
@@ -48,32 +48,69 @@ export function roundCapacity(options: { capacity?: unknown } | undefined, min: 
   return capacity;
 }
 
-/** The bytes (or UTF-8 text) a message is sent as. */
-export function encodeMessage(encoding: Encoding, message: unknown, what: string): Uint8Array | string {
+// Who the failure is about: "Queue '/jobs'" (or "Queue" when embedded).
+function subject(what: string, name: string | null | undefined): string {
+  const kind = what.charAt(0).toUpperCase() + what.slice(1);
+  return name ? `${kind} '${name}'` : kind;
+}
+
+// An error with a code wrapping the encoder's or decoder's own (kept as `cause`).
+function codecError(code: 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE', message: string, cause: unknown): ShmkitError {
+  const err = new ShmkitError(code, `${message}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
+  return err;
+}
+
+/**
+ * The bytes (or UTF-8 text) a message is sent as. A value the encoding
+ * cannot carry (a BigInt or a cycle for JSON, a function for v8) throws
+ * ERR_SHMKIT_ENCODE with the encoder's error as `cause`; `undefined`, which
+ * neither can send, is ERR_INVALID_ARG_VALUE. `what`/`name` name the channel
+ * in messages.
+ */
+export function encodeMessage(encoding: Encoding, message: unknown, what: string, name?: string | null): Uint8Array | string {
   switch (encoding) {
     case 'json': {
-      const text = JSON.stringify(message);
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(message);
+      } catch (err) {
+        throw codecError('ERR_SHMKIT_ENCODE', `${subject(what, name)}: the message cannot be encoded as JSON`, err);
+      }
       if (text === undefined) throw invalidArgValue('message', 'cannot be encoded as JSON', message);
       return text;
     }
     case 'v8':
       // Receivers return undefined for "nothing there": the value itself cannot travel.
       if (message === undefined) throw invalidArgValue('message', 'must not be undefined', message);
-      return v8Serialize(message);
+      try {
+        return v8Serialize(message);
+      } catch (err) {
+        throw codecError('ERR_SHMKIT_ENCODE', `${subject(what, name)}: the message cannot be encoded with v8.serialize`, err);
+      }
     default:
       if (typeof message === 'string' || message instanceof Uint8Array) return message;
       throw invalidArgType('message', `of type string or an instance of Uint8Array (or open the ${what} with an encoding)`, message);
   }
 }
 
-/** The value a received message stands for. `bytes` may be a view into the ring (v8/json copy out of it). */
-export function decodeMessage(encoding: Encoding, bytes: Buffer): unknown {
-  switch (encoding) {
-    case 'json':
-      return JSON.parse(bytes.toString('utf8'));
-    case 'v8':
-      return v8Deserialize(bytes);
-    default:
-      return bytes;
+/**
+ * The value a received message stands for. `bytes` may be a view into the
+ * ring (v8/json copy out of it). Bytes that do not decode (written by a
+ * peer with another encoding, or by foreign code) throw ERR_SHMKIT_DECODE
+ * with the decoder's error as `cause`.
+ */
+export function decodeMessage(encoding: Encoding, bytes: Buffer, what = 'channel', name?: string | null): unknown {
+  try {
+    switch (encoding) {
+      case 'json':
+        return JSON.parse(bytes.toString('utf8'));
+      case 'v8':
+        return v8Deserialize(bytes);
+      default:
+        return bytes;
+    }
+  } catch (err) {
+    throw codecError('ERR_SHMKIT_DECODE', `${subject(what, name)}: a ${bytes.byteLength}-byte message does not decode as '${encoding}'`, err);
   }
 }

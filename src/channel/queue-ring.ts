@@ -17,10 +17,11 @@ import {
 /** "No position": positions are multiples of 8, so -1 never is one. */
 export const NONE = -1;
 
-// What #walk does to each record.
-const ABANDON = 0; // a dead producer's claim becomes RELEASED
-const ORPHAN = 1; // a dead consumer's claim becomes a message again
-const ADOPT = 2; // the first orphan becomes ours
+/** An orphan adopted by adoptOrphan(): where it is and how long its message is. */
+export interface Adopted {
+  at: number;
+  length: number;
+}
 
 /** Per-process start for slot searches, so processes do not all try slot 0 first. */
 const SLOT_START = (process.pid * 7) % SLOT_COUNT;
@@ -32,9 +33,6 @@ export class QueueRing {
   readonly mask: number;
   readonly producerSlots: Mutex[] = [];
   readonly consumerSlots: Mutex[] = [];
-  /** Length of the message adoptOrphan() returned last. */
-  orphanLength = 0;
-
   constructor(buffer: SharedArrayBuffer, byteOffset: number, capacity: number, cells: Int32Array) {
     this.cells = cells;
     this.capacity = capacity;
@@ -105,13 +103,23 @@ export class QueueRing {
     return !(slots[s] as Mutex).locked;
   }
 
-  // Takes dead slot `s` (of `slots`), cleans up its claims, frees the slot.
-  #reclaimSlot(slots: Mutex[], s: number, op: number): void {
-    const slot = slots[s] as Mutex;
+  // Takes dead producer slot `s`, turns its claims into RELEASED records, frees the slot.
+  #reclaimProducerSlot(s: number): void {
+    const slot = this.producerSlots[s] as Mutex;
     if (slot.tryLock() === false) return; // someone else is at it (or a new holder took it)
     try {
-      if (op === ABANDON) this.#abandonProducerClaims(s);
-      else this.#orphanConsumerClaims(s);
+      this.#abandonProducerClaims(s);
+    } finally {
+      slot.unlock();
+    }
+  }
+
+  // Takes dead consumer slot `s`, turns its claims back into messages, frees the slot.
+  #reclaimConsumerSlot(s: number): void {
+    const slot = this.consumerSlots[s] as Mutex;
+    if (slot.tryLock() === false) return;
+    try {
+      this.#orphanConsumerClaims(s);
     } finally {
       slot.unlock();
     }
@@ -120,39 +128,42 @@ export class QueueRing {
   // With slot `s` held: its claims in [TAIL, RESERVE) become RELEASED, so
   // TAIL moves past them (their messages were never complete).
   #abandonProducerClaims(s: number): void {
-    this.#walk(TAIL, RESERVE, ABANDON, s);
+    this.#walk(TAIL, RESERVE, new AbandonClaims(s));
   }
 
   // With slot `s` held: its claims in [HEAD, CLAIM) become messages again
   // (orphans, counted in ORPHANS) for the next shared consumer to take.
   #orphanConsumerClaims(s: number): void {
-    const found = this.#walk(HEAD, CLAIM, ORPHAN, s);
-    if (found > 0) {
+    const job = new OrphanClaims(s);
+    this.#walk(HEAD, CLAIM, job);
+    if (job.found > 0) {
       const cells = this.cells;
       Atomics.add(cells, DATA_SEQ, 1);
-      if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, found);
+      if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, job.found);
     }
   }
 
   /**
    * With the consumer role held: takes an orphan (a message a dead consumer
-   * had taken) for consumer slot `slot`. Returns its position, or NONE.
+   * had taken) for consumer slot `slot`: its position and length, or null.
+   * Rare (after a death), so it may allocate.
    */
-  adoptOrphan(slot: number): number {
-    return this.#walk(HEAD, CLAIM, ADOPT, slot);
+  adoptOrphan(slot: number): Adopted | null {
+    const job = new AdoptOrphan(slot);
+    const at = this.#walk(HEAD, CLAIM, job);
+    return at === NONE ? null : { at, length: job.length };
   }
 
-  // Walks the records from cells[from] to cells[to], applying `op` for
-  // `slot` to each. ABANDON and ORPHAN return how many records they changed;
-  // ADOPT returns the position of the record it took (or NONE).
-  #walk(from: number, to: number, op: number, slot: number): number {
+  // The record walk the three jobs share: visits the records from
+  // cells[from] to cells[to], each checked, until a job's visit() says stop.
+  // Returns where it stopped, or NONE at the end.
+  #walk(from: number, to: number, job: RecordJob): number {
     const cells = this.cells;
     const words = this.words;
     let p = Atomics.load(cells, from);
-    let found = 0;
     for (;;) {
       const end = Atomics.load(cells, to);
-      if (p === end) return op === ADOPT ? NONE : found;
+      if (p === end) return NONE;
       const w = (p & this.mask) >> 2;
       const len = Atomics.load(words, w);
       const size = words[w + 1] as number;
@@ -163,18 +174,7 @@ export class QueueRing {
         continue;
       }
       this.checkRecord(p, len, size, (end - p) >>> 0);
-      if (op === ABANDON) {
-        if (len === PRODUCER_TAG - slot && Atomics.compareExchange(words, w, len, RELEASED) === len) found++;
-      } else if (op === ORPHAN) {
-        if (consumerSlotOf(len) === slot && Atomics.compareExchange(words, w, len, taggedLength(len, size)) === len) {
-          Atomics.add(cells, ORPHANS, 1);
-          found++;
-        }
-      } else if (len >= 0 && Atomics.compareExchange(words, w, len, consumerTag(slot, size, len)) === len) {
-        Atomics.sub(cells, ORPHANS, 1);
-        this.orphanLength = len;
-        return p;
-      }
+      if (job.visit(this, w, len, size)) return p;
       p = (p + size) | 0;
     }
   }
@@ -195,17 +195,19 @@ export class QueueRing {
       const end = Atomics.load(cells, RESERVE);
       if (t === end) break;
       const w = (t & this.mask) >> 2;
+      // acquire: pairs with the producer's release store of LEN (#commitShared): the payload is complete
       const len = Atomics.load(words, w);
       const size = words[w + 1] as number;
       if (Atomics.load(cells, TAIL) !== t) continue; // moved under us: the read may be stale
       this.checkRecord(t, len, size, (end - t) >>> 0);
       if (len >= 0 || len === PADDING || len === RELEASED) {
+        // release (CAS): TAIL past a complete record publishes it to consumers, which load TAIL (acquire) before reading it
         if (Atomics.compareExchange(cells, TAIL, t, (t + size) | 0) === t && len >= 0) moved++;
         continue;
       }
       const s = producerSlotOf(len);
       if (s < 0 || !this.#abandoned(this.producerSlots, s)) break; // still being written
-      this.#reclaimSlot(this.producerSlots, s, ABANDON);
+      this.#reclaimProducerSlot(s);
     }
     if (moved > 0 && Atomics.load(cells, DATA_WAITERS) !== 0) {
       Atomics.add(cells, DATA_SEQ, 1);
@@ -224,17 +226,19 @@ export class QueueRing {
       const end = Atomics.load(cells, CLAIM);
       if (h === end) break;
       const w = (h & this.mask) >> 2;
+      // acquire: pairs with the consumer's release store of RELEASED: it is done with the message
       const len = Atomics.load(words, w);
       const size = words[w + 1] as number;
       if (Atomics.load(cells, HEAD) !== h) continue;
       this.checkRecord(h, len, size, (end - h) >>> 0);
       if (len === RELEASED || len === PADDING) {
+        // release (CAS): HEAD past a freed record hands its memory to producers, which load HEAD (acquire) before reusing it
         if (Atomics.compareExchange(cells, HEAD, h, (h + size) | 0) === h) moved = true;
         continue;
       }
       const s = consumerSlotOf(len);
       if (s < 0 || !this.#abandoned(this.consumerSlots, s)) break; // being taken, or an orphan waiting
-      this.#reclaimSlot(this.consumerSlots, s, ORPHAN);
+      this.#reclaimConsumerSlot(s);
     }
     if (moved && Atomics.load(cells, SPACE_WAITERS) !== 0) {
       Atomics.add(cells, SPACE_SEQ, 1);
@@ -247,5 +251,46 @@ export class QueueRing {
   repair(): void {
     this.advanceTail();
     this.advanceHead();
+  }
+}
+
+// ---- The walk's jobs (rare paths: after a death) --------------------------------
+
+/** One job of QueueRing's record walk: visit() is called for each record; true stops the walk there. */
+interface RecordJob {
+  visit(ring: QueueRing, w: number, len: number, size: number): boolean;
+}
+
+/** A dead producer's claims (slot `slot`) become RELEASED. */
+class AbandonClaims implements RecordJob {
+  constructor(readonly slot: number) {}
+  visit(ring: QueueRing, w: number, len: number): boolean {
+    if (len === PRODUCER_TAG - this.slot) Atomics.compareExchange(ring.words, w, len, RELEASED);
+    return false;
+  }
+}
+
+/** A dead consumer's claims (slot `slot`) become messages again; counts them. */
+class OrphanClaims implements RecordJob {
+  found = 0;
+  constructor(readonly slot: number) {}
+  visit(ring: QueueRing, w: number, len: number, size: number): boolean {
+    if (consumerSlotOf(len) === this.slot && Atomics.compareExchange(ring.words, w, len, taggedLength(len, size)) === len) {
+      Atomics.add(ring.cells, ORPHANS, 1);
+      this.found++;
+    }
+    return false;
+  }
+}
+
+/** The first orphan becomes consumer slot `slot`'s; stops there with its length. */
+class AdoptOrphan implements RecordJob {
+  length = 0;
+  constructor(readonly slot: number) {}
+  visit(ring: QueueRing, w: number, len: number, size: number): boolean {
+    if (len < 0 || Atomics.compareExchange(ring.words, w, len, consumerTag(this.slot, size, len)) !== len) return false;
+    Atomics.sub(ring.cells, ORPHANS, 1);
+    this.length = len;
+    return true;
   }
 }

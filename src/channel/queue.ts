@@ -8,13 +8,21 @@
  * exclusively: the fast path, paid once per turn. As soon as another asks
  * for the role, both switch to shared mode for a while: each takes the role
  * only to claim its records, copies with no lock held, and finishes them in
- * any order (queue-ring.ts). Claims are tied to robust slots, so a process
- * killed at any instant leaves nothing that blocks the others for long.
- * The rules are in queue-layout.ts.
+ * any order. Claims are tied to robust slots, so a process killed at any
+ * instant leaves nothing that blocks the others for long.
+ *
+ * Where things are:
+ *   queue-layout.ts    the memory layout and the protocol's rules
+ *   queue-role.ts      what both sides share: holding the role, exclusive or
+ *                      shared, handing over, the claim slot
+ *   queue-producer.ts  the producer side: claim, fill, publish
+ *   queue-consumer.ts  the consumer side: take, copy out, free
+ *   queue-ring.ts      shared-mode fronts (TAIL, HEAD) and dead peers' claims
+ *   queue.ts           this file: the public API, waiting, the event-loop turn
  */
 import { checkInteger } from '../args.js';
-import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
-import { checkHandleOptions, decodeMessage, encodeMessage, roundCapacity, type ChannelHandleOptions } from './codec.js';
+import { ShmkitError, invalidArgType, mismatchError, outOfRange } from '../errors.js';
+import { checkHandleOptions, encodeMessage, roundCapacity, type ChannelHandleOptions, type JsonValue, type SendableOf } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
@@ -23,13 +31,15 @@ import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
-import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type Attempt, type WaitWord } from '../sync/wait.js';
+import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
+import { BUSY, NO_ROOM, type RoleHost } from './queue-role.js';
+import { QueueProducer } from './queue-producer.js';
+import { QueueConsumer } from './queue-consumer.js';
 import {
-  CAPACITY, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, C_WANT, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY, MAX_MESSAGE,
-  MIN_CAPACITY, ORPHANS, PADDING, PRODUCER_ROLE_OFFSET, PRODUCER_SLOTS_OFFSET, PRODUCER_TAG, P_WANT, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECORD_HEADER_LENGTH,
-  RECEIVED_SHARED, RELEASED, RESERVE, SENT, SENT_SHARED, SLOTS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, TAIL, consumerSlotOf, consumerTag, maxMessage, queueLength,
-  recordSize, taggedLength,
+  CAPACITY, CAPACITY_OFFSET, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY,
+  MAX_MESSAGE, MIN_CAPACITY, ORPHANS, PRODUCER_ROLE_OFFSET, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECEIVED_SHARED, RESERVE, SENT,
+  SENT_SHARED, SLOTS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, TAIL, maxMessage, queueLength, recordSize,
 } from './queue-layout.js';
 
 /** Geometry of a Queue. */
@@ -46,13 +56,29 @@ export interface QueueHandleOptions extends ChannelHandleOptions {
    * or consumer keeps its role for the turn and skips the claim step, and
    * gives it up as soon as another asks). Costs a few tens of nanoseconds
    * per operation; useful when a peer must never wait for this handle's
-   * `reserve()`/`peek()` to end.
+   * `tryReserve()`/`tryPeek()` to end.
    */
   shared?: boolean;
 }
 
 /** What a Queue carries: bytes or a string (or, with an encoding, any value it can encode). */
 export type QueueMessage = Uint8Array | string;
+
+/** Options that make a bytes handle (`Queue<Buffer>`): no encoding. */
+type BytesHandle = { encoding?: undefined };
+/** Create options of a named Queue. */
+type CreateOptions = QueueOptions & NamedCreateOptions & QueueHandleOptions;
+
+/**
+ * Why a handle's last non-waiting call (trySend, trySendMany, tryReserve,
+ * tryReceive, tryReceiveInto, tryReceiveMany, tryPeek) did what it did:
+ * `'ok'` it sent or took everything asked; `'full'` no room for the (next)
+ * message; `'empty'` no committed message left; `'busy'` another process
+ * held the producer (consumer) role past the brief hand-over wait (it is
+ * not running: the scheduler took its CPU), or every claim slot was taken:
+ * trying again soon succeeds.
+ */
+export type QueueTryResult = 'ok' | 'full' | 'empty' | 'busy';
 
 /** Counters of a Queue (a snapshot). */
 export interface QueueStats {
@@ -77,6 +103,14 @@ const SPEC: ObjectSpec<QueueOptions> = {
   what: 'Queue',
   checkOptions: checkSpinOption,
   byteLength: (options) => queueLength(roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY)),
+  // openOrCreate of an existing queue: a capacity given must be the stored one
+  // (compared after rounding, as create would have stored it).
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.capacity === undefined) return;
+    const requested = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
+    const existing = new Int32Array(buffer, byteOffset + CAPACITY_OFFSET, 1)[0] as number;
+    if (existing !== requested) throw mismatchError('Queue', name, 'capacity', existing, requested);
+  },
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
     const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
@@ -93,21 +127,22 @@ const SPEC: ObjectSpec<QueueOptions> = {
 };
 
 /** Handles of this thread that keep a role or slot for the current turn. */
-const stickyHolders = new Set<Queue>();
+const stickyHolders = new Set<Queue<unknown>>();
 
-/** Returned by the claim steps when the role is taken by another (never a position: not a multiple of 8). */
-const BUSY = -3;
-/** Returned by the shared claim steps when every slot is busy but no claim is open: work exclusively. */
-const GO_EXCLUSIVE = -5;
-/** Operations a handle stays in shared mode after it saw another producer (consumer). */
-const SHARED_OPS = 1024;
-/** tryLock polls for the role before a non-waiting call gives up (a shared claim holds it ~100 ns). */
-const ROLE_POLLS = 64;
+/** A blocking call that found every claim slot taken pauses this long before trying again. */
+const BUSY_PAUSE_MS = 0.05;
 /** Waiters look for dead peers' claims this often (the bound on how long a death can block anyone). */
 const REPAIR_SLICE_MS = 250;
 
 const WANT_DATA = -1; // attempt() argument: wait for a message (else: room for a record of that size)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
+
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+// Sleeps `ms` (a thread-blocking pause for the sync paths).
+function nap(ms: number): void {
+  Atomics.wait(napCell, 0, 0, ms);
+}
 
 // Milliseconds left until `deadline` (-1: forever).
 function left(deadline: number): number {
@@ -136,53 +171,29 @@ function stateError(message: string): ShmkitError {
 }
 
 /** A message queue in shared memory. */
-export class Queue extends SharedObject implements Attempt {
+export class Queue<T = Buffer> extends SharedObject {
   readonly #cells: Int32Array;
-  readonly #data: Buffer;
-  readonly #bytes: Uint8Array;
-  readonly #words: Int32Array;
   readonly #ring: QueueRing;
-  readonly #mask: number;
   readonly #capacity: number;
   readonly #maxMessage: number;
   readonly #encoding: 'json' | 'v8' | undefined;
-  readonly #alwaysShared: boolean;
   readonly #producerRole: Mutex;
   readonly #consumerRole: Mutex;
+  /** The producer side: roles, claims and publishing (queue-producer.ts). */
+  readonly #producer: QueueProducer;
+  /** The consumer side: roles, takes and freeing (queue-consumer.ts). */
+  readonly #consumer: QueueConsumer;
   readonly #dataWord: WaitWord;
   readonly #spaceWord: WaitWord;
   readonly #dataSpin: SpinBudget;
   readonly #spaceSpin: SpinBudget;
-  // Producer side. #pHold: the role is held; #pExcl: held for exclusive
-  // writing (TAIL == RESERVE when taken; #tail/#headSeen are ours).
-  #pHold = false;
-  #pExcl = false;
-  #pWant = 0; // P_WANT when the role was taken
-  #pShared = 0; // operations left in shared mode
-  #pSlot = -1;
-  #tail = 0;
-  #headSeen = 0;
-  #unpublished = 0;
-  // Consumer side, the same way (#head/#tailSeen are ours while #cExcl).
-  #cHold = false;
-  #cExcl = false;
-  #cWant = 0;
-  #cShared = 0;
-  #cSlot = -1;
-  #head = 0;
-  #tailSeen = 0;
-  // The record a claim step just returned: shared or exclusive, payload length.
-  #takenShared = false;
-  #takenLength = 0;
-  // reserve()/commit() and peek()/release() in progress (NONE: none).
+  // tryReserve()/commit() and tryPeek()/release() in progress (NONE: none).
   #reservedAt = NONE;
   #reservedLength = 0;
   #reservedShared = false;
   #peekedAt = NONE;
   #peekedShared = false;
-  // Positions and lengths of a batch (sendMany/receiveMany in shared mode), reused.
-  readonly #batchAt: number[] = [];
-  readonly #batchLength: number[] = [];
+  #lastTry: QueueTryResult = 'ok';
   // Roles and slots taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
   readonly #releaseRoles = (): void => {
@@ -196,12 +207,17 @@ export class Queue extends SharedObject implements Attempt {
       if ((err as ShmkitError).code !== 'EPERM') throw err;
     }
   };
+  // What the two sides need from this handle (one object, made once).
+  readonly #host: RoleHost = {
+    tryRole: (role) => this.#tryRole(role),
+    holding: () => this.#queueRelease(),
+    keepsRole: (side) => (side === this.#producer ? this.#reservedAt !== NONE : this.#peekedAt !== NONE),
+  };
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
     super(buffer, byteOffset, segment, 'Queue');
     const opts = checkQueueHandleOptions(options);
     this.#encoding = opts.encoding;
-    this.#alwaysShared = opts.shared === true;
     this.#cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
     const capacity = this.#cells[CAPACITY] as number;
     if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 ||
@@ -213,14 +229,15 @@ export class Queue extends SharedObject implements Attempt {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: capacity ${capacity} does not match the object's ${objectBytes} bytes`);
     }
     this.#capacity = capacity;
-    this.#mask = capacity - 1;
     this.#maxMessage = maxMessage(capacity);
-    this.#data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
-    this.#bytes = new Uint8Array(buffer, byteOffset + DATA_OFFSET, capacity);
+    const data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
+    const bytes = new Uint8Array(buffer, byteOffset + DATA_OFFSET, capacity);
     this.#ring = new QueueRing(buffer, byteOffset, capacity, this.#cells);
-    this.#words = this.#ring.words;
     this.#producerRole = Mutex.attach(buffer, byteOffset + PRODUCER_ROLE_OFFSET, { spin: 0 });
     this.#consumerRole = Mutex.attach(buffer, byteOffset + CONSUMER_ROLE_OFFSET, { spin: 0 });
+    const alwaysShared = opts.shared === true;
+    this.#producer = new QueueProducer(this.#ring, data, this.#producerRole, alwaysShared, this.#host);
+    this.#consumer = new QueueConsumer(this.#ring, data, bytes, this.#consumerRole, alwaysShared, this.#host, opts.encoding, segment?.name ?? null);
     this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS };
     this.#spaceWord = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS };
     const spin = parseSpin(opts);
@@ -228,48 +245,88 @@ export class Queue extends SharedObject implements Attempt {
     this.#spaceSpin = new SpinBudget(spin);
   }
 
-  /** Bytes an embedded Queue of this geometry occupies. */
+  /** Bytes an embedded Queue of this geometry occupies (4864 + the rounded capacity). */
   static byteLength(options: QueueOptions): number {
     return SPEC.byteLength(options);
   }
 
-  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue {
+  /**
+   * Formats a Queue in `buffer` at `byteOffset` (8-aligned, `byteLength()`
+   * bytes) and returns a handle. Typed by `options.encoding` like create().
+   */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
     initObject(SPEC, buffer, byteOffset, options);
-    return new Queue(buffer, byteOffset, null, options);
+    return new Queue<unknown>(buffer, byteOffset, null, options);
   }
 
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue {
+  /** A handle on a Queue formatted in `buffer` at `byteOffset` by anyone (another process, C code). */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown> {
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
-    return new Queue(buffer, byteOffset, null, options);
+    return new Queue<unknown>(buffer, byteOffset, null, options);
   }
 
-  static create(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+  /**
+   * Creates the named Queue (EEXIST if the name exists). The handle is
+   * typed by `options.encoding`: `Queue<Buffer>` without one,
+   * `Queue<JsonValue>` for `'json'` (or the type you name:
+   * `Queue.create<Job>(...)`), `Queue<unknown>` for `'v8'`.
+   */
+  static create(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
+  static create<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
+  static create<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
+  static create(name: string, options: CreateOptions): Queue<unknown>;
+  static create(name: string, options: CreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options); // before anything is created
-    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options), true);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options), true);
   }
 
-  static open(name: string, options?: QueueHandleOptions): Queue {
+  /** Opens the named Queue (ENOENT if missing; ERR_SHMKIT_BAD_LAYOUT if it is not a Queue). Typed like create(). */
+  static open(name: string, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
+  static open<T = JsonValue>(name: string, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
+  static open<T = unknown>(name: string, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static open(name: string, options?: QueueHandleOptions): Queue<unknown>;
+  static open(name: string, options?: QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }
 
-  static openOrCreate(name: string, options: QueueOptions & NamedCreateOptions & QueueHandleOptions): Queue {
+  /**
+   * Creates the named Queue, or opens it if it exists. A `capacity` given
+   * must match the existing queue's (after rounding up to a power of two),
+   * else ERR_SHMKIT_MISMATCH. Typed like create().
+   */
+  static openOrCreate(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
+  static openOrCreate<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
+  static openOrCreate(name: string, options: CreateOptions): Queue<unknown>;
+  static openOrCreate(name: string, options: CreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
-    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue(seg.buffer, 0, seg, options));
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }
 
+  /** Removes the name of a Queue (ERR_SHMKIT_BAD_LAYOUT if the name is another kind). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Data bytes of the ring. */
   get capacity(): number {
+    if (this.closed) throw this.closedError();
     return this.#capacity;
   }
 
   /** Largest message (encoded bytes) the queue accepts: capacity / 2 - 8. */
   get maxMessage(): number {
+    if (this.closed) throw this.closedError();
     return this.#maxMessage;
   }
 
@@ -304,6 +361,18 @@ export class Queue extends SharedObject implements Attempt {
     return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0;
   }
 
+  /**
+   * Why this handle's last non-waiting call returned what it did (see
+   * QueueTryResult): tells a full queue from a busy role after a `false`
+   * from trySend(), an empty one from a busy role after `undefined` from
+   * tryReceive().
+   */
+  get lastTryResult(): QueueTryResult {
+    if (this.closed) throw this.closedError();
+    return this.#lastTry;
+  }
+
+  /** A snapshot of the counters, the pids holding the roles, and how many claim slots are held. */
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
@@ -329,47 +398,61 @@ export class Queue extends SharedObject implements Attempt {
 
   // ---- Sending --------------------------------------------------------------------
 
-  /** Writes `message` if there is room; never waits. */
-  trySend(message: unknown): boolean {
+  /**
+   * Writes `message` if it fits; never waits. False: not written, and
+   * `lastTryResult` says why ('full', or 'busy': another process held the
+   * producer role past the brief hand-over wait).
+   */
+  trySend(message: SendableOf<T>): boolean {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    if (!this.#producerReady()) return false;
-    const at = this.#claim(recordSize(length));
-    if (at === NONE || at === BUSY) {
-      this.#yieldProducer();
+    const producer = this.#producer;
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
       return false;
     }
-    this.#fill(at, bytes, length);
-    this.#finishOne(at, length);
+    const claim = producer.claim(recordSize(length));
+    if (claim.status !== 0) {
+      this.#lastTry = claim.status === NO_ROOM ? 'full' : 'busy';
+      producer.yield();
+      return false;
+    }
+    producer.fill(claim.at, bytes, length);
+    producer.finish(claim.at, length, length, claim.shared);
+    this.#lastTry = 'ok';
     return true;
   }
 
   /** Writes `message`, blocking the thread while the queue is full. */
-  sendSync(message: unknown, options?: WaitOptions): void {
+  sendSync(message: SendableOf<T>, options?: WaitOptions): void {
     const { timeout } = parseWait(options);
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
     const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    const producer = this.#producer;
     for (;;) {
-      if (!this.#producerReady()) this.#lockProducerSync(deadline, timeout);
-      const at = this.#claim(size);
-      if (at === BUSY) continue;
-      if (at !== NONE) {
-        this.#fill(at, bytes, length);
-        this.#finishOne(at, length);
+      if (!this.#producerReady()) producer.lockSync(deadline, timeout);
+      const claim = producer.claim(size);
+      if (claim.status === 0) {
+        producer.fill(claim.at, bytes, length);
+        producer.finish(claim.at, length, length, claim.shared);
         return;
       }
+      if (claim.status === BUSY) {
+        this.#busyPauseSync(deadline, timeout, 'Queue.sendSync');
+        continue;
+      }
       // Full: wait for room without keeping other producers out.
-      if (this.#pHold) this.#dropProducer();
+      if (producer.hold) producer.drop();
       this.#waitSync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, 'Queue.sendSync');
     }
   }
 
   /** Writes `message`, waiting (without blocking the event loop) while the queue is full. */
-  async send(message: unknown, options?: WaitOptions): Promise<void> {
+  async send(message: SendableOf<T>, options?: WaitOptions): Promise<void> {
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const bytes = this.#encode(message);
@@ -377,61 +460,51 @@ export class Queue extends SharedObject implements Attempt {
     this.#checkLength(length);
     const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    const producer = this.#producer;
     for (;;) {
       if (!this.#producerReady()) {
         await this.#producerRole.lock({ timeout: asOption(deadline), signal });
-        this.#heldProducer(true);
+        producer.held(true);
       }
-      const at = this.#claim(size);
-      if (at === BUSY) continue;
-      if (at !== NONE) {
-        this.#fill(at, bytes, length);
-        this.#finishOne(at, length);
+      const claim = producer.claim(size);
+      if (claim.status === 0) {
+        producer.fill(claim.at, bytes, length);
+        producer.finish(claim.at, length, length, claim.shared);
         return;
       }
-      if (this.#pHold) this.#dropProducer();
+      if (claim.status === BUSY) {
+        await this.#busyPause(deadline, timeout, signal, 'Queue.send');
+        continue;
+      }
+      if (producer.hold) producer.drop();
       const parked = this.#waitAsync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
       if (parked !== undefined) await parked;
     }
   }
 
   /**
-   * Writes as many of `messages` as fit, in order, publishing them together
-   * (one release store and at most one wake-up for the batch). Never waits.
-   * Returns how many were written.
+   * Writes as many of `messages` as fit now, in order, publishing them
+   * together (one release store and at most one wake-up); never waits.
+   * Returns how many; `lastTryResult` says why it stopped short. Every
+   * message is encoded and checked first: a bad one throws and writes nothing.
    */
-  sendMany(messages: readonly unknown[]): number {
+  trySendMany(messages: readonly SendableOf<T>[]): number {
+    this.#checkOpen();
     if (!Array.isArray(messages)) throw invalidArgType('messages', 'an Array', messages);
     const encoded = messages.map((m) => this.#encode(m));
     const lengths = encoded.map((b) => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength));
     for (const length of lengths) this.#checkLength(length);
-    if (encoded.length === 0 || !this.#producerReady()) return 0;
-    let n = 0;
-    if (!(this.#pExcl && this.#exclusiveStill())) {
-      n = this.#claimShared(lengths, 0);
-      if (n !== GO_EXCLUSIVE) {
-        if (n === BUSY) n = 0;
-        const at = this.#batchAt;
-        for (let i = 0; i < n; i++) this.#fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
-        for (let i = 0; i < n; i++) this.#commitShared(at[i] as number, lengths[i] as number, recordSize(lengths[i] as number));
-        if (n > 0) this.#publishShared(n);
-        this.#yieldProducer();
-        return n;
-      }
-      n = 0;
+    if (encoded.length === 0) {
+      this.#lastTry = 'ok';
+      return 0;
     }
-    {
-      for (; n < encoded.length; n++) {
-        const length = lengths[n] as number;
-        const at = this.#placeExclusive(recordSize(length));
-        if (at === NONE) break;
-        this.#fill(at, encoded[n] as Uint8Array | string, length);
-        this.#finishExclusive(at, length);
-      }
-      if (n > 0) this.#publishExclusive();
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
+      return 0;
     }
-    this.#yieldProducer();
-    return n;
+    const n = this.#producer.sendBatch(encoded, lengths);
+    this.#lastTry = n === BUSY ? 'busy' : n < encoded.length ? 'full' : 'ok';
+    return n === BUSY ? 0 : n;
   }
 
   /**
@@ -441,39 +514,37 @@ export class Queue extends SharedObject implements Attempt {
    * producer that dies before commit() leaves nothing behind, and other
    * producers' messages wait for it at most a moment after its death.
    */
-  reserve(length: number): Uint8Array | undefined {
+  tryReserve(length: number): Uint8Array | undefined {
     this.#checkOpen();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
-    if (this.#reservedAt !== NONE) throw stateError('reserve(): the previous reservation was not committed');
-    if (!this.#producerReady()) return undefined;
-    const at = this.#claim(recordSize(length));
-    if (at === NONE || at === BUSY) {
-      this.#yieldProducer();
+    if (this.#reservedAt !== NONE) throw stateError('tryReserve(): the previous reservation was not committed');
+    const producer = this.#producer;
+    if (!this.#producerReady()) {
+      this.#lastTry = 'busy';
       return undefined;
     }
-    this.#reservedAt = at;
+    const claim = producer.claim(recordSize(length));
+    if (claim.status !== 0) {
+      this.#lastTry = claim.status === NO_ROOM ? 'full' : 'busy';
+      producer.yield();
+      return undefined;
+    }
+    this.#lastTry = 'ok';
+    this.#reservedAt = claim.at;
     this.#reservedLength = length;
-    this.#reservedShared = this.#takenShared;
-    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    return this.#bytes.subarray(off, off + length);
+    this.#reservedShared = claim.shared;
+    return this.#consumer.view(claim.at, length); // a view of the record's payload bytes (either side's view is the same)
   }
 
   /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
   commit(length: number = this.#reservedLength): void {
     this.#checkOpen();
-    if (this.#reservedAt === NONE) throw stateError('commit() without reserve()');
+    if (this.#reservedAt === NONE) throw stateError('commit() without tryReserve()');
     checkInteger('length', length, 0, this.#reservedLength);
     const at = this.#reservedAt;
     this.#reservedAt = NONE;
-    if (this.#reservedShared) {
-      this.#commitShared(at, length, recordSize(this.#reservedLength));
-      this.#publishShared(1);
-    } else {
-      this.#finishExclusive(at, length);
-      this.#publishExclusive();
-    }
-    this.#yieldProducer();
+    this.#producer.finish(at, length, this.#reservedLength, this.#reservedShared);
   }
 
   /**
@@ -490,17 +561,27 @@ export class Queue extends SharedObject implements Attempt {
 
   // ---- Receiving ------------------------------------------------------------------
 
-  /** Takes the next message if there is one; never waits. */
-  tryReceive(): unknown {
+  /**
+   * Takes the next message if there is one; never waits. Undefined:
+   * `lastTryResult` says why ('empty', or 'busy': another process held the
+   * consumer role past the brief hand-over wait).
+   */
+  tryReceive(): T | undefined {
     this.#checkReceive();
-    if (!this.#consumerReady()) return undefined;
-    const at = this.#take();
-    let message: unknown;
-    if (at !== NONE && at !== BUSY) {
-      message = this.#copyOut(at, this.#takenLength);
-      this.#finishTake(at, this.#takenShared);
+    const consumer = this.#consumer;
+    if (!consumer.ready()) {
+      this.#lastTry = 'busy';
+      return undefined;
     }
-    this.#yieldConsumer();
+    const taken = consumer.take();
+    let message: T | undefined;
+    if (taken.status === 0) {
+      this.#lastTry = 'ok';
+      message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
+    } else {
+      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
+    }
+    consumer.yield();
     return message;
   }
 
@@ -515,94 +596,102 @@ export class Queue extends SharedObject implements Attempt {
     if (!(target instanceof Uint8Array)) throw invalidArgType('target', 'an instance of Uint8Array', target);
     checkInteger('offset', offset, 0, target.byteLength);
     if (this.#encoding !== undefined) throw stateError(`tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
-    if (!this.#consumerReady()) return -1;
-    const at = this.#take();
+    const consumer = this.#consumer;
+    if (!consumer.ready()) {
+      this.#lastTry = 'busy';
+      return -1;
+    }
+    const taken = consumer.take();
     let length = -1;
-    if (at !== NONE && at !== BUSY) {
-      length = this.#takenLength;
+    if (taken.status === 0) {
+      this.#lastTry = 'ok';
+      length = taken.length;
       if (length > target.byteLength - offset) {
-        this.#untake(at, length);
+        consumer.untake(taken.at, length, taken.shared);
         throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
       }
-      this.#copyInto(target, offset, (at & this.#mask) + RECORD_HEADER_LENGTH, length);
-      this.#finishTake(at, this.#takenShared);
+      consumer.copyInto(target, offset, taken.at, length);
+      consumer.free(taken.at, taken.shared);
+    } else {
+      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
     }
-    this.#yieldConsumer();
+    consumer.yield();
     return length;
   }
 
   /** Takes the next message, blocking the thread while the queue is empty. */
-  receiveSync(options?: WaitOptions): unknown {
+  receiveSync(options?: WaitOptions): T {
     this.#checkReceive();
     const { timeout } = parseWait(options);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    const consumer = this.#consumer;
     for (;;) {
-      if (!this.#consumerReady()) this.#lockConsumerSync(deadline, timeout);
-      const at = this.#take();
-      if (at === BUSY) continue;
-      if (at !== NONE) {
-        const message = this.#copyOut(at, this.#takenLength);
-        this.#finishTake(at, this.#takenShared);
-        this.#yieldConsumer();
+      if (!consumer.ready()) consumer.lockSync(deadline, timeout);
+      const taken = consumer.take();
+      if (taken.status === 0) {
+        const message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
+        consumer.yield();
         return message;
       }
-      if (this.#cHold) this.#dropConsumer(); // wait for data without keeping other consumers out
+      if (taken.status === BUSY) {
+        this.#busyPauseSync(deadline, timeout, 'Queue.receiveSync');
+        continue;
+      }
+      if (consumer.hold) consumer.drop(); // wait for data without keeping other consumers out
       if (this.#endedAndEmpty()) throw endedError();
       this.#waitSync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, 'Queue.receiveSync');
     }
   }
 
   /** Takes the next message, waiting without blocking the event loop. */
-  async receive(options?: WaitOptions): Promise<unknown> {
+  async receive(options?: WaitOptions): Promise<T> {
     this.#checkReceive();
     const { timeout, signal } = parseWait(options);
     signal?.throwIfAborted();
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    const consumer = this.#consumer;
     for (;;) {
-      if (!this.#consumerReady()) {
+      if (!consumer.ready()) {
         await this.#consumerRole.lock({ timeout: asOption(deadline), signal });
-        this.#heldConsumer(true);
+        consumer.held(true);
       }
-      const at = this.#take();
-      if (at === BUSY) continue;
-      if (at !== NONE) {
-        const message = this.#copyOut(at, this.#takenLength);
-        this.#finishTake(at, this.#takenShared);
-        this.#yieldConsumer();
+      const taken = consumer.take();
+      if (taken.status === 0) {
+        const message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
+        consumer.yield();
         return message;
       }
-      if (this.#cHold) this.#dropConsumer();
+      if (taken.status === BUSY) {
+        await this.#busyPause(deadline, timeout, signal, 'Queue.receive');
+        continue;
+      }
+      if (consumer.hold) consumer.drop();
       if (this.#endedAndEmpty()) throw endedError();
       const parked = this.#waitAsync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, signal, 'Queue.receive');
       if (parked !== undefined) await parked;
     }
   }
 
-  /** Takes up to `max` messages that are there now (releasing them together); never waits. */
-  receiveMany(max: number): unknown[] {
+  /**
+   * Takes up to `max` messages that are there now (releasing them together);
+   * never waits. A message that does not decode ends the batch: the next
+   * call throws ERR_SHMKIT_DECODE for it (and it is consumed).
+   */
+  tryReceiveMany(max: number): T[] {
     checkInteger('max', max, 0, 2 ** 31 - 1);
     this.#checkReceive();
-    const out: unknown[] = [];
-    if (max === 0 || !this.#consumerReady()) return out;
-    const n = this.#cExcl && this.#exclusiveStillC() ? GO_EXCLUSIVE : this.#claimMessages(max);
-    if (n === GO_EXCLUSIVE) {
-      while (out.length < max) {
-        const at = this.#nextExclusive();
-        if (at === NONE) break;
-        out.push(this.#copyOut(at, this.#takenLength));
-        this.#releaseExclusive(at, false);
-      }
-      if (out.length > 0) this.#publishHead();
-    } else if (n !== BUSY && n > 0) {
-      {
-        const at = this.#batchAt;
-        for (let i = 0; i < n; i++) out.push(this.#copyOut(at[i] as number, this.#batchLength[i] as number));
-        Atomics.add(this.#cells, RECEIVED_SHARED, n);
-        for (let i = 0; i < n; i++) Atomics.store(this.#words, ((at[i] as number) & this.#mask) >> 2, RELEASED);
-        this.#ring.advanceHead();
-      }
+    const out: T[] = [];
+    if (max === 0) {
+      this.#lastTry = 'ok';
+      return out;
     }
-    this.#yieldConsumer();
+    const consumer = this.#consumer;
+    if (!consumer.ready()) {
+      this.#lastTry = 'busy';
+      return out;
+    }
+    const n = consumer.takeBatch(max, out);
+    this.#lastTry = n === BUSY ? 'busy' : out.length < max ? 'empty' : 'ok';
     return out;
   }
 
@@ -611,34 +700,39 @@ export class Queue extends SharedObject implements Attempt {
    * (valid until release()), or undefined. If this process dies before
    * release(), the message is delivered to another consumer.
    */
-  peek(): Uint8Array | undefined {
+  tryPeek(): Uint8Array | undefined {
     this.#checkReceive();
-    if (!this.#consumerReady()) return undefined;
-    const at = this.#take();
-    if (at === NONE || at === BUSY) {
-      this.#yieldConsumer();
+    const consumer = this.#consumer;
+    if (!consumer.ready()) {
+      this.#lastTry = 'busy';
       return undefined;
     }
-    this.#peekedAt = at;
-    this.#peekedShared = this.#takenShared;
-    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    return this.#bytes.subarray(off, off + this.#takenLength);
+    const taken = consumer.take();
+    if (taken.status !== 0) {
+      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
+      consumer.yield();
+      return undefined;
+    }
+    this.#lastTry = 'ok';
+    this.#peekedAt = taken.at;
+    this.#peekedShared = taken.shared;
+    return consumer.view(taken.at, taken.length);
   }
 
-  /** Zero-copy receive, step 2: frees the message returned by peek(). */
+  /** Zero-copy receive, step 2: frees the message returned by tryPeek(). */
   release(): void {
     this.#checkOpen();
-    if (this.#peekedAt === NONE) throw stateError('release() without peek()');
+    if (this.#peekedAt === NONE) throw stateError('release() without tryPeek()');
     const at = this.#peekedAt;
     this.#peekedAt = NONE;
-    this.#finishTake(at, this.#peekedShared);
-    this.#yieldConsumer();
+    this.#consumer.free(at, this.#peekedShared);
+    this.#consumer.yield();
   }
 
   /** Receives messages until the queue is ended and drained. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     for (;;) {
-      let message: unknown;
+      let message: T;
       try {
         message = await this.receive();
       } catch (err) {
@@ -661,7 +755,7 @@ export class Queue extends SharedObject implements Attempt {
     try {
       this.#giveBack();
     } finally {
-      stickyHolders.delete(this);
+      stickyHolders.delete(this as Queue<unknown>);
       this.#producerRole.close();
       this.#consumerRole.close();
       this.#ring.close();
@@ -679,12 +773,12 @@ export class Queue extends SharedObject implements Attempt {
         ((Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0 && tail === Atomics.load(cells, RESERVE));
     }
     const reserve = Atomics.load(cells, RESERVE);
-    const off = reserve & this.#mask;
+    const off = reserve & (this.#capacity - 1);
     const need = off + arg > this.#capacity ? this.#capacity - off + arg : arg;
     return this.#capacity - ((reserve - Atomics.load(cells, HEAD)) >>> 0) >= need;
   }
 
-  // ---- Roles, modes and slots ------------------------------------------------------
+  // ---- Roles and the turn ---------------------------------------------------------------
 
   #checkOpen(): void {
     if (this.closed) throw this.closedError();
@@ -693,6 +787,11 @@ export class Queue extends SharedObject implements Attempt {
   #checkReceive(): void {
     if (this.closed) throw this.closedError();
     if (this.#peekedAt !== NONE) throw stateError('release() the peeked message first');
+  }
+
+  #producerReady(): boolean {
+    if (this.#reservedAt !== NONE) throw stateError('commit() the reservation first');
+    return this.#producer.ready();
   }
 
   // Takes `role` if it is free, or held (idle) by another handle of this thread.
@@ -705,22 +804,12 @@ export class Queue extends SharedObject implements Attempt {
   // Returns whether it was worth retrying.
   #sameThreadHolds(role: Mutex): boolean {
     if (role.holder?.tid !== lockingTid()) return false;
-    for (const other of stickyHolders) if (other !== this) other.#releaseRoles();
+    for (const other of stickyHolders) if (other !== (this as Queue<unknown>)) other.#releaseRoles();
     return true;
   }
 
-  #lockRoleSync(role: Mutex, deadline: number, timeout: number): void {
-    if (this.#tryRole(role)) return;
-    try {
-      role.lockSync({ timeout: deadline < 0 ? undefined : left(deadline) });
-    } catch (err) {
-      if ((err as ShmkitError).code === 'ETIMEDOUT') throw timeoutError('Queue: waiting for the role', timeout);
-      throw err;
-    }
-  }
-
   #queueRelease(): void {
-    stickyHolders.add(this);
+    stickyHolders.add(this as Queue<unknown>);
     if (this.#releaseQueued) return;
     this.#releaseQueued = true;
     queueMicrotask(this.#releaseRoles);
@@ -728,151 +817,29 @@ export class Queue extends SharedObject implements Attempt {
 
   // End of turn (or close): roles and slots not needed by an open reservation or peek.
   #giveBack(): void {
-    if (this.#reservedAt === NONE) {
-      if (this.#pHold) this.#dropProducer();
-      if (this.#pSlot >= 0) {
-        const s = this.#pSlot;
-        this.#pSlot = -1; // cleared first: an unlock that throws must not be retried
-        (this.#ring.producerSlots[s] as Mutex).unlock();
-      }
-    }
-    if (this.#peekedAt === NONE) {
-      if (this.#cHold) this.#dropConsumer();
-      if (this.#cSlot >= 0) {
-        const s = this.#cSlot;
-        this.#cSlot = -1; // cleared first: an unlock that throws must not be retried
-        (this.#ring.consumerSlots[s] as Mutex).unlock();
-      }
-    }
-    if (!this.#pHold && !this.#cHold && this.#pSlot < 0 && this.#cSlot < 0) stickyHolders.delete(this);
-  }
-
-  // Holding the producer role, ready to claim; false if another producer has it.
-  #producerReady(): boolean {
-    if (this.#reservedAt !== NONE) throw stateError('commit() the reservation first');
-    if (this.#pHold) return true;
-    if (this.#tryRole(this.#producerRole)) {
-      this.#heldProducer(false);
-      return true;
-    }
-    this.#pShared = SHARED_OPS;
-    if (!this.#askForRole(this.#producerRole, P_WANT)) return false;
-    this.#heldProducer(true);
-    return true;
-  }
-
-  // Tells an exclusive holder of `role` that we want it (bumps cells[want]);
-  // a shared claim holds the role only a moment, so polls a little before
-  // giving up. Returns whether it got the role.
-  #askForRole(role: Mutex, want: number): boolean {
-    Atomics.add(this.#cells, want, 1);
-    for (let i = 0; i < ROLE_POLLS; i++) if (role.tryLock() !== false) return true;
-    return false;
-  }
-
-  #lockProducerSync(deadline: number, timeout: number): void {
-    this.#lockRoleSync(this.#producerRole, deadline, timeout);
-    this.#heldProducer(true);
-  }
-
-  // Just took the producer role: exclusive if nobody else is around and no
-  // other producer's claim is still open, else shared.
-  #heldProducer(contended: boolean): void {
-    this.#pHold = true;
-    this.#queueRelease();
-    if (contended || this.#pShared > 0 || this.#alwaysShared) {
-      if (this.#pShared > 0) this.#pShared--;
-      this.#pExcl = false;
-      return;
-    }
-    const cells = this.#cells;
-    const tail = Atomics.load(cells, TAIL);
-    this.#pExcl = tail === Atomics.load(cells, RESERVE);
-    if (this.#pExcl) {
-      this.#tail = tail;
-      this.#headSeen = Atomics.load(cells, HEAD);
-      this.#pWant = Atomics.load(cells, P_WANT);
-    }
-  }
-
-  // Still exclusive? Not once another producer has asked for the role.
-  #exclusiveStill(): boolean {
-    if (Atomics.load(this.#cells, P_WANT) === this.#pWant) return true;
-    this.#pExcl = false;
-    this.#pShared = SHARED_OPS;
-    return false;
-  }
-
-  // After an operation: hand the role over at once if another producer wants it.
-  #yieldProducer(): void {
-    if (this.#pHold && this.#reservedAt === NONE &&
-      (!this.#pExcl || Atomics.load(this.#cells, P_WANT) !== this.#pWant)) {
-      this.#dropProducer();
-    }
-  }
-
-  #dropProducer(): void {
-    this.#pHold = false;
-    this.#pExcl = false;
-    this.#producerRole.unlock();
-  }
-
-  #consumerReady(): boolean {
-    if (this.#cHold) return true;
-    if (this.#tryRole(this.#consumerRole)) {
-      this.#heldConsumer(false);
-      return true;
-    }
-    this.#cShared = SHARED_OPS;
-    if (!this.#askForRole(this.#consumerRole, C_WANT)) return false;
-    this.#heldConsumer(true);
-    return true;
-  }
-
-  #lockConsumerSync(deadline: number, timeout: number): void {
-    this.#lockRoleSync(this.#consumerRole, deadline, timeout);
-    this.#heldConsumer(true);
-  }
-
-  #heldConsumer(contended: boolean): void {
-    this.#cHold = true;
-    this.#queueRelease();
-    if (contended || this.#cShared > 0 || this.#alwaysShared) {
-      if (this.#cShared > 0) this.#cShared--;
-      this.#cExcl = false;
-      return;
-    }
-    const cells = this.#cells;
-    const head = Atomics.load(cells, HEAD);
-    this.#cExcl = head === Atomics.load(cells, CLAIM);
-    if (this.#cExcl) {
-      this.#head = head;
-      this.#tailSeen = head;
-      this.#cWant = Atomics.load(cells, C_WANT);
-    }
-  }
-
-  #exclusiveStillC(): boolean {
-    if (Atomics.load(this.#cells, C_WANT) === this.#cWant) return true;
-    this.#cExcl = false;
-    this.#cShared = SHARED_OPS;
-    return false;
-  }
-
-  #yieldConsumer(): void {
-    if (this.#cHold && this.#peekedAt === NONE &&
-      (!this.#cExcl || Atomics.load(this.#cells, C_WANT) !== this.#cWant)) {
-      this.#dropConsumer();
-    }
-  }
-
-  #dropConsumer(): void {
-    this.#cHold = false;
-    this.#cExcl = false;
-    this.#consumerRole.unlock();
+    this.#producer.giveBack();
+    this.#consumer.giveBack();
+    if (this.#producer.idle && this.#consumer.idle) stickyHolders.delete(this as Queue<unknown>);
   }
 
   // ---- Waiting ----------------------------------------------------------------------
+
+  // Every claim slot is taken and other claims are open (BUSY): they finish
+  // within moments. Pause briefly, never past the deadline.
+  #busyPauseSync(deadline: number, timeout: number, what: string): void {
+    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+    const ms = left(deadline);
+    nap(ms < 0 || ms > BUSY_PAUSE_MS ? BUSY_PAUSE_MS : ms);
+  }
+
+  // The same without blocking the event loop: one macrotask turn (so other
+  // work of this thread, and a peer of this thread, can run).
+  async #busyPause(deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+    this.#checkOpen();
+  }
 
   // Waits in slices, cleaning up after dead peers between them: a claim
   // left by a process that died while everyone was parked would otherwise
@@ -916,351 +883,18 @@ export class Queue extends SharedObject implements Attempt {
     }
   }
 
-  // ---- Producer internals ------------------------------------------------------------
+  // ---- Helpers ----------------------------------------------------------------------
 
   #encode(message: unknown): Uint8Array | string {
     if (this.closed) throw this.closedError();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
-    return encodeMessage(this.#encoding, message, 'queue');
+    return encodeMessage(this.#encoding, message, 'queue', this.name);
   }
 
   #checkLength(length: number): void {
     if (length > this.#maxMessage) {
       throw outOfRange('message', `at most ${this.#maxMessage} bytes (half the queue's capacity, less 8)`, `${length} bytes`);
     }
-  }
-
-  // With the role held: room for one record of `size` bytes, exclusive or
-  // shared (then the role is released). NONE: full; BUSY: no slot now.
-  #claim(size: number): number {
-    if (this.#pExcl && this.#exclusiveStill()) {
-      this.#takenShared = false;
-      return this.#placeExclusive(size);
-    }
-    this.#takenShared = true;
-    const n = this.#claimShared(null, size);
-    if (n === GO_EXCLUSIVE) {
-      this.#takenShared = false;
-      return this.#placeExclusive(size);
-    }
-    if (n === BUSY) return BUSY;
-    return n === 0 ? NONE : (this.#batchAt[0] as number);
-  }
-
-  // Exclusive: finds room at our tail for a record of `size` bytes (after a
-  // filler if it would cross the end). Returns its position, or NONE if full.
-  #placeExclusive(size: number): number {
-    let tail = this.#tail;
-    const off = tail & this.#mask;
-    const pad = off + size > this.#capacity ? this.#capacity - off : 0;
-    if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) {
-      this.#headSeen = Atomics.load(this.#cells, HEAD);
-      if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) return NONE;
-    }
-    if (pad > 0) {
-      const w = off >> 2;
-      this.#words[w + 1] = pad;
-      this.#words[w] = PADDING;
-      tail = (tail + pad) | 0;
-      this.#tail = tail;
-    }
-    return tail;
-  }
-
-  // Exclusive: completes the record at `at` (payload in place); not yet visible.
-  #finishExclusive(at: number, length: number): void {
-    const size = recordSize(length);
-    const w = (at & this.#mask) >> 2;
-    this.#words[w + 1] = size;
-    this.#words[w] = length;
-    this.#tail = (at + size) | 0;
-    this.#unpublished++;
-  }
-
-  // Exclusive: makes every completed record visible (release) and wakes a consumer.
-  #publishExclusive(): void {
-    const cells = this.#cells;
-    const n = this.#unpublished;
-    this.#unpublished = 0;
-    // A plain store is enough for RESERVE: the release store of TAIL after
-    // it keeps RESERVE >= TAIL for every reader.
-    cells[RESERVE] = this.#tail;
-    Atomics.store(cells, TAIL, this.#tail);
-    cells[SENT] = ((cells[SENT] as number) + n) | 0; // only the role holder writes it
-    if (Atomics.load(cells, DATA_WAITERS) !== 0) {
-      Atomics.add(cells, DATA_SEQ, 1);
-      wake(cells, DATA_SEQ, n);
-    }
-  }
-
-  // Shared, with the role held: claims records for as many of `lengths` as
-  // fit (or one record of `single` bytes when lengths is null; positions in
-  // #batchAt), then releases the role. Returns how many, or BUSY when no
-  // slot is free and other claims are open.
-  #claimShared(lengths: number[] | null, single: number): number {
-    const cells = this.#cells;
-    const words = this.#words;
-    if (this.#pSlot < 0) {
-      this.#pSlot = this.#ring.takeProducerSlot();
-      if (this.#pSlot < 0) {
-        // All slots busy: write exclusively once the open claims are done.
-        if (Atomics.load(cells, TAIL) === Atomics.load(cells, RESERVE)) {
-          this.#pExcl = true;
-          this.#tail = Atomics.load(cells, TAIL);
-          this.#headSeen = Atomics.load(cells, HEAD);
-          this.#pWant = Atomics.load(cells, P_WANT);
-          return GO_EXCLUSIVE;
-        }
-        this.#dropProducer();
-        return BUSY;
-      }
-      this.#queueRelease();
-    }
-    const tag = PRODUCER_TAG - this.#pSlot;
-    const head = Atomics.load(cells, HEAD);
-    const batch = this.#batchAt;
-    let r = Atomics.load(cells, RESERVE);
-    let n = 0;
-    const count = lengths === null ? 1 : lengths.length;
-    for (; n < count; n++) {
-      const size = lengths === null ? single : recordSize(lengths[n] as number);
-      const off = r & this.#mask;
-      const pad = off + size > this.#capacity ? this.#capacity - off : 0;
-      if (this.#capacity - ((r - head) >>> 0) < pad + size) break;
-      if (pad > 0) {
-        words[(off >> 2) + 1] = pad;
-        words[off >> 2] = PADDING;
-        r = (r + pad) | 0;
-      }
-      const w = (r & this.#mask) >> 2;
-      words[w + 1] = size;
-      words[w] = tag;
-      batch[n] = r;
-      r = (r + size) | 0;
-    }
-    // release: the headers above are in place before RESERVE covers them
-    if (n > 0) Atomics.store(cells, RESERVE, r);
-    this.#dropProducer();
-    return n;
-  }
-
-  // Shared: the record at `at` (claimed with `size` bytes) now holds `length` bytes.
-  #commitShared(at: number, length: number, size: number): void {
-    const words = this.#words;
-    const w = (at & this.#mask) >> 2;
-    const used = recordSize(length);
-    if (used < size) {
-      // A shorter commit: the rest of the claim becomes a released record.
-      const rest = ((at + used) & this.#mask) >> 2;
-      words[rest + 1] = size - used;
-      words[rest] = RELEASED;
-      words[w + 1] = used;
-    }
-    Atomics.store(words, w, length);
-  }
-
-  #publishShared(n: number): void {
-    Atomics.add(this.#cells, SENT_SHARED, n);
-    this.#ring.advanceTail();
-  }
-
-  #fill(at: number, bytes: Uint8Array | string, length: number): void {
-    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
-    else this.#data.set(bytes, off);
-  }
-
-  #finishOne(at: number, length: number): void {
-    if (this.#takenShared) {
-      this.#commitShared(at, length, recordSize(length));
-      this.#publishShared(1);
-    } else {
-      this.#finishExclusive(at, length);
-      this.#publishExclusive();
-    }
-    this.#yieldProducer();
-  }
-
-  // ---- Consumer internals ------------------------------------------------------------
-
-  // With the role held: the next message taken for this handle (its length
-  // in #takenLength), exclusive or shared. NONE: none; BUSY: no slot now.
-  #take(): number {
-    if (this.#cExcl && this.#exclusiveStillC()) {
-      this.#takenShared = false;
-      return this.#nextExclusive();
-    }
-    this.#takenShared = true;
-    const n = this.#claimMessages(1);
-    if (n === GO_EXCLUSIVE) {
-      this.#takenShared = false;
-      return this.#nextExclusive();
-    }
-    if (n === BUSY) return BUSY;
-    if (n === 0) return NONE;
-    this.#takenLength = this.#batchLength[0] as number;
-    return this.#batchAt[0] as number;
-  }
-
-  // Exclusive: position of the next message, skipping fillers and records
-  // already released; NONE when there is none.
-  #nextExclusive(): number {
-    let head = this.#head;
-    for (;;) {
-      if (head === this.#tailSeen) {
-        this.#tailSeen = Atomics.load(this.#cells, TAIL); // acquire: records before it are complete
-        if (head === this.#tailSeen) {
-          if (head !== this.#head) {
-            this.#head = head;
-            this.#publishHead();
-          }
-          return NONE;
-        }
-      }
-      const w = (head & this.#mask) >> 2;
-      let len = this.#words[w] as number;
-      const size = this.#words[w + 1] as number;
-      this.#ring.checkRecord(head, len, size, (this.#tailSeen - head) >>> 0);
-      if (len < RELEASED) {
-        // A consumer died while taking it, before it could move CLAIM: still ours to take.
-        if (consumerSlotOf(len) < 0) this.#ring.corrupt(head, len, size);
-        len = taggedLength(len, size);
-        this.#words[w] = len;
-      }
-      if (len >= 0) {
-        if (head !== this.#head) {
-          this.#head = head;
-          this.#publishHead();
-        }
-        this.#takenLength = len;
-        return head;
-      }
-      head = (head + size) | 0; // PADDING or RELEASED
-    }
-  }
-
-  // Exclusive: frees the record at `at`: LEN = RELEASED first, then HEAD past it.
-  #releaseExclusive(at: number, publish: boolean): void {
-    const w = (at & this.#mask) >> 2;
-    const size = this.#words[w + 1] as number;
-    // Counted before it is freed: a death in between leaves `length` low, not high.
-    this.#cells[RECEIVED] = ((this.#cells[RECEIVED] as number) + 1) | 0; // only the role holder writes it
-    this.#words[w] = RELEASED;
-    this.#head = (at + size) | 0;
-    if (publish) this.#publishHead();
-  }
-
-  // Exclusive: CLAIM and HEAD move together (CLAIM first: HEAD <= CLAIM).
-  #publishHead(): void {
-    const cells = this.#cells;
-    cells[CLAIM] = this.#head; // ordered before HEAD by its release store
-    Atomics.store(cells, HEAD, this.#head);
-    if (Atomics.load(cells, SPACE_WAITERS) !== 0) {
-      Atomics.add(cells, SPACE_SEQ, 1);
-      wake(cells, SPACE_SEQ, 0);
-    }
-  }
-
-  // Shared, with the role held: takes up to `max` messages (positions and
-  // lengths in the batch arrays), orphans first, then releases the role.
-  // Returns how many, or BUSY when no slot is free and other claims are open.
-  #claimMessages(max: number): number {
-    const cells = this.#cells;
-    const words = this.#words;
-    if (this.#cSlot < 0) {
-      this.#cSlot = this.#ring.takeConsumerSlot();
-      if (this.#cSlot < 0) {
-        if (Atomics.load(cells, HEAD) === Atomics.load(cells, CLAIM)) {
-          // All slots busy: take exclusively once the open claims are done.
-          this.#cExcl = true;
-          this.#head = Atomics.load(cells, HEAD);
-          this.#tailSeen = this.#head;
-          this.#cWant = Atomics.load(cells, C_WANT);
-          return GO_EXCLUSIVE;
-        }
-        this.#dropConsumer();
-        return BUSY;
-      }
-      this.#queueRelease();
-    }
-    const slot = this.#cSlot;
-    const at = this.#batchAt;
-    const lengths = this.#batchLength;
-    let n = 0;
-    while (n < max && Atomics.load(cells, ORPHANS) > 0) {
-      const p = this.#ring.adoptOrphan(slot);
-      if (p === NONE) break;
-      at[n] = p;
-      lengths[n] = this.#ring.orphanLength;
-      n++;
-    }
-    const start = Atomics.load(cells, CLAIM);
-    let c = start;
-    let skipped = false;
-    if (n < max) {
-      const tail = Atomics.load(cells, TAIL);
-      while (c !== tail) {
-        const w = (c & this.#mask) >> 2;
-        let len = words[w] as number;
-        const size = words[w + 1] as number;
-        this.#ring.checkRecord(c, len, size, (tail - c) >>> 0);
-        // A tag here was left by a consumer that died before moving CLAIM.
-        if (consumerSlotOf(len) >= 0) len = taggedLength(len, size);
-        else if (len < -2) this.#ring.corrupt(c, len, size);
-        if (len >= 0) {
-          Atomics.store(words, w, consumerTag(slot, size, len));
-          at[n] = c;
-          lengths[n] = len;
-          n++;
-        } else {
-          skipped = true;
-        }
-        c = (c + size) | 0;
-        if (n === max) break;
-      }
-    }
-    if (c !== start) Atomics.store(cells, CLAIM, c);
-    this.#dropConsumer();
-    if (skipped) this.#ring.advanceHead();
-    return n;
-  }
-
-  // Frees a message taken by #take (exclusive or shared).
-  #finishTake(at: number, shared: boolean): void {
-    if (!shared) {
-      this.#releaseExclusive(at, true);
-      return;
-    }
-    Atomics.add(this.#cells, RECEIVED_SHARED, 1);
-    Atomics.store(this.#words, (at & this.#mask) >> 2, RELEASED);
-    this.#ring.advanceHead();
-  }
-
-  // Gives back a message taken by #take without consuming it.
-  #untake(at: number, length: number): void {
-    if (this.#takenShared) {
-      // Back to a message for the next consumer (an orphan of a live one).
-      Atomics.store(this.#words, (at & this.#mask) >> 2, length);
-      Atomics.add(this.#cells, ORPHANS, 1);
-    } else if (at !== this.#head) {
-      this.#head = at; // fillers before it stay skipped
-      this.#publishHead();
-    }
-    this.#yieldConsumer();
-  }
-
-  #copyOut(at: number, length: number): unknown {
-    const start = (at & this.#mask) + RECORD_HEADER_LENGTH;
-    if (this.#encoding !== undefined) return decodeMessage(this.#encoding, this.#data.subarray(start, start + length));
-    const out = Buffer.allocUnsafe(length);
-    this.#copyInto(out, 0, start, length);
-    return out;
-  }
-
-  #copyInto(target: Uint8Array, offset: number, start: number, length: number): void {
-    // A plain Uint8Array view: its subarray() is cheaper than Buffer's, and
-    // set() beats Buffer#copy at every size.
-    target.set(this.#bytes.subarray(start, start + length), offset);
   }
 
   #endedAndEmpty(): boolean {

@@ -1,0 +1,70 @@
+// bench/ab-channel.mjs - A/B of two shmkit builds on sections 2 and 3 of bench/channel.mjs
+// (one-way throughput 1 + 1, and 3 + 3 processes), alternating the builds in one run.
+//
+//   node bench/ab-channel.mjs --a DIR --b DIR [--rounds 3] [--quick] [--only 2,3]
+//   DIR: a package root holding dist/src/index.mjs and build/Release/shmkit.node (e.g. a
+//   copy of this checkout's dist/ and build/ made before a change). Each round runs
+//   channel.mjs once per build (order A B, then B A, ...); the table gives each row's
+//   median msgs/s per build and B / A. Rows of the C ring and the Unix socket are
+//   references (the same code both times): their ratio shows the run's noise.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from './lib/common.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = parseArgs(process.argv.slice(2));
+if (!args.a || !args.b) {
+  console.error('usage: node bench/ab-channel.mjs --a DIR --b DIR [--rounds N] [--quick] [--only 2,3]');
+  process.exit(2);
+}
+const builds = { A: path.resolve(String(args.a)), B: path.resolve(String(args.b)) };
+const rounds = Number(args.rounds ?? 3);
+const only = String(args.only ?? '2,3');
+
+function runOnce(dir, out) {
+  const argv = [path.join(HERE, 'channel.mjs'), '--only', only, '--json-out', out, ...(args.quick ? ['--quick'] : [])];
+  return new Promise((resolve) => {
+    execFile(process.execPath, argv, { env: { ...process.env, SHMKIT_BENCH_DIST: path.join(dir, 'dist/src/index.mjs') }, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        let r = null;
+        try { r = JSON.parse(fs.readFileSync(out, 'utf8')); } catch { /* the run failed */ }
+        if (!r) process.stderr.write(`run failed (${dir}): ${err?.message ?? ''}\n${String(stderr).slice(-2000)}\n`);
+        resolve(r ?? {});
+      });
+  });
+}
+
+const samples = { A: {}, B: {} };
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-channel-'));
+for (let i = 0; i < rounds; i++) {
+  for (const which of i % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
+    process.stderr.write(`round ${i + 1}/${rounds}: ${which} (${builds[which]})\n`);
+    const r = await runOnce(builds[which], path.join(tmp, `${which}-${i}.json`));
+    for (const [id, row] of Object.entries(r)) {
+      if (typeof row?.msgs_per_s !== 'number' || id.endsWith('-wrap')) continue;
+      (samples[which][id] ??= []).push(row.msgs_per_s);
+      if (Array.isArray(row.consumer_received)) {
+        const total = row.consumer_received.reduce((a, b) => a + b, 0);
+        (samples[which][`${id} min consumer share`] ??= []).push(total > 0 ? Math.min(...row.consumer_received) / total : 0);
+      }
+    }
+  }
+}
+fs.rmSync(tmp, { recursive: true, force: true });
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
+const fmt = (v, share) => (Number.isFinite(v) ? (share ? `${(v * 100).toFixed(1)} %` : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`) : '—');
+const ids = [...new Set([...Object.keys(samples.A), ...Object.keys(samples.B)])];
+const lines = [`A = ${builds.A}`, `B = ${builds.B}`, `${rounds} rounds each, alternating; medians (msgs/s)`, '',
+  '| row | A | B | B / A | A samples | B samples |', '|---|---|---|---|---|---|'];
+for (const id of ids) {
+  const share = id.endsWith('share');
+  const a = median(samples.A[id] ?? []), b = median(samples.B[id] ?? []);
+  const ref = /-(c|uds)$/.test(id) ? ' (reference)' : '';
+  lines.push(`| ${id}${ref} | ${fmt(a, share)} | ${fmt(b, share)} | ${Number.isFinite(a / b) ? (b / a).toFixed(2) : '—'} | ` +
+    `${(samples.A[id] ?? []).map((v) => fmt(v, share)).join(' ')} | ${(samples.B[id] ?? []).map((v) => fmt(v, share)).join(' ')} |`);
+}
+process.stdout.write(lines.join('\n') + '\n');
