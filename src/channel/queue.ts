@@ -270,7 +270,7 @@ export class Queue<T = Buffer> extends SharedObject {
   static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown> {
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Queue<unknown>(buffer, byteOffset, null, options);
   }
 

@@ -134,7 +134,7 @@ class Cursor implements Attempt {
   #decode(bytes: Buffer): unknown {
     if (this.ring.encoding === undefined) return bytes;
     try {
-      return decodeMessage(this.ring.encoding, bytes);
+      return decodeMessage(this.ring.encoding, bytes, this.ring.label);
     } catch (err) {
       if (typeof (err as { code?: unknown }).code === 'string') throw err;
       const e = this.ring.error('ERR_SHMKIT_DECODE', `a message (${bytes.length} bytes) is not valid ${this.ring.encoding} (it was skipped): ${(err as Error).message}`);
