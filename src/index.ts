@@ -31,4 +31,4 @@ export type { TopicOptions, TopicHandleOptions, SubscribeOptions } from './chann
 export { Dict } from './dict/dict.js';
 export type { DictValue, DictOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';
 export { SharedArray } from './array/shared-array.js';
-export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf } from './array/shared-array.js';
+export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf, SharedArrayOptions, SharedArrayOpenOptions } from './array/shared-array.js';
