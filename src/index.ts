@@ -29,6 +29,6 @@ export type { QueueOptions, QueueHandleOptions, QueueMessage, QueueStats } from 
 export { Topic, Subscriber, LaggedError } from './channel/topic.js';
 export type { TopicOptions, TopicHandleOptions, SubscribeOptions } from './channel/topic.js';
 export { Dict } from './dict/dict.js';
-export type { DictValue, DictOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';
+export type { DictValue, DictOptions, DictHandleOptions, DictWriteOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';
 export { SharedArray } from './array/shared-array.js';
 export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf, SharedArrayOptions, SharedArrayOpenOptions } from './array/shared-array.js';

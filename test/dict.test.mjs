@@ -1023,11 +1023,20 @@ test('create/open/openOrCreate/unlink: EEXIST, ENOENT, a second handle shares th
   await withDict('d-open', 65536, async (d, name) => {
     assert.throws(() => Dict.create(name, { memory: 65536 }), expectCode('EEXIST'));
     const d2 = Dict.open(name);
-    const d3 = Dict.openOrCreate(name, { memory: 8192 });
+    // The openOrCreate rule: memory is compared as the Dict records it (whole
+    // 64-byte blocks), so 65536 + 63 is the same Dict; any other size is refused.
+    const d3 = Dict.openOrCreate(name, { memory: 65536 + 63 });
+    for (const memory of [8192, 65536 + 64, 1 << 20]) {
+      assert.throws(() => Dict.openOrCreate(name, { memory }), (err) => {
+        expectCode('ERR_SHMKIT_MISMATCH', ShmkitError)(err);
+        assert.match(err.message, new RegExp(`^Dict '${name}' already exists with memory 65536; openOrCreate asked for ${memory} `));
+        return true;
+      }, `memory ${memory}`);
+    }
     try {
       d.set('shared', 'yes');
       assert.equal(d2.get('shared'), 'yes');
-      assert.equal(d3.capacity, d.capacity, 'openOrCreate of an existing dict took the new geometry');
+      assert.equal(d3.capacity, d.capacity);
       d3.rpush('l', 1);
       assert.equal(d.llen('l'), 1);
     } finally {
@@ -1211,11 +1220,23 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       rpop: () => h.rpop('l'),
       llen: () => h.llen('l'),
       size: () => h.size,
+      capacity: () => h.capacity,
+      timeout: () => h.timeout,
       freeSpace: () => h.freeSpace(),
       check: () => h.check(),
     };
-    for (const [m, call] of Object.entries(calls)) assert.throws(call, expectCode('ERR_SHMKIT_CLOSED', ShmkitError), m);
+    // Every public method and getter of the prototype is in the table (a new one must be added).
+    const own = Object.getOwnPropertyNames(Dict.prototype).filter((p) => p !== 'constructor' && p !== 'close');
+    assert.deepEqual(own.filter((p) => !(p in calls)), [], 'methods or getters missing from the closed-handle table');
+    for (const [m, call] of Object.entries(calls)) {
+      assert.throws(call, (err) => {
+        expectCode('ERR_SHMKIT_CLOSED', ShmkitError)(err);
+        assert.equal(err.message, `Dict '${name}' is closed`);
+        return true;
+      }, m);
+    }
     assert.equal(h.closed, true);
+    assert.equal(h.name, name);
     assert.equal(d.get('k'), 1);
     assert.equal(d.size, 1);
   });
