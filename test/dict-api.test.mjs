@@ -125,7 +125,7 @@ test('an embedded Dict whose writer is SIGKILLed holding the lock: the next writ
   let holder;
   try {
     d.set('before', 1);
-    holder = startNode(HOLDER, [segName, offset], { timeoutMs: 30000 });
+    holder = startNode(HOLDER, [segName, offset], { timeoutMs: 60000, waitMs: 30000 });
     await holder.line(/^locked$/);
     holder.kill();
     await withTimeout(holder.done, STEP_MS, 'the holder to die');
@@ -151,10 +151,16 @@ test('a lock holder SIGSTOPped (not dead): writes throw ETIMEDOUT naming the Dic
   let stopped = false;
   try {
     d.set('k', 'v');
-    assert.equal(d.timeout, 5000, 'the documented default');
+    assert.equal(d.timeout, 5050, 'the documented default: 5000 ms + 50 ms per MiB (started)');
+    const big = Dict.byteLength({ memory: 64 << 20 });
+    const bigDict = Dict.init(new SharedArrayBuffer(big), 0, { memory: 64 << 20 });
+    assert.equal(bigDict.timeout, 5000 + 64 * 50);
+    bigDict.close();
     assert.equal(h.timeout, 200);
-    assert.equal(Dict.open(name, { timeout: Infinity }).timeout, Infinity);
-    holder = startNode(HOLDER, [name, 0], { timeoutMs: 60000 });
+    const forever = Dict.open(name, { timeout: Infinity });
+    assert.equal(forever.timeout, Infinity);
+    forever.close();
+    holder = startNode(HOLDER, [name, 0], { timeoutMs: 60000, waitMs: 30000 });
     await holder.line(/^locked$/);
     process.kill(holder.child.pid, 'SIGSTOP');
     stopped = true;

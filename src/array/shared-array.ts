@@ -211,7 +211,6 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
   readonly #type: SharedArrayType;
   readonly #array: T;
 
-  /** @internal */
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, expectedCode: number, where: string) {
     super(buffer, byteOffset, segment, segment === null ? `SharedArray at ${where}` : `SharedArray '${where}'`);
     // The header was checked (magic loaded with acquire): the geometry is complete.

@@ -36,8 +36,10 @@ export interface DictHandleOptions {
   /**
    * Longest wait, in milliseconds, for the write lock (every write, `check()`,
    * and a read that finds a writer stopped mid-change): past it the call
-   * throws ETIMEDOUT naming the Dict and the key. Default 5000;
-   * `Infinity` waits forever. Writes override it per call with `{ timeout }`.
+   * throws ETIMEDOUT naming the Dict and the key. Default: 5000 plus 50 per
+   * MiB of `memory` (longer than a healthy holder ever keeps it: see
+   * docs/API.md); `Infinity` waits forever. Writes override it per call with
+   * `{ timeout }`.
    */
   timeout?: number;
 }
@@ -65,14 +67,22 @@ export interface DictIncrOptions extends DictWriteOptions {
 }
 
 /**
- * Default bound (ms) on the wait for the write lock. Dict writes hold the
- * lock for microseconds; only `check()`, `flushAll()`, `flushExpired()` and
- * the repair after a writer died walk the whole Dict (about a second per
- * GiB). Five seconds is far past any of those, and turns a holder that is
- * stopped (SIGSTOP, a debugger) into an error that names the Dict instead of
- * every writer hanging silently.
+ * The default bound (ms) on the wait for the write lock: 5 s, plus 50 ms per
+ * MiB of entry memory. Writes hold the lock for microseconds; `check()`,
+ * `flushExpired()`, `flushAll()` and the repair after a writer died walk the
+ * whole Dict, which took up to 33 ms per MiB (check(), 256 MiB holding 1 M
+ * entries, on a loaded 2-CPU VM): a healthy holder never makes a waiter time
+ * out, and a stopped one (SIGSTOP, a debugger) gives an error naming the
+ * Dict instead of every writer hanging silently.
+ * @internal
  */
-export const DEFAULT_DICT_TIMEOUT = 5000;
+export function defaultDictTimeout(capacity: number): number {
+  return DEFAULT_TIMEOUT_BASE + Math.ceil(capacity / 2 ** 20) * DEFAULT_TIMEOUT_PER_MIB;
+}
+const DEFAULT_TIMEOUT_BASE = 5000;
+const DEFAULT_TIMEOUT_PER_MIB = 50;
+/** handleTimeout()'s answer when no timeout was given: the constructor derives it from the size. */
+const DEFAULT_TIMEOUT = -2;
 
 const SPEC: ObjectSpec<DictOptions & DictHandleOptions> = {
   kind: DICT_KIND,
@@ -104,10 +114,10 @@ const SPEC: ObjectSpec<DictOptions & DictHandleOptions> = {
   },
 };
 
-/** The handle's default lock timeout (FOREVER = -1 for Infinity). */
+/** The handle's lock timeout: ms, -1 (FOREVER) for Infinity, DEFAULT_TIMEOUT when not given. */
 function handleTimeout(options: DictHandleOptions | undefined): number {
   const t = options === undefined ? undefined : checkObject<DictHandleOptions>('options', options).timeout;
-  if (t === undefined) return DEFAULT_DICT_TIMEOUT;
+  if (t === undefined) return DEFAULT_TIMEOUT;
   return checkTimeoutOption(t);
 }
 
@@ -198,13 +208,10 @@ export class Dict extends SharedObject {
   #ttl = 0;
   #evict = true;
 
-  /** @internal */
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, timeout: number) {
     const what = segment === null ? `Dict at offset ${byteOffset}` : `Dict '${segment.name as string}'`;
     super(buffer, byteOffset, segment, what);
     this.#what = what;
-    this.#timeout = timeout;
-    this.#wait = timeout;
     if (objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: claims ${objectBytesAt(buffer, byteOffset)} bytes, less than its ${SEQS_OFFSET}-byte header`);
     }
@@ -219,6 +226,8 @@ export class Dict extends SharedObject {
     this.#store = new DictStore(buffer, byteOffset, blocks, buckets, what);
     this.#lock = Mutex.attach(buffer, byteOffset + LOCK_OFFSET);
     this.#capacity = (blocks - 1) * BLOCK_SIZE;
+    this.#timeout = timeout === DEFAULT_TIMEOUT ? defaultDictTimeout(this.#capacity) : timeout;
+    this.#wait = this.#timeout;
   }
 
   /**
