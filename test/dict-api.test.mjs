@@ -9,7 +9,8 @@
 //    the key) within bounds, per call and per handle; after SIGCONT and its
 //    unlock every write works again.
 // 3. Internal errors never escape without a code: a corrupt chain met by a
-//    write is ERR_SHMKIT_BAD_LAYOUT naming the Dict.
+//    read, a write, keys() or flushAll/flushExpired is ERR_SHMKIT_BAD_LAYOUT
+//    naming the Dict (keys and the flushes used to loop forever on it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -230,6 +231,14 @@ test('a corrupt chain met by a write or a read: ERR_SHMKIT_BAD_LAYOUT naming the
     assert.throws(() => d.set('key', 1), corrupt);
     assert.throws(() => d.incr('key', 1), corrupt);
     assert.throws(() => d.delete('key'), corrupt);
+    // Whole-Dict walks stop at the bad link instead of looping (keys() without
+    // a lock, flushAll/flushExpired under it), and leave no shard half-written:
+    // the lock is free again and reads still answer.
+    assert.throws(() => d.keys(0), (err) => expectCode('ERR_SHMKIT_BAD_LAYOUT')(err) && /^Dict at offset 0: corrupt entry chain in shard 0/.test(err.message));
+    assert.throws(() => d.flushAll(), corrupt);
+    assert.throws(() => d.flushExpired(), corrupt);
+    assert.throws(() => d.set('key', 2, { timeout: 1000 }), corrupt, 'the write lock was left held');
+    assert.throws(() => d.get('key'), corrupt, 'a shard was left odd');
     assert.ok(d.check().length > 0, 'check() reports the corruption');
   } finally {
     d.close();

@@ -343,6 +343,7 @@ export class Dict extends SharedObject {
     const out: string[] = [];
     const now = Date.now();
     for (let shard = 0; shard < SHARD_COUNT && (max === 0 || out.length < max); shard++) {
+      let corrupt = 0;
       for (let attempt = 0; ; attempt++) {
         const seq = store.seq(shard);
         const found: string[] = [];
@@ -363,9 +364,14 @@ export class Dict extends SharedObject {
             torn = true;
           }
         }
-        if (!torn && store.seq(shard) === seq) {
-          for (const k of found) if (max === 0 || out.length < max) out.push(k);
-          break;
+        if (store.seq(shard) === seq && (seq & 1) === 0) {
+          if (!torn) {
+            for (const k of found) if (max === 0 || out.length < max) out.push(k);
+            break;
+          }
+          // Nonsense while no writer was at it: the memory is corrupt.
+          if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain in shard ${shard} (run check())`);
+          continue;
         }
         if (attempt > READ_RETRIES) this.#settle('keys', null);
       }
@@ -546,6 +552,8 @@ export class Dict extends SharedObject {
     try {
       const store = this.#store;
       for (let shard = 0; shard < SHARD_COUNT; shard++) {
+        // Every chain of the shard checked first: corrupt memory throws before SEQ goes odd.
+        for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) this.#chainLength(b);
         store.bump(shard);
         for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
           for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = 1;
@@ -569,6 +577,7 @@ export class Dict extends SharedObject {
       const now = Date.now();
       let n = 0;
       for (let b = 0; b <= store.bucketMask && (max === 0 || n < max); b++) {
+        this.#chainLength(b); // corrupt memory throws before anything changes
         let prev = 0;
         let e = store.buckets[b] as number;
         while (e !== 0 && (max === 0 || n < max)) {
@@ -814,6 +823,18 @@ export class Dict extends SharedObject {
   #settle(op: string, key: string | null): void {
     this.#begin(op, key, this.#timeout);
     this.#end();
+  }
+
+  // Entries in bucket b's chain, every index checked (TORN if one is out of
+  // range or the chain loops). Under the write lock: before a walk that writes.
+  #chainLength(b: number): number {
+    const store = this.#store;
+    let n = 0;
+    for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) {
+      store.valid(e);
+      if (++n > store.blockCount) throw TORN;
+    }
+    return n;
   }
 
   // The per-call bound of a write that takes only { timeout }.
