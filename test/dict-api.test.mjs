@@ -90,7 +90,7 @@ test('two Dicts embedded in one named Segment, written by two other processes: e
     const keys = [['n', 'number'], ['b', 'bigint']];
     for (const [id, offset] of offsets.entries()) {
       for (const sub of [0, 1]) {
-        procs.push(startNode(PEER, [JSON.stringify({ mode: 'incr', segment: segName, offset, id: id * 2 + sub, count: COUNT, keys })], { timeoutMs: 60000, waitMs: 15000 }));
+        procs.push(startNode(PEER, [JSON.stringify({ mode: 'incr', segment: segName, offset, id: id * 2 + sub, count: COUNT, keys })], { timeoutMs: 60000, waitMs: 30000 }));
       }
     }
     await Promise.all(procs.map((p) => p.line(/^ready$/)));

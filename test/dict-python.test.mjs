@@ -307,7 +307,7 @@ test('Python reads while a Node process rewrites 200 keys (1 .. 40+ blocks) and 
       cwd: ROOT,
       env: { ...process.env, DICT_PY_WRITER: JSON.stringify({ name, keys, counters, valueModule: VALUE_MODULE, maxMs: 15000 }) },
       timeoutMs: 30000,
-      waitMs: 10000,
+      waitMs: 30000,
     });
     let py;
     try {

@@ -80,7 +80,7 @@ async function expireNow(d, ...keys) {
 
 /** startNode(PEER, [JSON cfg]) capped at `ms`, recorded in `procs` for reap(). */
 function startPeer(procs, cfg, ms = 30000) {
-  const p = startNode(PEER, [JSON.stringify(cfg)], { timeoutMs: ms, waitMs: 15000 });
+  const p = startNode(PEER, [JSON.stringify(cfg)], { timeoutMs: ms, waitMs: 30000 });
   procs.push(p);
   return p;
 }

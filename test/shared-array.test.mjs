@@ -114,7 +114,7 @@ test('every element type round-trips between two processes; open(name) recreates
       assert.ok(Array.from(sa.array).every((v) => v === 0 || v === 0n), `${type} starts zeroed`);
       sa.array.set(pattern(type, LENGTH, 'parent'));
     }
-    const peer = startNode(PEER, ['roundtrip', ...made.map(({ type, name }) => `${type}=${name}`)]);
+    const peer = startNode(PEER, ['roundtrip', ...made.map(({ type, name }) => `${type}=${name}`)], { timeoutMs: 60000, waitMs: 30000 });
     const { results } = await reportOf(peer, 'roundtrip peer');
     assert.equal(results.length, TYPES.length);
     for (const [i, { type, name, sa }] of made.entries()) {
@@ -155,7 +155,7 @@ test('Atomics across 4 processes: 20 000 adds each on an Int32Array and a BigInt
     const i64 = a64.array;
     const START64 = 2n ** 40n - 1n;
     i64[INDEX] = START64;
-    for (let p = 0; p < PROCS; p++) peers.push(startNode(PEER, ['add', n32, n64, INDEX, ITERATIONS]));
+    for (let p = 0; p < PROCS; p++) peers.push(startNode(PEER, ['add', n32, n64, INDEX, ITERATIONS], { timeoutMs: 60000, waitMs: 30000 })); // a loaded machine starts node slowly
     await Promise.all(peers.map((p) => p.line(/^ready$/)));
     Atomics.store(i32, 0, 1); // open the start gate: all four add at once
     Atomics.notify(i32, 0);
