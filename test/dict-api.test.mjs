@@ -210,6 +210,47 @@ test('a lock holder SIGSTOPped (not dead): writes throw ETIMEDOUT naming the Dic
   }
 });
 
+test('a writer stopped mid-change (shards half-written, lock held): reads give up with the handle\'s bound, naming the key; after it resumes they answer', async () => {
+  const name = named('d-stopped-mid');
+  const d = Dict.create(name, { memory: 65536 });
+  const h = Dict.open(name, { timeout: 200 });
+  let holder;
+  let stopped = false;
+  try {
+    d.set('k', 'v');
+    holder = startNode(HOLDER, [name, 0], { timeoutMs: 60000, waitMs: 30000 });
+    await holder.line(/^locked$/);
+    holder.send('odd\n');
+    await holder.line(/^odd$/);
+    process.kill(holder.child.pid, 'SIGSTOP');
+    stopped = true;
+    for (const [op, call] of [['get', () => h.get('k')], ['ttl', () => h.ttl('k')], ['keys', () => h.keys()]]) {
+      assert.throws(call, (err) => {
+        expectCode('ETIMEDOUT', ShmkitError)(err);
+        const subject = op === 'keys' ? 'keys\\(\\)' : `${op} 'k'`;
+        assert.match(err.message, new RegExp(`^ETIMEDOUT: Dict '${name}': ${subject}: the write lock was not free within 200 ms \\(held by pid ${holder.child.pid}\\)`));
+        return true;
+      }, op);
+    }
+    process.kill(holder.child.pid, 'SIGCONT');
+    stopped = false;
+    holder.send('even\n');
+    await holder.line(/^even$/);
+    holder.send('unlock\n');
+    await holder.line(/^unlocked$/);
+    assert.equal(h.get('k'), 'v');
+    assert.deepEqual(h.keys(), ['k']);
+    holder.send('exit\n');
+    await withTimeout(holder.done, STEP_MS, 'the holder to exit');
+  } finally {
+    if (stopped) process.kill(holder.child.pid, 'SIGCONT');
+    await reap(holder);
+    h.close();
+    d.close();
+    unlinkQuietly(name);
+  }
+});
+
 // ---- 3. every throw has a code ------------------------------------------------------
 
 test('a corrupt chain met by a write or a read: ERR_SHMKIT_BAD_LAYOUT naming the Dict, never a bare error', () => {
