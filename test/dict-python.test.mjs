@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Dict, Queue, Segment } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
-import { STEP_MS, sleep, unlinkQuietly } from './fixtures/helpers.mjs';
+import { STEP_MS, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
 import { reap, run, startProcess } from './fixtures/proc.mjs';
 
 const READER = fileURLToPath(new URL('./fixtures/py_dict_reader.py', import.meta.url));
@@ -189,7 +189,7 @@ test('Python reads what Node wrote: every value type, keys of 1 .. 65535 bytes s
     d.set('expired', 'gone', { ttl: 1 });
     d.set('ttl-live', 'still here', { ttl: 60000 });
     cases.push(['ttl-live', 'still here']);
-    await sleep(20);
+    await waitUntil(() => d.ttl('expired') === undefined, STEP_MS, "'expired' to expire");
     assert.equal(d.get('expired'), undefined);
     assert.deepEqual(d.getStale('expired'), { value: 'gone', stale: true }, 'the expired entry is still in memory');
     const missing = ['expired', 'nope', coll[2], 'ascii '];
@@ -307,7 +307,7 @@ test('Python reads while a Node process rewrites 200 keys (1 .. 40+ blocks) and 
       cwd: ROOT,
       env: { ...process.env, DICT_PY_WRITER: JSON.stringify({ name, keys, counters, valueModule: VALUE_MODULE, maxMs: 15000 }) },
       timeoutMs: 30000,
-      waitMs: 10000,
+      waitMs: 30000,
     });
     let py;
     try {

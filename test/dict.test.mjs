@@ -12,6 +12,10 @@
 // 5. Fragmentation: 1 000 000 replace/delete/add of 16 B .. 64 KiB values at
 //    up to 90 % of the capacity with { evict: false }: never ENOSPC.
 // 6. Bad input, wrong kinds, scribbled headers and geometry, closed handles.
+//
+// TTL tests give a minute wherever an entry must still be live and end it
+// with expire(k, 1) plus a bounded wait for the Dict to report it expired
+// (expireNow): a pause of the machine cannot break them.
 // 7. Memory overhead per entry (16-byte keys, 64-byte values).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,9 +68,19 @@ async function withDict(label, memory, fn) {
   }
 }
 
+/**
+ * Makes `keys` expire now and waits (bounded) until the Dict says they have.
+ * TTL tests set long TTLs (a minute) wherever an entry must still be live,
+ * and end its life with this: no pause of the machine can break them.
+ */
+async function expireNow(d, ...keys) {
+  for (const k of keys) assert.equal(d.expire(k, 1), true, `expire('${k}', 1) on a live key`);
+  await waitUntil(() => keys.every((k) => d.ttl(k) === undefined), STEP_MS, `${keys.join(', ')} to expire`);
+}
+
 /** startNode(PEER, [JSON cfg]) capped at `ms`, recorded in `procs` for reap(). */
 function startPeer(procs, cfg, ms = 30000) {
-  const p = startNode(PEER, [JSON.stringify(cfg)], { timeoutMs: ms, waitMs: 15000 });
+  const p = startNode(PEER, [JSON.stringify(cfg)], { timeoutMs: ms, waitMs: 30000 });
   procs.push(p);
   return p;
 }
@@ -91,9 +105,9 @@ test('add: fails on a live key (value kept), succeeds on a missing, deleted or e
     assert.equal(d.add('k', 'again'), true);
     assert.equal(d.get('k'), 'again');
 
-    d.set('t', 'short-lived', { ttl: 150 });
+    d.set('t', 'short-lived', { ttl: 60000 });
     assert.equal(d.add('t', 'x'), false, 'add succeeded on a live (not yet expired) key');
-    await sleep(200);
+    await expireNow(d, 't');
     assert.equal(d.get('t'), undefined);
     assert.equal(d.add('t', 'fresh'), true, 'add failed on an expired key');
     assert.equal(d.get('t'), 'fresh');
@@ -103,22 +117,22 @@ test('add: fails on a live key (value kept), succeeds on a missing, deleted or e
     assert.equal(d.get('missing'), undefined);
     assert.equal(d.replace('k', 42), true);
     assert.equal(d.get('k'), 42);
-    assert.equal(d.replace('k', 'typed', { ttl: 5000 }), true);
+    assert.equal(d.replace('k', 'typed', { ttl: 60000 }), true);
     assert.equal(d.get('k'), 'typed');
-    assert.ok(d.ttl('k') > 4000 && d.ttl('k') <= 5000, `ttl after replace with ttl 5000: ${d.ttl('k')}`);
+    assert.ok(d.ttl('k') > 30000 && d.ttl('k') <= 60000, `ttl after replace with ttl 60000: ${d.ttl('k')}`);
 
     // compareAndSet: an expired key counts as missing; its ttl option applies
     d.set('x', 'old', { ttl: 20 });
-    await sleep(50);
+    await waitUntil(() => d.ttl('x') === undefined, STEP_MS, "'x' to expire");
     assert.equal(d.compareAndSet('x', 'old', 'new'), false, 'compareAndSet matched an expired value');
-    assert.equal(d.compareAndSet('x', undefined, 'new', { ttl: 5000 }), true, 'an expired key is not "missing" to compareAndSet');
+    assert.equal(d.compareAndSet('x', undefined, 'new', { ttl: 60000 }), true, 'an expired key is not "missing" to compareAndSet');
     assert.equal(d.get('x'), 'new');
-    assert.ok(d.ttl('x') > 4000 && d.ttl('x') <= 5000);
+    assert.ok(d.ttl('x') > 30000 && d.ttl('x') <= 60000);
     assert.equal(d.compareAndSet('x', 'new', 'newer'), true);
     assert.equal(d.ttl('x'), 0, 'compareAndSet without ttl kept the old expiry');
 
     d.set('e', 'old', { ttl: 20 });
-    await sleep(50);
+    await waitUntil(() => d.ttl('e') === undefined, STEP_MS, "'e' to expire");
     assert.equal(d.replace('e', 'new'), false, 'replace succeeded on an expired key');
     assert.deepEqual(d.getStale('e'), { value: 'old', stale: true }, 'a failed replace changed the expired entry');
     assert.deepEqual(d.check(), []);
@@ -142,12 +156,12 @@ test('incr: without init a missing key stays missing; with init it starts from i
     assert.equal(d.get('c'), -3.5);
 
     // ttl when initialising
-    assert.equal(d.incr('t', 2, { init: 0, ttl: 150 }), 2);
+    assert.equal(d.incr('t', 2, { init: 0, ttl: 60000 }), 2);
     const left = d.ttl('t');
-    assert.ok(left > 0 && left <= 150, `ttl of an entry incr created with ttl 150: ${left}`);
-    assert.equal(d.incr('t', 3, { ttl: 100000 }), 5, 'incr on a live key');
-    assert.ok(d.ttl('t') <= 150, 'incr on a live key extended its ttl');
-    await sleep(200);
+    assert.ok(left > 30000 && left <= 60000, `ttl of an entry incr created with ttl 60000: ${left}`);
+    assert.equal(d.incr('t', 3, { ttl: 600000 }), 5, 'incr on a live key');
+    assert.ok(d.ttl('t') <= 60000, 'incr on a live key extended its ttl');
+    await expireNow(d, 't');
     assert.equal(d.get('t'), undefined);
     assert.equal(d.incr('t', 1), undefined, 'incr of an expired key without init');
     assert.equal(d.get('t'), undefined);
@@ -190,20 +204,20 @@ test('ttl/expire: 0 = never, ms left otherwise, undefined when missing or expire
     assert.equal(d.ttl('forever'), 0);
     d.set('zero', 1, { ttl: 0 });
     assert.equal(d.ttl('zero'), 0, 'ttl 0 is "never"');
-    d.set('k', 'v', { ttl: 1000 });
+    d.set('k', 'v', { ttl: 60000 });
     const left = d.ttl('k');
-    assert.ok(left > 900 && left <= 1000, `ttl right after set with ttl 1000: ${left}`);
+    assert.ok(left > 30000 && left <= 60000, `ttl right after set with ttl 60000: ${left}`);
 
     assert.equal(d.expire('k', 0), true);
     assert.equal(d.ttl('k'), 0);
-    assert.equal(d.expire('k', 150), true);
-    assert.ok(d.ttl('k') > 0 && d.ttl('k') <= 150);
-    assert.equal(d.expire('forever', 60000), true);
-    assert.ok(d.ttl('forever') > 59000);
+    assert.equal(d.expire('k', 90000), true);
+    assert.ok(d.ttl('k') > 60000 && d.ttl('k') <= 90000, `ttl after expire 90000: ${d.ttl('k')}`);
+    assert.equal(d.expire('forever', 600000), true);
+    assert.ok(d.ttl('forever') > 500000);
     assert.equal(d.expire('missing', 10), false);
     assert.equal(d.get('missing'), undefined);
 
-    await sleep(200);
+    await expireNow(d, 'k');
     assert.equal(d.get('k'), undefined);
     assert.equal(d.ttl('k'), undefined);
     assert.equal(d.expire('k', 0), false, 'expire revived an expired key');
@@ -220,7 +234,7 @@ test('ttl/expire: 0 = never, ms left otherwise, undefined when missing or expire
     // lists expire too
     d.rpush('l', 'a');
     assert.equal(d.expire('l', 20), true);
-    await sleep(50);
+    await waitUntil(() => d.ttl('l') === undefined, STEP_MS, 'the list to expire');
     assert.equal(d.llen('l'), 0);
     assert.equal(d.lpop('l'), undefined);
     assert.equal(d.rpush('l', 'b'), 1, 'an expired list was pushed onto');
@@ -231,13 +245,13 @@ test('ttl/expire: 0 = never, ms left otherwise, undefined when missing or expire
 test('getStale: expired values until reclaimed (flushExpired, overwrite), stale flag; get never sees them', async () => {
   await withDict('d-stale', 65536, async (d) => {
     assert.equal(d.getStale('nope'), undefined);
-    d.set('a', 'A', { ttl: 150 });
-    d.set('b', 7n, { ttl: 150 });
-    d.set('c', new Uint8Array([1, 2, 3]), { ttl: 150 });
+    d.set('a', 'A', { ttl: 60000 });
+    d.set('b', 7n, { ttl: 60000 });
+    d.set('c', new Uint8Array([1, 2, 3]), { ttl: 60000 });
     d.set('keep', true);
     assert.deepEqual(d.getStale('a'), { value: 'A', stale: false });
     assert.deepEqual(d.getStale('keep'), { value: true, stale: false });
-    await sleep(200);
+    await expireNow(d, 'a', 'b', 'c');
     assert.equal(d.get('a'), undefined);
     assert.deepEqual(d.getStale('a'), { value: 'A', stale: true });
     assert.deepEqual(d.getStale('b'), { value: 7n, stale: true });
@@ -300,7 +314,7 @@ test('keys(max): live keys only, at most max, 0 = all', async () => {
     d.rpush('a-list', 'x');
     want.push('a-list');
     d.set('dying', 1, { ttl: 10 });
-    await sleep(30);
+    await waitUntil(() => d.ttl('dying') === undefined, STEP_MS, "'dying' to expire");
     assert.deepEqual(d.keys(0).sort(), want.sort());
     assert.equal(d.keys().length, 1024, 'default max is 1024');
     assert.equal(d.keys(10).length, 10);
@@ -1023,11 +1037,20 @@ test('create/open/openOrCreate/unlink: EEXIST, ENOENT, a second handle shares th
   await withDict('d-open', 65536, async (d, name) => {
     assert.throws(() => Dict.create(name, { memory: 65536 }), expectCode('EEXIST'));
     const d2 = Dict.open(name);
-    const d3 = Dict.openOrCreate(name, { memory: 8192 });
+    // The openOrCreate rule: memory is compared as the Dict records it (whole
+    // 64-byte blocks), so 65536 + 63 is the same Dict; any other size is refused.
+    const d3 = Dict.openOrCreate(name, { memory: 65536 + 63 });
+    for (const memory of [8192, 65536 + 64, 1 << 20]) {
+      assert.throws(() => Dict.openOrCreate(name, { memory }), (err) => {
+        expectCode('ERR_SHMKIT_MISMATCH', ShmkitError)(err);
+        assert.match(err.message, new RegExp(`^Dict '${name}' already exists with memory 65536; openOrCreate asked for ${memory} `));
+        return true;
+      }, `memory ${memory}`);
+    }
     try {
       d.set('shared', 'yes');
       assert.equal(d2.get('shared'), 'yes');
-      assert.equal(d3.capacity, d.capacity, 'openOrCreate of an existing dict took the new geometry');
+      assert.equal(d3.capacity, d.capacity);
       d3.rpush('l', 1);
       assert.equal(d.llen('l'), 1);
     } finally {
@@ -1211,11 +1234,23 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       rpop: () => h.rpop('l'),
       llen: () => h.llen('l'),
       size: () => h.size,
+      capacity: () => h.capacity,
+      timeout: () => h.timeout,
       freeSpace: () => h.freeSpace(),
       check: () => h.check(),
     };
-    for (const [m, call] of Object.entries(calls)) assert.throws(call, expectCode('ERR_SHMKIT_CLOSED', ShmkitError), m);
+    // Every public method and getter of the prototype is in the table (a new one must be added).
+    const own = Object.getOwnPropertyNames(Dict.prototype).filter((p) => p !== 'constructor' && p !== 'close');
+    assert.deepEqual(own.filter((p) => !(p in calls)), [], 'methods or getters missing from the closed-handle table');
+    for (const [m, call] of Object.entries(calls)) {
+      assert.throws(call, (err) => {
+        expectCode('ERR_SHMKIT_CLOSED', ShmkitError)(err);
+        assert.equal(err.message, `Dict '${name}' is closed`);
+        return true;
+      }, m);
+    }
     assert.equal(h.closed, true);
+    assert.equal(h.name, name);
     assert.equal(d.get('k'), 1);
     assert.equal(d.size, 1);
   });

@@ -9,9 +9,10 @@
 //    Int32Array element and on a BigInt64Array element: exact totals.
 // 4. Python's multiprocessing.shared_memory reads the header and the float64
 //    data at the documented offsets (struct), and writes back.
-// 5. Bad input (types, lengths, limits), a mismatched type on open and on
-//    openOrCreate, other kinds and corrupted headers (ERR_SHMKIT_BAD_LAYOUT,
-//    no crash, no leaked descriptor), close().
+// 5. Bad input (types, lengths, limits), a mismatched type or length on open
+//    and on openOrCreate (ERR_SHMKIT_MISMATCH), other kinds and corrupted
+//    headers (ERR_SHMKIT_BAD_LAYOUT, no crash, no leaked descriptor),
+//    close() (every getter throws ERR_SHMKIT_CLOSED).
 // 6. Embedded init/attach in a plain SharedArrayBuffer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +32,7 @@ const SharedArray = shmkit.SharedArray ?? (await import('../dist/src/array/share
 const PEER = fileURLToPath(new URL('./fixtures/shared-array-peer.mjs', import.meta.url));
 const devShm = (name) => `/dev/shm${name}`;
 const BAD_LAYOUT = expectCode('ERR_SHMKIT_BAD_LAYOUT');
+const MISMATCH = expectCode('ERR_SHMKIT_MISMATCH');
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 // ------------------------------------------------------------ 1. layout --
@@ -50,11 +52,11 @@ test('layout: offsets and type codes are the documented on-disk values', () => {
   });
   for (const type of TYPES) assert.equal(L.ELEMENT_BYTES.get(L.ElementType[type]), globalThis[type].BYTES_PER_ELEMENT, type);
   // 128 + length * size, rounded up to 8
-  assert.equal(SharedArray.byteLength(Float64Array, 10), 208);
-  assert.equal(SharedArray.byteLength(Int8Array, 3), 136);
-  assert.equal(SharedArray.byteLength(Int16Array, 4), 136);
-  assert.equal(SharedArray.byteLength(Uint8Array, 0), 128);
-  assert.equal(SharedArray.byteLength(Uint8Array, 2 ** 32), 128 + 2 ** 32, 'the largest Uint8Array Node 20 makes is accepted');
+  assert.equal(SharedArray.byteLength({ type: Float64Array, length: 10 }), 208);
+  assert.equal(SharedArray.byteLength({ type: Int8Array, length: 3 }), 136);
+  assert.equal(SharedArray.byteLength({ type: Int16Array, length: 4 }), 136);
+  assert.equal(SharedArray.byteLength({ type: Uint8Array, length: 0 }), 128);
+  assert.equal(SharedArray.byteLength({ type: Uint8Array, length: 2 ** 32 }), 128 + 2 ** 32, 'the largest Uint8Array Node 20 makes is accepted');
 });
 
 test('a named array as raw bytes: header, geometry and native-order data where LAYOUT.md says', () => {
@@ -62,7 +64,7 @@ test('a named array as raw bytes: header, geometry and native-order data where L
   let sa;
   let raw;
   try {
-    sa = SharedArray.create(name, Float64Array, 3, { mode: 0o640 });
+    sa = SharedArray.create(name, { type: Float64Array, length: 3, mode: 0o640 });
     sa.array.set([1.5, -2, NaN]);
     raw = Segment.open(name);
     assert.equal(raw.size, 128 + 24);
@@ -104,7 +106,7 @@ test('every element type round-trips between two processes; open(name) recreates
     for (const type of TYPES) {
       const entry = { type, name: uniqueName(`sa-rt-${type}`), sa: undefined };
       made.push(entry);
-      const sa = (entry.sa = SharedArray.create(entry.name, globalThis[type], LENGTH));
+      const sa = (entry.sa = SharedArray.create(entry.name, { type: globalThis[type], length: LENGTH }));
       assert.equal(sa.type, type);
       assert.equal(sa.length, LENGTH);
       assert.equal(sa.array.constructor, globalThis[type]);
@@ -112,7 +114,7 @@ test('every element type round-trips between two processes; open(name) recreates
       assert.ok(Array.from(sa.array).every((v) => v === 0 || v === 0n), `${type} starts zeroed`);
       sa.array.set(pattern(type, LENGTH, 'parent'));
     }
-    const peer = startNode(PEER, ['roundtrip', ...made.map(({ type, name }) => `${type}=${name}`)]);
+    const peer = startNode(PEER, ['roundtrip', ...made.map(({ type, name }) => `${type}=${name}`)], { timeoutMs: 60000, waitMs: 30000 });
     const { results } = await reportOf(peer, 'roundtrip peer');
     assert.equal(results.length, TYPES.length);
     for (const [i, { type, name, sa }] of made.entries()) {
@@ -147,13 +149,13 @@ test('Atomics across 4 processes: 20 000 adds each on an Int32Array and a BigInt
   let a64;
   const peers = [];
   try {
-    a32 = SharedArray.create(n32, Int32Array, 16);
-    a64 = SharedArray.create(n64, BigInt64Array, 16);
+    a32 = SharedArray.create(n32, { type: Int32Array, length: 16 });
+    a64 = SharedArray.create(n64, { type: BigInt64Array, length: 16 });
     const i32 = a32.array;
     const i64 = a64.array;
     const START64 = 2n ** 40n - 1n;
     i64[INDEX] = START64;
-    for (let p = 0; p < PROCS; p++) peers.push(startNode(PEER, ['add', n32, n64, INDEX, ITERATIONS]));
+    for (let p = 0; p < PROCS; p++) peers.push(startNode(PEER, ['add', n32, n64, INDEX, ITERATIONS], { timeoutMs: 60000, waitMs: 30000 })); // a loaded machine starts node slowly
     await Promise.all(peers.map((p) => p.line(/^ready$/)));
     Atomics.store(i32, 0, 1); // open the start gate: all four add at once
     Atomics.notify(i32, 0);
@@ -212,7 +214,7 @@ test('Python reads the float64 data at the documented offset (struct) and writes
   const values = [0.1, -2.5, 1e300, -0, Number.MIN_VALUE, NaN, Infinity, -Infinity, Math.PI, 12345.678];
   let sa;
   try {
-    sa = SharedArray.create(name, Float64Array, values.length);
+    sa = SharedArray.create(name, { type: Float64Array, length: values.length });
     sa.array.set(values);
     const WRITE = 5;
     const r = await run('python3', ['-c', PY_READER, name.slice(1), WRITE], { timeoutMs: PY_TIMEOUT_MS });
@@ -244,23 +246,23 @@ test('bad types and lengths throw before anything is created', () => {
   try {
     for (const type of notTypes) {
       for (const call of [
-        () => SharedArray.create(name, type, 4),
-        () => SharedArray.openOrCreate(name, type, 4),
-        () => SharedArray.byteLength(type, 4),
-        () => SharedArray.init(new SharedArrayBuffer(1024), 0, type, 4),
+        () => SharedArray.create(name, { type, length: 4 }),
+        () => SharedArray.openOrCreate(name, { type, length: 4 }),
+        () => SharedArray.byteLength({ type, length: 4 }),
+        () => SharedArray.init(new SharedArrayBuffer(1024), 0, { type, length: 4 }),
         // (open and attach take no type as "whatever is recorded")
-        ...(type === undefined ? [] : [() => SharedArray.open(name, type), () => SharedArray.attach(new SharedArrayBuffer(1024), 0, type)]),
+        ...(type === undefined ? [] : [() => SharedArray.open(name, { type }), () => SharedArray.attach(new SharedArrayBuffer(1024), 0, { type })]),
       ]) {
         assert.throws(call, (err) => {
           expectCode('ERR_INVALID_ARG_TYPE', TypeError)(err);
-          assert.match(err.message, /"type" argument must be a TypedArray constructor \(Int8Array, .*BigUint64Array\)/);
+          assert.match(err.message, /"options.type" argument must be a TypedArray constructor \(Int8Array, .*BigUint64Array\)/);
           return true;
         }, `type ${String(type?.name ?? type)}`);
       }
     }
-    assert.throws(() => SharedArray.create(name, Buffer, 4), /function Buffer \(a subclass of Uint8Array: pass Uint8Array itself\)/);
-    assert.throws(() => SharedArray.create(name, MyFloats, 4), /function MyFloats \(a subclass of Float64Array/);
-    assert.throws(() => SharedArray.create(name, Array, 4), /Received function Array$/);
+    assert.throws(() => SharedArray.create(name, { type: Buffer, length: 4 }), /function Buffer \(a subclass of Uint8Array: pass Uint8Array itself\)/);
+    assert.throws(() => SharedArray.create(name, { type: MyFloats, length: 4 }), /function MyFloats \(a subclass of Float64Array/);
+    assert.throws(() => SharedArray.create(name, { type: Array, length: 4 }), /Received function Array$/);
 
     for (const [length, code, Type] of [
       [-1, 'ERR_OUT_OF_RANGE', RangeError],
@@ -272,20 +274,27 @@ test('bad types and lengths throw before anything is created', () => {
       [4n, 'ERR_INVALID_ARG_TYPE', TypeError],
       [undefined, 'ERR_INVALID_ARG_TYPE', TypeError],
     ]) {
-      assert.throws(() => SharedArray.create(name, Float64Array, length), expectCode(code, Type), `length ${String(length)}`);
-      assert.throws(() => SharedArray.byteLength(Float64Array, length), expectCode(code, Type), `length ${String(length)}`);
+      assert.throws(() => SharedArray.create(name, { type: Float64Array, length }), expectCode(code, Type), `length ${String(length)}`);
+      assert.throws(() => SharedArray.byteLength({ type: Float64Array, length }), expectCode(code, Type), `length ${String(length)}`);
     }
     // One typed array holds at most buffer.constants.MAX_LENGTH (2^32) elements in Node 20.
     for (const Ctor of [Uint8Array, Float64Array, BigUint64Array]) {
-      assert.throws(() => SharedArray.create(name, Ctor, 2 ** 32 + 1), (err) => {
+      assert.throws(() => SharedArray.create(name, { type: Ctor, length: 2 ** 32 + 1 }), (err) => {
         expectCode('ERR_OUT_OF_RANGE', RangeError)(err);
         assert.match(err.message, new RegExp(`It must be <= 4294967296 \\(the most elements one ${Ctor.name} may have in this Node.js\\)\\. Received 4294967297`));
         return true;
       });
     }
-    assert.throws(() => SharedArray.create(name, Float64Array, 4, { mode: 0o1000 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
-    assert.throws(() => SharedArray.create(name, Float64Array, 4, 'rw'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
-    assert.throws(() => SharedArray.create('a/b', Float64Array, 4), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
+    assert.throws(() => SharedArray.create(name, { type: Float64Array, length: 4, mode: 0o1000 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.throws(() => SharedArray.create(name, 'rw'), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => SharedArray.create(name), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    // The 0.x positional form is refused with a message that says what replaced it.
+    assert.throws(() => SharedArray.create(name, Float64Array, 4), (err) => {
+      expectCode('ERR_INVALID_ARG_TYPE', TypeError)(err);
+      assert.match(err.message, /an object \{ type, length \} \(the positional \(Type, length\) form was replaced\)/);
+      return true;
+    });
+    assert.throws(() => SharedArray.create('a/b', { type: Float64Array, length: 4 }), expectCode('ERR_INVALID_ARG_VALUE', TypeError));
     assert.equal(existsSync(devShm(name)), false, 'a failed create left a segment behind');
   } finally {
     unlinkQuietly(name);
@@ -296,11 +305,11 @@ test('length 0 is allowed: a header-only object and an empty array', () => {
   const name = uniqueName('sa-empty');
   let sa;
   try {
-    sa = SharedArray.create(name, BigInt64Array, 0);
+    sa = SharedArray.create(name, { type: BigInt64Array, length: 0 });
     assert.equal(sa.length, 0);
     assert.equal(sa.array.length, 0);
     assert.equal(statSync(devShm(name)).size, 128);
-    const again = SharedArray.open(name, BigInt64Array);
+    const again = SharedArray.open(name, { type: BigInt64Array });
     assert.equal(again.array.length, 0);
     assert.equal(again.type, 'BigInt64Array');
     again.close();
@@ -310,33 +319,37 @@ test('length 0 is allowed: a header-only object and an empty array', () => {
   }
 });
 
-test('open / openOrCreate with another type or length: ERR_SHMKIT_BAD_LAYOUT; the same shape opens the data', () => {
+test('open / openOrCreate with another type or length: ERR_SHMKIT_MISMATCH naming both values; the same shape opens the data', () => {
   const name = uniqueName('sa-mismatch');
   let sa;
   try {
-    sa = SharedArray.create(name, Uint8ClampedArray, 10);
+    sa = SharedArray.create(name, { type: Uint8ClampedArray, length: 10 });
     sa.array.set([1, 2, 3]);
     const fds = openFds();
     // Same element size is not enough: the type itself must match.
     for (const Ctor of [Uint8Array, Int8Array, Float64Array, BigUint64Array]) {
-      assert.throws(() => SharedArray.open(name, Ctor), (err) => {
-        BAD_LAYOUT(err);
+      assert.throws(() => SharedArray.open(name, { type: Ctor }), (err) => {
+        MISMATCH(err);
         assert.equal(err.name, 'ShmkitError');
         assert.equal(err.message, `SharedArray at ${name}: its element type is Uint8ClampedArray (10 elements), not ${Ctor.name}`);
         return true;
       });
-      assert.throws(() => SharedArray.openOrCreate(name, Ctor, 10), BAD_LAYOUT);
+      assert.throws(() => SharedArray.openOrCreate(name, { type: Ctor, length: 10 }), (err) => {
+        MISMATCH(err);
+        assert.equal(err.message, `SharedArray '${name}' already exists with type Uint8ClampedArray; openOrCreate asked for ${Ctor.name} (omit type to use the existing object, or unlink it first)`);
+        return true;
+      });
     }
-    assert.throws(() => SharedArray.openOrCreate(name, Uint8ClampedArray, 11), (err) => {
-      BAD_LAYOUT(err);
-      assert.equal(err.message, `SharedArray at ${name}: holds 10 elements, not 11`);
+    assert.throws(() => SharedArray.openOrCreate(name, { type: Uint8ClampedArray, length: 11 }), (err) => {
+      MISMATCH(err);
+      assert.match(err.message, new RegExp(`^SharedArray '${name}' already exists with length 10; openOrCreate asked for 11`));
       return true;
     });
     assert.equal(openFds(), fds, 'a refused open leaked its segment');
-    assert.throws(() => SharedArray.create(name, Uint8ClampedArray, 10), expectCode('EEXIST'));
+    assert.throws(() => SharedArray.create(name, { type: Uint8ClampedArray, length: 10 }), expectCode('EEXIST'));
 
-    const same = SharedArray.openOrCreate(name, Uint8ClampedArray, 10);
-    const typed = SharedArray.open(name, Uint8ClampedArray);
+    const same = SharedArray.openOrCreate(name, { type: Uint8ClampedArray, length: 10 });
+    const typed = SharedArray.open(name, { type: Uint8ClampedArray });
     try {
       assert.deepEqual([...same.array.subarray(0, 4)], [1, 2, 3, 0]);
       typed.array[3] = 300; // clamps
@@ -353,7 +366,7 @@ test('open / openOrCreate with another type or length: ERR_SHMKIT_BAD_LAYOUT; th
   // openOrCreate creates when absent (zeroed, with the mode asked for).
   let fresh;
   try {
-    fresh = SharedArray.openOrCreate(name, Int16Array, 7, { mode: 0o600 });
+    fresh = SharedArray.openOrCreate(name, { type: Int16Array, length: 7, mode: 0o600 });
     assert.equal(fresh.type, 'Int16Array');
     assert.equal(statSync(devShm(name)).mode & 0o777, 0o600);
     assert.deepEqual([...fresh.array], [0, 0, 0, 0, 0, 0, 0]);
@@ -377,15 +390,15 @@ test('a Mutex, a Queue or raw data opened as a SharedArray: ERR_SHMKIT_BAD_LAYOU
     raw.bytes.fill(0xab);
     const fds = openFds();
     assert.throws(() => SharedArray.open(nm), (err) => BAD_LAYOUT(err) && /holds a Mutex, not a SharedArray/.test(err.message));
-    assert.throws(() => SharedArray.open(nq, Float64Array), (err) => BAD_LAYOUT(err) && /holds a Queue, not a SharedArray/.test(err.message));
-    assert.throws(() => SharedArray.openOrCreate(nq, Float64Array, 4), BAD_LAYOUT);
+    assert.throws(() => SharedArray.open(nq, { type: Float64Array }), (err) => BAD_LAYOUT(err) && /holds a Queue, not a SharedArray/.test(err.message));
+    assert.throws(() => SharedArray.openOrCreate(nq, { type: Float64Array, length: 4 }), BAD_LAYOUT);
     assert.throws(() => SharedArray.open(nr), (err) => BAD_LAYOUT(err) && /not a shmkit object \(magic 0xabababab/.test(err.message));
     assert.equal(openFds(), fds, 'a refused open leaked its segment');
     // ...and the other way round.
     const nsa = uniqueName('sa-as-mutex');
     let sa;
     try {
-      sa = SharedArray.create(nsa, Int32Array, 32);
+      sa = SharedArray.create(nsa, { type: Int32Array, length: 32 });
       assert.throws(() => Mutex.open(nsa), (err) => BAD_LAYOUT(err) && /holds a SharedArray, not a Mutex/.test(err.message));
     } finally {
       sa?.close();
@@ -404,7 +417,7 @@ test('corrupted headers and geometry are refused with ERR_SHMKIT_BAD_LAYOUT, nev
   let sa;
   let raw;
   try {
-    sa = SharedArray.create(name, Float64Array, 10); // 208 bytes
+    sa = SharedArray.create(name, { type: Float64Array, length: 10 }); // 208 bytes
     raw = Segment.open(name);
     const view = new DataView(raw.buffer);
     const pristine = raw.bytes.slice(0, 128);
@@ -428,7 +441,7 @@ test('corrupted headers and geometry are refused with ERR_SHMKIT_BAD_LAYOUT, nev
     for (const [what, corrupt, message] of cases) {
       raw.bytes.set(pristine);
       corrupt();
-      for (const open of [() => SharedArray.open(name), () => SharedArray.open(name, Float64Array), () => SharedArray.attach(raw.buffer, 0)]) {
+      for (const open of [() => SharedArray.open(name), () => SharedArray.open(name, { type: Float64Array }), () => SharedArray.attach(raw.buffer, 0)]) {
         assert.throws(open, (err) => {
           BAD_LAYOUT(err);
           assert.match(err.message, message, what);
@@ -443,7 +456,7 @@ test('corrupted headers and geometry are refused with ERR_SHMKIT_BAD_LAYOUT, nev
     new DataView(tiny).setBigUint64(16, 96n, true);
     assert.throws(() => SharedArray.attach(tiny, 0), (err) => BAD_LAYOUT(err) && /claims 96 bytes, less than its 128-byte header/.test(err.message));
     raw.bytes.set(pristine);
-    const again = SharedArray.open(name, Float64Array);
+    const again = SharedArray.open(name, { type: Float64Array });
     assert.equal(again.length, 10);
     again.close();
   } finally {
@@ -458,7 +471,7 @@ test('close(): array throws ERR_SHMKIT_CLOSED, old views read zeros without cras
   let sa;
   let other;
   try {
-    sa = SharedArray.create(name, Int32Array, 8);
+    sa = SharedArray.create(name, { type: Int32Array, length: 8 });
     other = SharedArray.open(name);
     const kept = sa.array;
     assert.equal(sa.array, kept, 'array is created once');
@@ -467,18 +480,24 @@ test('close(): array throws ERR_SHMKIT_CLOSED, old views read zeros without cras
     assert.equal(sa.closed, false);
     sa.close();
     assert.equal(sa.closed, true);
-    assert.throws(() => sa.array, (err) => expectCode('ERR_SHMKIT_CLOSED')(err) && err.message === 'SharedArray is closed');
+    assert.throws(() => sa.array, (err) => expectCode('ERR_SHMKIT_CLOSED')(err) && err.message === `SharedArray '${name}' is closed`);
     assert.equal(kept[2], 0, 'a view kept past close() sees private zero pages');
     kept[3] = 9; // harmless
     assert.equal(other.array[2], 7);
     assert.equal(other.array[3], 0, 'a write through a closed view reached the object');
     sa.close(); // again: nothing
-    assert.equal(sa.length, 8, 'the shape stays readable');
-    assert.equal(sa.type, 'Int32Array');
+    // Every getter of a closed handle throws (closed and name excepted).
+    const members = { array: () => sa.array, length: () => sa.length, type: () => sa.type };
+    const own = Object.getOwnPropertyNames(SharedArray.prototype).filter((p) => p !== 'constructor');
+    assert.deepEqual(own.filter((p) => !(p in members)), [], 'getters or methods missing from the closed-handle table');
+    for (const [what, get] of Object.entries(members)) {
+      assert.throws(get, expectCode('ERR_SHMKIT_CLOSED'), `${what} on a closed handle`);
+    }
+    assert.equal(sa.name, name);
     other[Symbol.dispose]();
     assert.equal(other.closed, true);
     assert.throws(() => other.array, expectCode('ERR_SHMKIT_CLOSED'));
-    const third = SharedArray.open(name, Int32Array);
+    const third = SharedArray.open(name, { type: Int32Array });
     assert.equal(third.array[2], 7);
     third.close();
   } finally {
@@ -491,13 +510,13 @@ test('close(): array throws ERR_SHMKIT_CLOSED, old views read zeros without cras
 // --------------------------------------------------------- 6. embedded --
 
 test('embedded: init and attach in a plain SharedArrayBuffer, side by side, Atomics at an 8-aligned offset', () => {
-  const first = SharedArray.byteLength(Int8Array, 5); // 133 -> 136
+  const first = SharedArray.byteLength({ type: Int8Array, length: 5 }); // 133 -> 136
   assert.equal(first, 136);
-  const second = SharedArray.byteLength(BigInt64Array, 4);
+  const second = SharedArray.byteLength({ type: BigInt64Array, length: 4 });
   const buffer = new SharedArrayBuffer(8 + first + second);
   new Uint8Array(buffer).fill(0xff); // init must not keep old bytes
-  const a = SharedArray.init(buffer, 8, Int8Array, 5);
-  const b = SharedArray.init(buffer, 8 + first, BigInt64Array, 4);
+  const a = SharedArray.init(buffer, 8, { type: Int8Array, length: 5 });
+  const b = SharedArray.init(buffer, 8 + first, { type: BigInt64Array, length: 4 });
   assert.equal(a.name, null);
   assert.equal(a.byteOffset, 8);
   assert.deepEqual([...a.array], [0, 0, 0, 0, 0]);
@@ -510,24 +529,24 @@ test('embedded: init and attach in a plain SharedArrayBuffer, side by side, Atom
   assert.equal(Atomics.compareExchange(b.array, 3, -(2n ** 62n), 5n), -(2n ** 62n));
 
   const a2 = SharedArray.attach(buffer, 8);
-  const b2 = SharedArray.attach(buffer, 8 + first, BigInt64Array);
+  const b2 = SharedArray.attach(buffer, 8 + first, { type: BigInt64Array });
   assert.equal(a2.type, 'Int8Array');
   assert.deepEqual([...a2.array], [-1, 2, -3, 4, -5]);
   assert.equal(b2.array[3], 5n);
-  assert.throws(() => SharedArray.attach(buffer, 8, Uint8Array), (err) => BAD_LAYOUT(err) && /at offset 8: its element type is Int8Array/.test(err.message));
-  assert.throws(() => SharedArray.attach(buffer, 8 + first, Mutex), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+  assert.throws(() => SharedArray.attach(buffer, 8, { type: Uint8Array }), (err) => MISMATCH(err) && /at offset 8: its element type is Int8Array/.test(err.message));
+  assert.throws(() => SharedArray.attach(buffer, 8 + first, { type: Mutex }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
   // A worker-thread-style second view of the same memory shares the data.
   b2.array[0] = -7n;
   assert.equal(b.array[0], -7n);
 
   // Placement errors: misaligned, too small, not a SharedArrayBuffer.
-  assert.throws(() => SharedArray.init(buffer, 4, Int8Array, 1), expectCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SharedArray.init(new SharedArrayBuffer(200), 0, Float64Array, 10), expectCode('ERR_OUT_OF_RANGE', RangeError));
-  assert.throws(() => SharedArray.init(new ArrayBuffer(1024), 0, Float64Array, 10), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+  assert.throws(() => SharedArray.init(buffer, 4, { type: Int8Array, length: 1 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SharedArray.init(new SharedArrayBuffer(200), 0, { type: Float64Array, length: 10 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+  assert.throws(() => SharedArray.init(new ArrayBuffer(1024), 0, { type: Float64Array, length: 10 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
   assert.throws(() => SharedArray.attach(new SharedArrayBuffer(32), 0), (err) => BAD_LAYOUT(err) && /too small for a shmkit header/.test(err.message));
   // A failed init leaves the memory alone.
   const untouched = new SharedArrayBuffer(200);
-  assert.throws(() => SharedArray.init(untouched, 0, Float64Array, 10), expectCode('ERR_OUT_OF_RANGE'));
+  assert.throws(() => SharedArray.init(untouched, 0, { type: Float64Array, length: 10 }), expectCode('ERR_OUT_OF_RANGE'));
   assert.ok(new Uint8Array(untouched).every((x) => x === 0));
 
   a.close();
@@ -542,7 +561,7 @@ test('a SharedArray in a worker thread sees the same memory (named open)', async
   let sa;
   let worker;
   try {
-    sa = SharedArray.create(name, Float32Array, 4);
+    sa = SharedArray.create(name, { type: Float32Array, length: 4 });
     sa.array.set([1.5, 2.5]);
     worker = new Worker(
       `const { parentPort, workerData } = require('node:worker_threads');
@@ -552,8 +571,9 @@ test('a SharedArray in a worker thread sees the same memory (named open)', async
          const sa = SharedArray.open(workerData.name);
          const seen = [...sa.array];
          sa.array[3] = -0.25;
+         const type = sa.type;
          sa.close();
-         parentPort.postMessage({ seen, type: sa.type });
+         parentPort.postMessage({ seen, type });
        })().catch((err) => parentPort.postMessage({ error: String(err.stack) }));`,
       { eval: true, workerData: { name, fallback: new URL('../dist/src/array/shared-array.js', import.meta.url).href } },
     );

@@ -2,13 +2,13 @@
  * SharedArray: a typed array (any of the eleven built-in kinds) in shared
  * memory, named or embedded. The element type and the length are recorded
  * in the object, so `open(name)` gives back the same kind of array, and
- * `open(name, Float64Array)` refuses anything else. `handle.array` is a real
+ * `open(name, { type: Float64Array })` refuses anything else. `handle.array` is a real
  * typed array over the shared memory: index it, `set()` it, or use `Atomics`
  * on it (integer types) across processes. See shared-array-layout.ts.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { MAX_SIZE, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType, outOfRange } from '../errors.js';
+import { ShmkitError, invalidArgType, mismatchError, outOfRange } from '../errors.js';
 import { HEADER_LENGTH, objectBytesAt } from '../layout/header.js';
 import { Segment } from '../segment/segment.js';
 import { SharedObject } from '../object/shared-object.js';
@@ -103,20 +103,34 @@ function typeCodeOf(type: unknown): number {
   } else {
     received = `type ${typeof type} (${String(type)})`;
   }
-  const e = new TypeError(`The "type" argument must be a TypedArray constructor (${TYPE_LIST}). Received ${received}`) as TypeError & { code: string };
+  const e = new TypeError(`The "options.type" argument must be a TypedArray constructor (${TYPE_LIST}). Received ${received}`) as TypeError & { code: string };
   e.code = 'ERR_INVALID_ARG_TYPE';
   throw e;
 }
 
 function checkLength(typeCode: number, length: unknown): number {
-  if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
-  if (!Number.isInteger(length)) throw outOfRange('length', 'an integer', length);
-  if (length < 0) throw outOfRange('length', '>= 0', length);
+  if (typeof length !== 'number') throw invalidArgType('options.length', 'of type number', length);
+  if (!Number.isInteger(length)) throw outOfRange('options.length', 'an integer', length);
+  if (length < 0) throw outOfRange('options.length', '>= 0', length);
   const max = maxSharedArrayLength(ELEMENT_BYTES.get(typeCode) as number);
   if (length > max) {
-    throw outOfRange('length', `<= ${max} (the most elements one ${ELEMENT_TYPE_NAMES.get(typeCode)} may have in this Node.js)`, length);
+    throw outOfRange('options.length', `<= ${max} (the most elements one ${ELEMENT_TYPE_NAMES.get(typeCode)} may have in this Node.js)`, length);
   }
   return length;
+}
+
+/** Geometry of a SharedArray: what `create`, `openOrCreate`, `byteLength` and `init` take. */
+export interface SharedArrayOptions<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor> {
+  /** The element type: one of the eleven built-in TypedArray constructors (`Float64Array`, ...). */
+  type: C;
+  /** Number of elements (0 allowed), fixed for the array's life. */
+  length: number;
+}
+
+/** What `open` and `attach` take: the element type the caller expects, if any. */
+export interface SharedArrayOpenOptions<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor> {
+  /** When given, an array of another element type is refused with ERR_SHMKIT_MISMATCH. */
+  type?: C;
 }
 
 /** What the object is formatted with. */
@@ -126,6 +140,17 @@ interface Geometry {
   /** Embedded memory may hold anything; a new segment is already zero (zeroing it would touch every page). */
   zeroData: boolean;
   mode?: number;
+}
+
+// The geometry fields of a formatted array (its header checked first).
+function typeCodeAt(buffer: SharedArrayBuffer, byteOffset: number): number {
+  return new DataView(buffer, byteOffset, DATA_OFFSET).getUint32(TYPE_OFFSET, true);
+}
+function lengthAt(buffer: SharedArrayBuffer, byteOffset: number): number {
+  return Number(new DataView(buffer, byteOffset, DATA_OFFSET).getBigUint64(LENGTH_OFFSET, true));
+}
+function typeName(code: number): string {
+  return ELEMENT_TYPE_NAMES.get(code) ?? `unknown type code ${code}`;
 }
 
 const SPEC: ObjectSpec<Geometry> = {
@@ -148,23 +173,46 @@ const SPEC: ObjectSpec<Geometry> = {
     // initObject publishes the magic after this (release): openers that see
     // it see this geometry.
   },
+  // The openOrCreate rule: type and length (both required there) must be the existing array's.
+  checkExisting: (buffer, byteOffset, g, name) => {
+    if (objectBytesAt(buffer, byteOffset) < DATA_OFFSET) return; // the constructor reports the bad layout
+    const typeCode = typeCodeAt(buffer, byteOffset);
+    if (typeCode !== g.typeCode) throw mismatchError('SharedArray', name, 'type', typeName(typeCode), typeName(g.typeCode));
+    const length = lengthAt(buffer, byteOffset);
+    if (length !== g.length) throw mismatchError('SharedArray', name, 'length', length, g.length);
+  },
 };
 
-function geometry(type: unknown, length: unknown, zeroData: boolean): Geometry {
-  const typeCode = typeCodeOf(type);
-  return { typeCode, length: checkLength(typeCode, length), zeroData };
+function geometry(options: unknown, zeroData: boolean): Geometry & NamedCreateOptions {
+  if (typeof options === 'function') {
+    // The 0.x positional form (name, Type, length): say what replaced it.
+    throw invalidArgType('options', 'an object { type, length } (the positional (Type, length) form was replaced)', options);
+  }
+  const opts = checkObject<SharedArrayOptions & NamedCreateOptions>('options', options);
+  const typeCode = typeCodeOf(opts.type);
+  const g: Geometry & NamedCreateOptions = { typeCode, length: checkLength(typeCode, opts.length), zeroData };
+  if (opts.mode !== undefined) g.mode = opts.mode;
+  return g;
 }
 
-/** A typed array in shared memory. */
+/** The type code `open`/`attach` were asked for, or -1 for any. */
+function expectedType(options: unknown): number {
+  if (options === undefined) return -1;
+  const opts = checkObject<SharedArrayOpenOptions>('options', options);
+  return opts.type === undefined ? -1 : typeCodeOf(opts.type);
+}
+
+/**
+ * A typed array in shared memory: named (`create`/`open`/`openOrCreate`) or
+ * embedded in memory you own (`byteLength`/`init`/`attach`).
+ */
 export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends SharedObject {
-  /** Number of elements (fixed at creation). */
-  readonly length: number;
-  /** The element type: the constructor's name (`'Float64Array'`). */
-  readonly type: SharedArrayType;
+  readonly #length: number;
+  readonly #type: SharedArrayType;
   readonly #array: T;
 
-  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, expected: Geometry | undefined, where: string) {
-    super(buffer, byteOffset, segment, 'SharedArray');
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, expectedCode: number, where: string) {
+    super(buffer, byteOffset, segment, segment === null ? `SharedArray at ${where}` : `SharedArray '${where}'`);
     // The header was checked (magic loaded with acquire): the geometry is complete.
     const objectBytes = objectBytesAt(buffer, byteOffset);
     if (objectBytes < DATA_OFFSET) {
@@ -181,17 +229,12 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
     const problem = checkSharedArrayGeometry(found, objectBytes, maxSharedArrayLength(Math.max(1, found.elementBytes)));
     if (problem !== undefined) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `SharedArray at ${where}: ${problem}`);
     const type = ELEMENT_TYPE_NAMES.get(typeCode) as SharedArrayType;
-    if (expected !== undefined) {
-      const wanted = ELEMENT_TYPE_NAMES.get(expected.typeCode) as SharedArrayType;
-      if (typeCode !== expected.typeCode) {
-        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `SharedArray at ${where}: its element type is ${type} (${found.length} elements), not ${wanted}`);
-      }
-      if (expected.length >= 0 && found.length !== expected.length) {
-        throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `SharedArray at ${where}: holds ${found.length} elements, not ${expected.length}`);
-      }
+    if (expectedCode >= 0 && typeCode !== expectedCode) {
+      throw new ShmkitError('ERR_SHMKIT_MISMATCH', `SharedArray at ${where}: its element type is ${type} (${found.length} elements), not ${typeName(expectedCode)}`,
+        segment === null ? {} : { path: where });
     }
-    this.length = found.length;
-    this.type = type;
+    this.#length = found.length;
+    this.#type = type;
     const Ctor = CONSTRUCTORS.get(typeCode) as AnyConstructor;
     this.#array = new Ctor(buffer, byteOffset + DATA_OFFSET, found.length) as T;
   }
@@ -200,64 +243,73 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    * Bytes an embedded SharedArray of `length` elements of `type` occupies:
    * 128 bytes of header, then the data, rounded up to a multiple of 8.
    */
-  static byteLength(type: SharedTypedArrayConstructor, length: number): number {
-    return SPEC.byteLength(geometry(type, length, false));
+  static byteLength(options: SharedArrayOptions): number {
+    return SPEC.byteLength(geometry(options, false));
   }
 
   /**
    * Formats a zero-filled SharedArray at `byteOffset` (a multiple of 8) of
    * `buffer` and returns a handle.
    */
-  static init<C extends SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, type: C, length: number): SharedArray<TypedArrayOf<C>> {
-    const g = geometry(type, length, true);
+  static init<C extends SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, options: SharedArrayOptions<C>): SharedArray<TypedArrayOf<C>> {
+    const g = geometry(options, true);
     initObject(SPEC, buffer, byteOffset, g);
-    return new SharedArray(buffer, byteOffset, null, g, `offset ${byteOffset}`);
+    return new SharedArray(buffer, byteOffset, null, g.typeCode, `offset ${byteOffset}`);
   }
 
   /**
    * Uses a SharedArray formatted by anyone at `byteOffset` of `buffer`. With
-   * `type`, an array of another element type is refused (ERR_SHMKIT_BAD_LAYOUT).
+   * `type`, an array of another element type is refused (ERR_SHMKIT_MISMATCH).
    */
-  static attach(buffer: SharedArrayBuffer, byteOffset: number): SharedArray;
-  static attach<C extends SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, type: C): SharedArray<TypedArrayOf<C>>;
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, type?: SharedTypedArrayConstructor): SharedArray {
-    const expected = expectedType(type);
+  static attach<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, options?: SharedArrayOpenOptions<C>): SharedArray<TypedArrayOf<C>> {
+    const expected = expectedType(options);
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
     return new SharedArray(buffer, byteOffset, null, expected, `offset ${byteOffset}`);
   }
 
   /**
-   * Creates a named SharedArray of `length` zeros (`EEXIST` if the name is
-   * taken). `length` may be 0.
+   * Creates a named SharedArray of `length` zeros of `type` (`EEXIST` if the
+   * name is taken). `length` may be 0.
    */
-  static create<C extends SharedTypedArrayConstructor>(name: string, type: C, length: number, options?: NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
-    const g = { ...geometry(type, length, false), ...namedOptions(options) };
-    return adoptNamed(createNamed(SPEC, name, g), (seg) => new SharedArray(seg.buffer, 0, seg, g, seg.name as string), true) as SharedArray<TypedArrayOf<C>>;
+  static create<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
+    const g = geometry(options, false);
+    return adoptNamed(createNamed(SPEC, name, g), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, g.typeCode, seg.name as string), true);
   }
 
   /**
    * Opens a named SharedArray. Without `type` the array is of the recorded
-   * type; with it, any other type is refused (ERR_SHMKIT_BAD_LAYOUT).
+   * type; with it, any other type is refused (ERR_SHMKIT_MISMATCH).
    */
-  static open(name: string): SharedArray;
-  static open<C extends SharedTypedArrayConstructor>(name: string, type: C): SharedArray<TypedArrayOf<C>>;
-  static open(name: string, type?: SharedTypedArrayConstructor): SharedArray {
-    const expected = expectedType(type);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new SharedArray(seg.buffer, 0, seg, expected, seg.name as string));
+  static open<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(name: string, options?: SharedArrayOpenOptions<C>): SharedArray<TypedArrayOf<C>> {
+    const expected = expectedType(options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, expected, seg.name as string));
   }
 
   /**
    * Opens the named SharedArray, creating it (zero-filled) if it does not
-   * exist. An existing one must have this element type and length
-   * (ERR_SHMKIT_BAD_LAYOUT otherwise).
+   * exist. An existing one must have this `type` and `length`
+   * (ERR_SHMKIT_MISMATCH otherwise).
    */
-  static openOrCreate<C extends SharedTypedArrayConstructor>(name: string, type: C, length: number, options?: NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
-    const g = { ...geometry(type, length, false), ...namedOptions(options) };
-    return adoptNamed(openOrCreateNamed(SPEC, name, g), (seg) => new SharedArray(seg.buffer, 0, seg, g, seg.name as string)) as SharedArray<TypedArrayOf<C>>;
+  static openOrCreate<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
+    const g = geometry(options, false);
+    return adoptNamed(openOrCreateNamed(SPEC, name, g), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, g.typeCode, seg.name as string));
   }
 
+  /** Removes the name of a SharedArray (ERR_SHMKIT_BAD_LAYOUT for another kind); handles keep working. */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
+  }
+
+  /** Number of elements (fixed at creation). */
+  get length(): number {
+    if (this.closed) throw this.closedError();
+    return this.#length;
+  }
+
+  /** The element type: the constructor's name (`'Float64Array'`). */
+  get type(): SharedArrayType {
+    if (this.closed) throw this.closedError();
+    return this.#type;
   }
 
   /**
@@ -269,14 +321,4 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
     if (this.closed) throw this.closedError();
     return this.#array;
   }
-}
-
-function expectedType(type: unknown): Geometry | undefined {
-  if (type === undefined) return undefined;
-  return { typeCode: typeCodeOf(type), length: -1, zeroData: false };
-}
-
-function namedOptions(options: NamedCreateOptions | undefined): NamedCreateOptions {
-  const opts = checkObject<NamedCreateOptions>('options', options);
-  return opts.mode === undefined ? {} : { mode: opts.mode };
 }

@@ -176,5 +176,5 @@ export function rebuildDict(store: DictStore): void {
     const i = s * (SEQ_STRIDE / 4);
     if ((store.seqs[i] as number) & 1) Atomics.add(store.seqs, i, 1);
   }
-  if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: could not be repaired: ${checkDict(store).join('; ')}`);
+  if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${store.what}: could not be repaired: ${checkDict(store).join('; ')}`);
 }

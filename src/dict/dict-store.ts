@@ -21,9 +21,18 @@ function latin1(buf: Buffer, start: number, end: number): string {
   return HAS_LATIN1_SLICE ? (buf as Latin1Buffer).latin1Slice(start, end) : buf.toString('latin1', start, end);
 }
 
-/** Thrown inside a read when what it follows makes no sense; the reader re-checks its SEQ. */
-export class TornRead extends Error {}
-const TORN = new TornRead('torn read');
+/**
+ * Thrown inside a read when what it follows makes no sense; the reader
+ * re-checks its SEQ. Control flow inside the Dict: callers turn it into an
+ * error naming the Dict, but it carries a code so it can never escape bare.
+ */
+export class TornRead extends ShmkitError {
+  constructor() {
+    super('ERR_SHMKIT_BAD_LAYOUT', 'Dict: an entry chain makes no sense (torn read or corrupt memory; run check())');
+  }
+}
+/** The one instance thrown (control flow: no stack to capture per torn read). */
+export const TORN = new TornRead();
 
 const MORE_ROOM = BLOCK_SIZE - MORE_PAYLOAD; // 56
 const INTS_PER_BLOCK = BLOCK_SIZE / 4;
@@ -52,8 +61,11 @@ export class DictStore {
   readonly #text: Buffer; // the blocks again, for decoding text in place
   readonly blockCount: number;
   readonly bucketMask: number;
+  /** The Dict in messages (`Dict '/name'`, `Dict at offset 64`). */
+  readonly what: string;
 
-  constructor(buffer: SharedArrayBuffer, byteOffset: number, blocks: number, buckets: number) {
+  constructor(buffer: SharedArrayBuffer, byteOffset: number, blocks: number, buckets: number, what = 'Dict') {
+    this.what = what;
     this.geometry = dictGeometry(blocks, buckets);
     const g = this.geometry;
     this.cells = new Int32Array(buffer, byteOffset, 64);
@@ -157,7 +169,7 @@ export class DictStore {
     let n = 1;
     for (let next = this.field(last, E_MORE); next !== 0; next = this.field(last, E_MORE)) {
       last = next;
-      if (++n > this.blockCount) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', 'Dict: a chain of blocks loops');
+      if (++n > this.blockCount) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.what}: a chain of blocks loops (run check())`);
     }
     const cells = this.cells;
     this.setField(last, E_MORE, cells[FREE_HEAD] as number);

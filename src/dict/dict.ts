@@ -4,19 +4,19 @@
  * ttl, LRU eviction, lists) plus typed values, compare-and-set, and reads
  * that take no lock. See dict-layout.ts for the format and the rules.
  */
-import { checkInteger, checkObject } from '../args.js';
-import { ShmkitError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { checkInteger, checkObject, checkTimeout } from '../args.js';
+import { ShmkitError, invalidArgType, invalidArgValue, mismatchError, outOfRange } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { objectBytesAt } from '../layout/header.js';
-import { Mutex } from '../sync/mutex.js';
+import { Mutex, type LockResult } from '../sync/mutex.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, createNamed, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
-  SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
+  SEQS_OFFSET, SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
-import { DictStore, F64_PER_BLOCK, TornRead, WORD_COPY_MIN } from './dict-store.js';
+import { DictStore, F64_PER_BLOCK, TORN, TornRead, WORD_COPY_MIN } from './dict-store.js';
 import { checkDict, rebuildDict } from './dict-check.js';
 
 /** What a Dict stores. */
@@ -24,12 +24,34 @@ export type DictValue = string | number | bigint | boolean | Uint8Array;
 
 /** Geometry of a Dict. */
 export interface DictOptions {
-  /** Bytes for entries (keys, values and their 64-byte blocks). At least 4096, at most 2^31. */
+  /**
+   * Bytes for entries (keys, values and their 64-byte blocks). At least
+   * 4096, at most 2^31; used in whole 64-byte blocks (rounded down).
+   */
   memory: number;
 }
 
+/** Options of a Dict handle (create, open, openOrCreate, init, attach). */
+export interface DictHandleOptions {
+  /**
+   * Longest wait, in milliseconds, for the write lock (every write, `check()`,
+   * and a read that finds a writer stopped mid-change): past it the call
+   * throws ETIMEDOUT naming the Dict and the key. Default: 5000 plus 50 per
+   * MiB of `memory` (longer than a healthy holder ever keeps it: see
+   * docs/API.md); `Infinity` waits forever. Writes override it per call with
+   * `{ timeout }`.
+   */
+  timeout?: number;
+}
+
+/** The per-call bound of every write: see {@link DictHandleOptions.timeout}. */
+export interface DictWriteOptions {
+  /** Longest wait (ms) for the write lock in this call (default: the handle's). */
+  timeout?: number;
+}
+
 /** Options of set/add/replace/compareAndSet. */
-export interface DictSetOptions {
+export interface DictSetOptions extends DictWriteOptions {
   /** Time to live in milliseconds (0 or absent: never expires). */
   ttl?: number;
   /** When full, evict least-recently-used entries (default), or fail with ENOSPC (false). */
@@ -37,18 +59,49 @@ export interface DictSetOptions {
 }
 
 /** Options of incr. */
-export interface DictIncrOptions {
+export interface DictIncrOptions extends DictWriteOptions {
   /** The value a missing key starts from; without it, incr of a missing key returns undefined. */
   init?: number | bigint;
   /** Time to live (ms) of an entry incr creates (ngx's init_ttl). */
   ttl?: number;
 }
 
-const SPEC: ObjectSpec<DictOptions> = {
+/**
+ * The default bound (ms) on the wait for the write lock: 5 s, plus 50 ms per
+ * MiB of entry memory. Writes hold the lock for microseconds; `check()`,
+ * `flushExpired()`, `flushAll()` and the repair after a writer died walk the
+ * whole Dict, which took up to 33 ms per MiB (check(), 256 MiB holding 1 M
+ * entries, on a loaded 2-CPU VM): a healthy holder never makes a waiter time
+ * out, and a stopped one (SIGSTOP, a debugger) gives an error naming the
+ * Dict instead of every writer hanging silently.
+ * @internal
+ */
+export function defaultDictTimeout(capacity: number): number {
+  return DEFAULT_TIMEOUT_BASE + Math.ceil(capacity / 2 ** 20) * DEFAULT_TIMEOUT_PER_MIB;
+}
+const DEFAULT_TIMEOUT_BASE = 5000;
+const DEFAULT_TIMEOUT_PER_MIB = 50;
+/** handleTimeout()'s answer when no timeout was given: the constructor derives it from the size. */
+const DEFAULT_TIMEOUT = -2;
+
+const SPEC: ObjectSpec<DictOptions & DictHandleOptions> = {
   kind: DICT_KIND,
   version: DICT_VERSION,
   what: 'Dict',
   byteLength: (options) => geometryFor(checkMemory(options)).byteLength,
+  checkOptions: (options) => {
+    checkMemory(options);
+    handleTimeout(options);
+  },
+  // The openOrCreate rule. The Dict records its memory as whole 64-byte
+  // blocks (BLOCKS = floor(memory / 64)): a request that gives the same
+  // blocks is the same Dict.
+  checkExisting: (buffer, byteOffset, options, name) => {
+    if (options.memory === undefined || objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) return; // the constructor reports a bad layout
+    const blocks = new Int32Array(buffer, byteOffset, 64)[BLOCKS] as number;
+    const wanted = geometryFor(checkMemory(options)).blocks;
+    if (blocks !== wanted) throw mismatchError('Dict', name, 'memory', blocks * BLOCK_SIZE, options.memory);
+  },
   initFields: (buffer, byteOffset, options) => {
     const g = geometryFor(checkMemory(options));
     const cells = new Int32Array(buffer, byteOffset, 64);
@@ -60,6 +113,23 @@ const SPEC: ObjectSpec<DictOptions> = {
     new DictStore(buffer, byteOffset, g.blocks, g.buckets).format();
   },
 };
+
+/** The handle's lock timeout: ms, -1 (FOREVER) for Infinity, DEFAULT_TIMEOUT when not given. */
+function handleTimeout(options: DictHandleOptions | undefined): number {
+  const t = options === undefined ? undefined : checkObject<DictHandleOptions>('options', options).timeout;
+  if (t === undefined) return DEFAULT_TIMEOUT;
+  return checkTimeoutOption(t);
+}
+
+function checkTimeoutOption(t: unknown): number {
+  try {
+    return checkTimeout(t);
+  } catch (err) {
+    // checkTimeout names the argument "timeout"; here it is an option.
+    if (typeof t !== 'number') throw invalidArgType('options.timeout', 'of type number', t);
+    throw outOfRange('options.timeout', '>= 0 (milliseconds; Infinity waits forever)', t);
+  }
+}
 
 // Views at byte offsets 0..3 of one own buffer, each with room for at least n bytes.
 function valViews(n: number): Buffer[] {
@@ -80,8 +150,8 @@ function checkTtl(ttl: unknown, name = 'options.ttl'): number {
   return ttl;
 }
 
-function wrongType(key: string, what: string): ShmkitError {
-  return new ShmkitError('ERR_SHMKIT_WRONG_TYPE', `Dict: the value of '${key}' is not ${what}`);
+function wrongType(dict: string, key: string, what: string): ShmkitError {
+  return new ShmkitError('ERR_SHMKIT_WRONG_TYPE', `${dict}: the value of '${key}' is not ${what}`);
 }
 
 /** Reads retried this often without seeing a stable shard take the write lock instead. */
@@ -95,12 +165,27 @@ const OP_GET = 0;
 const OP_STALE = 1;
 const OP_TTL = 2;
 const OP_LLEN = 3;
+/** The public name of each read op, for messages. */
+const OP_NAMES = ['get', 'getStale', 'ttl', 'llen'];
+// What #put does.
+const PUT_SET = 0;
+const PUT_ADD = 1;
+const PUT_REPLACE = 2;
 
-/** A shared key-value store. */
+/**
+ * A shared key-value store: named (`create`/`open`/`openOrCreate`) or
+ * embedded in memory you own (`byteLength`/`init`/`attach`).
+ */
 export class Dict extends SharedObject {
   readonly #store: DictStore;
   readonly #lock: Mutex;
   readonly #capacity: number;
+  /** `Dict '/name'` or `Dict at offset N`, for messages. */
+  readonly #what: string;
+  /** The handle's default bound on the write lock (ms; -1: forever). */
+  readonly #timeout: number;
+  /** The bound of the write being prepared (ms; -1: forever). */
+  #wait = -1;
   // Scratch for a key's UTF-8 bytes and a value's encoded bytes (grown as needed).
   #keyBuf = Buffer.from(new ArrayBuffer(256)); // own memory, 4-aligned: DictStore compares keys a word at a time
   #keyLen = 0;
@@ -123,40 +208,90 @@ export class Dict extends SharedObject {
   #ttl = 0;
   #evict = true;
 
-  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null) {
-    super(buffer, byteOffset, segment, 'Dict');
+  private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, timeout: number) {
+    const what = segment === null ? `Dict at offset ${byteOffset}` : `Dict '${segment.name as string}'`;
+    super(buffer, byteOffset, segment, what);
+    this.#what = what;
+    if (objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) {
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: claims ${objectBytesAt(buffer, byteOffset)} bytes, less than its ${SEQS_OFFSET}-byte header`);
+    }
     const cells = new Int32Array(buffer, byteOffset, 64);
     const blocks = cells[BLOCKS] as number;
     const buckets = cells[BUCKETS] as number;
     const g = dictGeometry(blocks, buckets);
     if (blocks < 2 || buckets < SHARD_COUNT || (buckets & (buckets - 1)) !== 0 || cells[SHARDS] !== SHARD_COUNT ||
       g.byteLength > buffer.byteLength - byteOffset || g.byteLength !== objectBytesAt(buffer, byteOffset)) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: bad geometry (${blocks} blocks, ${buckets} buckets)`);
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: bad geometry (${blocks} blocks, ${buckets} buckets)`);
     }
-    this.#store = new DictStore(buffer, byteOffset, blocks, buckets);
+    this.#store = new DictStore(buffer, byteOffset, blocks, buckets, what);
     this.#lock = Mutex.attach(buffer, byteOffset + LOCK_OFFSET);
     this.#capacity = (blocks - 1) * BLOCK_SIZE;
+    this.#timeout = timeout === DEFAULT_TIMEOUT ? defaultDictTimeout(this.#capacity) : timeout;
+    this.#wait = this.#timeout;
   }
 
-  static create(name: string, options: DictOptions & NamedCreateOptions): Dict {
-    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg), true);
+  /**
+   * Bytes an embedded Dict with `memory` bytes of entry memory occupies
+   * (header, lock, shard counters and buckets included).
+   */
+  static byteLength(options: DictOptions): number {
+    return SPEC.byteLength(options);
   }
 
-  static open(name: string): Dict {
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Dict(seg.buffer, 0, seg));
+  /**
+   * Formats an empty Dict at `byteOffset` (a multiple of 8) of `buffer` and
+   * returns a handle. Any process that maps the same memory can `attach`.
+   */
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: DictOptions & DictHandleOptions): Dict {
+    const timeout = handleTimeout(options);
+    initObject(SPEC, buffer, byteOffset, options);
+    return new Dict(buffer, byteOffset, null, timeout);
   }
 
-  static openOrCreate(name: string, options: DictOptions & NamedCreateOptions): Dict {
-    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg));
+  /** Uses a Dict formatted by anyone (`init`, another process) at `byteOffset` of `buffer`. */
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: DictHandleOptions): Dict {
+    const timeout = handleTimeout(options);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    return new Dict(buffer, byteOffset, null, timeout);
   }
 
+  /** Creates a named Dict (`EEXIST` if the name is taken). */
+  static create(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions): Dict {
+    const timeout = handleTimeout(options);
+    return adoptNamed(createNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg, timeout), true);
+  }
+
+  /** Opens a named Dict (`ENOENT` if missing; ERR_SHMKIT_BAD_LAYOUT for another kind). */
+  static open(name: string, options?: DictHandleOptions): Dict {
+    const timeout = handleTimeout(options);
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Dict(seg.buffer, 0, seg, timeout));
+  }
+
+  /**
+   * Opens the named Dict, creating it if it does not exist. An existing one
+   * must have the `memory` asked for, compared as whole 64-byte blocks
+   * (ERR_SHMKIT_MISMATCH otherwise; `open` accepts any).
+   */
+  static openOrCreate(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions): Dict {
+    const timeout = handleTimeout(options);
+    return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg, timeout));
+  }
+
+  /** Removes the name of a Dict (ERR_SHMKIT_BAD_LAYOUT for another kind); handles keep working. */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
   }
 
   /** Bytes of entry memory (blocks). */
   get capacity(): number {
+    this.#checkOpen();
     return this.#capacity;
+  }
+
+  /** The handle's bound (ms) on the wait for the write lock; `Infinity`: forever. */
+  get timeout(): number {
+    this.#checkOpen();
+    return this.#timeout < 0 ? Infinity : this.#timeout;
   }
 
   /** Entries stored (expired ones not yet reclaimed included). */
@@ -202,12 +337,13 @@ export class Dict extends SharedObject {
    * shard at a time without a lock: it never stops the others.
    */
   keys(max = 1024): string[] {
-    checkInteger('max', max, 0, 2 ** 31 - 1);
     this.#checkOpen();
+    checkInteger('max', max, 0, 2 ** 31 - 1);
     const store = this.#store;
     const out: string[] = [];
     const now = Date.now();
     for (let shard = 0; shard < SHARD_COUNT && (max === 0 || out.length < max); shard++) {
+      let corrupt = 0;
       for (let attempt = 0; ; attempt++) {
         const seq = store.seq(shard);
         const found: string[] = [];
@@ -220,7 +356,7 @@ export class Dict extends SharedObject {
                 store.valid(e);
                 const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
                 if (expires === 0 || expires > now) found.push(this.#keyOf(e));
-                if (++steps > store.blockCount) throw new TornRead();
+                if (++steps > store.blockCount) throw TORN;
               }
             }
           } catch (err) {
@@ -228,11 +364,16 @@ export class Dict extends SharedObject {
             torn = true;
           }
         }
-        if (!torn && store.seq(shard) === seq) {
-          for (const k of found) if (max === 0 || out.length < max) out.push(k);
-          break;
+        if (store.seq(shard) === seq && (seq & 1) === 0) {
+          if (!torn) {
+            for (const k of found) if (max === 0 || out.length < max) out.push(k);
+            break;
+          }
+          // Nonsense while no writer was at it: the memory is corrupt.
+          if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain in shard ${shard} (run check())`);
+          continue;
         }
-        if (attempt > READ_RETRIES) this.#settle();
+        if (attempt > READ_RETRIES) this.#settle('keys', null);
       }
     }
     return out;
@@ -243,10 +384,12 @@ export class Dict extends SharedObject {
   /** Stores `value` under `key`. When full, evicts least-recently-used entries (or, with `evict: false`, throws ENOSPC). */
   set(key: string, value: DictValue, options?: DictSetOptions): { evicted: number } {
     this.#prepare(key, value, options);
-    this.#begin();
+    this.#begin('set', key, this.#wait);
     try {
-      this.#put(this.#ttl, this.#evict, 0);
+      this.#put(this.#ttl, this.#evict, PUT_SET);
       return { evicted: this.#evicted };
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
@@ -255,9 +398,11 @@ export class Dict extends SharedObject {
   /** Stores `value` only if `key` is missing (or expired). Returns whether it did. */
   add(key: string, value: DictValue, options?: DictSetOptions): boolean {
     this.#prepare(key, value, options);
-    this.#begin();
+    this.#begin('add', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, 1);
+      return this.#put(this.#ttl, this.#evict, PUT_ADD);
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
@@ -266,9 +411,11 @@ export class Dict extends SharedObject {
   /** Stores `value` only if `key` is present (and not expired). Returns whether it did. */
   replace(key: string, value: DictValue, options?: DictSetOptions): boolean {
     this.#prepare(key, value, options);
-    this.#begin();
+    this.#begin('replace', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, 2);
+      return this.#put(this.#ttl, this.#evict, PUT_REPLACE);
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
@@ -286,22 +433,24 @@ export class Dict extends SharedObject {
     const expBytes = expected === undefined ? null
       : this.#valStr !== null ? Buffer.from(this.#valStr, 'utf8') : Buffer.from(this.#valBuf.subarray(0, this.#valLen));
     this.#prepare(key, value, options);
-    this.#begin();
+    this.#begin('compareAndSet', key, this.#wait);
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       const live = e !== 0 && !this.#expired(e);
       if (expBytes === null ? live : !live || !this.#valueEquals(e, expType, expBytes)) return false;
-      return this.#put(this.#ttl, this.#evict, 0);
+      return this.#put(this.#ttl, this.#evict, PUT_SET);
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
   }
 
-  /** Removes `key`. Returns whether it was there. */
-  delete(key: string): boolean {
+  /** Removes `key`. Returns whether it was there (and live). */
+  delete(key: string, options?: DictWriteOptions): boolean {
     this.#key(key);
-    this.#begin();
+    this.#begin('delete', key, this.#waitOf(options));
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
@@ -309,6 +458,8 @@ export class Dict extends SharedObject {
       const live = !this.#expired(e);
       this.#remove(e, store.prev, this.#hash);
       return live;
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
@@ -333,8 +484,10 @@ export class Dict extends SharedObject {
     const init = opts?.init;
     if (init !== undefined && typeof init !== typeof delta) throw invalidArgType('options.init', `of type ${typeof delta} (like delta)`, init);
     const ttl = checkTtl(opts?.ttl);
+    const t = opts?.timeout;
+    const wait = t === undefined ? this.#timeout : checkTimeoutOption(t);
     if (typeof delta === 'bigint' && BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
-    this.#begin();
+    this.#begin('incr', key, wait);
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
@@ -342,7 +495,7 @@ export class Dict extends SharedObject {
         if (init === undefined) return undefined;
         const result = typeof delta === 'number' ? (init as number) + delta : BigInt.asIntN(64, (init as bigint) + delta);
         this.#encodeValue(result, 'value');
-        this.#put(ttl, true, 0);
+        this.#put(ttl, true, PUT_SET);
         return result;
       }
       // The number changes in place with one aligned 8-byte store, which a reader sees whole,
@@ -363,17 +516,19 @@ export class Dict extends SharedObject {
         store.setStamp(e, store.tick());
         return result;
       }
-      throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `Dict.incr: the value of '${key}' is not a ${typeof delta}`);
+      throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `${this.#what}: incr '${key}': the value is not a ${typeof delta}`);
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
   }
 
   /** Sets how long `key` lives from now (0: forever). Returns false if it is missing or expired. */
-  expire(key: string, ttl: number): boolean {
+  expire(key: string, ttl: number, options?: DictWriteOptions): boolean {
     this.#key(key);
     const ms = checkTtl(ttl, 'ttl');
-    this.#begin();
+    this.#begin('expire', key, this.#waitOf(options));
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
@@ -383,37 +538,46 @@ export class Dict extends SharedObject {
       store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = ms === 0 ? 0 : Date.now() + ms;
       store.bump(shard);
       return true;
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
   }
 
   /** Marks every entry expired (ngx semantics: memory is reclaimed by flushExpired or eviction). */
-  flushAll(): void {
-    this.#begin();
+  flushAll(options?: DictWriteOptions): void {
+    this.#checkOpen();
+    this.#begin('flushAll', null, this.#waitOf(options));
     try {
       const store = this.#store;
       for (let shard = 0; shard < SHARD_COUNT; shard++) {
+        // Every chain of the shard checked first: corrupt memory throws before SEQ goes odd.
+        for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) this.#chainLength(b);
         store.bump(shard);
         for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
           for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = 1;
         }
         store.bump(shard);
       }
+    } catch (err) {
+      throw this.#internal(err, null);
     } finally {
       this.#end();
     }
   }
 
   /** Frees up to `max` expired entries (0: all). Returns how many. */
-  flushExpired(max = 0): number {
+  flushExpired(max = 0, options?: DictWriteOptions): number {
+    this.#checkOpen();
     checkInteger('max', max, 0, 2 ** 31 - 1);
-    this.#begin();
+    this.#begin('flushExpired', null, this.#waitOf(options));
     try {
       const store = this.#store;
       const now = Date.now();
       let n = 0;
       for (let b = 0; b <= store.bucketMask && (max === 0 || n < max); b++) {
+        this.#chainLength(b); // corrupt memory throws before anything changes
         let prev = 0;
         let e = store.buckets[b] as number;
         while (e !== 0 && (max === 0 || n < max)) {
@@ -429,6 +593,8 @@ export class Dict extends SharedObject {
         }
       }
       return n;
+    } catch (err) {
+      throw this.#internal(err, null);
     } finally {
       this.#end();
     }
@@ -437,30 +603,33 @@ export class Dict extends SharedObject {
   // ---- lists ------------------------------------------------------------------------
 
   /** Inserts `value` at the head of the list at `key` (created if missing). Returns the new length. */
-  lpush(key: string, value: string | number): number {
-    return this.#push(key, value, true);
+  lpush(key: string, value: string | number, options?: DictWriteOptions): number {
+    return this.#push('lpush', key, value, true, options);
   }
 
   /** Inserts `value` at the tail of the list at `key`. Returns the new length. */
-  rpush(key: string, value: string | number): number {
-    return this.#push(key, value, false);
+  rpush(key: string, value: string | number, options?: DictWriteOptions): number {
+    return this.#push('rpush', key, value, false, options);
   }
 
   /** Removes and returns the head of the list at `key` (undefined if empty or missing). */
-  lpop(key: string): string | number | undefined {
-    return this.#pop(key, true);
+  lpop(key: string, options?: DictWriteOptions): string | number | undefined {
+    return this.#pop('lpop', key, true, options);
   }
 
   /** Removes and returns the tail of the list at `key`. */
-  rpop(key: string): string | number | undefined {
-    return this.#pop(key, false);
+  rpop(key: string, options?: DictWriteOptions): string | number | undefined {
+    return this.#pop('rpop', key, false, options);
   }
 
   /** Verifies the whole structure; returns the problems found (none: an empty array). Takes the write lock. */
-  check(): string[] {
-    this.#begin();
+  check(options?: DictWriteOptions): string[] {
+    this.#checkOpen();
+    this.#begin('check', null, this.#waitOf(options));
     try {
       return checkDict(this.#store);
+    } catch (err) {
+      throw this.#internal(err, null);
     } finally {
       this.#end();
     }
@@ -516,7 +685,7 @@ export class Dict extends SharedObject {
   #keyOf(e: number): string {
     const store = this.#store;
     const len = store.keyLen(e);
-    if (len <= 0 || len > MAX_KEY_BYTES) throw new TornRead();
+    if (len <= 0 || len > MAX_KEY_BYTES) throw TORN;
     const out = Buffer.allocUnsafe(len);
     store.readPayload(e, ENTRY_PAYLOAD, store.keyOffset(e), out, len);
     return out.toString('utf8');
@@ -598,12 +767,13 @@ export class Dict extends SharedObject {
     const ttl = checkTtl(opts?.ttl);
     const evict = opts?.evict;
     if (evict !== undefined && typeof evict !== 'boolean') throw invalidArgType('options.evict', 'of type boolean', evict);
+    const t = opts?.timeout;
+    const wait = t === undefined ? this.#timeout : checkTimeoutOption(t);
     this.#encodeValue(value, 'value');
-    if (entryBlocks(this.#valLen, this.#keyLen) > this.#store.blockCount - 1) {
-      throw new ShmkitError('ENOSPC', `ENOSPC: Dict.set: an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
-    }
+    if (entryBlocks(this.#valLen, this.#keyLen) > this.#store.blockCount - 1) throw this.#neverFits(key);
     this.#ttl = ttl;
     this.#evict = evict !== false;
+    this.#wait = wait;
   }
 
   #expired(e: number): boolean {
@@ -611,10 +781,12 @@ export class Dict extends SharedObject {
     return expires !== 0 && expires <= Date.now();
   }
 
-  // Takes the write lock; a writer that died holding it is cleaned up after first.
-  #begin(): void {
-    this.#checkOpen();
-    const got = this.#lock.lockSync();
+  // Takes the write lock (waiting at most `wait` ms, -1: forever); a writer
+  // that died holding it is cleaned up after first. `op` and `key` name the
+  // call in a timeout's message.
+  #begin(op: string, key: string | null, wait: number): void {
+    let got = this.#lock.tryLock();
+    if (got === false) got = this.#lockSlow(op, key, wait);
     this.#evicted = 0;
     if (got.ownerDied) {
       try {
@@ -626,14 +798,64 @@ export class Dict extends SharedObject {
     }
   }
 
+  // The contended path of #begin (allocates the wait options only here).
+  #lockSlow(op: string, key: string | null, wait: number): LockResult {
+    try {
+      return this.#lock.lockSync(wait < 0 ? undefined : { timeout: wait });
+    } catch (err) {
+      if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+      let holder = '';
+      const h = this.#lock.holder;
+      if (h !== null) holder = ` (held by pid ${h.pid})`;
+      const subject = key === null ? `${op}()` : `${op} '${key}'`;
+      // shmkit's own deadline, not a failed syscall: no errno, no syscall.
+      throw new ShmkitError('ETIMEDOUT',
+        `ETIMEDOUT: ${this.#what}: ${subject}: the write lock was not free within ${wait} ms${holder}; a holder that is stopped (SIGSTOP, a debugger) keeps it until it runs again`,
+        this.name === null ? {} : { path: this.name });
+    }
+  }
+
   #end(): void {
     this.#lock.unlock();
   }
 
   // Takes and gives back the write lock: repairs a dead writer's leftovers so readers can go on.
-  #settle(): void {
-    this.#begin();
+  #settle(op: string, key: string | null): void {
+    this.#begin(op, key, this.#timeout);
     this.#end();
+  }
+
+  // Entries in bucket b's chain, every index checked (TORN if one is out of
+  // range or the chain loops). Under the write lock: before a walk that writes.
+  #chainLength(b: number): number {
+    const store = this.#store;
+    let n = 0;
+    for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) {
+      store.valid(e);
+      if (++n > store.blockCount) throw TORN;
+    }
+    return n;
+  }
+
+  // The per-call bound of a write that takes only { timeout }.
+  #waitOf(options: DictWriteOptions | undefined): number {
+    if (options === undefined) return this.#timeout;
+    const t = checkObject<DictWriteOptions>('options', options).timeout;
+    return t === undefined ? this.#timeout : checkTimeoutOption(t);
+  }
+
+  // What a write lets out: shmkit's errors as they are; anything else (a torn
+  // chain, a RangeError from a payload copy: the memory is corrupt) as
+  // ERR_SHMKIT_BAD_LAYOUT naming the Dict and the key.
+  #internal(err: unknown, key: string | null): unknown {
+    if (err instanceof ShmkitError && !(err instanceof TornRead)) return err;
+    if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && !(err instanceof TornRead)) return err;
+    const subject = key === null ? '' : ` near '${key}'`;
+    return new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain${subject} (run check()): ${(err as Error)?.message ?? String(err)}`);
+  }
+
+  #neverFits(key: string): ShmkitError {
+    return new ShmkitError('ENOSPC', `ENOSPC: ${this.#what}: '${key}': an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
   }
 
   // Seqlock read of the key in #keyBuf: retried while a writer changes its
@@ -652,14 +874,14 @@ export class Dict extends SharedObject {
           const torn = err instanceof TornRead || err instanceof RangeError;
           if (store.seq(shard) === seq) {
             if (!torn) throw err;
-            if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Dict: corrupt entry chain for '${key}' (run check())`);
+            if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain for '${key}' (run check())`);
           }
           continue;
         }
         if (store.seq(shard) === seq) return result;
       }
       // A writer is at it (or died at it): after a while, queue up behind it.
-      if (attempt > READ_RETRIES) this.#settle();
+      if (attempt > READ_RETRIES) this.#settle(OP_NAMES[op] as string, key);
     }
   }
 
@@ -673,11 +895,11 @@ export class Dict extends SharedObject {
     if (op === OP_TTL) return expires === 0 ? 0 : expired ? undefined : expires - now;
     if (op === OP_LLEN) {
       if (expired) return 0;
-      if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      if (store.type(e) !== T_LIST) throw wrongType(this.#what, key, 'a list');
       return store.field(e, LIST_COUNT);
     }
     if (expired && op === OP_GET) return undefined;
-    if (store.type(e) === T_LIST) throw wrongType(key, 'a single value: use lpop/rpop/llen');
+    if (store.type(e) === T_LIST) throw wrongType(this.#what, key, 'a single value: use lpop/rpop/llen');
     const value = this.#valueOf(e);
     // Used now: stamp it (only if it changed, so readers of one key do not fight over the line).
     const s = (Atomics.load(store.cells, CLOCK) * 2 + 1) | 0;
@@ -697,7 +919,7 @@ export class Dict extends SharedObject {
       case T_BOOLEAN:
         return store.bytes[at] === 1;
       case T_STRING: {
-        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
+        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw TORN;
         const from = store.keyLen(e);
         if ((store.bytes[e * BLOCK_SIZE + E_FLAGS_BYTE] as number) & F_ASCII) return store.asciiPayload(e, from, len);
         const buf = this.#valScratch(len, from);
@@ -705,7 +927,7 @@ export class Dict extends SharedObject {
         return buf.toString('utf8', 0, len);
       }
       case T_BYTES: {
-        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw new TornRead();
+        if (len < 0 || len > store.blockCount * BLOCK_SIZE) throw TORN;
         const from = store.keyLen(e);
         let out = Buffer.allocUnsafe(len < WORD_COPY_MIN ? len : len + 3);
         if (len >= WORD_COPY_MIN) {
@@ -717,7 +939,7 @@ export class Dict extends SharedObject {
         return out;
       }
       default:
-        throw new TornRead();
+        throw TORN;
     }
   }
 
@@ -740,9 +962,9 @@ export class Dict extends SharedObject {
   #makeRoom(need: number, evict: boolean, protect: number): void {
     const store = this.#store;
     while (store.freeBlocks < need) {
-      if (!evict) throw new ShmkitError('ENOSPC', `ENOSPC: Dict: no room for ${need} blocks (${store.freeBlocks} free) and eviction is off`);
+      if (!evict) throw new ShmkitError('ENOSPC', `ENOSPC: ${this.#what}: no room for ${need} blocks (${store.freeBlocks} free) and eviction is off`);
       const v = store.victim(protect);
-      if (v === 0) throw new ShmkitError('ENOSPC', `ENOSPC: Dict: no room for ${need} blocks even after evicting everything else`);
+      if (v === 0) throw new ShmkitError('ENOSPC', `ENOSPC: ${this.#what}: no room for ${need} blocks even after evicting everything else`);
       const hash = store.field(v, E_HASH);
       this.#unlinkFromBucket(v, hash);
       this.#evicted++;
@@ -769,13 +991,13 @@ export class Dict extends SharedObject {
     store.cells[ENTRIES] = (store.cells[ENTRIES] as number) - 1;
   }
 
-  // Writes the encoded key and value: mode 0 set, 1 add (only if missing), 2 replace (only if present).
+  // Writes the encoded key and value: PUT_SET, PUT_ADD (only if missing), PUT_REPLACE (only if present).
   #put(ttl: number, evict: boolean, mode: number): boolean {
     const store = this.#store;
     const hash = this.#hash;
     let e = store.find(hash, this.#keyBuf, this.#keyLen);
     const live = e !== 0 && !this.#expired(e);
-    if ((mode === 1 && live) || (mode === 2 && !live)) return false;
+    if ((mode === PUT_ADD && live) || (mode === PUT_REPLACE && !live)) return false;
     const need = entryBlocks(this.#valLen, this.#keyLen);
     this.#makeRoom(need, evict, e);
     // Eviction may have changed the chain: find the entry (and its predecessor) again.
@@ -805,9 +1027,7 @@ export class Dict extends SharedObject {
           store.freeBlocksOf(n, need);
           if (e !== 0) store.lruPushHead(e, store.stamp(e));
           this.#encodeUtf8(this.#valStr);
-          if (entryBlocks(this.#valLen, this.#keyLen) > store.blockCount - 1) {
-            throw new ShmkitError('ENOSPC', `ENOSPC: Dict.set: an entry of ${this.#valLen + this.#keyLen} bytes can never fit in ${this.#capacity} bytes`);
-          }
+          if (entryBlocks(this.#valLen, this.#keyLen) > store.blockCount - 1) throw this.#neverFits(this.#keyBuf.toString('utf8', 0, this.#keyLen));
           return this.#put(ttl, evict, mode);
         }
       } else {
@@ -833,21 +1053,21 @@ export class Dict extends SharedObject {
     return true;
   }
 
-  #push(key: string, value: string | number, head: boolean): number {
+  #push(op: string, key: string, value: string | number, head: boolean, options: DictWriteOptions | undefined): number {
     this.#key(key);
     if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType('value', 'of type string or number', value);
-    this.#begin();
+    this.#begin(op, key, this.#waitOf(options));
     try {
       const store = this.#store;
       let e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
-      if (e !== 0 && !this.#expired(e) && store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      if (e !== 0 && !this.#expired(e) && store.type(e) !== T_LIST) throw wrongType(this.#what, key, 'a list');
       if (e === 0 || this.#expired(e)) {
         // A new empty list (replacing an expired entry, if any).
         this.#valType = T_LIST;
         this.#valStr = null;
         this.#valLen = LIST_VALUE_BYTES;
         this.#valBuf.fill(0, 0, LIST_VALUE_BYTES);
-        this.#put(0, true, 0);
+        this.#put(0, true, PUT_SET);
         e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       }
       // The element.
@@ -891,19 +1111,21 @@ export class Dict extends SharedObject {
       store.bump(shard);
       store.setStamp(e, store.tick());
       return count;
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
   }
 
-  #pop(key: string, head: boolean): string | number | undefined {
+  #pop(op: string, key: string, head: boolean, options: DictWriteOptions | undefined): string | number | undefined {
     this.#key(key);
-    this.#begin();
+    this.#begin(op, key, this.#waitOf(options));
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       if (e === 0 || this.#expired(e)) return undefined;
-      if (store.type(e) !== T_LIST) throw wrongType(key, 'a list');
+      if (store.type(e) !== T_LIST) throw wrongType(this.#what, key, 'a list');
       const node = store.field(e, head ? LIST_HEAD : LIST_TAIL);
       if (node === 0) return undefined;
       const len = store.field(node, L_LEN);
@@ -936,6 +1158,8 @@ export class Dict extends SharedObject {
       store.bump(shard);
       store.setStamp(e, store.tick());
       return value;
+    } catch (err) {
+      throw this.#internal(err, key);
     } finally {
       this.#end();
     }
