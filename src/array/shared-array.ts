@@ -263,7 +263,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    */
   static attach<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, options?: SharedArrayOpenOptions<C>): SharedArray<TypedArrayOf<C>> {
     const expected = expectedType(options);
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new SharedArray(buffer, byteOffset, null, expected, `offset ${byteOffset}`);
   }
 

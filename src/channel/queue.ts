@@ -678,8 +678,8 @@ export class Queue<T = Buffer> extends SharedObject {
    * call throws ERR_SHMKIT_DECODE for it (and it is consumed).
    */
   tryReceiveMany(max: number): T[] {
+    this.#checkReceive(); // a closed handle says so whatever the arguments
     checkInteger('max', max, 0, 2 ** 31 - 1);
-    this.#checkReceive();
     const out: T[] = [];
     if (max === 0) {
       this.#lastTry = 'ok';

@@ -251,7 +251,7 @@ export class Dict extends SharedObject {
   /** Uses a Dict formatted by anyone (`init`, another process) at `byteOffset` of `buffer`. */
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: DictHandleOptions): Dict {
     const timeout = handleTimeout(options);
-    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset, `offset ${byteOffset}`);
+    attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new Dict(buffer, byteOffset, null, timeout);
   }
 
