@@ -62,7 +62,12 @@ export type TypedArrayOf<C extends SharedTypedArrayConstructor> =
   : SharedTypedArray;
 
 /** Name of an element type, as `handle.type` reports it (`'Float64Array'`). */
-export type SharedArrayType = ElementTypeName;
+export type SharedArrayType =
+  | 'Int8Array' | 'Uint8Array' | 'Uint8ClampedArray' | 'Int16Array' | 'Uint16Array' | 'Int32Array'
+  | 'Uint32Array' | 'Float32Array' | 'Float64Array' | 'BigInt64Array' | 'BigUint64Array';
+// The layout's table of element types is the source: the two lists must name the same types.
+const _sameTypes: [SharedArrayType, ElementTypeName] extends [ElementTypeName, SharedArrayType] ? true : never = true;
+void _sameTypes;
 
 type AnyConstructor = new (buffer: SharedArrayBuffer, byteOffset: number, length: number) => SharedTypedArray;
 

@@ -8,6 +8,19 @@ import { parseSpin, type SpinOptions } from '../sync/options.js';
 /** How a channel handle turns values into messages. */
 export type Encoding = 'json' | 'v8' | undefined;
 
+/** Handle options that select bytes: no `encoding` (receives `Buffer`). */
+export interface BytesEncoding {
+  encoding?: undefined;
+}
+/** Handle options that select JSON (receives `JsonValue`, or the type you name). */
+export interface JsonEncoding {
+  encoding: 'json';
+}
+/** Handle options that select structured clone (receives `unknown`, or the type you name). */
+export interface V8Encoding {
+  encoding: 'v8';
+}
+
 /** A value JSON text can carry: what a `'json'` channel receives. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 

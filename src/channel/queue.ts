@@ -22,7 +22,7 @@
  */
 import { checkInteger } from '../args.js';
 import { ShmkitError, invalidArgType, mismatchError, outOfRange } from '../errors.js';
-import { checkHandleOptions, encodeMessage, roundCapacity, type ChannelHandleOptions, type JsonValue, type SendableOf } from './codec.js';
+import { checkHandleOptions, encodeMessage, roundCapacity, type BytesEncoding, type ChannelHandleOptions, type JsonEncoding, type JsonValue, type SendableOf, type V8Encoding } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
@@ -65,9 +65,10 @@ export interface QueueHandleOptions extends ChannelHandleOptions {
 export type QueueMessage = Uint8Array | string;
 
 /** Options that make a bytes handle (`Queue<Buffer>`): no encoding. */
-type BytesHandle = { encoding?: undefined };
+
 /** Create options of a named Queue. */
-type CreateOptions = QueueOptions & NamedCreateOptions & QueueHandleOptions;
+/** Everything `Queue.create`/`openOrCreate` take: geometry, mode, handle options. */
+export type QueueCreateOptions = QueueOptions & NamedCreateOptions & QueueHandleOptions;
 
 /**
  * Why a handle's last non-waiting call (trySend, trySendMany, tryReserve,
@@ -254,9 +255,9 @@ export class Queue<T = Buffer> extends SharedObject {
    * Formats a Queue in `buffer` at `byteOffset` (8-aligned, `byteLength()`
    * bytes) and returns a handle. Typed by `options.encoding` like create().
    */
-  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & BytesHandle): Queue<Buffer>;
-  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'json' }): Queue<T>;
-  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & BytesEncoding): Queue<Buffer>;
+  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & JsonEncoding): Queue<T>;
+  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions & V8Encoding): Queue<T>;
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown>;
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: QueueOptions & QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
@@ -265,9 +266,9 @@ export class Queue<T = Buffer> extends SharedObject {
   }
 
   /** A handle on a Queue formatted in `buffer` at `byteOffset` by anyone (another process, C code). */
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
-  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
-  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & BytesEncoding): Queue<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & JsonEncoding): Queue<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & V8Encoding): Queue<T>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown> {
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
@@ -280,19 +281,19 @@ export class Queue<T = Buffer> extends SharedObject {
    * `Queue<JsonValue>` for `'json'` (or the type you name:
    * `Queue.create<Job>(...)`), `Queue<unknown>` for `'v8'`.
    */
-  static create(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
-  static create<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
-  static create<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
-  static create(name: string, options: CreateOptions): Queue<unknown>;
-  static create(name: string, options: CreateOptions): Queue<unknown> {
+  static create(name: string, options: QueueCreateOptions & BytesEncoding): Queue<Buffer>;
+  static create<T = JsonValue>(name: string, options: QueueCreateOptions & JsonEncoding): Queue<T>;
+  static create<T = unknown>(name: string, options: QueueCreateOptions & V8Encoding): Queue<T>;
+  static create(name: string, options: QueueCreateOptions): Queue<unknown>;
+  static create(name: string, options: QueueCreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options); // before anything is created
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens the named Queue (ENOENT if missing; ERR_SHMKIT_BAD_LAYOUT if it is not a Queue). Typed like create(). */
-  static open(name: string, options?: QueueHandleOptions & BytesHandle): Queue<Buffer>;
-  static open<T = JsonValue>(name: string, options: QueueHandleOptions & { encoding: 'json' }): Queue<T>;
-  static open<T = unknown>(name: string, options: QueueHandleOptions & { encoding: 'v8' }): Queue<T>;
+  static open(name: string, options?: QueueHandleOptions & BytesEncoding): Queue<Buffer>;
+  static open<T = JsonValue>(name: string, options: QueueHandleOptions & JsonEncoding): Queue<T>;
+  static open<T = unknown>(name: string, options: QueueHandleOptions & V8Encoding): Queue<T>;
   static open(name: string, options?: QueueHandleOptions): Queue<unknown>;
   static open(name: string, options?: QueueHandleOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
@@ -304,11 +305,11 @@ export class Queue<T = Buffer> extends SharedObject {
    * must match the existing queue's (after rounding up to a power of two),
    * else ERR_SHMKIT_MISMATCH. Typed like create().
    */
-  static openOrCreate(name: string, options: CreateOptions & BytesHandle): Queue<Buffer>;
-  static openOrCreate<T = JsonValue>(name: string, options: CreateOptions & { encoding: 'json' }): Queue<T>;
-  static openOrCreate<T = unknown>(name: string, options: CreateOptions & { encoding: 'v8' }): Queue<T>;
-  static openOrCreate(name: string, options: CreateOptions): Queue<unknown>;
-  static openOrCreate(name: string, options: CreateOptions): Queue<unknown> {
+  static openOrCreate(name: string, options: QueueCreateOptions & BytesEncoding): Queue<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: QueueCreateOptions & JsonEncoding): Queue<T>;
+  static openOrCreate<T = unknown>(name: string, options: QueueCreateOptions & V8Encoding): Queue<T>;
+  static openOrCreate(name: string, options: QueueCreateOptions): Queue<unknown>;
+  static openOrCreate(name: string, options: QueueCreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }

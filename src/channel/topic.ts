@@ -10,7 +10,7 @@
  */
 import { checkObject, checkTimeout } from '../args.js';
 import { invalidArgType, invalidArgValue, mismatchError, outOfRange } from '../errors.js';
-import { checkHandleOptions, encodeMessage, roundCapacity, type ChannelHandleOptions, type JsonValue, type SendableOf } from './codec.js';
+import { checkHandleOptions, encodeMessage, roundCapacity, type BytesEncoding, type ChannelHandleOptions, type JsonEncoding, type JsonValue, type SendableOf, type V8Encoding } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
@@ -68,9 +68,6 @@ export interface SubscribeOptions {
   timeout?: number;
 }
 
-type BytesOptions = { encoding?: undefined };
-type JsonOptions = { encoding: 'json' };
-type V8Options = { encoding: 'v8' };
 
 function parseLockTimeout(value: unknown): number {
   if (value === undefined) return DEFAULT_LOCK_TIMEOUT;
@@ -130,9 +127,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Formats a Topic at `byteOffset` of `buffer` (a multiple of 8). */
-  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & BytesOptions): Topic<Buffer>;
-  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & JsonOptions): Topic<T>;
-  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & V8Options): Topic<T>;
+  static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & BytesEncoding): Topic<Buffer>;
+  static init<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & JsonEncoding): Topic<T>;
+  static init<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions & V8Encoding): Topic<T>;
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic<unknown>;
   static init(buffer: SharedArrayBuffer, byteOffset: number, options: TopicOptions & TopicHandleOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
@@ -141,9 +138,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Uses a Topic formatted by anyone (another process, C code) at `byteOffset`. */
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions & BytesOptions): Topic<Buffer>;
-  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & JsonOptions): Topic<T>;
-  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & V8Options): Topic<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions & BytesEncoding): Topic<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & JsonEncoding): Topic<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & V8Encoding): Topic<T>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
@@ -152,9 +149,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Creates a named Topic (`EEXIST` if the name is taken). */
-  static create(name: string, options: TopicCreateOptions & BytesOptions): Topic<Buffer>;
-  static create<T = JsonValue>(name: string, options: TopicCreateOptions & JsonOptions): Topic<T>;
-  static create<T = unknown>(name: string, options: TopicCreateOptions & V8Options): Topic<T>;
+  static create(name: string, options: TopicCreateOptions & BytesEncoding): Topic<Buffer>;
+  static create<T = JsonValue>(name: string, options: TopicCreateOptions & JsonEncoding): Topic<T>;
+  static create<T = unknown>(name: string, options: TopicCreateOptions & V8Encoding): Topic<T>;
   static create(name: string, options: TopicCreateOptions): Topic<unknown>;
   static create(name: string, options: TopicCreateOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options); // before anything is created
@@ -162,9 +159,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Opens an existing named Topic (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: TopicHandleOptions & BytesOptions): Topic<Buffer>;
-  static open<T = JsonValue>(name: string, options: TopicHandleOptions & JsonOptions): Topic<T>;
-  static open<T = unknown>(name: string, options: TopicHandleOptions & V8Options): Topic<T>;
+  static open(name: string, options?: TopicHandleOptions & BytesEncoding): Topic<Buffer>;
+  static open<T = JsonValue>(name: string, options: TopicHandleOptions & JsonEncoding): Topic<T>;
+  static open<T = unknown>(name: string, options: TopicHandleOptions & V8Encoding): Topic<T>;
   static open(name: string, options?: TopicHandleOptions): Topic<unknown>;
   static open(name: string, options?: TopicHandleOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
@@ -172,9 +169,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Opens the named Topic, creating it if missing; a different `capacity` is ERR_SHMKIT_MISMATCH. */
-  static openOrCreate(name: string, options: TopicCreateOptions & BytesOptions): Topic<Buffer>;
-  static openOrCreate<T = JsonValue>(name: string, options: TopicCreateOptions & JsonOptions): Topic<T>;
-  static openOrCreate<T = unknown>(name: string, options: TopicCreateOptions & V8Options): Topic<T>;
+  static openOrCreate(name: string, options: TopicCreateOptions & BytesEncoding): Topic<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: TopicCreateOptions & JsonEncoding): Topic<T>;
+  static openOrCreate<T = unknown>(name: string, options: TopicCreateOptions & V8Encoding): Topic<T>;
   static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown>;
   static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);

@@ -21,10 +21,37 @@ export interface SysVGetOptions {
 }
 
 /** shmctl(IPC_STAT), field for field; times are seconds since the epoch (0: never). */
-export type SysVSegmentStat = Omit<NativeSysVStat, 'flags'> & {
+export interface SysVSegmentStat {
+  /** The key (0 for IPC_PRIVATE). */
+  key: number;
+  /** The shmid. */
+  id: number;
+  /** Size in bytes. */
+  size: number;
+  /** Permission bits. */
+  mode: number;
+  /** Owner and group; creator's user and group. */
+  uid: number;
+  gid: number;
+  cuid: number;
+  cgid: number;
+  /** Pid of the creator, and of the last shmat/shmdt. */
+  cpid: number;
+  lpid: number;
+  /** Current attachments (shm_nattch). */
+  attachments: number;
+  /** Last attach, last detach, last change. */
+  atime: number;
+  dtime: number;
+  ctime: number;
   /** True once IPC_RMID was requested (destroyed at the last detach). */
   removed: boolean;
-};
+}
+
+// The native stat carries everything above but `removed` (from its flags).
+type StatFields = Omit<SysVSegmentStat, 'removed'>;
+const _statFieldsMatch: StatFields extends Omit<NativeSysVStat, 'flags'> ? true : never = true;
+void _statFieldsMatch;
 
 /** One row of {@link SysVSegment.list}: what `ipcs -m` shows. */
 export interface SysVSegmentInfo {
