@@ -40,8 +40,8 @@ async function parent(): Promise<void> {
     if (code !== 0) throw new Error(`child exited with ${code}`);
     console.log(`parent (pid ${process.pid}) read:  "${readText(seg)}"`);
   } finally {
+    seg.unlink(); // nothing is left in /dev/shm (this handle's mapping stays until close)
     seg.close();
-    seg.unlink(); // nothing is left in /dev/shm
   }
 }
 

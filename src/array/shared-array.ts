@@ -217,11 +217,11 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
   readonly #array: T;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, expectedCode: number, where: string) {
-    super(buffer, byteOffset, segment, segment === null ? `SharedArray at ${where}` : `SharedArray '${where}'`);
+    super(buffer, byteOffset, segment, 'SharedArray');
     // The header was checked (magic loaded with acquire): the geometry is complete.
     const objectBytes = objectBytesAt(buffer, byteOffset);
     if (objectBytes < DATA_OFFSET) {
-      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `SharedArray at ${where}: claims ${objectBytes} bytes, less than its ${DATA_OFFSET}-byte header`);
+      throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.subject}: claims ${objectBytes} bytes, less than its ${DATA_OFFSET}-byte header`);
     }
     const view = new DataView(buffer, byteOffset, DATA_OFFSET);
     const typeCode = view.getUint32(TYPE_OFFSET, true);
@@ -232,10 +232,10 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
       dataOffset: view.getUint32(DATA_OFFSET_OFFSET, true),
     };
     const problem = checkSharedArrayGeometry(found, objectBytes, maxSharedArrayLength(Math.max(1, found.elementBytes)));
-    if (problem !== undefined) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `SharedArray at ${where}: ${problem}`);
+    if (problem !== undefined) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.subject}: ${problem}`);
     const type = ELEMENT_TYPE_NAMES.get(typeCode) as SharedArrayType;
     if (expectedCode >= 0 && typeCode !== expectedCode) {
-      throw new ShmkitError('ERR_SHMKIT_MISMATCH', `SharedArray at ${where}: its element type is ${type} (${found.length} elements), not ${typeName(expectedCode)}`,
+      throw new ShmkitError('ERR_SHMKIT_MISMATCH', `${this.subject}: its element type is ${type} (${found.length} elements), not ${typeName(expectedCode)}`,
         segment === null ? {} : { path: where });
     }
     this.#length = found.length;

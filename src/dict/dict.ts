@@ -209,8 +209,8 @@ export class Dict extends SharedObject {
   #evict = true;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, timeout: number) {
-    const what = segment === null ? `Dict at offset ${byteOffset}` : `Dict '${segment.name as string}'`;
-    super(buffer, byteOffset, segment, what);
+    super(buffer, byteOffset, segment, 'Dict');
+    const what = this.subject; // "Dict '/name'" or "Dict at offset 64", as the base names it
     this.#what = what;
     if (objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: claims ${objectBytesAt(buffer, byteOffset)} bytes, less than its ${SEQS_OFFSET}-byte header`);

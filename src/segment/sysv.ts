@@ -54,23 +54,7 @@ const _statFieldsMatch: StatFields extends Omit<NativeSysVStat, 'flags'> ? true 
 void _statFieldsMatch;
 
 /** One row of {@link SysVSegment.list}: what `ipcs -m` shows. */
-export interface SysVSegmentInfo {
-  key: number;
-  id: number;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  cuid: number;
-  cgid: number;
-  cpid: number;
-  lpid: number;
-  attachments: number;
-  atime: number;
-  dtime: number;
-  ctime: number;
-  /** True once IPC_RMID was requested (destroyed at the last detach). */
-  removed: boolean;
+export interface SysVSegmentInfo extends SysVSegmentStat {
   /** Resident bytes and swapped bytes, as the kernel reports them. */
   rss: number;
   swap: number;
