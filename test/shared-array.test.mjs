@@ -331,7 +331,7 @@ test('open / openOrCreate with another type or length: ERR_SHMKIT_MISMATCH namin
       assert.throws(() => SharedArray.open(name, { type: Ctor }), (err) => {
         MISMATCH(err);
         assert.equal(err.name, 'ShmkitError');
-        assert.equal(err.message, `SharedArray at ${name}: its element type is Uint8ClampedArray (10 elements), not ${Ctor.name}`);
+        assert.equal(err.message, `SharedArray '${name}': its element type is Uint8ClampedArray (10 elements), not ${Ctor.name}`);
         return true;
       });
       assert.throws(() => SharedArray.openOrCreate(name, { type: Ctor, length: 10 }), (err) => {

@@ -42,6 +42,8 @@ function membersOf(proto) {
 // Every public getter and method of each class, and how to call it. A new
 // member makes the completeness check below fail until it is listed here.
 const TOPIC_CALLS = {
+  buffer: (t) => t.buffer,
+  byteOffset: (t) => t.byteOffset,
   capacity: (t) => t.capacity,
   maxMessage: (t) => t.maxMessage,
   published: (t) => t.published,
