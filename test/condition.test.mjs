@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { parkedOn, rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
 import { children } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/condition-peer.mjs', import.meta.url).pathname;
@@ -248,7 +248,7 @@ test('an async wait aborted after it was woken passes the notify on', async () =
     const ac = new AbortController();
     const mine = cond.wait(m, { signal: ac.signal, timeout: 8000 }); // parks first
     mine.catch(() => {});
-    await sleep(100);
+    await waitUntil(() => parkedOn(process.pid, names.c) >= 1, 10000, 'this process to park first');
     // The other waiter is async: a sync one re-checks every 50 ms anyway.
     const child = kids.raw(['token', names.m, names.c, names.d, 'async', 2000]);
     await waitUntil(() => Atomics.load(cells, READY) === 1 && rawCells(cond)[WAITERS] === 2, 10000, 'the child to park');

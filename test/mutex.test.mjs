@@ -218,7 +218,7 @@ test('holder SIGKILLed while the test awaits lock(): acquired within 1 s with ow
     assert.equal(m.tryLock(), false);
 
     const locking = m.lock({ timeout: STEP_MS });
-    await sleep(50); // let the wait park
+    await waitUntil(() => (rawWord(m) & WAITERS_BIT) !== 0, STEP_MS, 'the wait to park (WAITERS set)');
     assert.equal(rawWord(m) & WAITERS_BIT, WAITERS_BIT, 'a parked waiter sets WAITERS');
     const t0 = performance.now();
     holder.child.kill('SIGKILL');

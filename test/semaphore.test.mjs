@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { assertParkedIdle, rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { assertParkedIdle, parkedOn, rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
 import { children, run } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/semaphore-peer.mjs', import.meta.url).pathname;
@@ -198,7 +198,7 @@ test('an async acquire aborted after it was woken passes the wake-up on', async 
     const ac = new AbortController();
     const mine = sem.acquire({ signal: ac.signal, timeout: 8000 });
     mine.catch(() => {});
-    await sleep(100);
+    await waitUntil(() => parkedOn(process.pid, semName) >= 1, 10000, 'this process to park first');
     // The other waiter is async: a sync one re-checks every 50 ms anyway.
     const child = kids.raw(['acquire', semName, dataName, 2000, 'async']);
     await waitUntil(() => Atomics.load(cells, READY) === 1 && waitersOf(sem) === 2, 10000, 'the child to park');
