@@ -53,10 +53,10 @@ export function checkString(name: string, value: unknown): string {
 }
 
 /** A timeout in ms; `undefined` or `Infinity` means wait forever (-1 natively). */
-export function checkTimeout(value: unknown): number {
+export function checkTimeout(value: unknown, name = 'timeout'): number {
   if (value === undefined || value === Infinity) return -1;
-  if (typeof value !== 'number') throw invalidArgType('timeout', 'of type number', value);
-  if (!(value >= 0)) throw outOfRange('timeout', '>= 0', value);
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!(value >= 0)) throw outOfRange(name, '>= 0 (milliseconds; Infinity waits forever)', value);
   return Math.ceil(value);
 }
 

@@ -133,14 +133,8 @@ class Cursor implements Attempt {
 
   #decode(bytes: Buffer): unknown {
     if (this.ring.encoding === undefined) return bytes;
-    try {
-      return decodeMessage(this.ring.encoding, bytes, this.ring.label);
-    } catch (err) {
-      if (typeof (err as { code?: unknown }).code === 'string') throw err;
-      const e = this.ring.error('ERR_SHMKIT_DECODE', `a message (${bytes.length} bytes) is not valid ${this.ring.encoding} (it was skipped): ${(err as Error).message}`);
-      (e as { cause?: unknown }).cause = err;
-      throw e;
-    }
+    // A message that does not decode throws ERR_SHMKIT_DECODE (codec.ts); it is already consumed.
+    return decodeMessage(this.ring.encoding, bytes, this.ring.label);
   }
 }
 

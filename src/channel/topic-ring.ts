@@ -3,9 +3,9 @@
 // of the protocol. Internal: Topic and Subscriber share it, and neither
 // lets it out (both keep it in a `#` field), so nothing here is reachable
 // from the public API; in particular not the publisher lock.
-import { ShmkitError, outOfRange } from '../errors.js';
-import { Mutex } from '../sync/mutex.js';
-import { FOREVER, wake } from '../sync/wait.js';
+import { ShmkitError, outOfRange, ownError } from '../errors.js';
+import { Mutex, lockContended } from '../sync/mutex.js';
+import { wake } from '../sync/wait.js';
 import { type Encoding } from './codec.js';
 import {
   CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
@@ -74,9 +74,8 @@ export class TopicRing {
   }
 
   /** A ShmkitError naming this topic. */
-  error(code: 'ERR_SHMKIT_BAD_LAYOUT' | 'ERR_SHMKIT_CLOSED' | 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE' | 'ETIMEDOUT', text: string): ShmkitError {
-    const message = code === 'ETIMEDOUT' ? `ETIMEDOUT: ${this.label}: ${text}` : `${this.label}: ${text}`;
-    return this.path === undefined ? new ShmkitError(code, message) : new ShmkitError(code, message, { path: this.path });
+  error(code: 'ERR_SHMKIT_BAD_LAYOUT' | 'ERR_SHMKIT_CLOSED' | 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE', text: string): ShmkitError {
+    return ownError(code, this.label, text, this.path);
   }
 
   closedError(): ShmkitError {
@@ -131,16 +130,7 @@ export class TopicRing {
   #lockPublisher(timeout: number, what: string): void {
     const lock = this.#lock;
     let result = lock.tryLock();
-    if (result === false) {
-      try {
-        result = lock.lockSync(timeout === FOREVER ? undefined : { timeout });
-      } catch (err) {
-        if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
-        const holder = lock.holder;
-        throw this.error('ETIMEDOUT', `${what} could not take the publisher lock within ${timeout} ms` +
-          (holder === null ? '' : ` (held by process ${holder.pid}, thread ${holder.tid}: stopped or very slow)`));
-      }
-    }
+    if (result === false) result = lockContended(lock, timeout, `${this.label}: ${what}()`, 'the publisher lock', this.path);
     if (result.ownerDied) {
       try {
         this.#repair();

@@ -9,14 +9,13 @@
  * subscriber.ts for the subscribers'.
  */
 import { checkObject, checkTimeout } from '../args.js';
-import { invalidArgType, invalidArgValue, mismatchError, outOfRange } from '../errors.js';
+import { invalidArgValue, mismatchError } from '../errors.js';
 import { checkHandleOptions, encodeMessage, roundCapacity, type BytesEncoding, type ChannelHandleOptions, type JsonEncoding, type JsonValue, type SendableOf, type V8Encoding } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { Mutex } from '../sync/mutex.js';
 import { parseSpin } from '../sync/options.js';
-import { FOREVER } from '../sync/wait.js';
 import { CAPACITY, DATA_OFFSET, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, PUBLISHER_LOCK_OFFSET, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage } from './topic-layout.js';
 import { TopicRing, validCapacity, type RingOptions } from './topic-ring.js';
 import { LaggedError, Subscriber, newSubscriber, type LagPolicy } from './subscriber.js';
@@ -70,11 +69,7 @@ export interface SubscribeOptions {
 
 
 function parseLockTimeout(value: unknown): number {
-  if (value === undefined) return DEFAULT_LOCK_TIMEOUT;
-  if (value === Infinity) return FOREVER;
-  if (typeof value !== 'number') throw invalidArgType('options.lockTimeout', 'of type number', value);
-  if (!(value >= 0)) throw outOfRange('options.lockTimeout', '>= 0', value);
-  return Math.ceil(value);
+  return value === undefined ? DEFAULT_LOCK_TIMEOUT : checkTimeout(value, 'options.lockTimeout'); // FOREVER for Infinity
 }
 
 /** Validates every handle option (before anything is created or mapped). */
@@ -214,12 +209,7 @@ export class Topic<T = Buffer> extends SharedObject {
     const ring = this.#ring;
     if (ring.closed) throw ring.closedError();
     const timeout = options === undefined ? ring.lockTimeout : publishTimeout(ring, options);
-    let bytes: Uint8Array | string;
-    try {
-      bytes = encodeMessage(ring.encoding, message, ring.label);
-    } catch (err) {
-      throw encodeFailed(ring, err);
-    }
+    const bytes = encodeMessage(ring.encoding, message, ring.label); // failures are coded (ERR_SHMKIT_ENCODE, argument errors)
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     if (length > ring.maxMessage) throw ring.tooLong(length);
     ring.publish(bytes, length, timeout);
@@ -271,12 +261,3 @@ function publishTimeout(ring: TopicRing, options: PublishOptions): number {
   return opts.timeout === undefined ? ring.lockTimeout : checkTimeout(opts.timeout);
 }
 
-// A message the encoding cannot carry. Coded errors (argument errors,
-// ERR_SHMKIT_ENCODE) pass through; anything else (JSON.stringify's
-// TypeError for a BigInt, v8's DataCloneError) becomes ERR_SHMKIT_ENCODE.
-function encodeFailed(ring: TopicRing, err: unknown): unknown {
-  if (typeof (err as { code?: unknown })?.code === 'string') return err;
-  const e = ring.error('ERR_SHMKIT_ENCODE', `publish: the message cannot be encoded as ${ring.encoding ?? 'bytes'}: ${(err as Error)?.message ?? String(err)}`);
-  (e as { cause?: unknown }).cause = err;
-  return e;
-}

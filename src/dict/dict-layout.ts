@@ -91,6 +91,8 @@ export const CLOCK = FREE_HEAD + 5;
 
 export const LOCK_OFFSET = 192;
 export const SEQS_OFFSET = LOCK_OFFSET + MUTEX_LENGTH;
+/** Int32s of the fixed fields before the shard sequence words (header, geometry, free list, lock): one view covers them. */
+export const HEADER_CELLS = SEQS_OFFSET / 4;
 
 // Entry fields (Int32 index within a block, from the block's first Int32).
 export const E_MORE = 0;

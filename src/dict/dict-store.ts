@@ -6,7 +6,7 @@
  */
 import { ShmkitError } from '../errors.js';
 import {
-  BLOCK_SIZE, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
+  BLOCK_SIZE, HEADER_CELLS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
   ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LIST_HEAD, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
   T_STRING,
   dictGeometry, entryBlocks, type DictGeometry,
@@ -68,7 +68,7 @@ export class DictStore {
     this.what = what;
     this.geometry = dictGeometry(blocks, buckets);
     const g = this.geometry;
-    this.cells = new Int32Array(buffer, byteOffset, 64);
+    this.cells = new Int32Array(buffer, byteOffset, HEADER_CELLS);
     this.seqs = new Int32Array(buffer, byteOffset + SEQS_OFFSET, (SHARD_COUNT * SEQ_STRIDE) / 4);
     this.buckets = new Int32Array(buffer, byteOffset + g.bucketsOffset, buckets);
     this.words = new Int32Array(buffer, byteOffset + g.blocksOffset, blocks * INTS_PER_BLOCK);

@@ -8,11 +8,11 @@ import { checkInteger, checkObject, checkTimeout } from '../args.js';
 import { ShmkitError, invalidArgType, invalidArgValue, mismatchError, outOfRange } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { objectBytesAt } from '../layout/header.js';
-import { Mutex, type LockResult } from '../sync/mutex.js';
+import { Mutex, lockContended, type LockResult } from '../sync/mutex.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
-  BLOCKS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
+  BLOCKS, HEADER_CELLS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SEQS_OFFSET, SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
@@ -98,13 +98,13 @@ const SPEC: ObjectSpec<DictOptions & DictHandleOptions> = {
   // blocks is the same Dict.
   checkExisting: (buffer, byteOffset, options, name) => {
     if (options.memory === undefined || objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) return; // the constructor reports a bad layout
-    const blocks = new Int32Array(buffer, byteOffset, 64)[BLOCKS] as number;
+    const blocks = new Int32Array(buffer, byteOffset, HEADER_CELLS)[BLOCKS] as number;
     const wanted = geometryFor(checkMemory(options)).blocks;
     if (blocks !== wanted) throw mismatchError('Dict', name, 'memory', blocks * BLOCK_SIZE, options.memory);
   },
   initFields: (buffer, byteOffset, options) => {
     const g = geometryFor(checkMemory(options));
-    const cells = new Int32Array(buffer, byteOffset, 64);
+    const cells = new Int32Array(buffer, byteOffset, HEADER_CELLS);
     cells[BLOCKS] = g.blocks;
     cells[BUCKETS] = g.buckets;
     cells[SHARDS] = SHARD_COUNT;
@@ -122,13 +122,7 @@ function handleTimeout(options: DictHandleOptions | undefined): number {
 }
 
 function checkTimeoutOption(t: unknown): number {
-  try {
-    return checkTimeout(t);
-  } catch (err) {
-    // checkTimeout names the argument "timeout"; here it is an option.
-    if (typeof t !== 'number') throw invalidArgType('options.timeout', 'of type number', t);
-    throw outOfRange('options.timeout', '>= 0 (milliseconds; Infinity waits forever)', t);
-  }
+  return checkTimeout(t, 'options.timeout');
 }
 
 // Views at byte offsets 0..3 of one own buffer, each with room for at least n bytes.
@@ -215,7 +209,7 @@ export class Dict extends SharedObject {
     if (objectBytesAt(buffer, byteOffset) < SEQS_OFFSET) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: claims ${objectBytesAt(buffer, byteOffset)} bytes, less than its ${SEQS_OFFSET}-byte header`);
     }
-    const cells = new Int32Array(buffer, byteOffset, 64);
+    const cells = new Int32Array(buffer, byteOffset, HEADER_CELLS);
     const blocks = cells[BLOCKS] as number;
     const buckets = cells[BUCKETS] as number;
     const g = dictGeometry(blocks, buckets);
@@ -800,19 +794,8 @@ export class Dict extends SharedObject {
 
   // The contended path of #begin (allocates the wait options only here).
   #lockSlow(op: string, key: string | null, wait: number): LockResult {
-    try {
-      return this.#lock.lockSync(wait < 0 ? undefined : { timeout: wait });
-    } catch (err) {
-      if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
-      let holder = '';
-      const h = this.#lock.holder;
-      if (h !== null) holder = ` (held by pid ${h.pid})`;
-      const subject = key === null ? `${op}()` : `${op} '${key}'`;
-      // shmkit's own deadline, not a failed syscall: no errno, no syscall.
-      throw new ShmkitError('ETIMEDOUT',
-        `ETIMEDOUT: ${this.#what}: ${subject}: the write lock was not free within ${wait} ms${holder}; a holder that is stopped (SIGSTOP, a debugger) keeps it until it runs again`,
-        this.name === null ? {} : { path: this.name });
-    }
+    const call = key === null ? `${op}()` : `${op} '${key}'`;
+    return lockContended(this.#lock, wait, `${this.#what}: ${call}`, 'the write lock', this.name ?? undefined);
   }
 
   #end(): void {

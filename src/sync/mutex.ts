@@ -301,3 +301,23 @@ export class Mutex extends SharedObject {
     }
   }
 }
+
+/**
+ * @internal The contended path of an object's own lock (named `lockName` in
+ * the message) (a Dict's write
+ * lock, a Topic's publisher lock): `lockSync` bounded by `timeout` ms
+ * (FOREVER: no bound). Past it, ETIMEDOUT names `subject` (the object and
+ * the call, not the embedded Mutex) and the holder, with neither errno nor
+ * syscall (shmkit's own deadline). Allocates only here, not on the
+ * uncontended `tryLock()` path its callers take first.
+ */
+export function lockContended(lock: Mutex, timeout: number, subject: string, lockName: string, path: string | undefined): LockResult {
+  try {
+    return lock.lockSync(timeout === FOREVER ? undefined : { timeout });
+  } catch (err) {
+    if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+    const h = lock.holder;
+    const holder = h === null ? '' : ` (held by pid ${h.pid}, thread ${h.tid})`;
+    throw ownError('ETIMEDOUT', subject, `${lockName} was not free within ${timeout} ms${holder}; a holder that is stopped (SIGSTOP, a debugger) keeps it until it runs again`, path);
+  }
+}
