@@ -104,6 +104,7 @@ export class QueueConsumer extends QueueRole {
       // Back to a message for the next consumer (an orphan of a live one).
       Atomics.store(this.#words, (at & this.#mask) >> 2, length);
       Atomics.add(this.cells, ORPHANS, 1);
+      this.ring.announceData(1); // a consumer parked meanwhile takes it now, not at its next repair slice
     } else if (at !== this.#head) {
       this.#head = at; // fillers before it stay skipped
       this.#publishHead();
@@ -185,6 +186,7 @@ export class QueueConsumer extends QueueRole {
       Atomics.store(words, ((at[i] as number) & this.#mask) >> 2, lengths[i] as number);
       Atomics.add(cells, ORPHANS, 1);
     }
+    if (consumed < n) this.ring.announceData(n - consumed);
     this.ring.advanceHead();
     this.yield();
     if (failure !== undefined && k === 0) throw failure;

@@ -136,11 +136,18 @@ export class QueueRing {
   #orphanConsumerClaims(s: number): void {
     const job = new OrphanClaims(s);
     this.#walk(HEAD, CLAIM, job);
-    if (job.found > 0) {
-      const cells = this.cells;
-      Atomics.add(cells, DATA_SEQ, 1);
-      if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, job.found);
-    }
+    if (job.found > 0) this.announceData(job.found);
+  }
+
+  /**
+   * `n` messages became takeable outside a producer's commit (orphans of a
+   * dead consumer, messages a live one gave back): consumers parked on
+   * DATA_SEQ wake and look again. Called after the messages' LEN stores.
+   */
+  announceData(n: number): void {
+    const cells = this.cells;
+    Atomics.add(cells, DATA_SEQ, 1);
+    if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, n);
   }
 
   /**

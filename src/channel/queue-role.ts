@@ -7,7 +7,7 @@
  */
 import { ShmkitError } from '../errors.js';
 import { Mutex } from '../sync/mutex.js';
-import { POLLS_PER_CLOCK, timeoutError } from '../sync/wait.js';
+import { FOREVER, POLLS_PER_CLOCK, QUICK_POLLS, msLeft, timeoutError } from '../sync/wait.js';
 import type { QueueRing } from './queue-ring.js';
 
 /** Not a position (positions are multiples of 8), nor a count: the ring has no room (producer) or no message (consumer). */
@@ -19,8 +19,6 @@ export const GO_EXCLUSIVE = -5;
 
 /** Operations a side stays in shared mode after it saw a peer. */
 const SHARED_OPS = 1024;
-/** tryLock polls for the role before a non-waiting call looks at the clock. */
-const ROLE_POLLS = 64;
 /**
  * How long a non-waiting call keeps asking for a role another process holds
  * (a shared claim holds it ~100 ns; an exclusive holder hands it over after
@@ -89,7 +87,7 @@ export abstract class QueueRole {
   #askForRole(): boolean {
     const role = this.role;
     Atomics.add(this.cells, this.#wantWord, 1);
-    for (let i = 0; i < ROLE_POLLS; i++) if (role.tryLock() !== false) return true;
+    for (let i = 0; i < QUICK_POLLS; i++) if (role.tryLock() !== false) return true; // before looking at the clock
     const t0 = performance.now();
     while (performance.now() - t0 < ROLE_HANDOVER_MS) {
       for (let i = 0; i < POLLS_PER_CLOCK; i++) if (role.tryLock() !== false) return true;
@@ -101,7 +99,7 @@ export abstract class QueueRole {
   lockSync(deadline: number, timeout: number): void {
     if (!this.#host.tryRole(this.role)) {
       try {
-        this.role.lockSync({ timeout: deadline < 0 ? undefined : Math.max(0, deadline - performance.now()) });
+        this.role.lockSync({ timeout: deadline === FOREVER ? undefined : msLeft(deadline) });
       } catch (err) {
         if ((err as ShmkitError).code === 'ETIMEDOUT') throw timeoutError('Queue: waiting for the role', timeout);
         throw err;

@@ -31,7 +31,7 @@ import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
-import { SpinBudget, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
+import { SpinBudget, msLeft, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
 import { BUSY, NO_ROOM, type RoleHost } from './queue-role.js';
 import { QueueProducer } from './queue-producer.js';
@@ -145,16 +145,10 @@ function nap(ms: number): void {
   Atomics.wait(napCell, 0, 0, ms);
 }
 
-// Milliseconds left until `deadline` (-1: forever).
-function left(deadline: number): number {
-  if (deadline < 0) return -1;
-  const ms = deadline - performance.now();
-  return ms > 0 ? ms : 0;
-}
 
 // The same, as a public `timeout` option (undefined: forever).
 function asOption(deadline: number): number | undefined {
-  return deadline < 0 ? undefined : left(deadline);
+  return deadline < 0 ? undefined : msLeft(deadline);
 }
 
 function checkQueueHandleOptions(options: QueueHandleOptions | undefined): QueueHandleOptions {
@@ -605,12 +599,14 @@ export class Queue<T = Buffer> extends SharedObject {
     const taken = consumer.take();
     let length = -1;
     if (taken.status === 0) {
-      this.#lastTry = 'ok';
       length = taken.length;
       if (length > target.byteLength - offset) {
         consumer.untake(taken.at, length, taken.shared);
+        this.#lastTry = 'ok'; // nothing taken, but not for want of messages: the target was too small
+        consumer.yield(); // as after any call: a peer that asked for the role gets it
         throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
       }
+      this.#lastTry = 'ok';
       consumer.copyInto(target, offset, taken.at, length);
       consumer.free(taken.at, taken.shared);
     } else {
@@ -828,15 +824,15 @@ export class Queue<T = Buffer> extends SharedObject {
   // Every claim slot is taken and other claims are open (BUSY): they finish
   // within moments. Pause briefly, never past the deadline.
   #busyPauseSync(deadline: number, timeout: number, what: string): void {
-    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
-    const ms = left(deadline);
+    if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
+    const ms = msLeft(deadline);
     nap(ms < 0 || ms > BUSY_PAUSE_MS ? BUSY_PAUSE_MS : ms);
   }
 
   // The same without blocking the event loop: one macrotask turn (so other
   // work of this thread, and a peer of this thread, can run).
   async #busyPause(deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-    if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+    if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
     await new Promise<void>((resolve) => setImmediate(resolve));
     signal?.throwIfAborted();
     this.#checkOpen();
@@ -847,20 +843,20 @@ export class Queue<T = Buffer> extends SharedObject {
   // never be noticed.
   #waitSync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, what: string): void {
     for (;;) {
-      const ms = left(deadline);
+      const ms = msLeft(deadline);
       try {
         waitForSync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, what);
         return;
       } catch (err) {
         if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
-        if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+        if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
         this.#ring.repair();
       }
     }
   }
 
   #waitAsync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
-    const ms = left(deadline);
+    const ms = msLeft(deadline);
     const slice = ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms;
     const parked = waitForAsync(this, arg, word, spin, slice, signal, what);
     return parked === undefined ? undefined : this.#sliceAsync(parked, arg, word, spin, deadline, timeout, signal, what);
@@ -873,11 +869,11 @@ export class Queue<T = Buffer> extends SharedObject {
         return;
       } catch (err) {
         if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
-        if (deadline >= 0 && left(deadline) === 0) throw timeoutError(what, timeout);
+        if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
         this.#checkOpen();
         this.#ring.repair();
       }
-      const ms = left(deadline);
+      const ms = msLeft(deadline);
       const next = waitForAsync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, signal, what);
       if (next === undefined) return;
       parked = next;
