@@ -38,8 +38,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const API_MD = `${ROOT}docs/API.md`;
 const DTS = `${ROOT}dist/src/index.d.ts`;
 
-// Every public name must be documented: the test fails with the full list.
-const ENFORCE = true;
 
 /** The public surface from the typings and the runtime module (computed once). */
 let surface;
@@ -230,14 +228,8 @@ test('the section rule: a class is checked in its own section and the rest of it
   assert.ok(mentionsMember(gamma, 'baz') && !mentionsMember(gamma, 'create'), 'a top-level section stands alone');
 });
 
-test('docs/API.md documents every public name', (t) => {
+test('docs/API.md documents every public name', () => {
   const { missing } = missingNames();
   const list = missing.map((n) => `  ${n}`).join('\n');
-  if (!ENFORCE) {
-    t.diagnostic(`${missing.length} public names missing from docs/API.md:`);
-    for (const n of missing) t.diagnostic(`  ${n}`);
-    t.skip(`not enforced on this branch (${missing.length} missing): set SHMKIT_CHECK_API_DOCS=1`);
-    return;
-  }
   assert.equal(missing.length, 0, `${missing.length} public names are missing from docs/API.md (rule: test/api-docs.test.mjs):\n${list}`);
 });

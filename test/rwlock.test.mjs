@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Barrier, Condition, Mutex, RwLock, Segment, Semaphore } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { STEP_MS, rawCells, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
 import { children } from './fixtures/proc.mjs';
 
 const PEER = new URL('./fixtures/rwlock-peer.mjs', import.meta.url).pathname;
@@ -349,7 +349,7 @@ test('withReadLock/withWriteLock (and Sync): fn runs under the lock, its value i
     assert.throws(() => rw.withReadLockSync(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
     await assert.rejects(rw.withWriteLock(() => assert.fail('ran'), { timeout: 20 }), { code: 'ETIMEDOUT' });
     const ac = new AbortController();
-    const aborted = rw.withReadLock(() => assert.fail('ran'), { signal: ac.signal });
+    const aborted = rw.withReadLock(() => assert.fail('ran'), { signal: ac.signal, timeout: STEP_MS });
     ac.abort(new Error('stop'));
     await assert.rejects(aborted, /stop/);
     other.unlock();

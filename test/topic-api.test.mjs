@@ -273,26 +273,30 @@ test("for await with onLag 'skip' keeps iterating across laps; with 'throw' the 
   const t = lapped('throw');
   try {
     const got = [];
-    for await (const m of s.sub) {
-      got.push(seqOf(m));
-      if (got.length === 16) for (let i = 50; i < 100; i++) s.topic.publish(fixed(i)); // lapped again mid-loop
-      if (got.length === 32) break;
-    }
+    await withTimeout((async () => {
+      for await (const m of s.sub) {
+        got.push(seqOf(m));
+        if (got.length === 16) for (let i = 50; i < 100; i++) s.topic.publish(fixed(i)); // lapped again mid-loop
+        if (got.length === 32) break;
+      }
+    })(), STEP_MS, 'the skip loop');
     assert.deepEqual(got, [...Array.from({ length: 16 }, (_, i) => 34 + i), ...Array.from({ length: 16 }, (_, i) => 84 + i)]);
     assert.equal(s.sub.missed, 68);
 
     const seen = [];
     await assert.rejects(
-      (async () => {
+      withTimeout((async () => {
         for await (const m of t.sub) seen.push(seqOf(m));
-      })(),
+      })(), STEP_MS, 'the throw loop'),
       (err) => err instanceof LaggedError && err.missed === 34,
     );
     assert.deepEqual(seen, []);
-    for await (const m of t.sub) {
-      seen.push(seqOf(m));
-      if (seen.length === 16) break;
-    }
+    await withTimeout((async () => {
+      for await (const m of t.sub) {
+        seen.push(seqOf(m));
+        if (seen.length === 16) break;
+      }
+    })(), STEP_MS, 'the loop after the lag');
     assert.deepEqual(seen, Array.from({ length: 16 }, (_, i) => 34 + i));
   } finally {
     for (const x of [s, t]) {

@@ -14,13 +14,7 @@ const exists = (name) => existsSync(`/dev/shm${name}`);
 const badLayout = expectCode('ERR_SHMKIT_BAD_LAYOUT');
 
 function makeArray(name) {
-  try {
-    return SharedArray.create(name, Float64Array, 8);
-  } catch (err) {
-    // SharedArray.create may take an options object instead of positional arguments.
-    if (err.code !== 'ERR_INVALID_ARG_TYPE') throw err;
-    return SharedArray.create(name, { type: Float64Array, length: 8 });
-  }
+  return SharedArray.create(name, { type: Float64Array, length: 8 });
 }
 
 // [label, class, kind code, make(name) -> handle]
@@ -150,9 +144,13 @@ test('raw data (no header, too short for one, or all zero) is refused by every X
 test('Segment.unlink removes every kind; every unlink of a missing name is ENOENT', () => {
   for (const [label, , , make] of KINDS) {
     const name = uniqueName(`seg-unlink-${label}`);
-    make(name).close();
-    Segment.unlink(name);
-    assert.equal(exists(name), false, `Segment.unlink left a ${label}`);
+    try {
+      make(name).close();
+      Segment.unlink(name);
+      assert.equal(exists(name), false, `Segment.unlink left a ${label}`);
+    } finally {
+      unlinkQuietly(name);
+    }
   }
   const missing = uniqueName('missing');
   for (const [label, Class] of KINDS) assert.throws(() => Class.unlink(missing), expectCode('ENOENT'), `${label}.unlink`);
