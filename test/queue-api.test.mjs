@@ -6,7 +6,7 @@
 // while every claim slot is busy (child: fixtures/queue-busy-peer.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Queue } from 'shmkit';
+import { Queue, Segment } from 'shmkit';
 import { makeQueue as makeQueueNamed } from './fixtures/queue-handle.mjs';
 import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
@@ -144,6 +144,28 @@ test('sendSync / send with a timeout while every producer slot is busy: ETIMEDOU
     assert.deepEqual([r.trySend, r.why], [false, 'busy']);
   } finally {
     await reap(p);
+    h.dispose();
+  }
+});
+
+test('a message a shared consumer gives back (target too small) announces itself: DATA_SEQ moves, so parked consumers wake at once', async () => {
+  const { DATA_SEQ } = await import('../dist/src/channel/queue-layout.js');
+  const h = makeQueueNamed(named, 'giveback', { capacity: 1024 });
+  const c = Queue.open(h.name, { shared: true });
+  const seg = Segment.open(h.name);
+  try {
+    const cells = new Int32Array(seg.buffer, 0, 128);
+    assert.equal(h.q.trySend(Buffer.alloc(32, 7)), true);
+    const before = Atomics.load(cells, DATA_SEQ);
+    assert.throws(() => c.tryReceiveInto(new Uint8Array(8)), expectCode('ERR_OUT_OF_RANGE'));
+    assert.notEqual(Atomics.load(cells, DATA_SEQ), before, 'giving the message back did not bump DATA_SEQ: a consumer parked meanwhile sleeps on');
+    assert.equal(c.lastTryResult, 'ok');
+    const target = new Uint8Array(32);
+    assert.equal(c.tryReceiveInto(target), 32, 'the message stayed in the queue');
+    assert.ok(target.every((b) => b === 7));
+  } finally {
+    seg.close();
+    c.close();
     h.dispose();
   }
 });
