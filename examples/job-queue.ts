@@ -2,7 +2,7 @@
 // worker processes take them (each job exactly once) and report results on a
 // second Queue, a robust Mutex guards a counter they all update in a shared
 // segment, and a Barrier lets everyone start together. If a worker is
-// killed, its lock and queue role are freed by the kernel and the others
+// killed, its lock and queue slot are freed by the kernel and the others
 // carry on.
 //
 //   npm run build && node dist/examples/job-queue.js

@@ -1,25 +1,33 @@
-// Queue in shared mode ({ shared: true }): no lock is held while a message
-// is copied, and a process SIGKILLed holding a claim blocks nobody for long.
+// Queue, layout version 3 (docs/LAYOUT.md, "Queue (kind 7, version 3)"): no
+// lock anywhere. A record is claimed by one compare-and-swap on its cell's
+// STAMP, so no process holds anything while it copies a message, and a
+// process stopped, descheduled or SIGKILLed with a claim open blocks nobody
+// (a killed one for at most the time it takes someone to notice). Every
+// handle works this way: the { shared: true } option of layout version 2 is
+// still accepted (a boolean) and changes nothing.
 //
 // 1. A producer holding a reservation does not stop another producer; its
-//    record holds back the ones after it (TAIL moves in ring order).
+//    record holds back the ones after it (consumers take in ring order).
 // 2. A consumer holding a peeked message does not stop another consumer.
-// 3. A producer SIGKILLed between reserve and commit: the messages after its
+// 3. A producer SIGSTOPped holding a reservation: producers in other
+//    processes go on, every trySend succeeds; after SIGCONT and commit
+//    everything arrives, its message first.
+// 4. A producer SIGKILLed between reserve and commit: the messages after its
 //    claim reach a consumer parked in another process within 1 s; its own
 //    message never appears.
-// 4. A consumer SIGKILLed between peek and release: its message goes to a
+// 5. A consumer SIGKILLed between peek and release: its message goes to a
 //    consumer parked in another process within 1 s; the rest once.
-// 5. 2 producers and 2 consumers (all shared, mixing sendSync with
-//    reserve/commit and receiveSync with peek/release), SIGKILLed at random
-//    instants and respawned, 24 times; every message reported sent arrives,
-//    intact, in order per producer and consumer, duplicated only where a
-//    killed consumer may not have released it; the drained ring is empty.
+// 6. 2 producers and 2 consumers (mixing sendSync with reserve/commit and
+//    receiveSync with peek/release), SIGKILLed at random instants and
+//    respawned, 24 times; every message reported sent arrives, intact, in
+//    order per producer and consumer, duplicated only where a killed
+//    consumer may not have released it; the drained ring is empty.
 //
 // Children: fixtures/queue-shared-peer.mjs. Messages: fixtures/queue-msg.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue, Segment } from 'shmkit';
 import { makeQueue as makeQueueNamed } from './fixtures/queue-handle.mjs';
@@ -30,8 +38,9 @@ import { checkMessage, makeMessage, parseMessage, sizeOf } from './fixtures/queu
 
 const PEER = fileURLToPath(new URL('./fixtures/queue-shared-peer.mjs', import.meta.url));
 const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
-// docs/LAYOUT.md, Queue: byte offset of DATA_WAITERS (threads parked for a message).
+// docs/LAYOUT.md, "Queue (kind 7, version 3)": byte offset of DATA_WAITERS (threads parked for a message).
 const DATA_WAITERS_OFF = 388;
+const CELL = 64;
 
 const named = trackedNames(); // every shm name made here; none may survive the file
 
@@ -41,7 +50,16 @@ const makeQueue = (label, options) => makeQueueNamed(named, label, options);
 
 /** Wall-clock milliseconds with sub-ms precision, comparable with the children's stamps. */
 const now = () => performance.timeOrigin + performance.now();
-const recordSize = (len) => (8 + len + 7) & ~7;
+/** Bytes a message of `len` bytes takes in the ring: whole 64-byte cells, at least one. */
+const recordSize = (len) => Math.max(1, Math.ceil(len / CELL)) * CELL;
+
+/** Resolves once this process's handles have given their slots back (at the end of the turn that used them). */
+async function slotsBack(q, what) {
+  await waitUntil(() => {
+    const s = q.stats();
+    return s.producerSlots === 0 && s.consumerSlots === 0;
+  }, STEP_MS, what);
+}
 
 function startPeer(procs, args, ms = 30000) {
   const p = startNode(PEER, args, { timeoutMs: ms, waitMs: 10000 });
@@ -95,12 +113,12 @@ test('no lock across a copy (producers): B sends at once while A holds a reserva
     const a = startPeer(procs, ['hold-reserve', name, A_SEED, A_LEN]);
     await a.line(/^reserved$/);
     let s = q.stats();
-    assert.equal(s.producerPid, null, "the producer role stays held during A's reservation");
+    assert.equal('producerPid' in s, false, 'stats() still reports a producer role');
     assert.equal(s.producerSlots, 1, "A's reservation holds one producer slot");
     assert.equal(s.bytesUsed, recordSize(A_LEN), "A's claim is counted in bytesUsed");
 
-    b = Queue.open(name, { shared: true });
-    c = Queue.open(name, { shared: true });
+    b = Queue.open(name);
+    c = Queue.open(name);
     const bMsgs = [0, 1, 2].map((seq) => makeMessage(B_SEED, seq, sizeOf(B_SEED, seq, 1, 200)));
     const t0 = performance.now();
     assert.equal(b.trySend(bMsgs[0]), true, "B's trySend was turned away while A held its reservation");
@@ -110,12 +128,12 @@ test('no lock across a copy (producers): B sends at once while A holds a reserva
     const sendMs = performance.now() - t0;
     t.diagnostic(`B: trySend ${tryMs.toFixed(2)} ms, all three sends ${sendMs.toFixed(1)} ms while A held its reservation`);
 
-    // TAIL waits for A's record: nothing to receive yet.
+    // Consumers take in ring order: A's record is first, nothing to receive yet.
     assert.equal(c.tryReceive(), undefined, "a consumer got a message past A's open reservation");
+    // Waiting looks for dead peers every 250 ms: A is alive, its claim must stay.
     assert.throws(() => c.receiveSync({ timeout: 300 }), expectCode('ETIMEDOUT'));
     await assert.rejects(c.receive({ timeout: 200 }), expectCode('ETIMEDOUT'));
     s = q.stats();
-    assert.equal(s.producerPid, null);
     assert.equal(s.producerSlots, 1, "B's slot went back at the end of its turn; A's is still held");
     assert.equal(s.bytesUsed, recordSize(A_LEN) + bMsgs.reduce((n, m) => n + recordSize(m.length), 0));
 
@@ -128,7 +146,7 @@ test('no lock across a copy (producers): B sends at once while A holds a reserva
     assert.equal(c.tryReceive(), undefined);
     a.child.stdin.end();
     await finishPeer(a, 'A');
-    await sleep(0);
+    await slotsBack(q, "this process's slots to go back");
     s = q.stats();
     assert.deepEqual(
       { length: s.length, bytesUsed: s.bytesUsed, sent: s.sent, received: s.received, producerSlots: s.producerSlots, consumerSlots: s.consumerSlots },
@@ -152,25 +170,30 @@ test('no lock across a copy (consumers): B receives at once while A holds a peek
     const a = startPeer(procs, ['hold-peek', name]);
     assert.equal(await a.line(/^peeked /), `peeked ${Buffer.from('one').toString('hex')}`);
     let s = q.stats();
-    assert.equal(s.consumerPid, null, "the consumer role stays held during A's peek");
+    assert.equal('consumerPid' in s, false, 'stats() still reports a consumer role');
     assert.equal(s.consumerSlots, 1, "A's peek holds one consumer slot");
-    assert.equal(s.length, 3);
 
-    b = Queue.open(name, { shared: true });
+    b = Queue.open(name);
+    const t0 = performance.now();
     assert.equal(b.tryReceive()?.toString(), 'two', "B's tryReceive was turned away while A held a peeked message");
     assert.equal(b.receiveSync({ timeout: 2000 }).toString(), 'three');
+    const ms = performance.now() - t0;
+    assert.ok(ms < 500, `B needed ${ms.toFixed(0)} ms for two waiting messages`);
     assert.equal(b.tryReceive(), undefined, "A's peeked message was given to B as well");
-    // Waiting runs the dead-peer repair every 250 ms: a live peeker's message must stay its own.
+    // Waiting looks for dead peers every 250 ms: a live peeker's message must stay its own.
     assert.throws(() => b.receiveSync({ timeout: 700 }), expectCode('ETIMEDOUT'));
-    assert.equal(q.length, 1);
-    assert.ok(q.bytesUsed > 0, "HEAD moved past A's message before it was released");
+    // Nothing else is waiting (A's message may or may not be counted as received before its release).
+    assert.ok(q.length <= 1, `length ${q.length}`);
+    // bytesUsed is RESERVE - CLAIM: A's message was taken, so nothing is counted,
+    // though its cell is not free until A releases it.
+    assert.equal(q.bytesUsed, 0);
 
     a.send('release\n');
     await a.line(/^released$/);
     assert.equal(b.tryReceive(), undefined, 'a message came twice');
     a.child.stdin.end();
     await finishPeer(a, 'A');
-    await sleep(0);
+    await slotsBack(q, "this process's slots to go back");
     s = q.stats();
     assert.deepEqual(
       { length: s.length, bytesUsed: s.bytesUsed, sent: s.sent, received: s.received, consumerSlots: s.consumerSlots },
@@ -183,33 +206,105 @@ test('no lock across a copy (consumers): B receives at once while A holds a peek
   }
 });
 
-// ---- 3, 4. SIGKILL with a claim open -------------------------------------------------
+// ---- 3. SIGSTOP with a claim open ----------------------------------------------------
+
+/** The state letter of process `pid` (/proc/PID/stat, third field): 'T' when stopped. */
+function procState(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+}
+
+test('a producer SIGSTOPped holding an open reservation blocks no other producer: every trySend of two producer processes succeeds; after SIGCONT and commit everything arrives, its message first', async (t) => {
+  const A_SEED = 606;
+  const A_LEN = 200;
+  const PER = 400; // 2 x 400 messages of at most 300 bytes (5 cells) + A's 4 cells < 4096 cells: never full
+  const SEEDS = [701, 702];
+  const { name, q, dispose } = makeQueue('qs-pstop', { capacity: 1 << 18 });
+  const procs = [];
+  let a;
+  try {
+    a = startPeer(procs, ['hold-reserve', name, A_SEED, A_LEN]);
+    await a.line(/^reserved$/);
+    process.kill(a.child.pid, 'SIGSTOP');
+    await waitUntil(() => procState(a.child.pid) === 'T', STEP_MS, 'A to be stopped');
+    assert.equal(q.stats().producerSlots, 1, "the stopped producer's slot is held (it is alive)");
+
+    // Two producer processes, one trySend per turn each, while A is stopped.
+    const producers = SEEDS.map((seed) => startPeer(procs, ['try-producer', name, seed, PER, 300]));
+    const reports = [];
+    for (const [i, p] of producers.entries()) reports.push(JSON.parse((await finishPeer(p, `producer ${SEEDS[i]}`, 30000)).at(-1)));
+    assert.equal(procState(a.child.pid), 'T', 'A ran again before the producers were done');
+    const calls = reports.reduce((n, r) => n + r.calls, 0);
+    t.diagnostic(`while A was stopped: ${calls} trySend() calls for ${SEEDS.length * PER} messages; false: ${JSON.stringify(reports.map((r) => r.results))}`);
+    assert.deepEqual(reports.map((r) => r.results), [{}, {}], 'a trySend() returned false while a stopped producer held a reservation');
+    // This process too, through the blocking paths (ETIMEDOUT if A's reservation blocked them).
+    const mine = [0, 1].map((seq) => makeMessage(A_SEED + 1, seq, sizeOf(A_SEED + 1, seq, 12, 300)));
+    q.sendSync(mine[0], { timeout: 1000 });
+    await q.send(mine[1], { timeout: 1000 });
+    assert.equal(q.length, SEEDS.length * PER + 2);
+
+    // Consumers take in ring order: nothing past A's record while A is stopped
+    // (alive: waiting, which looks for dead peers every 250 ms, must not take its claim).
+    assert.equal(q.tryReceive(), undefined, "a consumer got a message past a stopped producer's reservation");
+    assert.throws(() => q.receiveSync({ timeout: 600 }), expectCode('ETIMEDOUT'));
+
+    process.kill(a.child.pid, 'SIGCONT');
+    a.send('commit\n');
+    await a.line(/^committed$/);
+    const got = [];
+    for (let m; (m = q.tryReceive()) !== undefined;) got.push(m);
+    assert.equal(got.length, 1 + SEEDS.length * PER + 2, 'not every message arrived');
+    assert.equal(checkMessage(got[0], A_SEED, 0, A_LEN), null, "A's message is not the first");
+    const next = new Map();
+    const problems = [];
+    for (const m of got.slice(1)) {
+      const { seed, seq, error } = parseMessage(m, 12, 300);
+      const want = next.get(seed) ?? 0;
+      if (error || seq !== want) problems.push(error ?? `stream ${seed}: seq ${seq} where ${want} was expected`);
+      next.set(seed, seq + 1);
+    }
+    assert.deepEqual(problems.slice(0, 10), []);
+    assert.deepEqual([...next.entries()].sort(), [...SEEDS.map((sd) => [sd, PER]), [A_SEED + 1, 2]].sort());
+    a.child.stdin.end();
+    await finishPeer(a, 'A');
+    await slotsBack(q, "this process's slots to go back");
+    const s = q.stats();
+    assert.deepEqual([s.length, s.bytesUsed, s.producerSlots, s.consumerSlots], [0, 0, 0, 0]);
+  } finally {
+    if (a?.alive()) process.kill(a.child.pid, 'SIGCONT'); // a stopped child would only die of SIGKILL
+    await reap(...procs);
+    dispose();
+  }
+});
+
+// ---- 4, 5. SIGKILL with a claim open -------------------------------------------------
 
 // When B's messages go in, relative to A's death: 'before' the kill (only the
-// parked consumer's periodic repair can find the dead claim: nobody else
-// touches the queue after the kill), right 'after' the kill signal (A is
-// usually still dying), or once A was 'reaped' (the sender's own commit, or
-// the consumer it wakes, finds the dead claim).
-test('a shared producer SIGKILLed between reserve and commit blocks nobody for more than 1 s; its message never appears', async (t) => {
+// parked consumer's periodic look for dead peers can find the dead claim:
+// nobody else touches the queue after the kill), right 'after' the kill
+// signal (A is usually still dying), or once A was 'reaped' (the consumer
+// that B's messages wake finds the dead claim at CLAIM). B itself never meets
+// A's claim: it is behind RESERVE, and B claims after it.
+test('a producer SIGKILLed between reserve and commit blocks nobody for more than 1 s; its message never appears', async (t) => {
   const K = 20;
   const A_SEED = 303;
   const B_SEED = 404;
   const rounds = [
-    { api: 'async', consumerShared: true, send: 'before' },
-    { api: 'sync', consumerShared: false, send: 'before' },
-    { api: 'async', consumerShared: false, send: 'after' },
-    { api: 'sync', consumerShared: true, send: 'reaped' },
+    { api: 'async', send: 'before' },
+    { api: 'sync', send: 'before' },
+    { api: 'async', send: 'after' },
+    { api: 'sync', send: 'reaped' },
   ];
-  for (const { api, consumerShared, send } of rounds) {
+  for (const { api, send } of rounds) {
     const { name, q, dispose } = makeQueue('qs-pkill', { capacity: 16384 });
     const procs = [];
     let b;
     try {
-      const c = startPeer(procs, ['collect', name, api, consumerShared ? 1 : 0]);
+      const c = startPeer(procs, ['collect', name, api]);
       const a = startPeer(procs, ['hold-reserve', name, A_SEED, 200]);
       await Promise.all([c.line(/^waiting$/), a.line(/^reserved$/)]);
       await parkedConsumer(name, 'the consumer to park');
-      b = Queue.open(name, { shared: true });
+      b = Queue.open(name);
       const msgs = Array.from({ length: K }, (_, k) => makeMessage(B_SEED, k, sizeOf(B_SEED, k, 1, 300)));
       const sendAll = () => {
         for (const m of msgs) b.sendSync(m, { timeout: 2000 });
@@ -228,7 +323,7 @@ test('a shared producer SIGKILLed between reserve and commit blocks nobody for m
       b = undefined;
       const got = receipts((await c.output(new RegExp(`^(got .*\\n){${K}}`, 'm'), STEP_MS)).split('\n'));
       const delay = got[0].at - killedAt;
-      t.diagnostic(`${api} receive (${consumerShared ? 'shared' : 'default'} handle), B sent ${send === 'before' ? 'before the kill' : send === 'after' ? 'right after the kill' : 'after A was reaped'}: ` +
+      t.diagnostic(`${api} receive, B sent ${send === 'before' ? 'before the kill' : send === 'after' ? 'right after the kill' : 'after A was reaped'}: ` +
         `first message ${delay.toFixed(1)} ms after the kill`);
       q.end();
       const lines = await finishPeer(c, 'consumer');
@@ -250,9 +345,9 @@ test('a shared producer SIGKILLed between reserve and commit blocks nobody for m
 });
 
 // More messages go in 'never' until the peeked one came again (only the
-// parked consumer's periodic repair can find the dead claim), right 'after'
-// the kill signal, or once A was 'reaped'.
-test('a shared consumer SIGKILLed between peek and release: its message goes to another consumer within 1 s; the others once', async (t) => {
+// parked consumer's periodic look for dead peers can find the dead claim: it
+// is behind CLAIM), right 'after' the kill signal, or once A was 'reaped'.
+test('a consumer SIGKILLed between peek and release: its message goes to another consumer within 1 s; the others once', async (t) => {
   const SEED = 505;
   const rounds = [
     { api: 'async', send: 'never' },
@@ -270,7 +365,7 @@ test('a shared consumer SIGKILLed between peek and release: its message goes to 
       const a = startPeer(procs, ['hold-peek', name]);
       assert.equal(await a.line(/^peeked /), `peeked ${hex(M)}`);
       // B takes the three after M and parks.
-      const c = startPeer(procs, ['collect', name, api, 1]);
+      const c = startPeer(procs, ['collect', name, api]);
       await c.output(/^(got .*\n){3}/m);
       await parkedConsumer(name, 'the consumer to park');
       await sleep(300); // B's repair ran at least once while A was alive: M must stay A's
@@ -307,9 +402,9 @@ test('a shared consumer SIGKILLed between peek and release: its message goes to 
   }
 });
 
-// ---- 5. random SIGKILLs ----------------------------------------------------------
+// ---- 6. random SIGKILLs ----------------------------------------------------------
 
-test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and respawned: every message sent arrives intact, in order per consumer, twice only after a killed peek; the drained ring is empty', { timeout: 120000 }, async (t) => {
+test('2 producers and 2 consumers SIGKILLed 24 times at random and respawned: every message sent arrives intact, in order per consumer, twice only after a killed peek; the drained ring is empty', { timeout: 120000 }, async (t) => {
   const KILLS = 24;
   const MIN = 12;
   const MAX = 400;
@@ -381,7 +476,7 @@ test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and
     for (const i of incs.filter((i) => i.killed)) await killedOk(i.proc, `${i.role} ${i.id}`);
 
     const drained = [];
-    const d = Queue.open(name, { shared: true });
+    const d = Queue.open(name);
     try {
       for (;;) {
         let m;
@@ -398,7 +493,7 @@ test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and
     } finally {
       d.close();
     }
-    await sleep(0);
+    await slotsBack(q, "the drain's slots to go back");
     return { kills, loopMs, drained };
   };
 
@@ -512,8 +607,8 @@ test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and
     // before its "s" line adds at most one more.
     assert.ok(s.sent >= sentTotal && s.sent <= sentTotal + producerKills, `stats().sent ${s.sent} for ${sentTotal} sends reported and ${producerKills} producer kills`);
     assert.deepEqual(
-      { length: s.length, bytesUsed: s.bytesUsed, producerSlots: s.producerSlots, consumerSlots: s.consumerSlots, producerPid: s.producerPid, consumerPid: s.consumerPid },
-      { length: 0, bytesUsed: 0, producerSlots: 0, consumerSlots: 0, producerPid: null, consumerPid: null },
+      { length: s.length, bytesUsed: s.bytesUsed, producerSlots: s.producerSlots, consumerSlots: s.consumerSlots },
+      { length: 0, bytesUsed: 0, producerSlots: 0, consumerSlots: 0 },
       'after the drain: messages counted as sent but never received (length), or a cursor left behind a dead claim (bytesUsed), or a slot still held',
     );
   } finally {
@@ -522,22 +617,34 @@ test('2 shared producers and 2 shared consumers SIGKILLed 24 times at random and
   }
 });
 
-test("{ shared } must be a boolean; a shared handle alone still sends and receives in order, holding a slot only for its turn", async () => {
+test('{ shared } must be a boolean and changes nothing any more: a handle with it, and one without, hold a slot only for the turn that used it', async () => {
   const name = uniqueName('q-shared-opt');
   for (const bad of ['yes', 1, null, {}]) {
     assert.throws(() => Queue.create(name, { capacity: 1024, shared: bad }), expectCode('ERR_INVALID_ARG_TYPE', TypeError), `shared: ${String(bad)}`);
   }
   assert.equal(existsSync(`/dev/shm${name}`), false, 'a refused option created the queue');
-  const q = Queue.create(name, { capacity: 4096, shared: true }); // 100 records of 16 bytes fit
+  const q = Queue.create(name, { capacity: 16384, shared: true }); // 256 cells: 100 one-cell records and a 64-cell one fit
   try {
-    for (let i = 0; i < 100; i++) assert.ok(q.trySend(`m${i}`), `trySend ${i}`);
-    assert.equal(q.stats().producerPid, null, 'a shared producer kept the role');
-    assert.equal(q.stats().producerSlots, 1, 'a shared producer holds its slot for the turn');
-    for (let i = 0; i < 100; i++) assert.equal(String(q.tryReceive()), `m${i}`);
-    assert.equal(q.tryReceive(), undefined);
-    await sleep(1); // end of the turn: slots given back
-    const s = q.stats();
-    assert.deepEqual([s.producerSlots, s.consumerSlots, s.length, s.bytesUsed], [0, 0, 0, 0]);
+    for (const shared of [false, true]) Queue.open(name, { shared }).close();
+    assert.throws(() => Queue.open(name, { shared: 'true' }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    for (const [label, h] of [['shared: true', q], ['no option', Queue.open(name)]]) {
+      try {
+        for (let i = 0; i < 100; i++) assert.ok(h.trySend(`m${i}`), `${label}: trySend ${i}`);
+        assert.equal(h.trySend('m100'.padEnd(4096, '.')), true, `${label}: a 64-cell message fits too`);
+        let s = h.stats();
+        assert.equal('producerPid' in s, false);
+        assert.equal(s.producerSlots, 1, `${label}: the handle holds its producer slot for the turn`);
+        assert.equal(s.bytesUsed, 164 * 64);
+        for (let i = 0; i < 100; i++) assert.equal(String(h.tryReceive()), `m${i}`);
+        assert.equal(h.tryReceive()?.length, 4096);
+        assert.equal(h.tryReceive(), undefined);
+        await slotsBack(h, `${label}: the slots to go back at the end of the turn`);
+        s = h.stats();
+        assert.deepEqual([s.producerSlots, s.consumerSlots, s.length, s.bytesUsed], [0, 0, 0, 0]);
+      } finally {
+        if (h !== q) h.close();
+      }
+    }
   } finally {
     q.close();
     Queue.unlink(name);

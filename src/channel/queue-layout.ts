@@ -1,118 +1,122 @@
 /**
- * Queue: a ring of variable-length records in shared memory, many producers
- * and many consumers, no lock held while a message is copied.
+ * Queue: a ring of 64-byte cells in shared memory, many producers and many
+ * consumers, and no lock anywhere: every claim is one compare-and-swap on a
+ * cell's stamp, so a process that stops (descheduled, SIGSTOP, killed) in
+ * the middle of its work never keeps another from claiming.
  *
- *  0       64        128       192         256       320           384            512      640      768             2816            4864
- *  +-------+---------+---------+-----------+---------+-------------+--------------+--------+--------+---------------+---------------+----------------+
- *  |header | geometry| TAIL,   | SENT,     | HEAD,   | RECEIVED,   | DATA_SEQ,    | prod.  | cons.  | producer slots| consumer slots| data           |
- *  |kind 7 | CAPACITY| RESERVE,| SENT_     | CLAIM,  | RECEIVED_   | DATA_WAITERS,| role   | role   | 16 Mutexes    | 16 Mutexes    | CAPACITY bytes |
- *  |v 2    | FLAGS   | P_WANT  | SHARED    | ORPHANS,| SHARED      | SPACE_SEQ,   | Mutex  | Mutex  | (128 B each)  | (128 B each)  |                |
- *  |       | MAX_MSG |         |           | C_WANT  |             | SPACE_WAITERS|        |        |               |               |                |
- *  |       | SLOTS   |         |           |         |             |              |        |        |               |               |                |
- *  +-------+---------+-------------+--------------+--------------+--------+--------+---------------+---------------+----------------+
+ *  0       64         128       192     256       320        384           448          640             2688            4736         4736 + META
+ *  +-------+----------+---------+-------+---------+----------+-------------+------------+---------------+---------------+------------+-------------+
+ *  |header | CAPACITY | RESERVE | SENT  | CLAIM,  | RECEIVED | DATA_SEQ,   | producer   | producer slots| consumer slots| cell meta  | data        |
+ *  |kind 7 | FLAGS    |         |       | ORPHANS |          | DATA_WAIT., | slot claims| 16 Mutexes    | 16 Mutexes    | STAMP, LEN | CAPACITY    |
+ *  |v 3    | MAX_MSG  |         |       |         |          | SPACE_SEQ,  | (AT, CELLS)| (128 B each)  | (128 B each)  | per cell   | bytes       |
+ *  |       | SLOTS    |         |       |         |          | SPACE_WAIT. | x 16       |               |               | (8 B each) |             |
+ *  |       | CELL     |         |       |         |          |             |            |               |               |            |             |
+ *  +-------+----------+---------+-------+---------+----------+-------------+------------+---------------+---------------+------------+-------------+
  *
- * Positions count bytes since creation, wrapping at 2^32; the record at
- * position p lives at data offset p & (CAPACITY - 1) (a power of two).
- * Producer and consumer words sit on separate cache lines, and the
- * counters on lines of their own (nobody spins on them). Four cursors, in ring order:
+ * Positions count bytes since creation, wrapping at 2^32; cell i of the
+ * ring holds positions p with (p & (CAPACITY - 1)) >> 6 == i. A record is
+ * one or more whole cells, never crossing the end of the data area (a
+ * SKIP record fills the cells up to the end when the next one would not
+ * fit). Each cell has an 8-byte meta entry, STAMP then LEN:
  *
- *     HEAD <= CLAIM <= TAIL <= RESERVE <= HEAD + CAPACITY
+ *   STAMP = p | state, p the position the cell is at in its current lap
+ *   (a multiple of 64) and state one of:
+ *     FREE 0        the cell is free for a record at position p
+ *     MESSAGE 1     head of a complete message; LEN = its bytes
+ *     SKIP 2        head of a record to skip (filler, a shortened commit,
+ *                   a dead producer's claim); LEN = -(its cells)
+ *     ORPHAN 3      head of a message that a dead consumer had taken, for
+ *                   any consumer to take (it is behind CLAIM)
+ *     16 + s        WRITING: claimed by the producer holding producer slot
+ *                   s; LEN = -(its cells) once written (see AT/CELLS)
+ *     32 + s        TAKEN: taken by the consumer holding consumer slot s;
+ *                   LEN as it was (a message's bytes, or -cells)
+ *   The cells after a record's head keep STAMP = FREE for their own
+ *   position until the record is freed.
  *
- *   [HEAD, CLAIM)    taken by consumers: being copied out, or released
- *   [CLAIM, TAIL)    complete messages nobody took yet
- *   [TAIL, RESERVE)  taken by producers: being written, or written and
- *                    waiting for the records before them
+ * Two cursors, both only ever moved forward by compare-and-swap, by anyone:
+ *   RESERVE  end of the records claimed by producers
+ *   CLAIM    end of the records taken by consumers (CLAIM <= RESERVE)
  *
- * Record (8-aligned):  0 LEN i32 | 4 SIZE i32 | 8 payload | pad to 8
- *   SIZE: bytes from this record to the next. A message record has
- *   SIZE = recordSize(LEN) exactly (so its padding, SIZE - 8 - LEN, is 0..7).
- *   LEN >= 0          a complete message of LEN bytes
- *   LEN = PADDING -1  filler up to the end of the data area
- *   LEN = RELEASED -2 consumed (or a producer's claim that was abandoned)
- *   LEN = -16 - s     claimed by the producer holding producer slot s (0..15),
- *                     not written yet
- *   LEN = -1024 - 8s - pad
- *                     a message (of SIZE - 8 - pad bytes) being taken by the
- *                     consumer holding consumer slot s
- *
- * Two ways to write, two ways to read:
- * - Exclusive (a lone producer): hold the producer role while TAIL ==
- *   RESERVE, write records past TAIL, then store RESERVE and TAIL past them.
- *   A lone consumer likewise holds the consumer role while HEAD == CLAIM and
- *   moves both. This is the fast path, and what a foreign (C) peer does.
- * - Shared: under the role, write the header of each record claimed (a
- *   claim tag and SIZE) and move RESERVE (or, for consumers, retag the
- *   messages and move CLAIM); release the role; copy; then store LEN (the
- *   message, or RELEASED) and move TAIL (HEAD) past every finished record at
- *   its front with compare-and-swap, whoever finished them.
- * - Whoever wants the role while another has it adds 1 to P_WANT (C_WANT),
- *   and an exclusive holder that sees it change releases the role after its
- *   current operation and both go shared for a while.
- * - A slot's Mutex is held (robust) by its producer or consumer from before
- *   its first claim until its last claim is finished. A claim whose slot
- *   has no holder belongs to a dead process: the first to notice takes the
- *   slot, turns that producer's claims into RELEASED records, or that
- *   consumer's claims back into messages (ORPHANS counts them, and the next
- *   shared consumer takes them), and releases the slot.
- * - Counters: messages sent = SENT (kept by exclusive writers, under the
- *   role) + SENT_SHARED (atomic adds by shared writers); received likewise.
- *   Each is counted just after the message is finished (taken), so a death
- *   in between leaves the count of waiting messages low, never high.
- * - A message is at most MAX_MSG = CAPACITY / 2 - 8 bytes, so it always
- *   fits once the ring is empty, wherever the cursors stand.
+ * Producer (holding a producer slot s), a record of k cells:
+ *   r = RESERVE. If the cell at r already has a record of this lap
+ *   (STAMP & ~63 == r), its claimant has not moved RESERVE yet: move it
+ *   for them (CAS RESERVE r -> r + 64 * cells, the cells from LEN, or from
+ *   slot s' AT/CELLS when AT == r) and start again. Else every cell of
+ *   [r, r + 64k) must be FREE for its position, or the ring is full there.
+ *   Store AT = r, CELLS = k in slot s's claim words, then CAS the head
+ *   cell's STAMP from r|FREE to r|WRITING(s): the claim. CAS RESERVE
+ *   r -> r + 64k (a helper may have done it), store LEN = -k. Write the
+ *   payload, store LEN = its bytes, and store STAMP = r|MESSAGE (release:
+ *   publishes LEN and the payload). SENT += 1; then if DATA_WAITERS != 0,
+ *   DATA_SEQ += 1 and wake.
+ * Consumer (holding a consumer slot s):
+ *   c = CLAIM; the STAMP of the cell at c (acquire). A MESSAGE or SKIP of
+ *   this lap: CAS it to c|TAKEN(s) (the take), then CAS CLAIM past it.
+ *   TAKEN by another: move CLAIM past it for them. WRITING: a message being
+ *   written (nothing to take yet, unless its producer is dead). Anything
+ *   else (FREE, an older lap): nothing there. After copying the message
+ *   out: RECEIVED += 1, store STAMP = (q + CAPACITY)|FREE in each cell q of
+ *   the record, the head cell last (release: done reading; the head is
+ *   what lets a producer claim any of them); then if SPACE_WAITERS != 0,
+ *   SPACE_SEQ += 1 and wake.
+ * Dead peers: a WRITING(s) or TAKEN(s) stamp whose slot Mutex can be
+ *   locked (the kernel released it: its holder died) belongs to a dead
+ *   process. Whoever finds one at CLAIM (or in its way as a producer) locks
+ *   that slot, scans every STAMP for that slot's tag: a producer's claims
+ *   become SKIP records (after moving RESERVE past them if needed), a
+ *   consumer's messages become ORPHANs (ORPHANS += 1, wake consumers) and its
+ *   skips are freed; then unlocks it. A consumer takes an orphan (CAS
+ *   ORPHAN -> TAKEN) before looking at CLAIM while ORPHANS > 0.
+ * A message is at most MAX_MSG = CAPACITY / 2 bytes, so it always fits
+ * once the ring is empty, wherever the cursors stand.
  */
 import { HEADER_LENGTH, Kind } from '../layout/header.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 
 export const QUEUE_KIND = Kind.Queue;
-export const QUEUE_VERSION = 2;
+export const QUEUE_VERSION = 3;
 
-/** Producer and consumer slots (at most this many of each work in parallel). */
+/** Producer and consumer slots (at most this many of each work at once). */
 export const SLOT_COUNT = 16;
+/** Bytes per cell: a record is a whole number of cells. */
+export const CELL = 64;
+export const CELL_SHIFT = 6;
 
 export const CAPACITY_OFFSET = HEADER_LENGTH;
 export const FLAGS_OFFSET = HEADER_LENGTH + 4;
 export const MAX_MESSAGE_OFFSET = HEADER_LENGTH + 8;
 export const SLOTS_OFFSET = HEADER_LENGTH + 12;
-export const TAIL_OFFSET = 128;
-export const RESERVE_OFFSET = 132;
-export const P_WANT_OFFSET = 136;
-// Counters get lines of their own: consumers spin on TAIL's line, and every
-// extra write there would pull it back from them.
+export const CELL_OFFSET = HEADER_LENGTH + 16;
+// Each cursor and counter on a line of its own: producers CAS RESERVE,
+// consumers CLAIM, and a counter's add must not pull a cursor's line away.
+export const RESERVE_OFFSET = 128;
 export const SENT_OFFSET = 192;
-export const SENT_SHARED_OFFSET = 196;
-export const HEAD_OFFSET = 256;
-export const CLAIM_OFFSET = 260;
-export const ORPHANS_OFFSET = 264;
-export const C_WANT_OFFSET = 268;
+export const CLAIM_OFFSET = 256;
+export const ORPHANS_OFFSET = 260;
 export const RECEIVED_OFFSET = 320;
-export const RECEIVED_SHARED_OFFSET = 324;
 export const DATA_SEQ_OFFSET = 384;
 export const DATA_WAITERS_OFFSET = 388;
 export const SPACE_SEQ_OFFSET = 392;
 export const SPACE_WAITERS_OFFSET = 396;
-export const PRODUCER_ROLE_OFFSET = 512;
-export const CONSUMER_ROLE_OFFSET = 640;
-export const PRODUCER_SLOTS_OFFSET = 768;
+/** Producer slot s's claim words: AT (position of its latest claim) at 448 + 8 s, CELLS at 452 + 8 s. */
+export const SLOT_CLAIMS_OFFSET = 448;
+export const PRODUCER_SLOTS_OFFSET = 640;
 export const CONSUMER_SLOTS_OFFSET = PRODUCER_SLOTS_OFFSET + SLOT_COUNT * MUTEX_LENGTH;
-export const DATA_OFFSET = CONSUMER_SLOTS_OFFSET + SLOT_COUNT * MUTEX_LENGTH;
+export const META_OFFSET = CONSUMER_SLOTS_OFFSET + SLOT_COUNT * MUTEX_LENGTH;
 
 /** FLAGS bits. */
 export const FLAG_ENDED = 1;
 
-/** Record header. */
-export const RECORD_HEADER_LENGTH = 8;
-export const RECORD_ALIGNMENT = 8;
-export const LEN_FIELD = 0;
-export const SIZE_FIELD = 4;
-/** LEN of a filler record that runs to the end of the data area. */
-export const PADDING = -1;
-/** LEN of a record that was consumed (or an abandoned claim). */
-export const RELEASED = -2;
-/** LEN of a record claimed by producer slot s: PRODUCER_TAG - s. */
-export const PRODUCER_TAG = -16;
-/** LEN of a message taken by consumer slot s, with pad bytes of padding: CONSUMER_TAG - 8 s - pad. */
-export const CONSUMER_TAG = -1024;
+/** STAMP states (the low 6 bits). */
+export const FREE = 0;
+export const MESSAGE = 1;
+export const SKIP = 2;
+export const ORPHAN = 3;
+export const WRITING = 16;
+export const TAKEN = 32;
+export const STATE_MASK = CELL - 1;
+export const POSITION_MASK = ~STATE_MASK;
 
 export const MIN_CAPACITY = 64;
 export const MAX_CAPACITY = 2 ** 30;
@@ -122,55 +126,44 @@ export const CAPACITY = CAPACITY_OFFSET / 4;
 export const FLAGS = FLAGS_OFFSET / 4;
 export const MAX_MESSAGE = MAX_MESSAGE_OFFSET / 4;
 export const SLOTS = SLOTS_OFFSET / 4;
-export const TAIL = TAIL_OFFSET / 4;
+export const CELL_INDEX = CELL_OFFSET / 4;
 export const RESERVE = RESERVE_OFFSET / 4;
 export const SENT = SENT_OFFSET / 4;
-export const SENT_SHARED = SENT_SHARED_OFFSET / 4;
-export const P_WANT = P_WANT_OFFSET / 4;
-export const HEAD = HEAD_OFFSET / 4;
 export const CLAIM = CLAIM_OFFSET / 4;
-export const RECEIVED = RECEIVED_OFFSET / 4;
-export const RECEIVED_SHARED = RECEIVED_SHARED_OFFSET / 4;
 export const ORPHANS = ORPHANS_OFFSET / 4;
-export const C_WANT = C_WANT_OFFSET / 4;
+export const RECEIVED = RECEIVED_OFFSET / 4;
 export const DATA_SEQ = DATA_SEQ_OFFSET / 4;
 export const DATA_WAITERS = DATA_WAITERS_OFFSET / 4;
 export const SPACE_SEQ = SPACE_SEQ_OFFSET / 4;
 export const SPACE_WAITERS = SPACE_WAITERS_OFFSET / 4;
+export const SLOT_CLAIMS = SLOT_CLAIMS_OFFSET / 4;
+
+/** Bytes of the cell meta array (8 per cell), rounded up to whole cache lines. */
+export function metaLength(capacity: number): number {
+  return ((capacity >> CELL_SHIFT) * 8 + 63) & ~63;
+}
+
+/** Offset of the data area from the object start. */
+export function dataOffset(capacity: number): number {
+  return META_OFFSET + metaLength(capacity);
+}
 
 /** Total bytes of a queue whose data area holds `capacity` bytes. */
 export function queueLength(capacity: number): number {
-  return DATA_OFFSET + capacity;
+  return dataOffset(capacity) + capacity;
 }
 
 /** Largest message a queue of `capacity` data bytes accepts. */
 export function maxMessage(capacity: number): number {
-  return capacity / 2 - RECORD_HEADER_LENGTH;
+  return capacity / 2;
 }
 
-/** Bytes a record with `length` payload bytes occupies. */
-export function recordSize(length: number): number {
-  return (RECORD_HEADER_LENGTH + length + RECORD_ALIGNMENT - 1) & ~(RECORD_ALIGNMENT - 1);
+/** Cells a message of `length` bytes occupies (at least one). */
+export function cellsFor(length: number): number {
+  return length <= CELL ? 1 : (length + CELL - 1) >> CELL_SHIFT;
 }
 
-/** Producer slot of a producer claim tag, or -1 if `len` is not one. */
-export function producerSlotOf(len: number): number {
-  const s = PRODUCER_TAG - len;
-  return s >= 0 && s < SLOT_COUNT ? s : -1;
-}
-
-/** Consumer slot of a consumer claim tag, or -1 if `len` is not one. */
-export function consumerSlotOf(len: number): number {
-  const v = CONSUMER_TAG - len;
-  return v >= 0 && v < SLOT_COUNT * 8 ? v >> 3 : -1;
-}
-
-/** The consumer claim tag for slot `slot` on a message record of `size` bytes and `length` payload. */
-export function consumerTag(slot: number, size: number, length: number): number {
-  return CONSUMER_TAG - 8 * slot - (size - RECORD_HEADER_LENGTH - length);
-}
-
-/** Payload length of a message record of `size` bytes carrying consumer tag `len`. */
-export function taggedLength(len: number, size: number): number {
-  return size - RECORD_HEADER_LENGTH - ((CONSUMER_TAG - len) & 7);
+/** Cells of a record from its LEN: a message's bytes, or -cells. */
+export function cellsOf(len: number): number {
+  return len >= 0 ? cellsFor(len) : -len;
 }

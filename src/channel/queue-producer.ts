@@ -1,250 +1,184 @@
 /**
- * The producer side of a Queue handle: claiming room in the ring, writing
- * records, and publishing them, exclusively (a lone producer: records past
- * TAIL, then RESERVE and TAIL move together) or shared (claim under the
- * role, write with no lock held, publish in ring order with the others).
- * The rules are in queue-layout.ts; the role handling in queue-role.ts.
+ * The producer side of a Queue handle: claiming cells (one compare-and-swap
+ * on the head cell's stamp), writing the payload with no lock held, and
+ * publishing the record with one store. The rules are in queue-layout.ts.
  */
-import type { Mutex } from '../sync/mutex.js';
-import { wake } from '../sync/wait.js';
-import { BUSY, GO_EXCLUSIVE, NO_ROOM, QueueRole, type RoleHost } from './queue-role.js';
+import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import type { QueueRing } from './queue-ring.js';
-import {
-  DATA_SEQ, DATA_WAITERS, HEAD, PADDING, PRODUCER_TAG, P_WANT, RECORD_HEADER_LENGTH, RELEASED, RESERVE, SENT, SENT_SHARED, TAIL, recordSize,
-} from './queue-layout.js';
+import { CELL, CELL_SHIFT, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
 
-/**
- * What a claim step got: `status` CLAIMED (a record at `at`, `shared` or
- * exclusive), NO_ROOM (full) or BUSY. One per producer, reused: valid until
- * its next claim.
- */
-export interface Claim {
-  status: number;
-  at: number;
-  shared: boolean;
-}
+/** What roomAt() found. */
+const ROOM = 0;
+const FULL = 1;
+const AGAIN = 2; // RESERVE moved, or a dead peer was cleaned up: look again
 
-/** Claim.status: a record was claimed. */
-export const CLAIMED = 0;
-
-export class QueueProducer extends QueueRole {
+export class QueueProducer extends QueueSide {
   readonly #data: Buffer;
-  readonly #words: Int32Array;
   readonly #mask: number;
   readonly #capacity: number;
-  readonly #claim: Claim = { status: CLAIMED, at: 0, shared: false };
-  // Positions of a shared batch, reused.
-  readonly #batchAt: number[] = [];
-  // Exclusive: our TAIL, the HEAD we last saw, and records written but not published.
-  #tail = 0;
-  #headSeen = 0;
-  #unpublished = 0;
+  /** Positions of a batch's claims, reused. */
+  readonly batchAt: number[] = [];
 
-  constructor(ring: QueueRing, data: Buffer, role: Mutex, alwaysShared: boolean, host: RoleHost) {
-    super(ring, role, ring.producerSlots, P_WANT, alwaysShared, host);
+  constructor(ring: QueueRing, data: Buffer, host: SideHost) {
+    super(ring, ring.producerSlots, host);
     this.#data = data;
-    this.#words = ring.words;
     this.#mask = ring.mask;
     this.#capacity = ring.capacity;
   }
 
-  protected startExclusive(): boolean {
-    const cells = this.cells;
-    const tail = Atomics.load(cells, TAIL);
-    if (tail !== Atomics.load(cells, RESERVE)) return false; // another producer's claim is open
-    this.#tail = tail;
-    this.#headSeen = Atomics.load(cells, HEAD);
-    return true;
-  }
-
-  /** With the role held: room for one record of `size` bytes, exclusive or shared (then the role is released). */
-  claim(size: number): Claim {
-    const c = this.#claim;
-    c.shared = !this.exclusiveStill();
-    if (c.shared) {
-      const n = this.#claimShared(null, size);
-      if (n === GO_EXCLUSIVE) c.shared = false;
-      else {
-        c.status = n === BUSY ? BUSY : n === 0 ? NO_ROOM : CLAIMED;
-        c.at = this.#batchAt[0] as number;
-        return c;
+  /**
+   * Holding a slot: claims a record for `length` payload bytes (after a
+   * filler if it would cross the end of the ring). Returns its position,
+   * or NO_ROOM when the ring is full there.
+   */
+  claim(length: number): number {
+    const cells = cellsFor(length);
+    const size = cells * CELL;
+    for (;;) {
+      const r = Atomics.load(this.cells, RESERVE);
+      const off = r & this.#mask;
+      if (off + size > this.#capacity) {
+        // The record would cross the end: claim the cells up to it as a filler first.
+        const filler = (this.#capacity - off) >> CELL_SHIFT;
+        const room = this.#roomAt(r, filler);
+        if (room === FULL) return NO_ROOM;
+        if (room === ROOM && this.#claimAt(r, filler)) this.#publishSkip(r, filler);
+        continue;
       }
+      const room = this.#roomAt(r, cells);
+      if (room === FULL) return NO_ROOM;
+      if (room === ROOM && this.#claimAt(r, cells)) return r;
     }
-    const at = this.#placeExclusive(size);
-    c.status = at === NO_ROOM ? NO_ROOM : CLAIMED;
-    c.at = at;
-    return c;
   }
 
   /** Copies `bytes` (`length` bytes) into the record claimed at `at`. */
   fill(at: number, bytes: Uint8Array | string, length: number): void {
-    const off = (at & this.#mask) + RECORD_HEADER_LENGTH;
+    const off = at & this.#mask;
     if (typeof bytes === 'string') this.#data.write(bytes, off, length, 'utf8');
     else this.#data.set(bytes, off);
   }
 
-  /** Completes and publishes the record claimed at `at` (claimed for `claimed` payload bytes, holding `length`). */
-  finish(at: number, length: number, claimed: number, shared: boolean): void {
-    if (shared) {
-      this.#commitShared(at, length, recordSize(claimed));
-      this.#publishShared(1);
-    } else {
-      this.#finishExclusive(at, length);
-      this.#publishExclusive();
+  /**
+   * Completes the record claimed at `at` for `claimed` bytes, holding
+   * `length` (<= claimed; the cells it no longer needs become a SKIP
+   * record), and makes it visible. Counting (SENT) and waking are the
+   * caller's: announce().
+   */
+  complete(at: number, length: number, claimed: number): void {
+    const meta = this.meta;
+    const i = this.ring.stampIndex(at);
+    const used = cellsFor(length);
+    const cells = cellsFor(claimed);
+    if (used < cells) {
+      const rest = (at + used * CELL) | 0;
+      meta[i + 2 * used + 1] = used - cells;
+      // release: the rest's LEN before its SKIP (consumers reach it only after this record)
+      Atomics.store(meta, i + 2 * used, rest | SKIP);
     }
-    this.yield();
+    meta[i + 1] = length;
+    // release: the payload and LEN are complete for the consumer that loads
+    // this stamp (acquire) before reading them
+    Atomics.store(meta, i, at | MESSAGE);
+  }
+
+  /** Drops the record claimed at `at` for `claimed` bytes: it becomes a SKIP record. */
+  abandon(at: number, claimed: number): void {
+    this.#publishSkip(at, cellsFor(claimed));
+    this.ring.announceData(1); // consumers parked behind it go on
+  }
+
+  /** Counts `n` completed messages and wakes parked consumers. */
+  announce(n: number): void {
+    Atomics.add(this.cells, SENT, n);
+    this.ring.announceData(n);
+  }
+
+  /** Claims, fills and publishes one message; false when the ring is full. */
+  send(bytes: Uint8Array | string, length: number): boolean {
+    const at = this.claim(length);
+    if (at === NO_ROOM) return false;
+    this.fill(at, bytes, length);
+    this.complete(at, length, length);
+    this.announce(1);
+    return true;
   }
 
   /**
-   * With the role held: writes as many of `encoded` (payload `lengths`) as
-   * fit, in order, published together. Returns how many, or BUSY.
+   * Writes as many of `encoded` (payload `lengths`) as fit, in order: all
+   * claimed, then filled, then published in ring order with one count and
+   * one wake-up. Returns how many.
    */
   sendBatch(encoded: readonly (Uint8Array | string)[], lengths: readonly number[]): number {
+    const at = this.batchAt;
     let n = 0;
-    if (!this.exclusiveStill()) {
-      n = this.#claimShared(lengths, 0);
-      if (n !== GO_EXCLUSIVE) {
-        if (n !== BUSY) {
-          const at = this.#batchAt;
-          for (let i = 0; i < n; i++) this.fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
-          for (let i = 0; i < n; i++) this.#commitShared(at[i] as number, lengths[i] as number, recordSize(lengths[i] as number));
-          if (n > 0) this.#publishShared(n);
-        }
-        this.yield();
-        return n;
-      }
-      n = 0;
-    }
     for (; n < encoded.length; n++) {
-      const length = lengths[n] as number;
-      const at = this.#placeExclusive(recordSize(length));
-      if (at === NO_ROOM) break;
-      this.fill(at, encoded[n] as Uint8Array | string, length);
-      this.#finishExclusive(at, length);
+      const p = this.claim(lengths[n] as number);
+      if (p === NO_ROOM) break;
+      at[n] = p;
     }
-    if (n > 0) this.#publishExclusive();
-    this.yield();
+    for (let i = 0; i < n; i++) this.fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
+    for (let i = 0; i < n; i++) {
+      this.complete(at[i] as number, lengths[i] as number, lengths[i] as number);
+      // Counted one by one: a death inside the batch leaves SENT one low at most.
+      Atomics.add(this.cells, SENT, 1);
+    }
+    if (n > 0) this.ring.announceData(n);
     return n;
   }
 
-  // ---- Exclusive ---------------------------------------------------------------------
-
-  // Finds room at our tail for a record of `size` bytes (after a filler if
-  // it would cross the end). Returns its position, or NO_ROOM if full.
-  #placeExclusive(size: number): number {
-    let tail = this.#tail;
-    const off = tail & this.#mask;
-    const pad = off + size > this.#capacity ? this.#capacity - off : 0;
-    if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) {
-      // acquire: HEAD past a record means its consumer is done with that memory
-      this.#headSeen = Atomics.load(this.cells, HEAD);
-      if (this.#capacity - ((tail - this.#headSeen) >>> 0) < pad + size) return NO_ROOM;
-    }
-    if (pad > 0) {
-      const w = off >> 2;
-      this.#words[w + 1] = pad;
-      this.#words[w] = PADDING;
-      tail = (tail + pad) | 0;
-      this.#tail = tail;
-    }
-    return tail;
-  }
-
-  // Completes the record at `at` (payload in place); not yet visible.
-  #finishExclusive(at: number, length: number): void {
-    const size = recordSize(length);
-    const w = (at & this.#mask) >> 2;
-    this.#words[w + 1] = size;
-    this.#words[w] = length;
-    this.#tail = (at + size) | 0;
-    this.#unpublished++;
-  }
-
-  // Makes every completed record visible and wakes a consumer.
-  #publishExclusive(): void {
-    const cells = this.cells;
-    const n = this.#unpublished;
-    this.#unpublished = 0;
-    // A plain store is enough for RESERVE: the release store of TAIL after
-    // it keeps RESERVE >= TAIL for every reader.
-    cells[RESERVE] = this.#tail;
-    // release: the records before TAIL (payloads and headers) are complete for
-    // the consumer that loads TAIL (acquire) before reading them
-    Atomics.store(cells, TAIL, this.#tail);
-    cells[SENT] = ((cells[SENT] as number) + n) | 0; // only the role holder writes it
-    if (Atomics.load(cells, DATA_WAITERS) !== 0) {
-      Atomics.add(cells, DATA_SEQ, 1);
-      wake(cells, DATA_SEQ, n);
-    }
-  }
-
-  // ---- Shared ------------------------------------------------------------------------
-
-  // With the role held: claims records for as many of `lengths` as fit (or
-  // one record of `single` bytes when lengths is null; positions in
-  // #batchAt), then releases the role. Returns how many, BUSY when no slot
-  // is free and other claims are open, or GO_EXCLUSIVE when no slot is free
-  // and none is open (the role is kept: write exclusively).
-  #claimShared(lengths: readonly number[] | null, single: number): number {
-    const cells = this.cells;
-    const words = this.#words;
-    if (this.slot < 0 && !this.slotTaken(this.ring.takeProducerSlot())) {
-      // All slots busy: write exclusively once the open claims are done.
-      if (this.startExclusive()) {
-        this.goExclusive();
-        return GO_EXCLUSIVE;
+  // Whether `cells` cells at `r` (RESERVE as loaded) are free for this lap.
+  // AGAIN: a record of this lap is already there (its claimant has not moved
+  // RESERVE yet: we did it for them), or a dead consumer's record was in the
+  // way and is cleaned up.
+  #roomAt(r: number, cells: number): number {
+    const meta = this.meta;
+    const i = this.ring.stampIndex(r);
+    const head = Atomics.load(meta, i);
+    if (head !== r) {
+      if ((head & POSITION_MASK) === r) {
+        this.ring.helpReserve(r, head);
+        return AGAIN;
       }
-      this.drop();
-      return BUSY;
+      return this.#inTheWay(r, head);
     }
-    const tag = PRODUCER_TAG - this.slot;
-    const head = Atomics.load(cells, HEAD);
-    const batch = this.#batchAt;
-    let r = Atomics.load(cells, RESERVE);
-    let n = 0;
-    const count = lengths === null ? 1 : lengths.length;
-    for (; n < count; n++) {
-      const size = lengths === null ? single : recordSize(lengths[n] as number);
-      const off = r & this.#mask;
-      const pad = off + size > this.#capacity ? this.#capacity - off : 0;
-      if (this.#capacity - ((r - head) >>> 0) < pad + size) break;
-      if (pad > 0) {
-        words[(off >> 2) + 1] = pad;
-        words[off >> 2] = PADDING;
-        r = (r + pad) | 0;
-      }
-      const w = (r & this.#mask) >> 2;
-      words[w + 1] = size;
-      words[w] = tag;
-      batch[n] = r;
-      r = (r + size) | 0;
+    for (let k = 1; k < cells; k++) {
+      const stamp = Atomics.load(meta, i + 2 * k);
+      if (stamp !== ((r + k * CELL) | 0)) return this.#inTheWay(r, stamp);
     }
-    // release: the claim headers above are in place before RESERVE covers
-    // them, for the next claimant and for advanceTail() (which loads RESERVE)
-    if (n > 0) Atomics.store(cells, RESERVE, r);
-    this.drop();
-    return n;
+    return ROOM;
   }
 
-  // The record at `at` (claimed with `size` bytes) now holds `length` bytes.
-  #commitShared(at: number, length: number, size: number): void {
-    const words = this.#words;
-    const w = (at & this.#mask) >> 2;
-    const used = recordSize(length);
-    if (used < size) {
-      // A shorter commit: the rest of the claim becomes a released record.
-      const rest = ((at + used) & this.#mask) >> 2;
-      words[rest + 1] = size - used;
-      words[rest] = RELEASED;
-      words[w + 1] = used;
-    }
-    // release: payload (and a split's header) before LEN, for advanceTail()
-    // in any process, which loads LEN (acquire) before moving TAIL past it
-    Atomics.store(words, w, length);
+  // A cell is not free for this lap: the head of an older record a consumer
+  // has not freed (if its consumer is dead, clean up after it), or RESERVE
+  // moved on since we read `r` (claimed, taken and freed meanwhile).
+  #inTheWay(r: number, stamp: number): number {
+    if (Atomics.load(this.cells, RESERVE) !== r) return AGAIN;
+    const state = stamp & STATE_MASK;
+    if (state >= TAKEN && state < TAKEN + 16 && this.ring.cleanUpAfter(this.ring.consumerSlots, state - TAKEN)) return AGAIN;
+    return FULL;
   }
 
-  #publishShared(n: number): void {
-    Atomics.add(this.cells, SENT_SHARED, n);
-    this.ring.advanceTail();
+  // Claims `cells` cells at `r` (checked free). CELLS, then AT, both before
+  // the claim's compare-and-swap: a helper that reads AT == r (then CELLS)
+  // can move RESERVE past the claim before we do. (Our next claim rewrites
+  // CELLS only after RESERVE left r, so a helper's CAS with it fails.)
+  #claimAt(r: number, cells: number): boolean {
+    const w = SLOT_CLAIMS + 2 * this.slot;
+    const c = this.cells;
+    c[w + 1] = cells;
+    c[w] = r;
+    const i = this.ring.stampIndex(r);
+    if (Atomics.compareExchange(this.meta, i, r, r | (WRITING + this.slot)) !== r) return false;
+    Atomics.compareExchange(c, RESERVE, r, (r + cells * CELL) | 0); // fails only if a helper did it
+    this.meta[i + 1] = -cells; // for helpers and clean-up once AT names a later claim
+    return true;
+  }
+
+  // Publishes the filler claimed at `r`.
+  #publishSkip(r: number, cells: number): void {
+    const i = this.ring.stampIndex(r);
+    this.meta[i + 1] = -cells;
+    // release: LEN before the SKIP that makes consumers read it
+    Atomics.store(this.meta, i, r | SKIP);
   }
 }

@@ -3,21 +3,19 @@
  * consumers. Messages are byte strings (Uint8Array/Buffer) or strings
  * (UTF-8), or objects with `encoding: 'json' | 'v8'`.
  *
- * A lone producer (consumer) keeps the producer (consumer) role, a robust
- * Mutex, for the rest of the event-loop turn and writes (reads) the ring
- * exclusively: the fast path, paid once per turn. As soon as another asks
- * for the role, both switch to shared mode for a while: each takes the role
- * only to claim its records, copies with no lock held, and finishes them in
- * any order. Claims are tied to robust slots, so a process killed at any
- * instant leaves nothing that blocks the others for long.
+ * No lock anywhere: a producer claims cells with one compare-and-swap on a
+ * stamp, writes with no lock held and publishes with one store; a consumer
+ * takes a message the same way. A process stopped or descheduled in the
+ * middle keeps nobody from claiming. Claims are tied to robust slots, so a
+ * process killed at any instant leaves nothing that blocks the others for
+ * long.
  *
  * Where things are:
  *   queue-layout.ts    the memory layout and the protocol's rules
- *   queue-role.ts      what both sides share: holding the role, exclusive or
- *                      shared, handing over, the claim slot
+ *   queue-side.ts      what both sides share: the claim slot, held per turn
  *   queue-producer.ts  the producer side: claim, fill, publish
  *   queue-consumer.ts  the consumer side: take, copy out, free
- *   queue-ring.ts      shared-mode fronts (TAIL, HEAD) and dead peers' claims
+ *   queue-ring.ts      stamps, freeing, and dead peers' claims
  *   queue.ts           this file: the public API, waiting, the event-loop turn
  */
 import { checkInteger } from '../args.js';
@@ -26,20 +24,19 @@ import { checkHandleOptions, encodeMessage, roundCapacity, type BytesEncoding, t
 import { Segment } from '../segment/segment.js';
 import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
-import { lockingTid } from '../sync/robust.js';
 import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, msLeft, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
-import { BUSY, NO_ROOM, type RoleHost } from './queue-role.js';
+import { NO_ROOM, type SideHost } from './queue-side.js';
 import { QueueProducer } from './queue-producer.js';
 import { QueueConsumer } from './queue-consumer.js';
 import {
-  CAPACITY, CAPACITY_OFFSET, CLAIM, CONSUMER_ROLE_OFFSET, CONSUMER_SLOTS_OFFSET, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, HEAD, MAX_CAPACITY,
-  MAX_MESSAGE, MIN_CAPACITY, ORPHANS, PRODUCER_ROLE_OFFSET, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RECEIVED_SHARED, RESERVE, SENT,
-  SENT_SHARED, SLOTS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, TAIL, maxMessage, queueLength, recordSize,
+  CAPACITY, CAPACITY_OFFSET, CELL, CELL_INDEX, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, MAX_CAPACITY,
+  MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
+  SPACE_WAITERS, cellsFor, dataOffset, maxMessage, queueLength,
 } from './queue-layout.js';
 
 /** Geometry of a Queue. */
@@ -51,12 +48,9 @@ export interface QueueOptions {
 /** Options of a Queue handle. */
 export interface QueueHandleOptions extends ChannelHandleOptions {
   /**
-   * Always work in shared mode: never keep the producer or consumer role
-   * beyond the claim step, even when alone (default false: a lone producer
-   * or consumer keeps its role for the turn and skips the claim step, and
-   * gives it up as soon as another asks). Costs a few tens of nanoseconds
-   * per operation; useful when a peer must never wait for this handle's
-   * `tryReserve()`/`tryPeek()` to end.
+   * @deprecated No effect since layout version 3 (0.2.0): every handle
+   * works without a lock, and no peer ever waits for this handle's
+   * `tryReserve()`/`tryPeek()`. Still accepted (a boolean); it will go.
    */
   shared?: boolean;
 }
@@ -74,10 +68,9 @@ export type QueueCreateOptions = QueueOptions & NamedCreateOptions & QueueHandle
  * Why a handle's last non-waiting call (trySend, trySendMany, tryReserve,
  * tryReceive, tryReceiveInto, tryReceiveMany, tryPeek) did what it did:
  * `'ok'` it sent or took everything asked; `'full'` no room for the (next)
- * message; `'empty'` no committed message left; `'busy'` another process
- * held the producer (consumer) role past the brief hand-over wait (it is
- * not running: the scheduler took its CPU), or every claim slot was taken:
- * trying again soon succeeds.
+ * message; `'empty'` no message to take (none, or the next one in ring
+ * order is still being written); `'busy'` every claim slot of that side
+ * (16) is held by other handles: trying again soon succeeds.
  */
 export type QueueTryResult = 'ok' | 'full' | 'empty' | 'busy';
 
@@ -90,10 +83,7 @@ export interface QueueStats {
   sent: number;
   received: number;
   ended: boolean;
-  /** Pid holding the producer / consumer role right now, or null. */
-  producerPid: number | null;
-  consumerPid: number | null;
-  /** Producer / consumer slots held right now (handles working in shared mode). */
+  /** Producer / consumer slots held right now (handles at work in this event-loop turn). */
   producerSlots: number;
   consumerSlots: number;
 }
@@ -114,12 +104,14 @@ const SPEC: ObjectSpec<QueueOptions> = {
   },
   initFields: (buffer, byteOffset, options) => {
     const capacity = roundCapacity(options, MIN_CAPACITY, MAX_CAPACITY);
-    const cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    const cells = new Int32Array(buffer, byteOffset, META_OFFSET / 4);
     cells[CAPACITY] = capacity;
     cells[MAX_MESSAGE] = maxMessage(capacity);
     cells[SLOTS] = SLOT_COUNT;
-    Mutex.init(buffer, byteOffset + PRODUCER_ROLE_OFFSET).close();
-    Mutex.init(buffer, byteOffset + CONSUMER_ROLE_OFFSET).close();
+    cells[CELL_INDEX] = CELL;
+    // Cell i is FREE for position 64 i: the first lap.
+    const meta = new Int32Array(buffer, byteOffset + META_OFFSET, (capacity >> CELL_SHIFT) * 2);
+    for (let i = 0; i < capacity >> CELL_SHIFT; i++) meta[2 * i] = i * CELL;
     for (let s = 0; s < SLOT_COUNT; s++) {
       Mutex.init(buffer, byteOffset + PRODUCER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
       Mutex.init(buffer, byteOffset + CONSUMER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
@@ -127,15 +119,12 @@ const SPEC: ObjectSpec<QueueOptions> = {
   },
 };
 
-/** Handles of this thread that keep a role or slot for the current turn. */
-const stickyHolders = new Set<Queue<unknown>>();
-
 /** A blocking call that found every claim slot taken pauses this long before trying again. */
 const BUSY_PAUSE_MS = 0.05;
 /** Waiters look for dead peers' claims this often (the bound on how long a death can block anyone). */
 const REPAIR_SLICE_MS = 250;
 
-const WANT_DATA = -1; // attempt() argument: wait for a message (else: room for a record of that size)
+const WANT_DATA = -1; // attempt() argument: wait for a message (else: room for a record of that many cells)
 const ENDED_CODE = 'ERR_SHMKIT_QUEUE_ENDED';
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
@@ -145,11 +134,6 @@ function nap(ms: number): void {
   Atomics.wait(napCell, 0, 0, ms);
 }
 
-
-// The same, as a public `timeout` option (undefined: forever).
-function asOption(deadline: number): number | undefined {
-  return deadline < 0 ? undefined : msLeft(deadline);
-}
 
 function checkQueueHandleOptions(options: QueueHandleOptions | undefined): QueueHandleOptions {
   const opts = checkHandleOptions(options) as QueueHandleOptions;
@@ -172,11 +156,9 @@ export class Queue<T = Buffer> extends SharedObject {
   readonly #capacity: number;
   readonly #maxMessage: number;
   readonly #encoding: 'json' | 'v8' | undefined;
-  readonly #producerRole: Mutex;
-  readonly #consumerRole: Mutex;
-  /** The producer side: roles, claims and publishing (queue-producer.ts). */
+  /** The producer side: slot, claims and publishing (queue-producer.ts). */
   readonly #producer: QueueProducer;
-  /** The consumer side: roles, takes and freeing (queue-consumer.ts). */
+  /** The consumer side: slot, takes and freeing (queue-consumer.ts). */
   readonly #consumer: QueueConsumer;
   readonly #dataWord: WaitWord;
   readonly #spaceWord: WaitWord;
@@ -185,11 +167,10 @@ export class Queue<T = Buffer> extends SharedObject {
   // tryReserve()/commit() and tryPeek()/release() in progress (NONE: none).
   #reservedAt = NONE;
   #reservedLength = 0;
-  #reservedShared = false;
   #peekedAt = NONE;
-  #peekedShared = false;
+  #peekedLength = 0;
   #lastTry: QueueTryResult = 'ok';
-  // Roles and slots taken in this event-loop turn are given back by one microtask.
+  // Slots taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
   readonly #releaseRoles = (): void => {
     this.#releaseQueued = false;
@@ -197,26 +178,24 @@ export class Queue<T = Buffer> extends SharedObject {
     try {
       this.#giveBack();
     } catch (err) {
-      // EPERM: native code or another handle of this thread already
-      // released it; there is nothing left to give back.
+      // EPERM: native code already released it; there is nothing left to give back.
       if ((err as ShmkitError).code !== 'EPERM') throw err;
     }
   };
   // What the two sides need from this handle (one object, made once).
-  readonly #host: RoleHost = {
-    tryRole: (role) => this.#tryRole(role),
+  readonly #host: SideHost = {
     holding: () => this.#queueRelease(),
-    keepsRole: (side) => (side === this.#producer ? this.#reservedAt !== NONE : this.#peekedAt !== NONE),
+    keepsSlot: (side) => (side === this.#producer ? this.#reservedAt !== NONE : this.#peekedAt !== NONE),
   };
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: QueueHandleOptions) {
     super(buffer, byteOffset, segment, 'Queue');
     const opts = checkQueueHandleOptions(options);
     this.#encoding = opts.encoding;
-    this.#cells = new Int32Array(buffer, byteOffset, DATA_OFFSET / 4);
+    this.#cells = new Int32Array(buffer, byteOffset, META_OFFSET / 4);
     const capacity = this.#cells[CAPACITY] as number;
     if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0 ||
-      this.#cells[MAX_MESSAGE] !== maxMessage(capacity) || this.#cells[SLOTS] !== SLOT_COUNT) {
+      this.#cells[MAX_MESSAGE] !== maxMessage(capacity) || this.#cells[SLOTS] !== SLOT_COUNT || this.#cells[CELL_INDEX] !== CELL) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue at offset ${byteOffset}: bad geometry (capacity ${capacity})`);
     }
     const objectBytes = objectBytesAt(buffer, byteOffset);
@@ -225,14 +204,11 @@ export class Queue<T = Buffer> extends SharedObject {
     }
     this.#capacity = capacity;
     this.#maxMessage = maxMessage(capacity);
-    const data = Buffer.from(buffer, byteOffset + DATA_OFFSET, capacity);
-    const bytes = new Uint8Array(buffer, byteOffset + DATA_OFFSET, capacity);
+    const data = Buffer.from(buffer, byteOffset + dataOffset(capacity), capacity);
+    const bytes = new Uint8Array(buffer, byteOffset + dataOffset(capacity), capacity);
     this.#ring = new QueueRing(buffer, byteOffset, capacity, this.#cells);
-    this.#producerRole = Mutex.attach(buffer, byteOffset + PRODUCER_ROLE_OFFSET, { spin: 0 });
-    this.#consumerRole = Mutex.attach(buffer, byteOffset + CONSUMER_ROLE_OFFSET, { spin: 0 });
-    const alwaysShared = opts.shared === true;
-    this.#producer = new QueueProducer(this.#ring, data, this.#producerRole, alwaysShared, this.#host);
-    this.#consumer = new QueueConsumer(this.#ring, data, bytes, this.#consumerRole, alwaysShared, this.#host, opts.encoding, segment?.name ?? null);
+    this.#producer = new QueueProducer(this.#ring, data, this.#host);
+    this.#consumer = new QueueConsumer(this.#ring, data, bytes, this.#host, opts.encoding, segment?.name ?? null);
     this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS };
     this.#spaceWord = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS };
     const spin = parseSpin(opts);
@@ -240,7 +216,7 @@ export class Queue<T = Buffer> extends SharedObject {
     this.#spaceSpin = new SpinBudget(spin);
   }
 
-  /** Bytes an embedded Queue of this geometry occupies (4864 + the rounded capacity). */
+  /** Bytes an embedded Queue of this geometry occupies (4736 + capacity / 8, at least 64, + the rounded capacity). */
   static byteLength(options: QueueOptions): number {
     return SPEC.byteLength(options);
   }
@@ -319,7 +295,7 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#capacity;
   }
 
-  /** Largest message (encoded bytes) the queue accepts: capacity / 2 - 8. */
+  /** Largest message (encoded bytes) the queue accepts: capacity / 2. */
   get maxMessage(): number {
     if (this.closed) throw this.closedError();
     return this.#maxMessage;
@@ -336,18 +312,23 @@ export class Queue<T = Buffer> extends SharedObject {
     return n > 0 ? n : 0;
   }
 
-  /** Bytes of the ring in use, record headers, padding and messages being written or taken included (a snapshot). */
+  /**
+   * Bytes of the ring claimed by producers and not yet taken by a consumer
+   * (whole 64-byte cells: messages, ones being written, fillers; a
+   * snapshot). Messages being copied out by a consumer are not counted.
+   */
   get bytesUsed(): number {
     if (this.closed) throw this.closedError();
-    return (Atomics.load(this.#cells, RESERVE) - Atomics.load(this.#cells, HEAD)) >>> 0;
+    const claim = Atomics.load(this.#cells, CLAIM);
+    return (Atomics.load(this.#cells, RESERVE) - claim) >>> 0;
   }
 
   #sent(): number {
-    return (Atomics.load(this.#cells, SENT) + Atomics.load(this.#cells, SENT_SHARED)) | 0;
+    return Atomics.load(this.#cells, SENT);
   }
 
   #received(): number {
-    return (Atomics.load(this.#cells, RECEIVED) + Atomics.load(this.#cells, RECEIVED_SHARED)) | 0;
+    return Atomics.load(this.#cells, RECEIVED);
   }
 
   /** True once `end()` was called by anyone. */
@@ -358,8 +339,8 @@ export class Queue<T = Buffer> extends SharedObject {
 
   /**
    * Why this handle's last non-waiting call returned what it did (see
-   * QueueTryResult): tells a full queue from a busy role after a `false`
-   * from trySend(), an empty one from a busy role after `undefined` from
+   * QueueTryResult): tells a full queue from busy slots after a `false`
+   * from trySend(), an empty one from busy slots after `undefined` from
    * tryReceive().
    */
   get lastTryResult(): QueueTryResult {
@@ -367,7 +348,7 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#lastTry;
   }
 
-  /** A snapshot of the counters, the pids holding the roles, and how many claim slots are held. */
+  /** A snapshot of the counters and of how many claim slots are held. */
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
@@ -384,8 +365,6 @@ export class Queue<T = Buffer> extends SharedObject {
       sent: this.#sent() >>> 0,
       received: this.#received() >>> 0,
       ended: this.ended,
-      producerPid: this.#producerRole.holder?.pid ?? null,
-      consumerPid: this.#consumerRole.holder?.pid ?? null,
       producerSlots,
       consumerSlots,
     };
@@ -395,28 +374,20 @@ export class Queue<T = Buffer> extends SharedObject {
 
   /**
    * Writes `message` if it fits; never waits. False: not written, and
-   * `lastTryResult` says why ('full', or 'busy': another process held the
-   * producer role past the brief hand-over wait).
+   * `lastTryResult` says why ('full', or 'busy': every producer slot is
+   * held by other handles).
    */
   trySend(message: SendableOf<T>): boolean {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    const producer = this.#producer;
     if (!this.#producerReady()) {
       this.#lastTry = 'busy';
       return false;
     }
-    const claim = producer.claim(recordSize(length));
-    if (claim.status !== 0) {
-      this.#lastTry = claim.status === NO_ROOM ? 'full' : 'busy';
-      producer.yield();
-      return false;
-    }
-    producer.fill(claim.at, bytes, length);
-    producer.finish(claim.at, length, length, claim.shared);
-    this.#lastTry = 'ok';
-    return true;
+    const sent = this.#producer.send(bytes, length);
+    this.#lastTry = sent ? 'ok' : 'full';
+    return sent;
   }
 
   /** Writes `message`, blocking the thread while the queue is full. */
@@ -425,24 +396,14 @@ export class Queue<T = Buffer> extends SharedObject {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
-    const producer = this.#producer;
     for (;;) {
-      if (!this.#producerReady()) producer.lockSync(deadline, timeout);
-      const claim = producer.claim(size);
-      if (claim.status === 0) {
-        producer.fill(claim.at, bytes, length);
-        producer.finish(claim.at, length, length, claim.shared);
-        return;
-      }
-      if (claim.status === BUSY) {
+      if (!this.#producerReady()) {
         this.#busyPauseSync(deadline, timeout, 'Queue.sendSync');
         continue;
       }
-      // Full: wait for room without keeping other producers out.
-      if (producer.hold) producer.drop();
-      this.#waitSync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, 'Queue.sendSync');
+      if (this.#producer.send(bytes, length)) return;
+      this.#waitSync(cellsFor(length), this.#spaceWord, this.#spaceSpin, deadline, timeout, 'Queue.sendSync');
     }
   }
 
@@ -453,33 +414,21 @@ export class Queue<T = Buffer> extends SharedObject {
     const bytes = this.#encode(message);
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
-    const size = recordSize(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
-    const producer = this.#producer;
     for (;;) {
       if (!this.#producerReady()) {
-        await this.#producerRole.lock({ timeout: asOption(deadline), signal });
-        producer.held(true);
-      }
-      const claim = producer.claim(size);
-      if (claim.status === 0) {
-        producer.fill(claim.at, bytes, length);
-        producer.finish(claim.at, length, length, claim.shared);
-        return;
-      }
-      if (claim.status === BUSY) {
         await this.#busyPause(deadline, timeout, signal, 'Queue.send');
         continue;
       }
-      if (producer.hold) producer.drop();
-      const parked = this.#waitAsync(size, this.#spaceWord, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
+      if (this.#producer.send(bytes, length)) return;
+      const parked = this.#waitAsync(cellsFor(length), this.#spaceWord, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
       if (parked !== undefined) await parked;
     }
   }
 
   /**
    * Writes as many of `messages` as fit now, in order, publishing them
-   * together (one release store and at most one wake-up); never waits.
+   * together (one count and at most one wake-up); never waits.
    * Returns how many; `lastTryResult` says why it stopped short. Every
    * message is encoded and checked first: a bad one throws and writes nothing.
    */
@@ -498,38 +447,36 @@ export class Queue<T = Buffer> extends SharedObject {
       return 0;
     }
     const n = this.#producer.sendBatch(encoded, lengths);
-    this.#lastTry = n === BUSY ? 'busy' : n < encoded.length ? 'full' : 'ok';
-    return n === BUSY ? 0 : n;
+    this.#lastTry = n < encoded.length ? 'full' : 'ok';
+    return n;
   }
 
   /**
    * Zero-copy send, step 1: returns a view of `length` bytes inside the ring
-   * to fill, or undefined if there is no room (or another producer holds the
-   * producer role) now. Nothing is visible to consumers until commit(); a
-   * producer that dies before commit() leaves nothing behind, and other
-   * producers' messages wait for it at most a moment after its death.
+   * to fill, or undefined if there is no room (or every producer slot is
+   * held by others) now. Nothing is visible to consumers until commit();
+   * other producers go on meanwhile, but consumers take the messages after
+   * this one only once it is committed. A producer that dies before
+   * commit() leaves nothing behind, and the messages after it wait at most
+   * a moment after its death.
    */
   tryReserve(length: number): Uint8Array | undefined {
     this.#checkOpen();
     if ((Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0) throw endedError();
     checkInteger('length', length, 0, this.#maxMessage);
-    if (this.#reservedAt !== NONE) throw stateError('tryReserve(): the previous reservation was not committed');
-    const producer = this.#producer;
     if (!this.#producerReady()) {
       this.#lastTry = 'busy';
       return undefined;
     }
-    const claim = producer.claim(recordSize(length));
-    if (claim.status !== 0) {
-      this.#lastTry = claim.status === NO_ROOM ? 'full' : 'busy';
-      producer.yield();
+    const at = this.#producer.claim(length);
+    if (at === NO_ROOM) {
+      this.#lastTry = 'full';
       return undefined;
     }
     this.#lastTry = 'ok';
-    this.#reservedAt = claim.at;
+    this.#reservedAt = at;
     this.#reservedLength = length;
-    this.#reservedShared = claim.shared;
-    return this.#consumer.view(claim.at, length); // a view of the record's payload bytes (either side's view is the same)
+    return this.#consumer.view(at, length); // a view of the record's payload bytes (either side's view is the same)
   }
 
   /** Zero-copy send, step 2: publishes the reserved bytes (the first `length` of them). */
@@ -539,7 +486,9 @@ export class Queue<T = Buffer> extends SharedObject {
     checkInteger('length', length, 0, this.#reservedLength);
     const at = this.#reservedAt;
     this.#reservedAt = NONE;
-    this.#producer.finish(at, length, this.#reservedLength, this.#reservedShared);
+    this.#producer.complete(at, length, this.#reservedLength);
+    this.#producer.announce(1);
+    this.#queueRelease(); // the slot the reservation kept goes back at the end of this turn
   }
 
   /**
@@ -558,8 +507,8 @@ export class Queue<T = Buffer> extends SharedObject {
 
   /**
    * Takes the next message if there is one; never waits. Undefined:
-   * `lastTryResult` says why ('empty', or 'busy': another process held the
-   * consumer role past the brief hand-over wait).
+   * `lastTryResult` says why ('empty', or 'busy': every consumer slot is
+   * held by other handles).
    */
   tryReceive(): T | undefined {
     this.#checkReceive();
@@ -568,16 +517,13 @@ export class Queue<T = Buffer> extends SharedObject {
       this.#lastTry = 'busy';
       return undefined;
     }
-    const taken = consumer.take();
-    let message: T | undefined;
-    if (taken.status === 0) {
-      this.#lastTry = 'ok';
-      message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
-    } else {
-      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
+    const at = consumer.take();
+    if (at === NO_ROOM) {
+      this.#lastTry = 'empty';
+      return undefined;
     }
-    consumer.yield();
-    return message;
+    this.#lastTry = 'ok';
+    return consumer.takeOut(at, consumer.length) as T;
   }
 
   /**
@@ -596,23 +542,19 @@ export class Queue<T = Buffer> extends SharedObject {
       this.#lastTry = 'busy';
       return -1;
     }
-    const taken = consumer.take();
-    let length = -1;
-    if (taken.status === 0) {
-      length = taken.length;
-      if (length > target.byteLength - offset) {
-        consumer.untake(taken.at, length, taken.shared);
-        this.#lastTry = 'ok'; // nothing taken, but not for want of messages: the target was too small
-        consumer.yield(); // as after any call: a peer that asked for the role gets it
-        throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
-      }
-      this.#lastTry = 'ok';
-      consumer.copyInto(target, offset, taken.at, length);
-      consumer.free(taken.at, taken.shared);
-    } else {
-      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
+    const at = consumer.take();
+    if (at === NO_ROOM) {
+      this.#lastTry = 'empty';
+      return -1;
     }
-    consumer.yield();
+    const length = consumer.length;
+    this.#lastTry = 'ok'; // also when it does not fit: not for want of messages
+    if (length > target.byteLength - offset) {
+      consumer.untake(at);
+      throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
+    }
+    consumer.copyInto(target, offset, at, length);
+    consumer.free(at, length);
     return length;
   }
 
@@ -623,18 +565,12 @@ export class Queue<T = Buffer> extends SharedObject {
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     const consumer = this.#consumer;
     for (;;) {
-      if (!consumer.ready()) consumer.lockSync(deadline, timeout);
-      const taken = consumer.take();
-      if (taken.status === 0) {
-        const message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
-        consumer.yield();
-        return message;
-      }
-      if (taken.status === BUSY) {
+      if (!consumer.ready()) {
         this.#busyPauseSync(deadline, timeout, 'Queue.receiveSync');
         continue;
       }
-      if (consumer.hold) consumer.drop(); // wait for data without keeping other consumers out
+      const at = consumer.take();
+      if (at !== NO_ROOM) return consumer.takeOut(at, consumer.length) as T;
       if (this.#endedAndEmpty()) throw endedError();
       this.#waitSync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, 'Queue.receiveSync');
     }
@@ -649,20 +585,11 @@ export class Queue<T = Buffer> extends SharedObject {
     const consumer = this.#consumer;
     for (;;) {
       if (!consumer.ready()) {
-        await this.#consumerRole.lock({ timeout: asOption(deadline), signal });
-        consumer.held(true);
-      }
-      const taken = consumer.take();
-      if (taken.status === 0) {
-        const message = consumer.takeOut(taken.at, taken.length, taken.shared) as T;
-        consumer.yield();
-        return message;
-      }
-      if (taken.status === BUSY) {
         await this.#busyPause(deadline, timeout, signal, 'Queue.receive');
         continue;
       }
-      if (consumer.hold) consumer.drop();
+      const at = consumer.take();
+      if (at !== NO_ROOM) return consumer.takeOut(at, consumer.length) as T;
       if (this.#endedAndEmpty()) throw endedError();
       const parked = this.#waitAsync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, signal, 'Queue.receive');
       if (parked !== undefined) await parked;
@@ -670,7 +597,7 @@ export class Queue<T = Buffer> extends SharedObject {
   }
 
   /**
-   * Takes up to `max` messages that are there now (releasing them together);
+   * Takes up to `max` messages that are there now (freeing them together);
    * never waits. A message that does not decode ends the batch: the next
    * call throws ERR_SHMKIT_DECODE for it (and it is consumed).
    */
@@ -687,8 +614,8 @@ export class Queue<T = Buffer> extends SharedObject {
       this.#lastTry = 'busy';
       return out;
     }
-    const n = consumer.takeBatch(max, out);
-    this.#lastTry = n === BUSY ? 'busy' : out.length < max ? 'empty' : 'ok';
+    consumer.takeBatch(max, out);
+    this.#lastTry = out.length < max ? 'empty' : 'ok';
     return out;
   }
 
@@ -704,16 +631,15 @@ export class Queue<T = Buffer> extends SharedObject {
       this.#lastTry = 'busy';
       return undefined;
     }
-    const taken = consumer.take();
-    if (taken.status !== 0) {
-      this.#lastTry = taken.status === NO_ROOM ? 'empty' : 'busy';
-      consumer.yield();
+    const at = consumer.take();
+    if (at === NO_ROOM) {
+      this.#lastTry = 'empty';
       return undefined;
     }
     this.#lastTry = 'ok';
-    this.#peekedAt = taken.at;
-    this.#peekedShared = taken.shared;
-    return consumer.view(taken.at, taken.length);
+    this.#peekedAt = at;
+    this.#peekedLength = consumer.length;
+    return consumer.view(at, consumer.length);
   }
 
   /** Zero-copy receive, step 2: frees the message returned by tryPeek(). */
@@ -722,8 +648,8 @@ export class Queue<T = Buffer> extends SharedObject {
     if (this.#peekedAt === NONE) throw stateError('release() without tryPeek()');
     const at = this.#peekedAt;
     this.#peekedAt = NONE;
-    this.#consumer.free(at, this.#peekedShared);
-    this.#consumer.yield();
+    this.#consumer.free(at, this.#peekedLength);
+    this.#queueRelease(); // the slot the peek kept goes back at the end of this turn
   }
 
   /** Receives messages until the queue is ended and drained. */
@@ -741,41 +667,38 @@ export class Queue<T = Buffer> extends SharedObject {
   }
 
   /**
-   * Releases the handle and the roles and slots it holds. An uncommitted
-   * reservation is dropped; a peeked, unreleased message goes to another
-   * consumer.
+   * Releases the handle and the slots it holds. An uncommitted reservation
+   * is dropped (its cells are skipped); a peeked, unreleased message goes to
+   * another consumer.
    */
   override close(): void {
     if (this.closed) return;
-    this.#reservedAt = NONE;
-    this.#peekedAt = NONE;
     try {
+      if (this.#reservedAt !== NONE) {
+        // Dropped: a zero-length message would be delivered; a SKIP is not.
+        const at = this.#reservedAt;
+        this.#reservedAt = NONE;
+        this.#producer.abandon(at, this.#reservedLength);
+      }
+      if (this.#peekedAt !== NONE) {
+        const at = this.#peekedAt;
+        this.#peekedAt = NONE;
+        this.#consumer.untake(at);
+      }
       this.#giveBack();
     } finally {
-      stickyHolders.delete(this as Queue<unknown>);
-      this.#producerRole.close();
-      this.#consumerRole.close();
       this.#ring.close();
       super.close();
     }
   }
 
-  /** @internal The waiting core's check: a message to take, or room for a record of `arg` bytes. */
+  /** @internal The waiting core's check: a message to take, or room for a record of `arg` cells. */
   attempt(arg: number): boolean {
-    // Shared cursors, not our cached ones: we gave the roles up to wait.
-    const cells = this.#cells;
-    if (arg === WANT_DATA) {
-      const tail = Atomics.load(cells, TAIL);
-      return tail !== Atomics.load(cells, CLAIM) || Atomics.load(cells, ORPHANS) !== 0 ||
-        ((Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0 && tail === Atomics.load(cells, RESERVE));
-    }
-    const reserve = Atomics.load(cells, RESERVE);
-    const off = reserve & (this.#capacity - 1);
-    const need = off + arg > this.#capacity ? this.#capacity - off + arg : arg;
-    return this.#capacity - ((reserve - Atomics.load(cells, HEAD)) >>> 0) >= need;
+    if (arg === WANT_DATA) return this.#ring.dataThere() || this.#endedAndEmpty();
+    return this.#ring.roomThere(arg);
   }
 
-  // ---- Roles and the turn ---------------------------------------------------------------
+  // ---- Slots and the turn ---------------------------------------------------------------
 
   #checkOpen(): void {
     if (this.closed) throw this.closedError();
@@ -791,38 +714,22 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#producer.ready();
   }
 
-  // Takes `role` if it is free, or held (idle) by another handle of this thread.
-  #tryRole(role: Mutex): boolean {
-    return role.tryLock() !== false || (this.#sameThreadHolds(role) && role.tryLock() !== false);
-  }
-
-  // The role is held by this very thread through another handle that keeps
-  // it for the turn: ask every such idle handle to give it back.
-  // Returns whether it was worth retrying.
-  #sameThreadHolds(role: Mutex): boolean {
-    if (role.holder?.tid !== lockingTid()) return false;
-    for (const other of stickyHolders) if (other !== (this as Queue<unknown>)) other.#releaseRoles();
-    return true;
-  }
-
   #queueRelease(): void {
-    stickyHolders.add(this as Queue<unknown>);
     if (this.#releaseQueued) return;
     this.#releaseQueued = true;
     queueMicrotask(this.#releaseRoles);
   }
 
-  // End of turn (or close): roles and slots not needed by an open reservation or peek.
+  // End of turn (or close): slots not needed by an open reservation or peek.
   #giveBack(): void {
     this.#producer.giveBack();
     this.#consumer.giveBack();
-    if (this.#producer.idle && this.#consumer.idle) stickyHolders.delete(this as Queue<unknown>);
   }
 
   // ---- Waiting ----------------------------------------------------------------------
 
-  // Every claim slot is taken and other claims are open (BUSY): they finish
-  // within moments. Pause briefly, never past the deadline.
+  // Every claim slot is held by other handles: they give them back within
+  // moments. Pause briefly, never past the deadline.
   #busyPauseSync(deadline: number, timeout: number, what: string): void {
     if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
     const ms = msLeft(deadline);
@@ -890,14 +797,11 @@ export class Queue<T = Buffer> extends SharedObject {
 
   #checkLength(length: number): void {
     if (length > this.#maxMessage) {
-      throw outOfRange('message', `at most ${this.#maxMessage} bytes (half the queue's capacity, less 8)`, `${length} bytes`);
+      throw outOfRange('message', `at most ${this.#maxMessage} bytes (half the queue's capacity)`, `${length} bytes`);
     }
   }
 
   #endedAndEmpty(): boolean {
-    const cells = this.#cells;
-    const tail = Atomics.load(cells, TAIL);
-    return (Atomics.load(cells, FLAGS) & FLAG_ENDED) !== 0 && tail === Atomics.load(cells, CLAIM) &&
-      tail === Atomics.load(cells, RESERVE) && Atomics.load(cells, ORPHANS) === 0;
+    return (Atomics.load(this.#cells, FLAGS) & FLAG_ENDED) !== 0 && this.#ring.drained();
   }
 }
