@@ -14,7 +14,8 @@
 //       trySend()s it (copy in); the echo takes it (copy out, a new Buffer) and
 //       trySend()s that Buffer back; the pinger takes the reply and checks the number.
 //       1a  both sides spin on tryReceive()           vs C busy-spin ping-pong
-//       1b  receiveSync() / await receive(), default  vs C busy spin and a Unix socket
+//       1b  receiveSync() / await receive(), default  vs C busy spin, a Unix socket, and the
+//           Notifier's async round trip (await wait() both sides: the wait core, no queue)
 //       1c  the same with a 100 µs busy-wait before each ping (outside the sample), so
 //           receivers park; sync and async            vs C futex ping-pong, same pause
 //           (also pinned to two CPUs, and a Unix socket with the same pause)
@@ -278,6 +279,75 @@ async function roleLatPing() {
     for (const nm of [args.ping, args.pong]) { try { Queue.unlink(nm); } catch { /* gone */ } }
   }
   emit(result);
+}
+
+// 1b reference: the Notifier's async round trip (await notifier.wait(seen) on
+// both sides, default spin), the wait core without a queue: what `await
+// receive()` is measured against. No payload moves; the echo notifies back.
+async function roleNotifierPing() {
+  const deadlineMs = args['deadline-ms'];
+  startWatchdog(deadlineMs + 8000, 1000, [`/dev/shm${args.ping}`, `/dev/shm${args.pong}`]);
+  const { Notifier } = await loadLib();
+  const n = args.n, warm = args.warm, total = n + warm;
+  const ping = Notifier.create(args.ping, spinOpt());
+  const pong = Notifier.create(args.pong, spinOpt());
+  let echo = null, echoOut = '';
+  const result = { ok: false };
+  try {
+    echo = spawn(process.execPath, [SELF, '--role', 'notifier-echo', ...(spinOpt() ? ['--spin', String(args.spin)] : []),
+      '--ping', args.ping, '--pong', args.pong, '--n', String(n), '--warm', String(warm), '--hard-ms', String(deadlineMs + 6000)],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    echo.stdout.on('data', (d) => { echoOut += d; });
+    const t0 = Date.now();
+    while (pong.value === 0) { // ready: the echo notifies once
+      if (Date.now() - t0 > 10000 || echo.exitCode !== null) throw new Error('echo process never became ready');
+      await sleep(1);
+    }
+    const samples = new Float64Array(n);
+    const deadline = now() + BigInt(deadlineMs) * 1000000n;
+    let seen = pong.value, done = 0, timedOut = false, c0 = null, w0 = 0n;
+    for (let i = 1; i <= total; i++) {
+      if (i === warm + 1) { c0 = usage(); w0 = now(); }
+      const t1 = now();
+      ping.notify();
+      seen = await pong.wait(seen, { timeout: deadlineMs });
+      const t2 = now();
+      if (i > warm) samples[done++] = Number(t2 - t1);
+      if (t2 > deadline) { timedOut = i < total; break; }
+    }
+    const u = c0 ? usageSince(c0) : { cpu: 0, vcsw: 0 };
+    const wallUs = w0 ? Number(now() - w0) / 1000 : 0;
+    await reap(echo);
+    const e = lastJson(echoOut);
+    Object.assign(result, summarize(samples, done), {
+      ok: !timedOut && done === n && e?.ok === true, timed_out: timedOut,
+      pinger_cpu_us: u.cpu, echo_cpu_us: e?.cpu_us ?? null, pinger_vcsw: u.vcsw, echo_vcsw: e?.vcsw ?? null, wall_us: wallUs,
+    });
+  } finally {
+    if (echo && echo.exitCode === null && echo.signalCode === null) echo.kill('SIGKILL');
+    ping.close();
+    pong.close();
+    for (const nm of [args.ping, args.pong]) { try { Notifier.unlink(nm); } catch { /* gone */ } }
+  }
+  emit(result);
+}
+
+async function roleNotifierEcho() {
+  startWatchdog(args['hard-ms']);
+  const { Notifier } = await loadLib();
+  const ping = Notifier.open(args.ping, spinOpt()), pong = Notifier.open(args.pong, spinOpt());
+  const total = args.n + args.warm, warm = args.warm;
+  let seen = ping.value, c0 = usage();
+  pong.notify(); // ready
+  for (let i = 1; i <= total; i++) {
+    seen = await ping.wait(seen, { timeout: args['hard-ms'] });
+    pong.notify();
+    if (i === warm) c0 = usage();
+  }
+  const u = usageSince(c0);
+  ping.close();
+  pong.close();
+  emit({ ok: true, cpu_us: u.cpu, vcsw: u.vcsw });
 }
 
 // The JS floor: the C reference's protocol (one 64-byte line each way: a
@@ -1116,7 +1186,13 @@ async function orchestrate() {
       await jsLat('1a', 'spin', 0);
     }
     if (want('1b') || want('1c') || want('1x')) await sockLat('1x-uds', 'unix');
-    if (want('1b')) { await jsLat('1b-s', 'sync', 0); await jsLat('1b-a', 'async', 0); }
+    if (want('1b')) {
+      await jsLat('1b-s', 'sync', 0);
+      await jsLat('1b-a', 'async', 0);
+      const argv = [SELF, '--role', 'notifier-ping', '--n', String(N), '--warm', String(WARM), '--deadline-ms', String(DEADLINE_MS),
+        '--ping', newName('1b-n-ping'), '--pong', newName('1b-n-pong')];
+      await run('1b-n', 'Notifier async', node, argv, latLimit);
+    }
     if (want('1c')) {
       await cLat('1c-c', 'futex', 100);
       await jsLat('1c-s', 'sync', 100);
@@ -1203,6 +1279,7 @@ async function orchestrate() {
       if (want('1b')) {
         out.push(latRow('1b shmkit: `receiveSync()` (default spin), back to back', R['1b-s'], R['1a-c'], R['1x-uds']));
         out.push(latRow('1b shmkit: `await receive()` (default spin), back to back', R['1b-a'], R['1a-c'], R['1x-uds']));
+        out.push(latRow('1b reference: Notifier `await wait()` (default spin), back to back, no payload', R['1b-n'], R['1a-c'], R['1x-uds']));
       }
       if (want('1c')) {
         out.push(latRow('1c ref: C futex ping-pong (FUTEX_WAIT at once, always FUTEX_WAKE), 100 µs pause', R['1c-c']));
@@ -1324,7 +1401,7 @@ async function orchestrate() {
 // ------------------------------------------------------------------------------ main
 
 const roles = {
-  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'raw-ping': roleRawPing, 'raw-echo': roleRawEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
+  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'notifier-ping': roleNotifierPing, 'notifier-echo': roleNotifierEcho, 'raw-ping': roleRawPing, 'raw-echo': roleRawEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
   'ipc-ping': roleIpcPing, 'ipc-echo': roleIpcEcho, 'tput-cons': roleTputCons, 'tput-prod': roleTputProd,
   'sock-tput-cons': roleSockTputCons, 'wrap-check': roleWrapCheck, 'sock-tput-prod': roleSockTputProd, mpmc: roleMpmc, 'mpmc-prod': roleMpmcProd, 'mpmc-cons': roleMpmcCons,
 };

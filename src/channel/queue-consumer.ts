@@ -6,7 +6,7 @@
 import { decodeMessage, type Encoding } from './codec.js';
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import { NONE, type QueueRing } from './queue-ring.js';
-import { CELL, CLAIM, FREE, MESSAGE, ORPHAN, ORPHANS, POSITION_MASK, RECEIVED, SKIP, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
+import { CELL, CLAIM, FREE, MESSAGE, ORPHAN, POSITION_MASK, RECEIVED, SKIP, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
 
 export class QueueConsumer extends QueueSide {
   readonly #data: Buffer;
@@ -36,7 +36,7 @@ export class QueueConsumer extends QueueSide {
     const meta = this.meta;
     const ring = this.ring;
     const mine = TAKEN + this.slot;
-    if (Atomics.load(cells, ORPHANS) > 0) {
+    if (ring.orphansMayWait()) {
       const at = ring.adoptOrphan(this.slot);
       if (at !== NONE) {
         this.length = meta[ring.stampIndex(at) + 1] as number;
@@ -60,11 +60,9 @@ export class QueueConsumer extends QueueSide {
         const len = meta[i + 1] as number;
         const n = ring.checkedCells(c, stamp, len);
         if (Atomics.compareExchange(meta, i, stamp, c | mine) !== stamp) continue; // another consumer took it
-        if (state === ORPHAN) Atomics.sub(cells, ORPHANS, 1);
         Atomics.compareExchange(cells, CLAIM, c, (c + n * CELL) | 0); // fails only if a helper did it
         if (state === SKIP) {
-          ring.free(c, n);
-          ring.announceSpace();
+          ring.free(c);
           continue;
         }
         this.length = len;
@@ -87,10 +85,9 @@ export class QueueConsumer extends QueueSide {
   }
 
   /** Frees a message taken by take() (counted as received) and wakes parked producers. */
-  free(at: number, length: number): void {
+  free(at: number): void {
     Atomics.add(this.cells, RECEIVED, 1); // counted before freed: a death in between leaves length low, not high
-    this.ring.free(at, length <= CELL ? 1 : (length + CELL - 1) >> 6);
-    this.ring.announceSpace();
+    this.ring.free(at);
   }
 
   /** Gives back a message taken by take() without consuming it (for the next consumer). */
@@ -104,10 +101,10 @@ export class QueueConsumer extends QueueSide {
     try {
       message = this.copyOut(at, length);
     } catch (err) {
-      this.free(at, length);
+      this.free(at);
       throw err;
     }
-    this.free(at, length);
+    this.free(at);
     return message;
   }
 
@@ -158,15 +155,15 @@ export class QueueConsumer extends QueueSide {
           this.untake(at);
           break;
         }
-        this.free(at, length);
+        this.free(at);
         throw err;
       }
       out.push(message);
       Atomics.add(this.cells, RECEIVED, 1);
-      this.ring.free(at, length <= CELL ? 1 : (length + CELL - 1) >> 6);
+      this.ring.markFree(at);
       n++;
     }
-    if (n > 0) this.ring.announceSpace();
+    if (n > 0 && this.ring.advanceHead()) this.ring.announceSpace();
     return n;
   }
 }

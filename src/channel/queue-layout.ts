@@ -1,14 +1,14 @@
 /**
  * Queue: a ring of 64-byte cells in shared memory, many producers and many
  * consumers, and no lock anywhere: every claim is one compare-and-swap on a
- * cell's stamp, so a process that stops (descheduled, SIGSTOP, killed) in
- * the middle of its work never keeps another from claiming.
+ * record's head cell stamp, so a process that stops (descheduled, SIGSTOP,
+ * killed) in the middle of its work never keeps another from claiming.
  *
  *  0       64         128       192     256       320        384           448          640             2688            4736         4736 + META
  *  +-------+----------+---------+-------+---------+----------+-------------+------------+---------------+---------------+------------+-------------+
  *  |header | CAPACITY | RESERVE | SENT  | CLAIM,  | RECEIVED | DATA_SEQ,   | producer   | producer slots| consumer slots| cell meta  | data        |
- *  |kind 7 | FLAGS    |         |       | ORPHANS |          | DATA_WAIT., | slot claims| 16 Mutexes    | 16 Mutexes    | STAMP, LEN | CAPACITY    |
- *  |v 3    | MAX_MSG  |         |       |         |          | SPACE_SEQ,  | (AT, CELLS)| (128 B each)  | (128 B each)  | per cell   | bytes       |
+ *  |kind 7 | FLAGS    |         |       | ORPHANS,| (RCVD)   | DATA_WAIT., | slot claims| 16 Mutexes    | 16 Mutexes    | STAMP, LEN | CAPACITY    |
+ *  |v 3    | MAX_MSG  |         |       | HEAD    |          | SPACE_SEQ,  | (AT, CELLS)| (128 B each)  | (128 B each)  | per cell   | bytes       |
  *  |       | SLOTS    |         |       |         |          | SPACE_WAIT. | x 16       |               |               | (8 B each) |             |
  *  |       | CELL     |         |       |         |          |             |            |               |               |            |             |
  *  +-------+----------+---------+-------+---------+----------+-------------+------------+---------------+---------------+------------+-------------+
@@ -17,57 +17,63 @@
  * ring holds positions p with (p & (CAPACITY - 1)) >> 6 == i. A record is
  * one or more whole cells, never crossing the end of the data area (a
  * SKIP record fills the cells up to the end when the next one would not
- * fit). Each cell has an 8-byte meta entry, STAMP then LEN:
+ * fit). The meta entry (STAMP, LEN) of a record's first cell, its head,
+ * says what the record is; the entries of its other cells mean nothing.
  *
- *   STAMP = p | state, p the position the cell is at in its current lap
- *   (a multiple of 64) and state one of:
- *     FREE 0        the cell is free for a record at position p
- *     MESSAGE 1     head of a complete message; LEN = its bytes
- *     SKIP 2        head of a record to skip (filler, a shortened commit,
- *                   a dead producer's claim); LEN = -(its cells)
- *     ORPHAN 3      head of a message that a dead consumer had taken, for
- *                   any consumer to take (it is behind CLAIM)
- *     16 + s        WRITING: claimed by the producer holding producer slot
- *                   s; LEN = -(its cells) once written (see AT/CELLS)
+ *   STAMP = p | state, p a position (a multiple of 64), state one of:
+ *     FREE 0        the record whose head was here, one lap before p, is
+ *                   freed (any stamp of an older lap means the same)
+ *     MESSAGE 1     head of a complete message at p; LEN = its bytes
+ *     SKIP 2        head of a record to skip at p (filler, a shortened
+ *                   commit, a dead producer's claim); LEN = -(its cells)
+ *     ORPHAN 3      head of a message at p that a dead consumer had taken,
+ *                   for any consumer to take (it is behind CLAIM)
+ *     16 + s        WRITING: claimed at p by the producer holding producer
+ *                   slot s; LEN = -(its cells) once written (see AT/CELLS)
  *     32 + s        TAKEN: taken by the consumer holding consumer slot s;
  *                   LEN as it was (a message's bytes, or -cells)
- *   The cells after a record's head keep STAMP = FREE for their own
- *   position until the record is freed.
  *
- * Two cursors, both only ever moved forward by compare-and-swap, by anyone:
+ * Three cursors, each only ever moved forward by compare-and-swap, by anyone:
+ *   HEAD <= CLAIM <= RESERVE <= HEAD + CAPACITY
  *   RESERVE  end of the records claimed by producers
- *   CLAIM    end of the records taken by consumers (CLAIM <= RESERVE)
+ *   CLAIM    end of the records taken by consumers
+ *   HEAD     end of the records freed, in ring order: memory before it is
+ *            free for the next lap
  *
- * Producer (holding a producer slot s), a record of k cells:
- *   r = RESERVE. If the cell at r already has a record of this lap
- *   (STAMP & ~63 == r), its claimant has not moved RESERVE yet: move it
- *   for them (CAS RESERVE r -> r + 64 * cells, the cells from LEN, or from
- *   slot s' AT/CELLS when AT == r) and start again. Else every cell of
- *   [r, r + 64k) must be FREE for its position, or the ring is full there.
- *   Store AT = r, CELLS = k in slot s's claim words, then CAS the head
- *   cell's STAMP from r|FREE to r|WRITING(s): the claim. CAS RESERVE
- *   r -> r + 64k (a helper may have done it), store LEN = -k. Write the
- *   payload, store LEN = its bytes, and store STAMP = r|MESSAGE (release:
- *   publishes LEN and the payload). SENT += 1; then if DATA_WAITERS != 0,
- *   DATA_SEQ += 1 and wake.
+ * Producer (holding a producer slot s), a record (or a batch) of k cells:
+ *   r = RESERVE; s0 = the STAMP at r. If s0 is a record of this lap
+ *   (s0 & ~63 == r and s0 != r), its claimant has not moved RESERVE yet:
+ *   move it for them (CAS RESERVE r -> r + 64 * cells, the cells from slot
+ *   t's AT/CELLS when AT == r, else from LEN) and start again. Else there
+ *   is room when r + 64k - HEAD <= CAPACITY (else try moving HEAD, see
+ *   below, or the ring is full). Store CELLS = k, then AT = r, in slot s's
+ *   claim words, then CAS the STAMP from s0 to r|WRITING(s): the claim.
+ *   CAS RESERVE r -> r + 64k (a helper may have done it), store LEN = -k.
+ *   Write the payload, store LEN = its bytes, store STAMP = r|MESSAGE
+ *   (release: publishes LEN and the payload). SENT += 1; then if
+ *   DATA_WAITERS != 0, DATA_SEQ += 1 and wake. A batch claims all its
+ *   records at once and publishes the later heads (LEN, then MESSAGE)
+ *   before the first.
  * Consumer (holding a consumer slot s):
- *   c = CLAIM; the STAMP of the cell at c (acquire). A MESSAGE or SKIP of
- *   this lap: CAS it to c|TAKEN(s) (the take), then CAS CLAIM past it.
- *   TAKEN by another: move CLAIM past it for them. WRITING: a message being
- *   written (nothing to take yet, unless its producer is dead). Anything
- *   else (FREE, an older lap): nothing there. After copying the message
- *   out: RECEIVED += 1, store STAMP = (q + CAPACITY)|FREE in each cell q of
- *   the record, the head cell last (release: done reading; the head is
- *   what lets a producer claim any of them); then if SPACE_WAITERS != 0,
- *   SPACE_SEQ += 1 and wake.
+ *   c = CLAIM; the STAMP at c (acquire). A MESSAGE or SKIP of this lap:
+ *   CAS it to c|TAKEN(s) (the take), then CAS CLAIM past it. TAKEN by
+ *   another: move CLAIM past it for them. WRITING: a message being written
+ *   (nothing to take yet, unless its producer is dead). Anything else
+ *   (FREE, an older lap): nothing there, unless CLAIM moved meanwhile.
+ *   After copying the message out: RECEIVED += 1, store STAMP = (c +
+ *   CAPACITY)|FREE (release: done reading), then move HEAD: while HEAD !=
+ *   CLAIM and the STAMP at h = HEAD is (h + CAPACITY)|FREE, CAS HEAD h ->
+ *   h + 64 * cells (from its LEN, valid while HEAD is still h); if it
+ *   moved and SPACE_WAITERS != 0, SPACE_SEQ += 1 and wake.
  * Dead peers: a WRITING(s) or TAKEN(s) stamp whose slot Mutex can be
  *   locked (the kernel released it: its holder died) belongs to a dead
- *   process. Whoever finds one at CLAIM (or in its way as a producer) locks
- *   that slot, scans every STAMP for that slot's tag: a producer's claims
- *   become SKIP records (after moving RESERVE past them if needed), a
- *   consumer's messages become ORPHANs (ORPHANS += 1, wake consumers) and its
- *   skips are freed; then unlocks it. A consumer takes an orphan (CAS
- *   ORPHAN -> TAKEN) before looking at CLAIM while ORPHANS > 0.
+ *   process. Whoever finds one at CLAIM or at HEAD locks that slot, scans
+ *   every STAMP for that slot's tag: a producer's claims become SKIP
+ *   records (after moving RESERVE past them if needed), a consumer's
+ *   messages become ORPHANs (then ORPHANS += how many, wake consumers) and
+ *   its skips are freed; then unlocks it. A consumer looks for an orphan
+ *   (CAS ORPHAN -> TAKEN) before looking at CLAIM whenever ORPHANS moved
+ *   since its last search found none.
  * A message is at most MAX_MSG = CAPACITY / 2 bytes, so it always fits
  * once the ring is empty, wherever the cursors stand.
  */
@@ -94,6 +100,7 @@ export const RESERVE_OFFSET = 128;
 export const SENT_OFFSET = 192;
 export const CLAIM_OFFSET = 256;
 export const ORPHANS_OFFSET = 260;
+export const HEAD_OFFSET = 264;
 export const RECEIVED_OFFSET = 320;
 export const DATA_SEQ_OFFSET = 384;
 export const DATA_WAITERS_OFFSET = 388;
@@ -131,6 +138,7 @@ export const RESERVE = RESERVE_OFFSET / 4;
 export const SENT = SENT_OFFSET / 4;
 export const CLAIM = CLAIM_OFFSET / 4;
 export const ORPHANS = ORPHANS_OFFSET / 4;
+export const HEAD = HEAD_OFFSET / 4;
 export const RECEIVED = RECEIVED_OFFSET / 4;
 export const DATA_SEQ = DATA_SEQ_OFFSET / 4;
 export const DATA_WAITERS = DATA_WAITERS_OFFSET / 4;

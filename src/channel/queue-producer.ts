@@ -5,19 +5,14 @@
  */
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import type { QueueRing } from './queue-ring.js';
-import { CELL, CELL_SHIFT, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
-
-/** What roomAt() found. */
-const ROOM = 0;
-const FULL = 1;
-const AGAIN = 2; // RESERVE moved, or a dead peer was cleaned up: look again
+import { CELL, CELL_SHIFT, CLAIM, HEAD, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
 
 export class QueueProducer extends QueueSide {
   readonly #data: Buffer;
   readonly #mask: number;
   readonly #capacity: number;
-  /** Positions of a batch's claims, reused. */
-  readonly batchAt: number[] = [];
+  /** Positions of a batch's records, reused. */
+  readonly #batchAt: number[] = [];
 
   constructor(ring: QueueRing, data: Buffer, host: SideHost) {
     super(ring, ring.producerSlots, host);
@@ -27,12 +22,11 @@ export class QueueProducer extends QueueSide {
   }
 
   /**
-   * Holding a slot: claims a record for `length` payload bytes (after a
-   * filler if it would cross the end of the ring). Returns its position,
-   * or NO_ROOM when the ring is full there.
+   * Holding a slot: claims `cells` cells (after a filler if they would cross
+   * the end of the ring). Returns the position, or NO_ROOM when the ring is
+   * full there.
    */
-  claim(length: number): number {
-    const cells = cellsFor(length);
+  claim(cells: number): number {
     const size = cells * CELL;
     for (;;) {
       const r = Atomics.load(this.cells, RESERVE);
@@ -40,14 +34,13 @@ export class QueueProducer extends QueueSide {
       if (off + size > this.#capacity) {
         // The record would cross the end: claim the cells up to it as a filler first.
         const filler = (this.#capacity - off) >> CELL_SHIFT;
-        const room = this.#roomAt(r, filler);
-        if (room === FULL) return NO_ROOM;
-        if (room === ROOM && this.#claimAt(r, filler)) this.#publishSkip(r, filler);
+        const got = this.#claimAt(r, filler);
+        if (got === NO_ROOM) return NO_ROOM;
+        if (got === r) this.#publishSkip(r, filler);
         continue;
       }
-      const room = this.#roomAt(r, cells);
-      if (room === FULL) return NO_ROOM;
-      if (room === ROOM && this.#claimAt(r, cells)) return r;
+      const got = this.#claimAt(r, cells);
+      if (got !== AGAIN) return got;
     }
   }
 
@@ -65,20 +58,10 @@ export class QueueProducer extends QueueSide {
    * caller's: announce().
    */
   complete(at: number, length: number, claimed: number): void {
-    const meta = this.meta;
-    const i = this.ring.stampIndex(at);
     const used = cellsFor(length);
     const cells = cellsFor(claimed);
-    if (used < cells) {
-      const rest = (at + used * CELL) | 0;
-      meta[i + 2 * used + 1] = used - cells;
-      // release: the rest's LEN before its SKIP (consumers reach it only after this record)
-      Atomics.store(meta, i + 2 * used, rest | SKIP);
-    }
-    meta[i + 1] = length;
-    // release: the payload and LEN are complete for the consumer that loads
-    // this stamp (acquire) before reading them
-    Atomics.store(meta, i, at | MESSAGE);
+    if (used < cells) this.#publishSkip((at + used * CELL) | 0, cells - used);
+    this.#publish(at, length);
   }
 
   /** Drops the record claimed at `at` for `claimed` bytes: it becomes a SKIP record. */
@@ -95,90 +78,122 @@ export class QueueProducer extends QueueSide {
 
   /** Claims, fills and publishes one message; false when the ring is full. */
   send(bytes: Uint8Array | string, length: number): boolean {
-    const at = this.claim(length);
+    const at = this.claim(cellsFor(length));
     if (at === NO_ROOM) return false;
     this.fill(at, bytes, length);
-    this.complete(at, length, length);
+    this.#publish(at, length);
     this.announce(1);
     return true;
   }
 
   /**
-   * Writes as many of `encoded` (payload `lengths`) as fit, in order: all
-   * claimed, then filled, then published in ring order with one count and
-   * one wake-up. Returns how many.
+   * Writes as many of `encoded` (payload `lengths`) as fit, in order, with
+   * one claim for all of them (those that fit before the end of the ring;
+   * the rest in the next claim): the later records are published first,
+   * the first one last, so consumers see the batch at once. Returns how many.
    */
   sendBatch(encoded: readonly (Uint8Array | string)[], lengths: readonly number[]): number {
-    const at = this.batchAt;
+    const at = this.#batchAt;
     let n = 0;
-    for (; n < encoded.length; n++) {
-      const p = this.claim(lengths[n] as number);
-      if (p === NO_ROOM) break;
-      at[n] = p;
-    }
-    for (let i = 0; i < n; i++) this.fill(at[i] as number, encoded[i] as Uint8Array | string, lengths[i] as number);
-    for (let i = 0; i < n; i++) {
-      this.complete(at[i] as number, lengths[i] as number, lengths[i] as number);
-      // Counted one by one: a death inside the batch leaves SENT one low at most.
-      Atomics.add(this.cells, SENT, 1);
+    let one = false; // a group did not fit after all (the cursors moved): one at a time
+    while (n < encoded.length) {
+      // As many as fit in the free space up to the end of the ring (at least one).
+      const r = Atomics.load(this.cells, RESERVE);
+      const room = Math.min(this.#capacity - (r & this.#mask), this.#capacity - ((r - Atomics.load(this.cells, HEAD)) >>> 0));
+      let cells = cellsFor(lengths[n] as number);
+      let m = 1;
+      while (!one && n + m < encoded.length) {
+        const more = cellsFor(lengths[n + m] as number);
+        if ((cells + more) * CELL > room) break;
+        cells += more;
+        m++;
+      }
+      const p = this.claim(cells);
+      if (p === NO_ROOM) {
+        if (m === 1) break;
+        one = true;
+        continue;
+      }
+      let q = p;
+      for (let i = 0; i < m; i++) {
+        at[i] = q;
+        this.fill(q, encoded[n + i] as Uint8Array | string, lengths[n + i] as number);
+        q = (q + cellsFor(lengths[n + i] as number) * CELL) | 0;
+      }
+      // The first record last: until it is published consumers stop at it, and
+      // if we die first the clean-up turns the whole claim into one SKIP.
+      for (let i = m - 1; i >= 0; i--) this.#publish(at[i] as number, lengths[n + i] as number);
+      // Counted once visible: a death in between leaves SENT low by this group, never high.
+      Atomics.add(this.cells, SENT, m);
+      n += m;
     }
     if (n > 0) this.ring.announceData(n);
     return n;
   }
 
-  // Whether `cells` cells at `r` (RESERVE as loaded) are free for this lap.
-  // AGAIN: a record of this lap is already there (its claimant has not moved
-  // RESERVE yet: we did it for them), or a dead consumer's record was in the
-  // way and is cleaned up.
-  #roomAt(r: number, cells: number): number {
+  // Claims `cells` cells at `r` (RESERVE as loaded): r, NO_ROOM, or AGAIN
+  // (RESERVE or HEAD moved, or a dead peer was cleaned up: look again).
+  #claimAt(r: number, cells: number): number {
+    const c = this.cells;
     const meta = this.meta;
     const i = this.ring.stampIndex(r);
-    const head = Atomics.load(meta, i);
-    if (head !== r) {
-      if ((head & POSITION_MASK) === r) {
-        this.ring.helpReserve(r, head);
-        return AGAIN;
-      }
-      return this.#inTheWay(r, head);
+    const seen = Atomics.load(meta, i);
+    const ahead = ((seen & POSITION_MASK) - r) | 0;
+    if (ahead > 0) return AGAIN; // freed for a later lap: RESERVE left `r` long ago (we were descheduled)
+    if (ahead === 0 && seen !== r) {
+      // A record of this lap is there: its claimant has not moved RESERVE yet.
+      this.ring.helpReserve(r, seen);
+      return AGAIN;
     }
-    for (let k = 1; k < cells; k++) {
-      const stamp = Atomics.load(meta, i + 2 * k);
-      if (stamp !== ((r + k * CELL) | 0)) return this.#inTheWay(r, stamp);
-    }
-    return ROOM;
-  }
-
-  // A cell is not free for this lap: the head of an older record a consumer
-  // has not freed (if its consumer is dead, clean up after it), or RESERVE
-  // moved on since we read `r` (claimed, taken and freed meanwhile).
-  #inTheWay(r: number, stamp: number): number {
-    if (Atomics.load(this.cells, RESERVE) !== r) return AGAIN;
-    const state = stamp & STATE_MASK;
-    if (state >= TAKEN && state < TAKEN + 16 && this.ring.cleanUpAfter(this.ring.consumerSlots, state - TAKEN)) return AGAIN;
-    return FULL;
-  }
-
-  // Claims `cells` cells at `r` (checked free). CELLS, then AT, both before
-  // the claim's compare-and-swap: a helper that reads AT == r (then CELLS)
-  // can move RESERVE past the claim before we do. (Our next claim rewrites
-  // CELLS only after RESERVE left r, so a helper's CAS with it fails.)
-  #claimAt(r: number, cells: number): boolean {
+    const h = Atomics.load(c, HEAD);
+    if (this.#capacity - ((r - h) >>> 0) < cells * CELL) return this.#full(r, h);
+    // CELLS, then AT, both before the claim's compare-and-swap: a helper
+    // that reads AT == r (then CELLS) can move RESERVE past the claim before
+    // we do. (Our next claim rewrites them only after RESERVE left r, so a
+    // helper's CAS with them then fails.)
     const w = SLOT_CLAIMS + 2 * this.slot;
-    const c = this.cells;
     c[w + 1] = cells;
     c[w] = r;
-    const i = this.ring.stampIndex(r);
-    if (Atomics.compareExchange(this.meta, i, r, r | (WRITING + this.slot)) !== r) return false;
+    // The claim: from whatever older stamp the cell had (HEAD is past its
+    // record, so it is freed) to ours. While the stamp is still `seen`
+    // (not a record of this lap, nor one freed for a later lap), nobody
+    // claimed at r, so RESERVE is still r. Positions only grow, so a stamp
+    // we read can come back only after 2^32 bytes.
+    if (Atomics.compareExchange(meta, i, seen, r | (WRITING + this.slot)) !== seen) return AGAIN;
     Atomics.compareExchange(c, RESERVE, r, (r + cells * CELL) | 0); // fails only if a helper did it
-    this.meta[i + 1] = -cells; // for helpers and clean-up once AT names a later claim
-    return true;
+    meta[i + 1] = -cells; // for helpers and clean-up once AT names a later claim
+    return r;
   }
 
-  // Publishes the filler claimed at `r`.
-  #publishSkip(r: number, cells: number): void {
-    const i = this.ring.stampIndex(r);
+  // No room at `r` with HEAD at `h`: move HEAD past records freed since,
+  // clean up after a dead consumer whose record holds HEAD back, or it is full.
+  #full(r: number, h: number): number {
+    const ring = this.ring;
+    if (ring.advanceHead() || Atomics.load(this.cells, RESERVE) !== r) return AGAIN;
+    if (h === Atomics.load(this.cells, CLAIM)) return NO_ROOM;
+    const stamp = Atomics.load(this.meta, ring.stampIndex(h));
+    const state = stamp & STATE_MASK;
+    if ((stamp & POSITION_MASK) === h && state >= TAKEN && state < TAKEN + 16 && ring.cleanUpAfter(ring.consumerSlots, state - TAKEN)) return AGAIN;
+    return NO_ROOM;
+  }
+
+  // Publishes a message of `length` bytes at `at` (claimed and filled).
+  #publish(at: number, length: number): void {
+    const i = this.ring.stampIndex(at);
+    this.meta[i + 1] = length;
+    // release: the payload and LEN are complete for the consumer that loads
+    // this stamp (acquire) before reading them
+    Atomics.store(this.meta, i, at | MESSAGE);
+  }
+
+  // Publishes a SKIP record of `cells` cells at `at` (claimed by us).
+  #publishSkip(at: number, cells: number): void {
+    const i = this.ring.stampIndex(at);
     this.meta[i + 1] = -cells;
     // release: LEN before the SKIP that makes consumers read it
-    Atomics.store(this.meta, i, r | SKIP);
+    Atomics.store(this.meta, i, at | SKIP);
   }
 }
+
+/** What #claimAt() returns when something moved: look again. */
+const AGAIN = -5;

@@ -8,7 +8,7 @@ import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { wake } from '../sync/wait.js';
 import {
-  CELL, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FREE, MESSAGE, META_OFFSET, ORPHAN, ORPHANS, POSITION_MASK,
+  CELL, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FREE, HEAD, MESSAGE, META_OFFSET, ORPHAN, ORPHANS, POSITION_MASK,
   PRODUCER_SLOTS_OFFSET, RESERVE, SKIP, SLOT_CLAIMS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, STATE_MASK, TAKEN, WRITING, cellsOf, maxMessage,
 } from './queue-layout.js';
 
@@ -29,6 +29,12 @@ export class QueueRing {
   readonly producerSlots: Mutex[] = [];
   readonly consumerSlots: Mutex[] = [];
   #orphanScan = 0; // where the last orphan search stopped (cell index)
+  // ORPHANS as it was before our last orphan search that found none: while
+  // it has not moved since, there is no orphan to look for. (A count of
+  // orphans waiting would drift for good when a process dies between its
+  // stamp CAS and the count; a count of orphans made only ever prompts a
+  // search, once per process.)
+  #orphansSeen = 0;
 
   constructor(buffer: SharedArrayBuffer, byteOffset: number, capacity: number, cells: Int32Array) {
     this.cells = cells;
@@ -70,12 +76,6 @@ export class QueueRing {
     throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (stamp ${stamp >>> 0}, length ${len})`);
   }
 
-  /** Whether `stamp` (at position `at`) is a state this layout knows. */
-  knownState(stamp: number): boolean {
-    const state = stamp & STATE_MASK;
-    return state <= ORPHAN || (state >= WRITING && state < WRITING + SLOT_COUNT) || (state >= TAKEN && state < TAKEN + SLOT_COUNT);
-  }
-
   /** Cells of the record at `at` that a peer claimed (stamp WRITING(t)) but may not have moved RESERVE past yet. */
   claimCells(at: number, stamp: number): number {
     const state = stamp & STATE_MASK;
@@ -95,17 +95,44 @@ export class QueueRing {
   }
 
   /**
-   * Frees the `cells` cells of the record at `at` (taken by us): each
-   * becomes FREE for its position one lap on, the head cell last.
+   * Frees the record at `at` (taken by us), moves HEAD past every freed
+   * record at its front, and wakes producers parked for room if it moved.
    */
-  free(at: number, cells: number): void {
+  free(at: number): void {
+    this.markFree(at);
+    if (this.advanceHead()) this.announceSpace();
+  }
+
+  /** Frees the record at `at` (taken by us) without moving HEAD (a batch moves it once). */
+  markFree(at: number): void {
+    // release: we are done reading the record; HEAD moves past it (and a
+    // producer reuses its cells) only after this store is seen
+    Atomics.store(this.meta, this.stampIndex(at), (at + this.capacity) | 0);
+  }
+
+  /**
+   * Moves HEAD past every freed record at its front (whoever freed them).
+   * Returns whether it moved.
+   */
+  advanceHead(): boolean {
+    const cells = this.cells;
     const meta = this.meta;
-    const i = this.stampIndex(at);
-    const lap = (at + this.capacity) | 0;
-    for (let k = cells - 1; k > 0; k--) Atomics.store(meta, i + 2 * k, (lap + k * CELL) | 0);
-    // release: we are done reading the record; a producer claims none of its
-    // cells before it loads this FREE head (acquire)
-    Atomics.store(meta, i, lap);
+    let moved = false;
+    for (;;) {
+      const h = Atomics.load(cells, HEAD);
+      if (h === Atomics.load(cells, CLAIM)) return moved;
+      const i = this.stampIndex(h);
+      if (Atomics.load(meta, i) !== ((h + this.capacity) | 0)) return moved; // not freed yet
+      // LEN is still this record's while HEAD is h: its cells are reused
+      // only after HEAD passed them, and then our CAS fails.
+      const len = meta[i + 1] as number;
+      const n = cellsOf(len);
+      if (n < 1 || (h & this.mask) + n * CELL > this.capacity) {
+        if (Atomics.load(cells, HEAD) !== h) continue;
+        this.corrupt(h, h + this.capacity, len);
+      }
+      if (Atomics.compareExchange(cells, HEAD, h, (h + n * CELL) | 0) === h) moved = true;
+    }
   }
 
   /** Wakes producers parked for room. */
@@ -172,6 +199,11 @@ export class QueueRing {
         }
       }
     }
+    // An orphan whose maker died before bumping ORPHANS would wait unseen.
+    if (!this.orphansMayWait() && this.#anyOrphan()) {
+      Atomics.add(this.cells, ORPHANS, 1);
+      this.announceData(0);
+    }
   }
 
   // With slot `s` of `slots` locked by us after its holder died: its
@@ -195,18 +227,20 @@ export class QueueRing {
       } else {
         const len = meta[i + 1] as number;
         if (len >= 0) {
-          if (Atomics.compareExchange(meta, i, stamp, at | ORPHAN) === stamp) {
-            Atomics.add(this.cells, ORPHANS, 1);
-            orphans++;
-          }
+          if (Atomics.compareExchange(meta, i, stamp, at | ORPHAN) === stamp) orphans++;
         } else {
-          this.free(at, -len);
+          this.free(at);
           skips++;
         }
       }
     }
+    if (orphans > 0) Atomics.add(this.cells, ORPHANS, orphans);
     if (orphans > 0 || (producer && skips > 0)) this.announceData(0);
-    if (!producer && skips > 0) this.announceSpace();
+  }
+
+  /** Whether an ORPHAN may be waiting: ORPHANS moved since our last search found none. */
+  orphansMayWait(): boolean {
+    return Atomics.load(this.cells, ORPHANS) !== this.#orphansSeen;
   }
 
   /**
@@ -215,6 +249,7 @@ export class QueueRing {
    */
   adoptOrphan(s: number): number {
     const meta = this.meta;
+    const made = Atomics.load(this.cells, ORPHANS); // before the search: one made during it moves ORPHANS again
     const n = meta.length >> 1;
     let i = this.#orphanScan;
     for (let k = 0; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
@@ -222,24 +257,31 @@ export class QueueRing {
       if ((stamp & STATE_MASK) !== ORPHAN) continue;
       const at = stamp & POSITION_MASK;
       if (Atomics.compareExchange(meta, 2 * i, stamp, at | (TAKEN + s)) !== stamp) continue;
-      Atomics.sub(this.cells, ORPHANS, 1);
       this.#orphanScan = i;
       return at;
     }
+    this.#orphansSeen = made;
     return NONE;
+  }
+
+  // Whether any ORPHAN stamp is there (a search, for the rare checks that need the truth).
+  #anyOrphan(): boolean {
+    const meta = this.meta;
+    for (let i = 0; i < meta.length; i += 2) if ((Atomics.load(meta, i) & STATE_MASK) === ORPHAN) return true;
+    return false;
   }
 
   /** Gives back a message taken at `at` (a live consumer's): an ORPHAN for the next consumer. */
   giveBack(at: number): void {
     Atomics.store(this.meta, this.stampIndex(at), at | ORPHAN);
-    Atomics.add(this.cells, ORPHANS, 1);
+    Atomics.add(this.cells, ORPHANS, 1); // after the stamp: a search prompted by it finds the orphan
     this.announceData(1);
   }
 
   /** Whether the record at CLAIM can be taken or stepped over now (or orphans wait). */
   dataThere(): boolean {
     const cells = this.cells;
-    if (Atomics.load(cells, ORPHANS) > 0) return true;
+    if (this.orphansMayWait()) return true;
     const c = Atomics.load(cells, CLAIM);
     const stamp = Atomics.load(this.meta, this.stampIndex(c));
     if ((stamp & POSITION_MASK) !== c) return Atomics.load(cells, CLAIM) !== c; // moved on: look again
@@ -247,29 +289,26 @@ export class QueueRing {
     return state === MESSAGE || state === SKIP || state === ORPHAN || (state >= TAKEN && state < TAKEN + SLOT_COUNT);
   }
 
-  /** Whether a record of `cells` cells could be claimed at RESERVE now (or RESERVE needs a push). */
+  /** Whether a record of `cells` cells could be claimed at RESERVE now (or RESERVE or HEAD needs a push). */
   roomThere(cells: number): boolean {
-    const r = Atomics.load(this.cells, RESERVE);
+    const c = this.cells;
+    const r = Atomics.load(c, RESERVE);
     const off = r & this.mask;
-    let at = r;
-    let need = cells;
-    if (off + cells * CELL > this.capacity) need = (this.capacity - off) >> CELL_SHIFT; // the filler comes first
-    const meta = this.meta;
-    const i = this.stampIndex(at);
-    const head = Atomics.load(meta, i);
-    if ((head & POSITION_MASK) === at && head !== at) return true; // a record is there: RESERVE needs a push
-    for (let k = 0; k < need; k++, at = (at + CELL) | 0) {
-      if (Atomics.load(meta, i + 2 * k) !== at) return Atomics.load(this.cells, RESERVE) !== r; // moved on: look again
-    }
-    return true;
+    const need = off + cells * CELL > this.capacity ? this.capacity - off : cells * CELL; // the filler comes first
+    const stamp = Atomics.load(this.meta, this.stampIndex(r));
+    if ((stamp & POSITION_MASK) === r && stamp !== r) return true; // a record is there: RESERVE needs a push
+    const h = Atomics.load(c, HEAD);
+    if (this.capacity - ((r - h) >>> 0) >= need) return true;
+    return h !== Atomics.load(c, CLAIM) && Atomics.load(this.meta, this.stampIndex(h)) === ((h + this.capacity) | 0); // HEAD can move
   }
 
   /** Nothing was claimed at CLAIM and nothing waits: CLAIM == RESERVE, no orphans, no record at CLAIM. */
   drained(): boolean {
     const cells = this.cells;
     const c = Atomics.load(cells, CLAIM);
-    if (c !== Atomics.load(cells, RESERVE) || Atomics.load(cells, ORPHANS) !== 0) return false;
+    if (c !== Atomics.load(cells, RESERVE)) return false;
     const stamp = Atomics.load(this.meta, this.stampIndex(c));
-    return (stamp & POSITION_MASK) !== c || (stamp & STATE_MASK) === FREE;
+    if ((stamp & POSITION_MASK) === c && (stamp & STATE_MASK) !== FREE) return false;
+    return !this.orphansMayWait() || !this.#anyOrphan();
   }
 }

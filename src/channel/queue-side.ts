@@ -11,8 +11,6 @@ import type { QueueRing } from './queue-ring.js';
 
 /** Not a position (positions are multiples of 64): no room (producer) or no message (consumer). */
 export const NO_ROOM = -1;
-/** Every slot of the side is held by other handles: try again in a moment. */
-export const BUSY = -3;
 
 /** What a side needs from its Queue handle (one object per handle, no closures per call). */
 export interface SideHost {

@@ -168,7 +168,6 @@ export class Queue<T = Buffer> extends SharedObject {
   #reservedAt = NONE;
   #reservedLength = 0;
   #peekedAt = NONE;
-  #peekedLength = 0;
   #lastTry: QueueTryResult = 'ok';
   // Slots taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
@@ -468,7 +467,7 @@ export class Queue<T = Buffer> extends SharedObject {
       this.#lastTry = 'busy';
       return undefined;
     }
-    const at = this.#producer.claim(length);
+    const at = this.#producer.claim(cellsFor(length));
     if (at === NO_ROOM) {
       this.#lastTry = 'full';
       return undefined;
@@ -554,7 +553,7 @@ export class Queue<T = Buffer> extends SharedObject {
       throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
     }
     consumer.copyInto(target, offset, at, length);
-    consumer.free(at, length);
+    consumer.free(at);
     return length;
   }
 
@@ -638,7 +637,6 @@ export class Queue<T = Buffer> extends SharedObject {
     }
     this.#lastTry = 'ok';
     this.#peekedAt = at;
-    this.#peekedLength = consumer.length;
     return consumer.view(at, consumer.length);
   }
 
@@ -648,7 +646,7 @@ export class Queue<T = Buffer> extends SharedObject {
     if (this.#peekedAt === NONE) throw stateError('release() without tryPeek()');
     const at = this.#peekedAt;
     this.#peekedAt = NONE;
-    this.#consumer.free(at, this.#peekedLength);
+    this.#consumer.free(at);
     this.#queueRelease(); // the slot the peek kept goes back at the end of this turn
   }
 

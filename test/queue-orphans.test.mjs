@@ -1,0 +1,85 @@
+// Queue layout v3: ORPHANS is a prompt to look for ORPHAN stamps, not a
+// count, so a process that dies between making (or taking) an orphan and
+// touching ORPHANS can leave nothing stuck:
+// 1. ORPHANS changed with no orphan anywhere (a bump whose orphan was taken
+//    meanwhile, or garbage): a consumer searches once, then waits parked
+//    as on any empty queue (it must not take "ORPHANS moved" as data
+//    forever and spin), and still gets the next message.
+// 2. An ORPHAN stamp behind CLAIM whose maker died before bumping ORPHANS:
+//    a waiting consumer finds it within its periodic check (250 ms slices).
+// Both states are made by hand in the ring (docs/LAYOUT.md offsets): the
+// deaths they stand for land between two instructions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Segment } from 'shmkit';
+import { makeQueue } from './fixtures/queue-handle.mjs';
+import { trackedNames } from './fixtures/names.mjs';
+
+const named = trackedNames();
+
+// docs/LAYOUT.md, "Queue (kind 7, version 3)".
+const CLAIM_OFF = 256;
+const ORPHANS_OFF = 260;
+const META_OFF = 4736;
+const ORPHAN = 3;
+
+function raw(name) {
+  const seg = Segment.open(name);
+  return { seg, i32: new Int32Array(seg.buffer) };
+}
+
+test('ORPHANS moved with no orphan in the ring: a receive searches once, then parks (no spinning), and gets the next message', { timeout: 30000 }, async () => {
+  const h = makeQueue(named, 'orph-none', { capacity: 4096 });
+  const r = raw(h.name);
+  try {
+    Atomics.store(r.i32, ORPHANS_OFF / 4, 12345);
+    const wallMs = 400;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    assert.throws(() => h.q.receiveSync({ timeout: wallMs }), { code: 'ETIMEDOUT' });
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    // Parked: a few ms of CPU. Spinning on "ORPHANS moved" would burn ~all of the wall time.
+    assert.ok(cpuMs < wall / 4, `receiveSync used ${cpuMs.toFixed(0)} ms of CPU in ${wall.toFixed(0)} ms waiting on an empty queue`);
+    assert.ok(h.q.trySend('after'));
+    assert.equal(h.q.receiveSync({ timeout: 2000 }).toString(), 'after');
+    // The async path as well.
+    Atomics.add(r.i32, ORPHANS_OFF / 4, 7);
+    const cpu1 = process.cpuUsage();
+    const t1 = performance.now();
+    await assert.rejects(h.q.receive({ timeout: wallMs }), { code: 'ETIMEDOUT' });
+    const wall1 = performance.now() - t1;
+    const c1 = process.cpuUsage(cpu1);
+    const cpu1Ms = (c1.user + c1.system) / 1000;
+    assert.ok(cpu1Ms < wall1 / 4, `receive used ${cpu1Ms.toFixed(0)} ms of CPU in ${wall1.toFixed(0)} ms waiting on an empty queue`);
+  } finally {
+    r.seg.close();
+    h.dispose();
+  }
+});
+
+test('an ORPHAN behind CLAIM that nobody announced (its maker died before bumping ORPHANS) is received by a waiting consumer within a second', { timeout: 30000 }, async () => {
+  const h = makeQueue(named, 'orph-lost', { capacity: 4096 });
+  const r = raw(h.name);
+  try {
+    assert.ok(h.q.trySend('lost and found'));
+    // As if a consumer had taken it (CLAIM past it) and died, and its
+    // clean-up had made it an ORPHAN but died before the ORPHANS bump.
+    const stamp = Atomics.load(r.i32, META_OFF / 4);
+    assert.equal(stamp & 63, 1, 'the message is a MESSAGE at cell 0');
+    Atomics.store(r.i32, META_OFF / 4, (stamp & ~63) | ORPHAN);
+    Atomics.store(r.i32, CLAIM_OFF / 4, 64);
+    assert.equal(h.q.tryReceive(), undefined, 'found without any prompt: the test would not show the periodic check');
+    const t0 = performance.now();
+    const got = await h.q.receive({ timeout: 5000 });
+    const took = performance.now() - t0;
+    assert.equal(got.toString(), 'lost and found');
+    assert.ok(took < 1000, `found after ${took.toFixed(0)} ms`);
+    assert.equal(h.q.tryReceive(), undefined);
+    assert.equal(h.q.length, 0);
+  } finally {
+    r.seg.close();
+    h.dispose();
+  }
+});
