@@ -36,8 +36,8 @@
 // host moves vCPUs around and cache-to-cache latency moves with it) and the CPU other
 // processes of the machine used during the test (/proc/stat busy time minus this
 // benchmark's own processes).
-// A Queue stops accepting messages once 2^31 bytes have gone through it (the "wrap check"
-// row shows whether that is still so), so Queue throughput runs stop before that.
+// The "wrap check" row pushes one Queue's positions past 2^31 (negative as int32), where an
+// old build stopped accepting messages; every other run stays below that.
 //
 // Safety: unique shm names per run (/shmkit-bench-<pid>-<random>-*), unlinked by whoever
 // created them, by each process's watchdog, and by this process on exit/signal; every test

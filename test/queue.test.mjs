@@ -68,6 +68,8 @@ const CELL = 64;
 const MESSAGE = 1;
 const SKIP = 2;
 
+/** Entry (8 bytes each) of cell `i`'s meta in a ring of `cells` cells: consecutive cells on different lines. */
+const metaEntry = (i, cells) => (cells < 8 ? i : (i % (cells / 8)) * 8 + Math.floor(i / (cells / 8)));
 /** Bytes of the cell meta array: 8 per cell, rounded up to a multiple of 64. */
 const metaLength = (capacity) => ((capacity / CELL) * 8 + 63) & ~63;
 /** Offset of the data area of a queue of `capacity` data bytes. */
@@ -932,10 +934,10 @@ function threeMessages(label) {
     assert.equal(q.q.tryReceive()?.length, len);
   }
   for (const [len, ch] of [[10, 'a'], [20, 'b'], [30, 'c']]) assert.ok(q.q.trySend(ch.repeat(len)));
-  const stampOff = META_OFF + 15 * 8;
+  const stampOff = META_OFF + metaEntry(15, 1024 / CELL) * 8;
   const raw = rawQueue(q.name);
   try {
-    // The placement this relies on (docs/LAYOUT.md: cell i's meta at 4736 + 8 i, STAMP = position | state).
+    // The placement this relies on (docs/LAYOUT.md: cell i's meta at 4736 + 8 metaEntry(i), STAMP = position | state).
     assert.deepEqual([raw.u32(CLAIM_OFF), raw.u32(RESERVE_OFF)], [14 * CELL, 17 * CELL]);
     assert.deepEqual([raw.u32(stampOff), raw.u32(stampOff + 4)], [(15 * CELL) | MESSAGE, 20], "'b' is not a 20-byte MESSAGE in cell 15");
     assert.equal(Buffer.from(raw.bytes.subarray(dataOffset(1024) + 15 * CELL, dataOffset(1024) + 15 * CELL + 20)).toString(), 'b'.repeat(20));
@@ -1387,7 +1389,7 @@ test('positions crossing 2^31 and 2^32: every API keeps working', () => {
     i32[HEAD_OFF / 4] = start | 0;
     for (let i = 0; i < CAPACITY / CELL; i++) {
       const p = start + ((i * CELL - (start % CAPACITY) + CAPACITY) % CAPACITY);
-      i32[(META_OFF + 8 * i) / 4] = p | 0; // FREE (state 0) for position p
+      i32[(META_OFF + 8 * metaEntry(i, CAPACITY / CELL)) / 4] = p | 0; // FREE (state 0) for position p
     }
     try {
       let n = 0;

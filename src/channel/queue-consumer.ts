@@ -6,7 +6,7 @@
 import { decodeMessage, type Encoding } from './codec.js';
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import { NONE, type QueueRing } from './queue-ring.js';
-import { CELL, CLAIM, FREE, MESSAGE, ORPHAN, POSITION_MASK, RECEIVED, SKIP, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
+import { CELL, CLAIM, DATA_SEQ, FREE, MESSAGE, ORPHAN, POSITION_MASK, RECEIVED, SENT, SKIP, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
 
 export class QueueConsumer extends QueueSide {
   readonly #data: Buffer;
@@ -16,6 +16,17 @@ export class QueueConsumer extends QueueSide {
   readonly #name: string | null;
   /** The length of the message take() returned last. */
   length = 0;
+  // SENT and DATA_SEQ when take() last found nothing at CLAIM (NaN: it did
+  // not). While both stay there nothing was published since (a message adds
+  // to SENT; a SKIP made by a dropped reservation or a dead producer's clean-
+  // up bumps DATA_SEQ), so take() says so without reading CLAIM's stamp:
+  // polling that line would pull it away from the producer writing it
+  // (several writes per message), where SENT changes once per message.
+  // Every 256th call looks anyway (a dead producer's claim at CLAIM is
+  // cleaned up by a look, not by a publish).
+  #emptySent = Number.NaN;
+  #emptySeq = Number.NaN;
+  #skips = 0;
 
   constructor(ring: QueueRing, data: Buffer, bytes: Uint8Array, host: SideHost, encoding: Encoding, name: string | null) {
     super(ring, ring.consumerSlots, host);
@@ -36,7 +47,13 @@ export class QueueConsumer extends QueueSide {
     const meta = this.meta;
     const ring = this.ring;
     const mine = TAKEN + this.slot;
-    if (ring.orphansMayWait()) {
+    // acquire: a SENT (DATA_SEQ) that moved pairs with the add after a MESSAGE (SKIP) store
+    const sent = Atomics.load(cells, SENT);
+    const seq = Atomics.load(cells, DATA_SEQ);
+    const orphans = ring.orphansMayWait();
+    if (sent === this.#emptySent && seq === this.#emptySeq && !orphans && (++this.#skips & 255) !== 0) return NO_ROOM;
+    this.#emptySent = Number.NaN;
+    if (orphans) {
       const at = ring.adoptOrphan(this.slot);
       if (at !== NONE) {
         this.length = meta[ring.stampIndex(at) + 1] as number;
@@ -53,6 +70,7 @@ export class QueueConsumer extends QueueSide {
         // An older lap's stamp: nothing claimed here yet. Or a newer one:
         // the record was taken and freed since we read CLAIM, which moved.
         if (Atomics.load(cells, CLAIM) !== c) continue;
+        this.#sawEmpty(sent, seq);
         return NO_ROOM;
       }
       const state = stamp & STATE_MASK;
@@ -77,11 +95,34 @@ export class QueueConsumer extends QueueSide {
       if (state >= WRITING && state < WRITING + 16) {
         // Being written. Unless its producer died (then it becomes a SKIP), nothing to take yet.
         if (ring.cleanUpAfter(ring.producerSlots, state - WRITING)) continue;
+        this.#sawEmpty(sent, seq);
         return NO_ROOM;
       }
-      if (state === FREE) return NO_ROOM;
+      if (state === FREE) {
+        this.#sawEmpty(sent, seq);
+        return NO_ROOM;
+      }
       return ring.corrupt(c, stamp, meta[i + 1] as number);
     }
+  }
+
+  #sawEmpty(sent: number, seq: number): void {
+    this.#emptySent = sent;
+    this.#emptySeq = seq;
+  }
+
+  /** Whether take() may find something (the wait core's check): false while nothing was published since it found nothing. */
+  mayTake(): boolean {
+    const cells = this.cells;
+    if (Atomics.load(cells, SENT) !== this.#emptySent || Atomics.load(cells, DATA_SEQ) !== this.#emptySeq || this.ring.orphansMayWait()) {
+      return this.ring.dataThere();
+    }
+    return false;
+  }
+
+  /** Forget what the last empty take() saw: the next one looks at CLAIM (after a wait slice, in case a death went unannounced). */
+  lookAgain(): void {
+    this.#emptySent = Number.NaN;
   }
 
   /** Frees a message taken by take() (counted as received) and wakes parked producers. */

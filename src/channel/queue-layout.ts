@@ -166,6 +166,20 @@ export function maxMessage(capacity: number): number {
   return capacity / 2;
 }
 
+/**
+ * Index (in 8-byte entries) of cell `cell`'s meta entry in a ring of `cells`
+ * cells. Consecutive cells go to different cache lines (8 entries to a
+ * line): a producer writing one record's stamp and a consumer taking the
+ * record just before it must not share a line. With L = cells / 8 lines
+ * (cells >= 8), cell i is entry (i mod L) * 8 + floor(i / L); with fewer
+ * than 8 cells, entry i.
+ */
+export function metaEntry(cell: number, cells: number): number {
+  if (cells < 8) return cell;
+  const lines = cells >> 3;
+  return ((cell & (lines - 1)) << 3) | Math.floor(cell / lines);
+}
+
 /** Cells a message of `length` bytes occupies (at least one). */
 export function cellsFor(length: number): number {
   return length <= CELL ? 1 : (length + CELL - 1) >> CELL_SHIFT;

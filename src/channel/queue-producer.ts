@@ -5,7 +5,7 @@
  */
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import type { QueueRing } from './queue-ring.js';
-import { CELL, CELL_SHIFT, CLAIM, HEAD, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
+import { CELL, CELL_SHIFT, HEAD, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
 
 export class QueueProducer extends QueueSide {
   readonly #data: Buffer;
@@ -13,12 +13,31 @@ export class QueueProducer extends QueueSide {
   readonly #capacity: number;
   /** Positions of a batch's records, reused. */
   readonly #batchAt: number[] = [];
+  // HEAD as we last read it. HEAD only grows, so an old value only
+  // understates the room: it is read again only when it shows too little.
+  // (Reading it every time would pull the consumers' CLAIM/HEAD line over
+  // for every message.)
+  #headSeen: number;
+  // HEAD at the last claim that found no room, and how many in a row did (see #full).
+  #fullAt = Number.NaN;
+  #fullCount = 0;
 
   constructor(ring: QueueRing, data: Buffer, host: SideHost) {
     super(ring, ring.producerSlots, host);
     this.#data = data;
     this.#mask = ring.mask;
     this.#capacity = ring.capacity;
+    this.#headSeen = Atomics.load(ring.cells, HEAD);
+  }
+
+  // Free bytes at `r` by HEAD (read again only when our copy shows less than `need`).
+  #roomAt(r: number, need: number): number {
+    let room = this.#capacity - ((r - this.#headSeen) >>> 0);
+    if (room < need) {
+      this.#headSeen = Atomics.load(this.cells, HEAD);
+      room = this.#capacity - ((r - this.#headSeen) >>> 0);
+    }
+    return room;
   }
 
   /**
@@ -67,7 +86,7 @@ export class QueueProducer extends QueueSide {
   /** Drops the record claimed at `at` for `claimed` bytes: it becomes a SKIP record. */
   abandon(at: number, claimed: number): void {
     this.#publishSkip(at, cellsFor(claimed));
-    this.ring.announceData(1); // consumers parked behind it go on
+    this.ring.announceSkip(); // consumers stopped at it go on
   }
 
   /** Counts `n` completed messages and wakes parked consumers. */
@@ -99,7 +118,8 @@ export class QueueProducer extends QueueSide {
     while (n < encoded.length) {
       // As many as fit in the free space up to the end of the ring (at least one).
       const r = Atomics.load(this.cells, RESERVE);
-      const room = Math.min(this.#capacity - (r & this.#mask), this.#capacity - ((r - Atomics.load(this.cells, HEAD)) >>> 0));
+      const toEnd = this.#capacity - (r & this.#mask);
+      const room = Math.min(toEnd, this.#roomAt(r, toEnd));
       let cells = cellsFor(lengths[n] as number);
       let m = 1;
       while (!one && n + m < encoded.length) {
@@ -145,8 +165,7 @@ export class QueueProducer extends QueueSide {
       this.ring.helpReserve(r, seen);
       return AGAIN;
     }
-    const h = Atomics.load(c, HEAD);
-    if (this.#capacity - ((r - h) >>> 0) < cells * CELL) return this.#full(r, h);
+    if (this.#roomAt(r, cells * CELL) < cells * CELL) return this.#full(r, this.#headSeen);
     // CELLS, then AT, both before the claim's compare-and-swap: a helper
     // that reads AT == r (then CELLS) can move RESERVE past the claim before
     // we do. (Our next claim rewrites them only after RESERVE left r, so a
@@ -165,12 +184,26 @@ export class QueueProducer extends QueueSide {
     return r;
   }
 
-  // No room at `r` with HEAD at `h`: move HEAD past records freed since,
-  // clean up after a dead consumer whose record holds HEAD back, or it is full.
+  // No room at `r` with HEAD at `h` (just read). Full, unless RESERVE moved,
+  // or HEAD has not moved for a while because of a death: a consumer that
+  // died between freeing a record and moving HEAD (move it), or one that
+  // died holding the record at HEAD (clean up after it). Only every 64th
+  // time in a row with the same HEAD: a producer polling a full ring must
+  // not pull the consumers' lines over on every poll (whoever frees the
+  // record at HEAD moves HEAD itself).
   #full(r: number, h: number): number {
+    if (Atomics.load(this.cells, RESERVE) !== r) return AGAIN;
+    if (h !== this.#fullAt) {
+      this.#fullAt = h;
+      this.#fullCount = 0;
+      return NO_ROOM;
+    }
+    if ((++this.#fullCount & 63) !== 0) return NO_ROOM;
     const ring = this.ring;
-    if (ring.advanceHead() || Atomics.load(this.cells, RESERVE) !== r) return AGAIN;
-    if (h === Atomics.load(this.cells, CLAIM)) return NO_ROOM;
+    if (ring.advanceHead()) {
+      this.#headSeen = Atomics.load(this.cells, HEAD);
+      return AGAIN;
+    }
     const stamp = Atomics.load(this.meta, ring.stampIndex(h));
     const state = stamp & STATE_MASK;
     if ((stamp & POSITION_MASK) === h && state >= TAKEN && state < TAKEN + 16 && ring.cleanUpAfter(ring.consumerSlots, state - TAKEN)) return AGAIN;

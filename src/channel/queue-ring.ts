@@ -28,7 +28,10 @@ export class QueueRing {
   readonly maxMessage: number;
   readonly producerSlots: Mutex[] = [];
   readonly consumerSlots: Mutex[] = [];
-  #orphanScan = 0; // where the last orphan search stopped (cell index)
+  #orphanScan = 0; // where the last orphan search stopped (entry index)
+  // metaEntry() as a mask and a shift (cells is a power of two).
+  readonly #lineMask: number;
+  readonly #lineShift: number;
   // ORPHANS as it was before our last orphan search that found none: while
   // it has not moved since, there is no orphan to look for. (A count of
   // orphans waiting would drift for good when a process dies between its
@@ -41,7 +44,10 @@ export class QueueRing {
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.maxMessage = maxMessage(capacity);
-    this.meta = new Int32Array(buffer, byteOffset + META_OFFSET, (capacity >> CELL_SHIFT) * 2);
+    const n = capacity >> CELL_SHIFT;
+    this.meta = new Int32Array(buffer, byteOffset + META_OFFSET, n * 2);
+    this.#lineMask = n < 8 ? 0 : (n >> 3) - 1;
+    this.#lineShift = n < 8 ? 0 : Math.log2(n >> 3);
     for (let s = 0; s < SLOT_COUNT; s++) {
       this.producerSlots.push(Mutex.attach(buffer, byteOffset + PRODUCER_SLOTS_OFFSET + s * MUTEX_LENGTH, { spin: 0 }));
       this.consumerSlots.push(Mutex.attach(buffer, byteOffset + CONSUMER_SLOTS_OFFSET + s * MUTEX_LENGTH, { spin: 0 }));
@@ -55,7 +61,8 @@ export class QueueRing {
 
   /** Index in `meta` of the STAMP of the cell holding position `p` (LEN follows it). */
   stampIndex(p: number): number {
-    return ((p & this.mask) >> CELL_SHIFT) << 1;
+    const i = (p & this.mask) >> CELL_SHIFT;
+    return (((i & this.#lineMask) << 3) | (i >> this.#lineShift)) << 1; // metaEntry(i) * 2
   }
 
   /**
@@ -100,7 +107,16 @@ export class QueueRing {
    */
   free(at: number): void {
     this.markFree(at);
-    if (this.advanceHead()) this.announceSpace();
+    const cells = this.cells;
+    // The usual case, in order: HEAD is at our record; move it past without
+    // reading the stamp back, and look further only if CLAIM is further.
+    const next = (at + cellsOf(this.meta[this.stampIndex(at) + 1] as number) * CELL) | 0;
+    if (Atomics.compareExchange(cells, HEAD, at, next) === at) {
+      if (next !== Atomics.load(cells, CLAIM)) this.advanceHead();
+      this.announceSpace();
+    } else if (this.advanceHead()) {
+      this.announceSpace();
+    }
   }
 
   /** Frees the record at `at` (taken by us) without moving HEAD (a batch moves it once). */
@@ -118,9 +134,10 @@ export class QueueRing {
     const cells = this.cells;
     const meta = this.meta;
     let moved = false;
+    let claim = Atomics.load(cells, CLAIM);
     for (;;) {
       const h = Atomics.load(cells, HEAD);
-      if (h === Atomics.load(cells, CLAIM)) return moved;
+      if (h === claim && h === (claim = Atomics.load(cells, CLAIM))) return moved;
       const i = this.stampIndex(h);
       if (Atomics.load(meta, i) !== ((h + this.capacity) | 0)) return moved; // not freed yet
       // LEN is still this record's while HEAD is h: its cells are reused
@@ -142,6 +159,17 @@ export class QueueRing {
       Atomics.add(cells, SPACE_SEQ, 1);
       wake(cells, SPACE_SEQ, 0);
     }
+  }
+
+  /**
+   * A SKIP was made where consumers may have stopped (a dropped reservation,
+   * a dead producer's claim): bumps DATA_SEQ even with nobody parked (the
+   * consumers' look-again check, QueueConsumer#take, watches it) and wakes all.
+   */
+  announceSkip(): void {
+    const cells = this.cells;
+    Atomics.add(cells, DATA_SEQ, 1);
+    if (Atomics.load(cells, DATA_WAITERS) !== 0) wake(cells, DATA_SEQ, 0);
   }
 
   /** Wakes up to `n` consumers parked for data (0: all). */
@@ -199,6 +227,8 @@ export class QueueRing {
         }
       }
     }
+    // A consumer that died between freeing a record and moving HEAD past it.
+    if (this.advanceHead()) this.announceSpace();
     // An orphan whose maker died before bumping ORPHANS would wait unseen.
     if (!this.orphansMayWait() && this.#anyOrphan()) {
       Atomics.add(this.cells, ORPHANS, 1);
@@ -235,7 +265,8 @@ export class QueueRing {
       }
     }
     if (orphans > 0) Atomics.add(this.cells, ORPHANS, orphans);
-    if (orphans > 0 || (producer && skips > 0)) this.announceData(0);
+    if (producer && skips > 0) this.announceSkip();
+    else if (orphans > 0) this.announceData(0);
   }
 
   /** Whether an ORPHAN may be waiting: ORPHANS moved since our last search found none. */
@@ -297,9 +328,8 @@ export class QueueRing {
     const need = off + cells * CELL > this.capacity ? this.capacity - off : cells * CELL; // the filler comes first
     const stamp = Atomics.load(this.meta, this.stampIndex(r));
     if ((stamp & POSITION_MASK) === r && stamp !== r) return true; // a record is there: RESERVE needs a push
-    const h = Atomics.load(c, HEAD);
-    if (this.capacity - ((r - h) >>> 0) >= need) return true;
-    return h !== Atomics.load(c, CLAIM) && Atomics.load(this.meta, this.stampIndex(h)) === ((h + this.capacity) | 0); // HEAD can move
+    // (A HEAD that a dying consumer left behind is moved by repair(), between wait slices.)
+    return this.capacity - ((r - Atomics.load(c, HEAD)) >>> 0) >= need;
   }
 
   /** Nothing was claimed at CLAIM and nothing waits: CLAIM == RESERVE, no orphans, no record at CLAIM. */

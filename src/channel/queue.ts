@@ -36,7 +36,7 @@ import { QueueConsumer } from './queue-consumer.js';
 import {
   CAPACITY, CAPACITY_OFFSET, CELL, CELL_INDEX, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, MAX_CAPACITY,
   MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
-  SPACE_WAITERS, cellsFor, dataOffset, maxMessage, queueLength,
+  SPACE_WAITERS, cellsFor, dataOffset, maxMessage, metaEntry, queueLength,
 } from './queue-layout.js';
 
 /** Geometry of a Queue. */
@@ -110,8 +110,9 @@ const SPEC: ObjectSpec<QueueOptions> = {
     cells[SLOTS] = SLOT_COUNT;
     cells[CELL_INDEX] = CELL;
     // Cell i is FREE for position 64 i: the first lap.
-    const meta = new Int32Array(buffer, byteOffset + META_OFFSET, (capacity >> CELL_SHIFT) * 2);
-    for (let i = 0; i < capacity >> CELL_SHIFT; i++) meta[2 * i] = i * CELL;
+    const n = capacity >> CELL_SHIFT;
+    const meta = new Int32Array(buffer, byteOffset + META_OFFSET, n * 2);
+    for (let i = 0; i < n; i++) meta[2 * metaEntry(i, n)] = i * CELL;
     for (let s = 0; s < SLOT_COUNT; s++) {
       Mutex.init(buffer, byteOffset + PRODUCER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
       Mutex.init(buffer, byteOffset + CONSUMER_SLOTS_OFFSET + s * MUTEX_LENGTH).close();
@@ -171,7 +172,7 @@ export class Queue<T = Buffer> extends SharedObject {
   #lastTry: QueueTryResult = 'ok';
   // Slots taken in this event-loop turn are given back by one microtask.
   #releaseQueued = false;
-  readonly #releaseRoles = (): void => {
+  readonly #releaseSlots = (): void => {
     this.#releaseQueued = false;
     if (this.closed) return;
     try {
@@ -692,7 +693,7 @@ export class Queue<T = Buffer> extends SharedObject {
 
   /** @internal The waiting core's check: a message to take, or room for a record of `arg` cells. */
   attempt(arg: number): boolean {
-    if (arg === WANT_DATA) return this.#ring.dataThere() || this.#endedAndEmpty();
+    if (arg === WANT_DATA) return this.#consumer.mayTake() || this.#endedAndEmpty();
     return this.#ring.roomThere(arg);
   }
 
@@ -715,7 +716,7 @@ export class Queue<T = Buffer> extends SharedObject {
   #queueRelease(): void {
     if (this.#releaseQueued) return;
     this.#releaseQueued = true;
-    queueMicrotask(this.#releaseRoles);
+    queueMicrotask(this.#releaseSlots);
   }
 
   // End of turn (or close): slots not needed by an open reservation or peek.
@@ -756,6 +757,7 @@ export class Queue<T = Buffer> extends SharedObject {
         if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
         if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
         this.#ring.repair();
+        this.#consumer.lookAgain();
       }
     }
   }
@@ -777,6 +779,7 @@ export class Queue<T = Buffer> extends SharedObject {
         if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
         this.#checkOpen();
         this.#ring.repair();
+        this.#consumer.lookAgain();
       }
       const ms = msLeft(deadline);
       const next = waitForAsync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, signal, what);
