@@ -6,7 +6,7 @@
 import { decodeMessage, type Encoding } from './codec.js';
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import { NONE, type QueueRing } from './queue-ring.js';
-import { CELL, CLAIM, DATA_SEQ, FREE, MESSAGE, ORPHAN, POSITION_MASK, RECEIVED, SENT, SKIP, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
+import { CELL, CLAIM, DATA_SEQ, FREE, MESSAGE, ORPHAN, POSITION_MASK, RECEIVED, SENT, SKIP, SLOT_COUNT, STATE_MASK, TAKEN, WRITING } from './queue-layout.js';
 
 export class QueueConsumer extends QueueSide {
   readonly #data: Buffer;
@@ -86,13 +86,13 @@ export class QueueConsumer extends QueueSide {
         this.length = len;
         return c;
       }
-      if (state >= TAKEN && state < TAKEN + 16) {
+      if (state >= TAKEN && state < TAKEN + SLOT_COUNT) {
         // Taken by a consumer that has not moved CLAIM yet: do it for it.
         const n = ring.checkedCells(c, stamp, meta[i + 1] as number);
         Atomics.compareExchange(cells, CLAIM, c, (c + n * CELL) | 0);
         continue;
       }
-      if (state >= WRITING && state < WRITING + 16) {
+      if (state >= WRITING && state < WRITING + SLOT_COUNT) {
         // Being written. Unless its producer died (then it becomes a SKIP), nothing to take yet.
         if (ring.cleanUpAfter(ring.producerSlots, state - WRITING)) continue;
         this.#sawEmpty(sent, seq);

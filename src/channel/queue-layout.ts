@@ -175,9 +175,18 @@ export function maxMessage(capacity: number): number {
  * than 8 cells, entry i.
  */
 export function metaEntry(cell: number, cells: number): number {
-  if (cells < 8) return cell;
-  const lines = cells >> 3;
-  return ((cell & (lines - 1)) << 3) | Math.floor(cell / lines);
+  const spread = metaSpread(cells);
+  return metaEntryIn(cell, spread.lineMask, spread.lineShift);
+}
+
+/** metaEntry() for a ring of `cells` cells as a mask and a shift (cells is a power of two), made once per handle. */
+export function metaSpread(cells: number): { lineMask: number; lineShift: number } {
+  return cells < 8 ? { lineMask: 0, lineShift: 0 } : { lineMask: (cells >> 3) - 1, lineShift: Math.log2(cells >> 3) };
+}
+
+/** metaEntry() with metaSpread()'s mask and shift: the hot-path form. */
+export function metaEntryIn(cell: number, lineMask: number, lineShift: number): number {
+  return ((cell & lineMask) << 3) | (cell >> lineShift);
 }
 
 /** Cells a message of `length` bytes occupies (at least one). */

@@ -5,7 +5,7 @@
  */
 import { NO_ROOM, QueueSide, type SideHost } from './queue-side.js';
 import type { QueueRing } from './queue-ring.js';
-import { CELL, CELL_SHIFT, HEAD, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
+import { CELL, CELL_SHIFT, HEAD, MESSAGE, POSITION_MASK, RESERVE, SENT, SKIP, SLOT_CLAIMS, SLOT_COUNT, STATE_MASK, TAKEN, WRITING, cellsFor } from './queue-layout.js';
 
 export class QueueProducer extends QueueSide {
   readonly #data: Buffer;
@@ -206,7 +206,7 @@ export class QueueProducer extends QueueSide {
     }
     const stamp = Atomics.load(this.meta, ring.stampIndex(h));
     const state = stamp & STATE_MASK;
-    if ((stamp & POSITION_MASK) === h && state >= TAKEN && state < TAKEN + 16 && ring.cleanUpAfter(ring.consumerSlots, state - TAKEN)) return AGAIN;
+    if ((stamp & POSITION_MASK) === h && state >= TAKEN && state < TAKEN + SLOT_COUNT && ring.cleanUpAfter(ring.consumerSlots, state - TAKEN)) return AGAIN;
     return NO_ROOM;
   }
 

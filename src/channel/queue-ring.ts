@@ -10,6 +10,7 @@ import { wake } from '../sync/wait.js';
 import {
   CELL, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FREE, HEAD, MESSAGE, META_OFFSET, ORPHAN, ORPHANS, POSITION_MASK,
   PRODUCER_SLOTS_OFFSET, RESERVE, SKIP, SLOT_CLAIMS, SLOT_COUNT, SPACE_SEQ, SPACE_WAITERS, STATE_MASK, TAKEN, WRITING, cellsOf, maxMessage,
+  metaEntryIn, metaSpread,
 } from './queue-layout.js';
 
 /** "No position": positions are multiples of 64, so -1 never is one. */
@@ -21,7 +22,7 @@ const SLOT_START = (process.pid * 7) % SLOT_COUNT;
 export class QueueRing {
   /** The fixed fields (header to the slots), as Int32. */
   readonly cells: Int32Array;
-  /** The cell meta array: STAMP at 2 i, LEN at 2 i + 1 for cell i. */
+  /** The cell meta array: STAMP at stampIndex(p), LEN just after it (cells spread over lines: metaEntry() in queue-layout.ts). */
   readonly meta: Int32Array;
   readonly capacity: number;
   readonly mask: number;
@@ -29,7 +30,7 @@ export class QueueRing {
   readonly producerSlots: Mutex[] = [];
   readonly consumerSlots: Mutex[] = [];
   #orphanScan = 0; // where the last orphan search stopped (entry index)
-  // metaEntry() as a mask and a shift (cells is a power of two).
+  // metaSpread() of this ring, for metaEntryIn().
   readonly #lineMask: number;
   readonly #lineShift: number;
   // ORPHANS as it was before our last orphan search that found none: while
@@ -46,8 +47,9 @@ export class QueueRing {
     this.maxMessage = maxMessage(capacity);
     const n = capacity >> CELL_SHIFT;
     this.meta = new Int32Array(buffer, byteOffset + META_OFFSET, n * 2);
-    this.#lineMask = n < 8 ? 0 : (n >> 3) - 1;
-    this.#lineShift = n < 8 ? 0 : Math.log2(n >> 3);
+    const spread = metaSpread(n);
+    this.#lineMask = spread.lineMask;
+    this.#lineShift = spread.lineShift;
     for (let s = 0; s < SLOT_COUNT; s++) {
       this.producerSlots.push(Mutex.attach(buffer, byteOffset + PRODUCER_SLOTS_OFFSET + s * MUTEX_LENGTH, { spin: 0 }));
       this.consumerSlots.push(Mutex.attach(buffer, byteOffset + CONSUMER_SLOTS_OFFSET + s * MUTEX_LENGTH, { spin: 0 }));
@@ -61,8 +63,7 @@ export class QueueRing {
 
   /** Index in `meta` of the STAMP of the cell holding position `p` (LEN follows it). */
   stampIndex(p: number): number {
-    const i = (p & this.mask) >> CELL_SHIFT;
-    return (((i & this.#lineMask) << 3) | (i >> this.#lineShift)) << 1; // metaEntry(i) * 2
+    return metaEntryIn((p & this.mask) >> CELL_SHIFT, this.#lineMask, this.#lineShift) << 1;
   }
 
   /**

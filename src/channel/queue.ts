@@ -512,18 +512,8 @@ export class Queue<T = Buffer> extends SharedObject {
    */
   tryReceive(): T | undefined {
     this.#checkReceive();
-    const consumer = this.#consumer;
-    if (!consumer.ready()) {
-      this.#lastTry = 'busy';
-      return undefined;
-    }
-    const at = consumer.take();
-    if (at === NO_ROOM) {
-      this.#lastTry = 'empty';
-      return undefined;
-    }
-    this.#lastTry = 'ok';
-    return consumer.takeOut(at, consumer.length) as T;
+    const at = this.#tryTake();
+    return at === NO_ROOM ? undefined : (this.#consumer.takeOut(at, this.#consumer.length) as T);
   }
 
   /**
@@ -537,18 +527,10 @@ export class Queue<T = Buffer> extends SharedObject {
     if (!(target instanceof Uint8Array)) throw invalidArgType('target', 'an instance of Uint8Array', target);
     checkInteger('offset', offset, 0, target.byteLength);
     if (this.#encoding !== undefined) throw stateError(`tryReceiveInto() takes bytes; this handle decodes '${this.#encoding}'`);
+    const at = this.#tryTake(); // 'ok' also when it does not fit: not for want of messages
+    if (at === NO_ROOM) return -1;
     const consumer = this.#consumer;
-    if (!consumer.ready()) {
-      this.#lastTry = 'busy';
-      return -1;
-    }
-    const at = consumer.take();
-    if (at === NO_ROOM) {
-      this.#lastTry = 'empty';
-      return -1;
-    }
     const length = consumer.length;
-    this.#lastTry = 'ok'; // also when it does not fit: not for want of messages
     if (length > target.byteLength - offset) {
       consumer.untake(at);
       throw outOfRange('target', `room for the ${length}-byte message (it stays in the queue)`, `${target.byteLength - offset} bytes from offset ${offset}`);
@@ -626,19 +608,10 @@ export class Queue<T = Buffer> extends SharedObject {
    */
   tryPeek(): Uint8Array | undefined {
     this.#checkReceive();
-    const consumer = this.#consumer;
-    if (!consumer.ready()) {
-      this.#lastTry = 'busy';
-      return undefined;
-    }
-    const at = consumer.take();
-    if (at === NO_ROOM) {
-      this.#lastTry = 'empty';
-      return undefined;
-    }
-    this.#lastTry = 'ok';
+    const at = this.#tryTake();
+    if (at === NO_ROOM) return undefined;
     this.#peekedAt = at;
-    return consumer.view(at, consumer.length);
+    return this.#consumer.view(at, this.#consumer.length);
   }
 
   /** Zero-copy receive, step 2: frees the message returned by tryPeek(). */
@@ -706,6 +679,20 @@ export class Queue<T = Buffer> extends SharedObject {
   #checkReceive(): void {
     if (this.closed) throw this.closedError();
     if (this.#peekedAt !== NONE) throw stateError('release() the peeked message first');
+  }
+
+  // The non-waiting take of tryReceive/tryReceiveInto/tryPeek: the message's
+  // position (its length in the consumer's `length`), or NO_ROOM with
+  // lastTryResult saying why.
+  #tryTake(): number {
+    const consumer = this.#consumer;
+    if (!consumer.ready()) {
+      this.#lastTry = 'busy';
+      return NO_ROOM;
+    }
+    const at = consumer.take();
+    this.#lastTry = at === NO_ROOM ? 'empty' : 'ok';
+    return at;
   }
 
   #producerReady(): boolean {
