@@ -47,8 +47,11 @@ export class QueueProducer extends QueueSide {
    */
   claim(cells: number): number {
     const size = cells * CELL;
-    for (;;) {
-      const r = Atomics.load(this.cells, RESERVE);
+    // A plain read of RESERVE first: a value read late is one read before a
+    // pause, which the claim copes with (its compare-and-swap on the stamp
+    // checks it); read again atomically on the way round.
+    let r = this.cells[RESERVE] as number;
+    for (;; r = Atomics.load(this.cells, RESERVE)) {
       const off = r & this.#mask;
       if (off + size > this.#capacity) {
         // The record would cross the end: claim the cells up to it as a filler first.
@@ -157,7 +160,7 @@ export class QueueProducer extends QueueSide {
     const c = this.cells;
     const meta = this.meta;
     const i = this.ring.stampIndex(r);
-    const seen = Atomics.load(meta, i);
+    const seen = meta[i] as number; // a plain read: the claim's compare-and-swap checks it
     const ahead = ((seen & POSITION_MASK) - r) | 0;
     if (ahead > 0) return AGAIN; // freed for a later lap: RESERVE left `r` long ago (we were descheduled)
     if (ahead === 0 && seen !== r) {

@@ -71,12 +71,18 @@ export class QueueRing {
    * overwritten: refuse it rather than read garbage or loop. Returns its cells.
    */
   checkedCells(at: number, stamp: number, len: number): number {
+    const cells = this.cellsIfValid(at, stamp, len);
+    if (cells < 0) this.corrupt(at, stamp, len);
+    return cells;
+  }
+
+  /** The cells of the record at `at` with this stamp and LEN, or -1 if they break the format. */
+  cellsIfValid(at: number, stamp: number, len: number): number {
     const state = stamp & STATE_MASK;
     const cells = cellsOf(len);
     const fits = (at & this.mask) + cells * CELL <= this.capacity;
     const ok = fits && (len >= 0 ? len <= this.maxMessage && state !== SKIP : len < 0 && state !== MESSAGE && state !== ORPHAN);
-    if (!ok) this.corrupt(at, stamp, len);
-    return cells;
+    return ok ? cells : -1;
   }
 
   /** The error for a cell whose meta breaks the format. */
