@@ -31,6 +31,8 @@ export class QueueConsumer extends QueueSide {
   #emptySeq = Number.NaN;
   #skips = 0;
   #takes = 0;
+  /** Positions of a batch's messages, reused. */
+  readonly #batchAt: number[] = [];
 
   constructor(ring: QueueRing, data: Buffer, bytes: Uint8Array, host: SideHost, encoding: Encoding, name: string | null) {
     super(ring, ring.consumerSlots, host);
@@ -218,6 +220,7 @@ export class QueueConsumer extends QueueSide {
    * Returns how many were taken.
    */
   takeBatch(max: number, out: unknown[]): number {
+    const taken = this.#batchAt;
     let n = 0;
     while (n < max) {
       const at = this.take();
@@ -235,11 +238,15 @@ export class QueueConsumer extends QueueSide {
         throw err;
       }
       out.push(message);
-      Atomics.add(this.cells, RECEIVED, 1);
-      this.ring.markFree(at);
-      n++;
+      taken[n++] = at;
     }
-    if (n > 0 && this.ring.advanceHead()) this.ring.announceSpace();
+    if (n > 0) {
+      // Counted before freed (a death in between leaves length low, not
+      // high), once for the batch; HEAD moves once past all of them.
+      Atomics.add(this.cells, RECEIVED, n);
+      for (let k = 0; k < n; k++) this.ring.markFree(taken[k] as number);
+      if (this.ring.advanceHead()) this.ring.announceSpace();
+    }
     return n;
   }
 }

@@ -134,28 +134,37 @@ export class QueueRing {
   }
 
   /**
-   * Moves HEAD past every freed record at its front (whoever freed them).
-   * Returns whether it moved.
+   * Moves HEAD past every freed record at its front (whoever freed them),
+   * with one compare-and-swap for all of them. Returns whether it moved.
    */
   advanceHead(): boolean {
     const cells = this.cells;
     const meta = this.meta;
+    const capacity = this.capacity;
     let moved = false;
-    let claim = Atomics.load(cells, CLAIM);
     for (;;) {
       const h = Atomics.load(cells, HEAD);
-      if (h === claim && h === (claim = Atomics.load(cells, CLAIM))) return moved;
-      const i = this.stampIndex(h);
-      if (Atomics.load(meta, i) !== ((h + this.capacity) | 0)) return moved; // not freed yet
-      // LEN is still this record's while HEAD is h: its cells are reused
-      // only after HEAD passed them, and then our CAS fails.
-      const len = meta[i + 1] as number;
-      const n = cellsOf(len);
-      if (n < 1 || (h & this.mask) + n * CELL > this.capacity) {
-        if (Atomics.load(cells, HEAD) !== h) continue;
-        this.corrupt(h, h + this.capacity, len);
+      const claim = Atomics.load(cells, CLAIM);
+      // Walk the freed records from h to CLAIM at most. Their LENs are
+      // theirs while HEAD is still h: their cells are reused only after
+      // HEAD passed them, and then our CAS fails (a walk that goes wrong
+      // meanwhile is noticed by re-reading HEAD).
+      let x = h;
+      while (x !== claim) {
+        const i = this.stampIndex(x);
+        // acquire: the FREE store says its consumer is done reading; HEAD moves past it after
+        if (Atomics.load(meta, i) !== ((x + capacity) | 0)) break; // not freed yet
+        const len = meta[i + 1] as number;
+        const n = cellsOf(len);
+        const next = (x + n * CELL) | 0;
+        if (n < 1 || (x & this.mask) + n * CELL > capacity || ((claim - next) | 0) < 0) {
+          if (Atomics.load(cells, HEAD) !== h) break; // moved under us: x is not used (the CAS fails)
+          this.corrupt(x, (x + capacity) | 0, len);
+        }
+        x = next;
       }
-      if (Atomics.compareExchange(cells, HEAD, h, (h + n * CELL) | 0) === h) moved = true;
+      if (x === h) return moved; // nothing freed at the front
+      if (Atomics.compareExchange(cells, HEAD, h, x) === h) moved = true;
     }
   }
 
