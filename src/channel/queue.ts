@@ -170,7 +170,7 @@ export class Queue<T = Buffer> extends SharedObject {
   #reservedLength = 0;
   #peekedAt = NONE;
   #lastTry: QueueTryResult = 'ok';
-  // Slots taken in this event-loop turn are given back by one microtask.
+  // Slots taken in this event-loop turn are given back by one setImmediate callback.
   #releaseQueued = false;
   readonly #releaseSlots = (): void => {
     this.#releaseQueued = false;
@@ -703,7 +703,14 @@ export class Queue<T = Buffer> extends SharedObject {
   #queueRelease(): void {
     if (this.#releaseQueued) return;
     this.#releaseQueued = true;
-    queueMicrotask(this.#releaseSlots);
+    // At the end of the event-loop turn (the check phase), not of the
+    // current microtask: a chain of awaits that never leaves the turn (a
+    // receive whose spin found the message) keeps its slots instead of
+    // giving them back and taking them again at every await. In one
+    // process, trySend + `await receive()`: 1.53 µs with a microtask
+    // (Node's queueMicrotask also wraps each callback in an AsyncResource),
+    // 1.08 µs this way, 0.92 µs never giving slots back (min of 5 runs).
+    setImmediate(this.#releaseSlots);
   }
 
   // End of turn (or close): slots not needed by an open reservation or peek.
