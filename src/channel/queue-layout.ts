@@ -55,16 +55,18 @@
  *   records at once and publishes the later heads (LEN, then MESSAGE)
  *   before the first.
  * Consumer (holding a consumer slot s):
- *   c = CLAIM; the STAMP at c (acquire). A MESSAGE or SKIP of this lap:
- *   CAS it to c|TAKEN(s) (the take), then CAS CLAIM past it. TAKEN by
+ *   c = CLAIM; the STAMP at c. A MESSAGE or SKIP of this lap: CAS it to
+ *   c|TAKEN(s) (the take; it acquires LEN and the payload: read LEN after
+ *   it), then CAS CLAIM past it. TAKEN by
  *   another: move CLAIM past it for them. WRITING: a message being written
  *   (nothing to take yet, unless its producer is dead). Anything else
  *   (FREE, an older lap): nothing there, unless CLAIM moved meanwhile.
  *   After copying the message out: RECEIVED += 1, store STAMP = (c +
- *   CAPACITY)|FREE (release: done reading), then move HEAD: while HEAD !=
- *   CLAIM and the STAMP at h = HEAD is (h + CAPACITY)|FREE, CAS HEAD h ->
- *   h + 64 * cells (from its LEN, valid while HEAD is still h); if it
- *   moved and SPACE_WAITERS != 0, SPACE_SEQ += 1 and wake.
+ *   CAPACITY)|FREE (release: done reading), then move HEAD: walk from
+ *   h = HEAD over the records whose STAMP is (x + CAPACITY)|FREE up to
+ *   CLAIM (cells from their LENs, valid while HEAD is still h) and CAS
+ *   HEAD h -> the end of the walk; if it moved and SPACE_WAITERS != 0,
+ *   SPACE_SEQ += 1 and wake.
  * Dead peers: a WRITING(s) or TAKEN(s) stamp whose slot Mutex can be
  *   locked (the kernel released it: its holder died) belongs to a dead
  *   process. Whoever finds one at CLAIM or at HEAD locks that slot, scans
@@ -72,8 +74,8 @@
  *   records (after moving RESERVE past them if needed), a consumer's
  *   messages become ORPHANs (then ORPHANS += how many, wake consumers) and
  *   its skips are freed; then unlocks it. A consumer looks for an orphan
- *   (CAS ORPHAN -> TAKEN) before looking at CLAIM whenever ORPHANS moved
- *   since its last search found none.
+ *   (CAS ORPHAN -> TAKEN) now and then (every 64th take, and whenever
+ *   nothing is at CLAIM) if ORPHANS moved since its last search found none.
  * A message is at most MAX_MSG = CAPACITY / 2 bytes, so it always fits
  * once the ring is empty, wherever the cursors stand.
  */
