@@ -101,6 +101,9 @@ export class QueueConsumer extends QueueSide {
       }
       if (state >= TAKEN && state < TAKEN + SLOT_COUNT) {
         // Taken by a consumer that has not moved CLAIM yet: do it for it.
+        // acquire: the stamp read plainly is read again before its LEN (a
+        // LEN read first could be an older lap's, on a CPU that reorders loads)
+        if (Atomics.load(meta, i) !== stamp) continue;
         const n = ring.checkedCells(c, stamp, meta[i + 1] as number);
         Atomics.compareExchange(cells, CLAIM, c, (c + n * CELL) | 0);
         continue;

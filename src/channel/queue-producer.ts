@@ -164,8 +164,10 @@ export class QueueProducer extends QueueSide {
     const ahead = ((seen & POSITION_MASK) - r) | 0;
     if (ahead > 0) return AGAIN; // freed for a later lap: RESERVE left `r` long ago (we were descheduled)
     if (ahead === 0 && seen !== r) {
-      // A record of this lap is there: its claimant has not moved RESERVE yet.
-      this.ring.helpReserve(r, seen);
+      // A record of this lap is there: its claimant has not moved RESERVE
+      // yet. acquire: the stamp read plainly is read again before the
+      // AT/CELLS or LEN that helping reads (see the consumer's take).
+      if (Atomics.load(meta, i) === seen) this.ring.helpReserve(r, seen);
       return AGAIN;
     }
     if (this.#roomAt(r, cells * CELL) < cells * CELL) return this.#full(r, this.#headSeen);
