@@ -35,7 +35,10 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   bool read_only = info[1].As<Napi::Boolean>().Value();
-  int fd = shm_open(name.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  // O_NONBLOCK: a FIFO put at the name must not block the open (the caller
+  // refuses anything but a regular file at once); O_NOFOLLOW: a symlink
+  // there is not followed.
+  int fd = shm_open(name.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0);
   if (fd < 0) return ThrowErrno(env, errno, "shm_open");
   return Napi::Number::New(env, fd);
 }

@@ -17,7 +17,7 @@ export { Notifier } from './sync/notifier.js';
 export { Mutex } from './sync/mutex.js';
 export type { LockResult } from './sync/mutex.js';
 export type { WaitOptions, SpinOptions } from './sync/options.js';
-export type { NamedCreateOptions } from './object/named.js';
+export type { NamedCreateOptions, NamedOpenOptions } from './object/named.js';
 export { Semaphore } from './sync/semaphore.js';
 export type { SemaphoreOptions } from './sync/semaphore.js';
 export { Condition } from './sync/condition.js';

@@ -12,7 +12,7 @@ import { ShmkitError, invalidArgType, mismatchError, outOfRange } from '../error
 import { HEADER_LENGTH, objectBytesAt } from '../layout/header.js';
 import { Segment } from '../segment/segment.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   DATA_OFFSET, DATA_OFFSET_OFFSET, ELEMENT_BYTES, ELEMENT_BYTES_OFFSET, ELEMENT_TYPE_NAMES, ElementType, LENGTH_OFFSET, SHARED_ARRAY_KIND, SHARED_ARRAY_VERSION,
   TYPE_OFFSET, checkSharedArrayGeometry, sharedArrayLength, type ElementTypeName,
@@ -188,15 +188,16 @@ const SPEC: ObjectSpec<Geometry> = {
   },
 };
 
-function geometry(options: unknown, zeroData: boolean): Geometry & NamedCreateOptions {
+function geometry(options: unknown, zeroData: boolean): Geometry & NamedCreateOptions & NamedOpenOptions {
   if (typeof options === 'function') {
     // The 0.x positional form (name, Type, length): say what replaced it.
     throw invalidArgType('options', 'an object { type, length } (the positional (Type, length) form was replaced)', options);
   }
-  const opts = checkObject<SharedArrayOptions & NamedCreateOptions>('options', options);
+  const opts = checkObject<SharedArrayOptions & NamedCreateOptions & NamedOpenOptions>('options', options);
   const typeCode = typeCodeOf(opts.type);
-  const g: Geometry & NamedCreateOptions = { typeCode, length: checkLength(typeCode, opts.length), zeroData };
+  const g: Geometry & NamedCreateOptions & NamedOpenOptions = { typeCode, length: checkLength(typeCode, opts.length), zeroData };
   if (opts.mode !== undefined) g.mode = opts.mode;
+  if (opts.trustOwners !== undefined) g.trustOwners = opts.trustOwners;
   return g;
 }
 
@@ -266,7 +267,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    * Uses a SharedArray formatted by anyone at `byteOffset` of `buffer`. With
    * `type`, an array of another element type is refused (ERR_SHMKIT_MISMATCH).
    */
-  static attach<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, options?: SharedArrayOpenOptions<C>): SharedArray<TypedArrayOf<C>> {
+  static attach<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(buffer: SharedArrayBuffer, byteOffset: number, options?: SharedArrayOpenOptions<C> & NamedOpenOptions): SharedArray<TypedArrayOf<C>> {
     const expected = expectedType(options);
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
     return new SharedArray(buffer, byteOffset, null, expected, `offset ${byteOffset}`);
@@ -276,7 +277,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    * Creates a named SharedArray of `length` zeros of `type` (`EEXIST` if the
    * name is taken). `length` may be 0.
    */
-  static create<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
+  static create<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions & NamedOpenOptions): SharedArray<TypedArrayOf<C>> {
     const g = geometry(options, false);
     return adoptNamed(createNamed(SPEC, name, g), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, g.typeCode, seg.name as string), true);
   }
@@ -285,9 +286,9 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    * Opens a named SharedArray. Without `type` the array is of the recorded
    * type; with it, any other type is refused (ERR_SHMKIT_MISMATCH).
    */
-  static open<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(name: string, options?: SharedArrayOpenOptions<C>): SharedArray<TypedArrayOf<C>> {
+  static open<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor>(name: string, options?: SharedArrayOpenOptions<C> & NamedOpenOptions): SharedArray<TypedArrayOf<C>> {
     const expected = expectedType(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, expected, seg.name as string));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, expected, seg.name as string));
   }
 
   /**
@@ -295,7 +296,7 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
    * exist. An existing one must have this `type` and `length`
    * (ERR_SHMKIT_MISMATCH otherwise).
    */
-  static openOrCreate<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions): SharedArray<TypedArrayOf<C>> {
+  static openOrCreate<C extends SharedTypedArrayConstructor>(name: string, options: SharedArrayOptions<C> & NamedCreateOptions & NamedOpenOptions): SharedArray<TypedArrayOf<C>> {
     const g = geometry(options, false);
     return adoptNamed(openOrCreateNamed(SPEC, name, g), (seg) => new SharedArray<TypedArrayOf<C>>(seg.buffer, 0, seg, g.typeCode, seg.name as string));
   }

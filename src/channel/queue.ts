@@ -26,7 +26,7 @@ import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { objectBytesAt } from '../layout/header.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, msLeft, timeoutError, waitForAsync, waitForSync, wake, type WaitWord } from '../sync/wait.js';
 import { NONE, QueueRing } from './queue-ring.js';
@@ -236,9 +236,9 @@ export class Queue<T = Buffer> extends SharedObject {
   }
 
   /** A handle on a Queue formatted in `buffer` at `byteOffset` by anyone (another process, C code). */
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & BytesEncoding): Queue<Buffer>;
-  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & JsonEncoding): Queue<T>;
-  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & V8Encoding): Queue<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions & NamedOpenOptions & BytesEncoding): Queue<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & NamedOpenOptions & JsonEncoding): Queue<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: QueueHandleOptions & NamedOpenOptions & V8Encoding): Queue<T>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: QueueHandleOptions): Queue<unknown> {
     attachObject(SPEC as ObjectSpec<unknown>, buffer, byteOffset);
@@ -251,9 +251,9 @@ export class Queue<T = Buffer> extends SharedObject {
    * `Queue<JsonValue>` for `'json'` (or the type you name:
    * `Queue.create<Job>(...)`), `Queue<unknown>` for `'v8'`.
    */
-  static create(name: string, options: QueueCreateOptions & BytesEncoding): Queue<Buffer>;
-  static create<T = JsonValue>(name: string, options: QueueCreateOptions & JsonEncoding): Queue<T>;
-  static create<T = unknown>(name: string, options: QueueCreateOptions & V8Encoding): Queue<T>;
+  static create(name: string, options: QueueCreateOptions & NamedOpenOptions & BytesEncoding): Queue<Buffer>;
+  static create<T = JsonValue>(name: string, options: QueueCreateOptions & NamedOpenOptions & JsonEncoding): Queue<T>;
+  static create<T = unknown>(name: string, options: QueueCreateOptions & NamedOpenOptions & V8Encoding): Queue<T>;
   static create(name: string, options: QueueCreateOptions): Queue<unknown>;
   static create(name: string, options: QueueCreateOptions): Queue<unknown> {
     checkQueueHandleOptions(options); // before anything is created
@@ -261,13 +261,13 @@ export class Queue<T = Buffer> extends SharedObject {
   }
 
   /** Opens the named Queue (ENOENT if missing; ERR_SHMKIT_BAD_LAYOUT if it is not a Queue). Typed like create(). */
-  static open(name: string, options?: QueueHandleOptions & BytesEncoding): Queue<Buffer>;
-  static open<T = JsonValue>(name: string, options: QueueHandleOptions & JsonEncoding): Queue<T>;
-  static open<T = unknown>(name: string, options: QueueHandleOptions & V8Encoding): Queue<T>;
-  static open(name: string, options?: QueueHandleOptions): Queue<unknown>;
-  static open(name: string, options?: QueueHandleOptions): Queue<unknown> {
+  static open(name: string, options?: QueueHandleOptions & NamedOpenOptions & BytesEncoding): Queue<Buffer>;
+  static open<T = JsonValue>(name: string, options: QueueHandleOptions & NamedOpenOptions & JsonEncoding): Queue<T>;
+  static open<T = unknown>(name: string, options: QueueHandleOptions & NamedOpenOptions & V8Encoding): Queue<T>;
+  static open(name: string, options?: QueueHandleOptions & NamedOpenOptions): Queue<unknown>;
+  static open(name: string, options?: QueueHandleOptions & NamedOpenOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }
 
   /**
@@ -275,11 +275,11 @@ export class Queue<T = Buffer> extends SharedObject {
    * must match the existing queue's (after rounding up to a power of two),
    * else ERR_SHMKIT_MISMATCH. Typed like create().
    */
-  static openOrCreate(name: string, options: QueueCreateOptions & BytesEncoding): Queue<Buffer>;
-  static openOrCreate<T = JsonValue>(name: string, options: QueueCreateOptions & JsonEncoding): Queue<T>;
-  static openOrCreate<T = unknown>(name: string, options: QueueCreateOptions & V8Encoding): Queue<T>;
-  static openOrCreate(name: string, options: QueueCreateOptions): Queue<unknown>;
-  static openOrCreate(name: string, options: QueueCreateOptions): Queue<unknown> {
+  static openOrCreate(name: string, options: QueueCreateOptions & NamedOpenOptions & BytesEncoding): Queue<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: QueueCreateOptions & NamedOpenOptions & JsonEncoding): Queue<T>;
+  static openOrCreate<T = unknown>(name: string, options: QueueCreateOptions & NamedOpenOptions & V8Encoding): Queue<T>;
+  static openOrCreate(name: string, options: QueueCreateOptions & NamedOpenOptions): Queue<unknown>;
+  static openOrCreate(name: string, options: QueueCreateOptions & NamedOpenOptions): Queue<unknown> {
     checkQueueHandleOptions(options);
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Queue<unknown>(seg.buffer, 0, seg, options));
   }

@@ -13,7 +13,7 @@ import { invalidArgValue, mismatchError } from '../errors.js';
 import { checkHandleOptions, encodeMessage, roundCapacity, type BytesEncoding, type ChannelHandleOptions, type JsonEncoding, type JsonValue, type SendableOf, type V8Encoding } from './codec.js';
 import { Segment } from '../segment/segment.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { Mutex } from '../sync/mutex.js';
 import { parseSpin } from '../sync/options.js';
 import { CAPACITY, DATA_OFFSET, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, PUBLISHER_LOCK_OFFSET, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage } from './topic-layout.js';
@@ -133,9 +133,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Uses a Topic formatted by anyone (another process, C code) at `byteOffset`. */
-  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions & BytesEncoding): Topic<Buffer>;
-  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & JsonEncoding): Topic<T>;
-  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & V8Encoding): Topic<T>;
+  static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions & NamedOpenOptions & BytesEncoding): Topic<Buffer>;
+  static attach<T = JsonValue>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & NamedOpenOptions & JsonEncoding): Topic<T>;
+  static attach<T = unknown>(buffer: SharedArrayBuffer, byteOffset: number, options: TopicHandleOptions & NamedOpenOptions & V8Encoding): Topic<T>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown>;
   static attach(buffer: SharedArrayBuffer, byteOffset: number, options?: TopicHandleOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
@@ -144,9 +144,9 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Creates a named Topic (`EEXIST` if the name is taken). */
-  static create(name: string, options: TopicCreateOptions & BytesEncoding): Topic<Buffer>;
-  static create<T = JsonValue>(name: string, options: TopicCreateOptions & JsonEncoding): Topic<T>;
-  static create<T = unknown>(name: string, options: TopicCreateOptions & V8Encoding): Topic<T>;
+  static create(name: string, options: TopicCreateOptions & NamedOpenOptions & BytesEncoding): Topic<Buffer>;
+  static create<T = JsonValue>(name: string, options: TopicCreateOptions & NamedOpenOptions & JsonEncoding): Topic<T>;
+  static create<T = unknown>(name: string, options: TopicCreateOptions & NamedOpenOptions & V8Encoding): Topic<T>;
   static create(name: string, options: TopicCreateOptions): Topic<unknown>;
   static create(name: string, options: TopicCreateOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options); // before anything is created
@@ -154,21 +154,21 @@ export class Topic<T = Buffer> extends SharedObject {
   }
 
   /** Opens an existing named Topic (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: TopicHandleOptions & BytesEncoding): Topic<Buffer>;
-  static open<T = JsonValue>(name: string, options: TopicHandleOptions & JsonEncoding): Topic<T>;
-  static open<T = unknown>(name: string, options: TopicHandleOptions & V8Encoding): Topic<T>;
-  static open(name: string, options?: TopicHandleOptions): Topic<unknown>;
-  static open(name: string, options?: TopicHandleOptions): Topic<unknown> {
+  static open(name: string, options?: TopicHandleOptions & NamedOpenOptions & BytesEncoding): Topic<Buffer>;
+  static open<T = JsonValue>(name: string, options: TopicHandleOptions & NamedOpenOptions & JsonEncoding): Topic<T>;
+  static open<T = unknown>(name: string, options: TopicHandleOptions & NamedOpenOptions & V8Encoding): Topic<T>;
+  static open(name: string, options?: TopicHandleOptions & NamedOpenOptions): Topic<unknown>;
+  static open(name: string, options?: TopicHandleOptions & NamedOpenOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed));
   }
 
   /** Opens the named Topic, creating it if missing; a different `capacity` is ERR_SHMKIT_MISMATCH. */
-  static openOrCreate(name: string, options: TopicCreateOptions & BytesEncoding): Topic<Buffer>;
-  static openOrCreate<T = JsonValue>(name: string, options: TopicCreateOptions & JsonEncoding): Topic<T>;
-  static openOrCreate<T = unknown>(name: string, options: TopicCreateOptions & V8Encoding): Topic<T>;
-  static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown>;
-  static openOrCreate(name: string, options: TopicCreateOptions): Topic<unknown> {
+  static openOrCreate(name: string, options: TopicCreateOptions & NamedOpenOptions & BytesEncoding): Topic<Buffer>;
+  static openOrCreate<T = JsonValue>(name: string, options: TopicCreateOptions & NamedOpenOptions & JsonEncoding): Topic<T>;
+  static openOrCreate<T = unknown>(name: string, options: TopicCreateOptions & NamedOpenOptions & V8Encoding): Topic<T>;
+  static openOrCreate(name: string, options: TopicCreateOptions & NamedOpenOptions): Topic<unknown>;
+  static openOrCreate(name: string, options: TopicCreateOptions & NamedOpenOptions): Topic<unknown> {
     const parsed = parseHandleOptions(options);
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Topic<unknown>(seg.buffer, 0, seg, parsed));
   }

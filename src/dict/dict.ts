@@ -10,7 +10,7 @@ import { Segment } from '../segment/segment.js';
 import { objectBytesAt } from '../layout/header.js';
 import { Mutex, lockContended, type LockResult } from '../sync/mutex.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   BLOCKS, HEADER_CELLS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
@@ -250,15 +250,15 @@ export class Dict extends SharedObject {
   }
 
   /** Creates a named Dict (`EEXIST` if the name is taken). */
-  static create(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions): Dict {
+  static create(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions & NamedOpenOptions): Dict {
     const timeout = handleTimeout(options);
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg, timeout), true);
   }
 
   /** Opens a named Dict (`ENOENT` if missing; ERR_SHMKIT_BAD_LAYOUT for another kind). */
-  static open(name: string, options?: DictHandleOptions): Dict {
+  static open(name: string, options?: DictHandleOptions & NamedOpenOptions): Dict {
     const timeout = handleTimeout(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Dict(seg.buffer, 0, seg, timeout));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new Dict(seg.buffer, 0, seg, timeout));
   }
 
   /**
@@ -266,7 +266,7 @@ export class Dict extends SharedObject {
    * must have the `memory` asked for, compared as whole 64-byte blocks
    * (ERR_SHMKIT_MISMATCH otherwise; `open` accepts any).
    */
-  static openOrCreate(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions): Dict {
+  static openOrCreate(name: string, options: DictOptions & DictHandleOptions & NamedCreateOptions & NamedOpenOptions): Dict {
     const timeout = handleTimeout(options);
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Dict(seg.buffer, 0, seg, timeout));
   }

@@ -16,6 +16,23 @@ export interface NamedCreateOptions {
   mode?: number;
 }
 
+/** Options every named object's `open` and `openOrCreate` take. */
+export interface NamedOpenOptions {
+  /**
+   * Owners (uids) besides this process's effective uid whose objects this
+   * call may open, or `'any'`. By default an object another user owns is
+   * refused with `ERR_SHMKIT_FOREIGN_OWNER`: /dev/shm is world-writable, so
+   * anyone can create a well-known name before you do (docs/LIFETIMES.md).
+   */
+  trustOwners?: readonly number[] | 'any';
+}
+
+// The trustOwners option of any open's options (checked by Segment.open);
+// other fields and non-object options are the kind's own to check.
+function trustOf(options: unknown): NamedOpenOptions['trustOwners'] {
+  return typeof options === 'object' && options !== null ? (options as NamedOpenOptions).trustOwners : undefined;
+}
+
 /** How one kind of object is laid out and initialised. */
 export interface ObjectSpec<O> {
   kind: number;
@@ -72,9 +89,9 @@ export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: (O & 
   return seg;
 }
 
-/** Opens a named object and checks its header. */
-export function openNamed(spec: ObjectSpec<unknown>, name: string): Segment {
-  const seg = Segment.open(name);
+/** Opens a named object (refused if another user owns it, unless `options.trustOwners` trusts them) and checks its header. */
+export function openNamed(spec: ObjectSpec<unknown>, name: string, options?: unknown): Segment {
+  const seg = Segment.open(name, { trustOwners: trustOf(options) });
   try {
     attachObject(spec, seg.buffer, 0, normalizeName(name));
   } catch (err) {
@@ -110,7 +127,7 @@ export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options:
     }
     let seg: Segment;
     try {
-      seg = openNamed(spec as ObjectSpec<unknown>, name);
+      seg = openNamed(spec as ObjectSpec<unknown>, name, options);
     } catch (err) {
       if ((err as ShmkitError).code !== 'ENOENT') throw err;
       continue;
@@ -137,7 +154,10 @@ export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options:
  */
 export function unlinkNamed(spec: ObjectSpec<never>, name: string): void {
   const path = normalizeName(name);
-  const seg = Segment.open(path, { readOnly: true });
+  // Any owner: reading the header of another user's object is harmless,
+  // and whether we may remove its name is the kernel's to say (/dev/shm's
+  // sticky bit), so a squatted name can be cleaned up.
+  const seg = Segment.open(path, { readOnly: true, trustOwners: 'any' });
   let verdict: string | null;
   try {
     verdict = kindVerdict(spec, seg);

@@ -10,6 +10,7 @@ import { ShmkitError, closedError, mismatchError, ownError, rethrowNative } from
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
+import { checkOwner, checkTrustOwners } from './owner.js';
 
 /** Options of {@link Segment.create}. */
 export interface SegmentCreateOptions {
@@ -28,6 +29,13 @@ export interface SegmentOpenOptions {
    * longer shows other processes' updates). Nothing crashes.
    */
   readOnly?: boolean;
+  /**
+   * Owners (uids) besides this process's effective uid whose segments this
+   * call may open, or `'any'`. By default a segment another user owns is
+   * refused with `ERR_SHMKIT_FOREIGN_OWNER`: /dev/shm is world-writable, so
+   * anyone can create a name before you do (docs/LIFETIMES.md).
+   */
+  trustOwners?: readonly number[] | 'any';
 }
 
 /** Options of {@link Segment.openOrCreate}. */
@@ -95,6 +103,7 @@ export class Segment implements Disposable, AsyncDisposable {
     const shmName = normalizeName(name);
     const opts = checkObject<SegmentOpenOptions>('options', options);
     const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
+    const trust = checkTrustOwners(opts.trustOwners);
     let fd: number;
     let size: number;
     try {
@@ -103,7 +112,13 @@ export class Segment implements Disposable, AsyncDisposable {
       rethrowNative(err, shmName);
     }
     try {
-      size = sizeOnceSet(fd);
+      // Checked on the descriptor we map: nothing can be swapped in between.
+      const st = native.fstat(fd);
+      if (!st.regular) {
+        throw ownError('ENODEV', `Segment '${shmName}'`, 'not a shared memory object (a FIFO, socket or device is at that name)', shmName);
+      }
+      checkOwner(st.uid, trust, `Segment '${shmName}'`, shmName);
+      size = st.size === 0 ? sizeOnceSet(fd) : st.size;
     } catch (err) {
       native.close(fd);
       rethrowNative(err, shmName);

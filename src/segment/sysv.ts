@@ -7,6 +7,7 @@ import { native, type NativeSysVStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkString, MAX_SIZE } from '../args.js';
 import { closedError, invalidArgValue, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
+import { checkOwner, checkTrustOwners } from './owner.js';
 
 /** Options of {@link SysVSegment.get}. */
 export interface SysVGetOptions {
@@ -18,6 +19,13 @@ export interface SysVGetOptions {
   exclusive?: boolean;
   /** Permission bits for a new segment. Default `0o600`. */
   mode?: number;
+  /**
+   * Owners (uids) besides this process's effective uid whose segments this
+   * call may return, or `'any'`. By default a segment another user owns is
+   * refused with `ERR_SHMKIT_FOREIGN_OWNER`: any user can create a key's
+   * segment before you do (docs/LIFETIMES.md).
+   */
+  trustOwners?: readonly number[] | 'any';
 }
 
 /** shmctl(IPC_STAT), field for field; times are seconds since the epoch (0: never). */
@@ -163,11 +171,17 @@ export class SysVSegment {
     const mode = checkMode(opts.mode);
     const size = opts.size === undefined ? 0 : checkInteger('options.size', opts.size, 0, MAX_SIZE);
     if (create && size === 0) throw invalidArgValue('options.size', 'must be given (>= 1) to create a segment', opts.size);
+    const trust = checkTrustOwners(opts.trustOwners);
+    const label = `key 0x${(numericKey >>> 0).toString(16).padStart(8, '0')}`;
+    let id: number;
     try {
-      return new SysVSegment(native.shmget(numericKey, size, create, exclusive, mode), numericKey);
+      id = native.shmget(numericKey, size, create, exclusive, mode);
     } catch (err) {
-      rethrowNative(err, `key 0x${(numericKey >>> 0).toString(16).padStart(8, '0')}`);
+      rethrowNative(err, label);
     }
+    // The owner of the id we will attach (one we just created is ours).
+    checkOwner(SysVSegment.#stat(id).uid, trust, `SysVSegment ${label}`, label);
+    return new SysVSegment(id, numericKey);
   }
 
   /** Wraps an existing identifier (as printed by `ipcs -m`). */

@@ -9,7 +9,7 @@ import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
@@ -76,18 +76,18 @@ export class Barrier extends SharedObject {
   }
 
   /** Creates a named Barrier (`EEXIST` if the name exists). */
-  static create(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
+  static create(name: string, options: BarrierOptions & NamedCreateOptions & NamedOpenOptions & SpinOptions): Barrier {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named Barrier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): Barrier {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): Barrier {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Barrier(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named Barrier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & SpinOptions): Barrier {
+  static openOrCreate(name: string, options: BarrierOptions & NamedCreateOptions & NamedOpenOptions & SpinOptions): Barrier {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Barrier(seg.buffer, 0, seg, options));
   }
 

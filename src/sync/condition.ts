@@ -11,7 +11,7 @@ import { Segment } from '../segment/segment.js';
 import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
@@ -56,18 +56,18 @@ export class Condition extends SharedObject {
   }
 
   /** Creates a named Condition (`EEXIST` if the name exists). */
-  static create(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
+  static create(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Condition {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named Condition (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): Condition {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): Condition {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC, name), (seg) => new Condition(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named Condition, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Condition {
+  static openOrCreate(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Condition {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Condition(seg.buffer, 0, seg, options));
   }
 

@@ -14,7 +14,7 @@ import { ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { lockingTid, robustEntry, robustList, type RobustEntry, type RobustList } from './robust.js';
 import { FOREVER, POLLS_PER_CLOCK, QUICK_POLLS, SpinBudget, msLeft, parkAsync, parkSync, timeoutError, wake } from './wait.js';
@@ -83,18 +83,18 @@ export class Mutex extends SharedObject {
   }
 
   /** Creates a named Mutex (`EEXIST` if the name exists). */
-  static create(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
+  static create(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Mutex {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named Mutex (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): Mutex {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): Mutex {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC, name), (seg) => new Mutex(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named Mutex, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Mutex {
+  static openOrCreate(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Mutex {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Mutex(seg.buffer, 0, seg, options));
   }
 

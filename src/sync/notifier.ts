@@ -8,7 +8,7 @@ import { checkInteger } from '../args.js';
 import { Segment } from '../segment/segment.js';
 import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
@@ -53,18 +53,18 @@ export class Notifier extends SharedObject {
   }
 
   /** Creates a named Notifier (`EEXIST` if the name exists). */
-  static create(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
+  static create(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Notifier {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named Notifier (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): Notifier {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): Notifier {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC, name), (seg) => new Notifier(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named Notifier, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): Notifier {
+  static openOrCreate(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): Notifier {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Notifier(seg.buffer, 0, seg, options));
   }
 

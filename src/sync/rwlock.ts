@@ -9,7 +9,7 @@ import { invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
@@ -61,18 +61,18 @@ export class RwLock extends SharedObject {
   }
 
   /** Creates a named RwLock (`EEXIST` if the name exists). */
-  static create(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
+  static create(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): RwLock {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named RwLock (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): RwLock {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): RwLock {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC, name), (seg) => new RwLock(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named RwLock, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options?: NamedCreateOptions & SpinOptions): RwLock {
+  static openOrCreate(name: string, options?: NamedCreateOptions & NamedOpenOptions & SpinOptions): RwLock {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new RwLock(seg.buffer, 0, seg, options));
   }
 

@@ -9,7 +9,7 @@ import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
 import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
-import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
+import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
 import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wait.js';
 
@@ -76,18 +76,18 @@ export class Semaphore extends SharedObject {
   }
 
   /** Creates a named Semaphore (`EEXIST` if the name exists). */
-  static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
+  static create(name: string, options?: SemaphoreOptions & NamedCreateOptions & NamedOpenOptions & SpinOptions): Semaphore {
     return adoptNamed(createNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options), true);
   }
 
   /** Opens a named Semaphore (`ENOENT` if missing, `ERR_SHMKIT_BAD_LAYOUT` if the name holds something else). */
-  static open(name: string, options?: SpinOptions): Semaphore {
+  static open(name: string, options?: SpinOptions & NamedOpenOptions): Semaphore {
     checkSpinOption(options);
-    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name), (seg) => new Semaphore(seg.buffer, 0, seg, options));
+    return adoptNamed(openNamed(SPEC as ObjectSpec<unknown>, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
   /** Opens the named Semaphore, creating it if missing; geometry options given must match an existing one (`ERR_SHMKIT_MISMATCH`). */
-  static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & SpinOptions): Semaphore {
+  static openOrCreate(name: string, options?: SemaphoreOptions & NamedCreateOptions & NamedOpenOptions & SpinOptions): Semaphore {
     return adoptNamed(openOrCreateNamed(SPEC, name, options), (seg) => new Semaphore(seg.buffer, 0, seg, options));
   }
 
