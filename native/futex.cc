@@ -102,16 +102,29 @@ void ReleaseAsDead(uint32_t* word, uint32_t tid) {
 // ended, or a worker was terminated). The kernel would do this at thread
 // exit, but by then Node has freed the SharedArrayBuffers and unmapped the
 // locks, so its walk would fail: do the same walk now, while they are mapped.
+//
+// The links live in shared memory, where any process with write access can
+// overwrite them: an entry is followed only if its link and its lock word lie
+// inside a mapping shmkit made and still has, and the walk stops at the first
+// that does not (the kernel's own walk stops on a fault the same way).
+bool SafeEntry(const struct robust_list* entry, long futex_offset) {
+  uintptr_t link = reinterpret_cast<uintptr_t>(entry);
+  uintptr_t word = link + futex_offset;
+  return link % alignof(struct robust_list) == 0 && word % 4 == 0 &&
+         IsLiveMapping(link, sizeof(struct robust_list)) && IsLiveMapping(word, sizeof(uint32_t));
+}
+
 void ReleaseHeldAtTeardown(RobustCleanup* c) {
   struct robust_list_head* head = c->head;
   struct robust_list* entry = head->list.next;
-  for (int limit = 2048; entry != &head->list && entry != nullptr && limit > 0; limit--) {
+  for (int limit = 2048; entry != &head->list && limit > 0 && SafeEntry(entry, head->futex_offset); limit--) {
     struct robust_list* next = entry->next;
     ReleaseAsDead(reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(entry) + head->futex_offset), c->tid);
     entry = next;
   }
-  if (head->list_op_pending != nullptr) {
-    ReleaseAsDead(reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(head->list_op_pending) + head->futex_offset), c->tid);
+  struct robust_list* pending = head->list_op_pending;
+  if (pending != nullptr && SafeEntry(pending, head->futex_offset)) {
+    ReleaseAsDead(reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(pending) + head->futex_offset), c->tid);
   }
   head->list.next = &head->list;
   head->list_op_pending = nullptr;

@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
-#include <unordered_map>
+#include <map>
+#include <new>
+#include <vector>
 
 #include "errors.h"
 #include "v8-bridge.h"
@@ -23,14 +25,20 @@ namespace {
 //  * SIGSEGV on a System V read-only attachment (SHM_RDONLY has no private
 //    copy-on-write form): the page is replaced by a private copy, which is what
 //    a POSIX read-only open gives through MAP_PRIVATE. Writes stay private.
-// The handler reads this table without locks; writers hold g_mu.
-constexpr int kGuardSlots = 4096;
+// The handler reads this table without locks; writers hold g_mu. It grows in
+// chunks that are never freed (the handler may be reading one), up to more
+// slots than the kernel's vm.max_map_count allows mappings by default
+// (65 530), so every mapping is guarded; past the last chunk a new mapping
+// is refused at once (an error, never a signal later).
+constexpr int kChunkSlots = 4096;
+constexpr int kMaxChunks = 256;  // 1 048 576 mappings
 struct GuardSlot {
   std::atomic<uintptr_t> start{0};
   std::atomic<uintptr_t> end{0};
   std::atomic<int> cow{0};
 };
-GuardSlot g_guard[kGuardSlots];
+std::atomic<GuardSlot*> g_chunks[kMaxChunks];
+std::atomic<int> g_chunk_count{0};
 struct sigaction g_prev_segv;
 struct sigaction g_prev_bus;
 std::once_flag g_install_once;
@@ -54,11 +62,15 @@ void ChainFault(int sig, siginfo_t* si, void* uc) {
 void OnFault(int sig, siginfo_t* si, void* uc) {
   int saved_errno = errno;
   uintptr_t addr = reinterpret_cast<uintptr_t>(si->si_addr);
-  for (int i = 0; i < kGuardSlots; i++) {
-    uintptr_t start = g_guard[i].start.load(std::memory_order_acquire);
-    if (start == 0 || addr < start || addr >= g_guard[i].end.load(std::memory_order_relaxed)) continue;
+  // acquire: a chunk counted is a chunk whose pointer was stored first
+  int chunks = g_chunk_count.load(std::memory_order_acquire);
+  for (int i = 0; i < chunks * kChunkSlots; i++) {
+    GuardSlot& g = g_chunks[i / kChunkSlots].load(std::memory_order_relaxed)[i % kChunkSlots];
+    // acquire: START is stored last (release), after END and COW
+    uintptr_t start = g.start.load(std::memory_order_acquire);
+    if (start == 0 || addr < start || addr >= g.end.load(std::memory_order_relaxed)) continue;
     void* page = reinterpret_cast<void*>(addr & ~static_cast<uintptr_t>(g_page - 1));
-    bool cow = g_guard[i].cow.load(std::memory_order_relaxed) != 0;
+    bool cow = g.cow.load(std::memory_order_relaxed) != 0;
     if (sig == SIGSEGV && !(cow && si->si_code == SEGV_ACCERR)) break;
     void* fresh = mmap(nullptr, g_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (fresh == MAP_FAILED) break;
@@ -90,21 +102,42 @@ struct Live {
   bool released;
 };
 std::mutex g_mu;
-std::unordered_map<uintptr_t, Live> g_live;
+// Ordered by start, so an address can be looked up (IsLiveMapping).
+std::map<uintptr_t, Live> g_live;
+std::vector<int> g_free_slots;  // guard slots free for reuse (under g_mu)
 
-int GuardAdd(uintptr_t start, size_t len, bool cow) {
-  for (int i = 0; i < kGuardSlots; i++) {
-    if (g_guard[i].start.load(std::memory_order_relaxed) != 0) continue;
-    g_guard[i].end.store(start + len, std::memory_order_relaxed);
-    g_guard[i].cow.store(cow ? 1 : 0, std::memory_order_relaxed);
-    g_guard[i].start.store(start, std::memory_order_release);
-    return i;
-  }
-  return -1;  // table full: the mapping works, it is just not fault-guarded
+GuardSlot& Slot(int i) {
+  return g_chunks[i / kChunkSlots].load(std::memory_order_relaxed)[i % kChunkSlots];
 }
 
+// Holding g_mu: a guard slot for [start, start + len), or -1 if the table is
+// at its limit.
+int GuardAdd(uintptr_t start, size_t len, bool cow) {
+  if (g_free_slots.empty()) {
+    int chunks = g_chunk_count.load(std::memory_order_relaxed);
+    if (chunks == kMaxChunks) return -1;
+    auto* chunk = new (std::nothrow) GuardSlot[kChunkSlots];
+    if (chunk == nullptr) return -1;
+    g_chunks[chunks].store(chunk, std::memory_order_relaxed);
+    // release: the chunk pointer before the count that lets the handler read it
+    g_chunk_count.store(chunks + 1, std::memory_order_release);
+    for (int i = kChunkSlots - 1; i >= 0; i--) g_free_slots.push_back(chunks * kChunkSlots + i);
+  }
+  int i = g_free_slots.back();
+  g_free_slots.pop_back();
+  GuardSlot& g = Slot(i);
+  g.end.store(start + len, std::memory_order_relaxed);
+  g.cow.store(cow ? 1 : 0, std::memory_order_relaxed);
+  // release: END and COW before the START that makes the handler use the slot
+  g.start.store(start, std::memory_order_release);
+  return i;
+}
+
+// Holding g_mu.
 void GuardRemove(int slot) {
-  if (slot >= 0) g_guard[slot].start.store(0, std::memory_order_release);
+  if (slot < 0) return;
+  Slot(slot).start.store(0, std::memory_order_release);
+  g_free_slots.push_back(slot);
 }
 
 // Runs when the last JavaScript reference (on any thread) is collected.
@@ -131,6 +164,14 @@ bool GetShared(const Napi::Value& v, void** data, size_t* len) {
 
 }  // namespace
 
+bool IsLiveMapping(uintptr_t addr, size_t len) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_live.upper_bound(addr);
+  if (it == g_live.begin()) return false;
+  --it;  // the last mapping starting at or before addr
+  return addr + len >= addr && addr + len <= it->first + it->second.len;
+}
+
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   if (len == 0) return Napi::Value(env, FromV8(v8::SharedArrayBuffer::New(isolate, 0)));
@@ -142,6 +183,11 @@ Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind) {
     std::lock_guard<std::mutex> lock(g_mu);
     uintptr_t start = reinterpret_cast<uintptr_t>(addr);
     int slot = GuardAdd(start, len, kind == MapKind::kReadOnlyCow);
+    if (slot < 0) {
+      // Unguarded, a shrunk object would kill the process later: refuse now.
+      munmap(addr, len);
+      return ThrowErrno(env, ENOMEM, "mmap (shmkit fault guard: over 1 048 576 live mappings)");
+    }
     g_live[start] = Live{len, slot, false};
   }
   std::unique_ptr<v8::BackingStore> store =

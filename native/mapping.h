@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace shmkit {
 
@@ -15,6 +16,10 @@ enum class MapKind { kShared, kReadOnlyCow };
 // Wraps [addr, addr+len) in a SharedArrayBuffer that owns it. `len` may be 0
 // (addr ignored) for an empty object.
 Napi::Value WrapMapping(Napi::Env env, void* addr, size_t len, MapKind kind);
+
+// Whether [addr, addr+len) lies inside one mapping made by WrapMapping and
+// not unmapped yet (released ones included: their pages are still mapped).
+bool IsLiveMapping(uintptr_t addr, size_t len);
 
 // Wraps memory the caller keeps alive forever (no deleter, no fault guard).
 Napi::Value WrapUnowned(Napi::Env env, void* addr, size_t len);
