@@ -94,6 +94,8 @@ test('another user gets EACCES on a 0o600 segment, and read-only access after ch
     // The child's JS write went to its private copy (it reads it back, and
     // runNode already asserted it exited 0, not killed by SIGSEGV)...
     assert.equal(after.readOnly.afterWrite, 'ee'.repeat(COUNT));
+    // Readable, but root's: refused unless the opener trusts uid 0 (issue 11's squatting rule, both ways).
+    assert.deepEqual(after.untrusted, { ok: false, code: 'ERR_SHMKIT_FOREIGN_OWNER' });
     // ...and never reached the shared object.
     assert.equal(hex(seg.bytes.subarray(0, COUNT)), original.toString('hex'));
     const fresh = Segment.open(name, { readOnly: true });

@@ -4,6 +4,7 @@
  * (`shm_open`), Python (`multiprocessing.shared_memory`) and `ls /dev/shm`
  * see exactly what JavaScript wrote.
  */
+import { totalmem } from 'node:os';
 import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
 import { ShmkitError, closedError, mismatchError, ownError, rethrowNative } from '../errors.js';
@@ -184,6 +185,13 @@ export class Segment implements Disposable, AsyncDisposable {
   static anonymous(options: { size: number }): Segment {
     const opts = checkObject<{ size: number }>('options', options);
     const size = checkSize('options.size', opts.size);
+    // memfd memory comes from the kernel's internal tmpfs, which has no size
+    // limit: all of it is reserved now, so a size past the machine's memory
+    // (a typo) would push everything else out before failing. Refused here.
+    const ram = totalmem();
+    if (size > ram) {
+      throw ownError('ENOMEM', 'Segment.anonymous()', `${size} bytes is more than this machine's memory (${ram} bytes): refused before reserving any`, 'memfd:' + ANONYMOUS_LABEL);
+    }
     let fd: number;
     try {
       fd = native.memfdCreate(ANONYMOUS_LABEL, size);
