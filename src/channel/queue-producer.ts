@@ -162,7 +162,14 @@ export class QueueProducer extends QueueSide {
     const i = this.ring.stampIndex(r);
     const seen = meta[i] as number; // a plain read: the claim's compare-and-swap checks it
     const ahead = ((seen & POSITION_MASK) - r) | 0;
-    if (ahead > 0) return AGAIN; // freed for a later lap: RESERVE left `r` long ago (we were descheduled)
+    if (ahead > 0 || (r & STATE_MASK) !== 0) {
+      // Freed or claimed for a later lap: RESERVE left `r` long ago (we were
+      // descheduled), so it has moved. If it has not, the memory is
+      // corrupt (a stamp ahead of RESERVE, or a RESERVE that is no cell's
+      // position): refuse it rather than look again for ever.
+      if (Atomics.load(c, RESERVE) !== r) return AGAIN;
+      return this.ring.corrupt(r, seen, meta[i + 1] as number, 'RESERVE');
+    }
     if (ahead === 0 && seen !== r) {
       // A record of this lap is there: its claimant has not moved RESERVE
       // yet. acquire: the stamp read plainly is read again before the

@@ -86,8 +86,9 @@ export class QueueRing {
   }
 
   /** The error for a cell whose meta breaks the format. */
-  corrupt(at: number, stamp: number, len: number): never {
-    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt record at position ${at >>> 0} (stamp ${stamp >>> 0}, length ${len})`);
+  corrupt(at: number, stamp: number, len: number, cursor?: string): never {
+    const where = cursor === undefined ? `record at position ${at >>> 0}` : `${cursor} ${at >>> 0} against the record there`;
+    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt ${where} (stamp ${stamp >>> 0}, length ${len})`);
   }
 
   /** Cells of the record at `at` that a peer claimed (stamp WRITING(t)) but may not have moved RESERVE past yet. */
