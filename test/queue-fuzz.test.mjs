@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Segment } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
 import { unlinkQuietly } from './fixtures/helpers.mjs';
+import { rng as prng } from './fixtures/prng.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/queue-fuzz-peer.mjs', import.meta.url));
 const uniqueName = trackedNames();
@@ -19,17 +20,6 @@ const TRIALS = 100; // of each sort: random and targeted
 const TRIAL_MS = 120; // each peer's calls after the corruption starts
 const HANG_MS = 10000; // a trial not done by then is a hang
 const SLOW_MS = 3000; // a call (bounded by 20 ms, or not waiting) that took this long spun
-
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // docs/LAYOUT.md, Queue (kind 7, version 3), capacity 4096 (64 cells).
 const CAPACITY = 4096;
