@@ -78,8 +78,13 @@ class Cursor implements Attempt {
     const cells = ring.cells;
     const words = ring.words;
     const capacity = ring.capacity;
-    for (;;) {
+    // One call steps over at most a filler and a lap restart or so, unless
+    // TAIL is where no walk arrives (a corrupt TAIL over a ring of fillers
+    // would otherwise spin here for ever). Publishers lapping us again and
+    // again within one call could add steps: the bound is generous.
+    for (let steps = 0; ; steps++) {
       const pos = this.pos;
+      if (steps > MAX_STEPS) throw ring.corruptCursor('TAIL', pos, Atomics.load(cells, TAIL));
       // acquire: the record before TAIL is complete
       if (pos === Atomics.load(cells, TAIL)) return undefined;
       const off = pos & ring.mask;
@@ -137,6 +142,9 @@ class Cursor implements Attempt {
     return decodeMessage(this.ring.encoding, bytes, this.ring.label);
   }
 }
+
+/** Records one read() may step over before it calls the ring corrupt. */
+const MAX_STEPS = 10_000;
 
 // Only Topic.subscribe() makes subscribers: the constructor wants this.
 const TOKEN: unique symbol = Symbol('Subscriber');

@@ -123,6 +123,11 @@ export class TopicRing {
     return this.error('ERR_SHMKIT_BAD_LAYOUT', `corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
   }
 
+  /** A walk from `from` went further than the ring allows without reaching `field` (at `to`): the cursors are corrupt. */
+  corruptCursor(field: string, from: number, to: number): ShmkitError {
+    return this.error('ERR_SHMKIT_BAD_LAYOUT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring`);
+  }
+
   // Takes the publisher lock, bounded by `timeout` ms (FOREVER: no bound).
   // The uncontended path allocates nothing; a holder that died is repaired
   // after; a holder that is alive but stopped (SIGSTOP, a debugger) costs
@@ -152,8 +157,12 @@ export class TopicRing {
     const filler = off + size > capacity ? capacity - off : 0;
     // Make room: drop the oldest records (announce first, overwrite after).
     let oldest = Atomics.load(cells, OLDEST_POS);
+    // Never more than a ring's worth: OLDEST_POS is at most CAPACITY behind TAIL.
+    let droppedAll = 0;
     while (capacity - ((tail - oldest) >>> 0) < filler + size) {
       const dropped = this.#recordSizeAt(oldest);
+      droppedAll += dropped;
+      if (droppedAll > capacity) throw this.corruptCursor('OLDEST_POS', oldest, tail);
       const w = (oldest & this.mask) >> 2;
       // Absolute, so a publisher killed between these two stores is repaired
       // from the record at OLDEST_POS (see #repair).
@@ -204,8 +213,11 @@ export class TopicRing {
   #repair(): void {
     const cells = this.cells;
     const tail = Atomics.load(cells, TAIL);
-    let pos = Atomics.load(cells, OLDEST_POS);
-    while (pos !== tail) {
+    const from = Atomics.load(cells, OLDEST_POS);
+    let pos = from;
+    // Fillers only (each runs to the end of the ring): two laps' worth at most.
+    for (let steps = 0; pos !== tail; steps++) {
+      if (steps > 2) throw this.corruptCursor('TAIL', from, tail);
       const w = (pos & this.mask) >> 2;
       if ((this.words[w + R_LEN] as number) !== FILLER) {
         Atomics.store(cells, OLDEST_SEQ, this.words[w + R_SEQ] as number);
