@@ -367,7 +367,7 @@ export class Dict extends SharedObject {
           if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain in shard ${shard} (run check())`);
           continue;
         }
-        if (attempt > READ_RETRIES) this.#settle('keys', null);
+        if (attempt > READ_RETRIES) this.#settle('keys', null, shard);
       }
     }
     return out;
@@ -802,10 +802,19 @@ export class Dict extends SharedObject {
     this.#lock.unlock();
   }
 
-  // Takes and gives back the write lock: repairs a dead writer's leftovers so readers can go on.
-  #settle(op: string, key: string | null): void {
+  // Takes and gives back the write lock: repairs a dead writer's leftovers so
+  // readers can go on. Holding the lock, nobody is changing a shard, so an
+  // odd SEQ left on `shard` (a bump lost to a stray write into the Dict;
+  // a dead writer's is rebuilt by #begin) is made even: readers would
+  // otherwise retry on it for ever.
+  #settle(op: string, key: string | null, shard: number): void {
     this.#begin(op, key, this.#timeout);
-    this.#end();
+    try {
+      const store = this.#store;
+      if ((store.seq(shard) & 1) !== 0) store.bump(shard);
+    } finally {
+      this.#end();
+    }
   }
 
   // Entries in bucket b's chain, every index checked (TORN if one is out of
@@ -864,7 +873,7 @@ export class Dict extends SharedObject {
         if (store.seq(shard) === seq) return result;
       }
       // A writer is at it (or died at it): after a while, queue up behind it.
-      if (attempt > READ_RETRIES) this.#settle(OP_NAMES[op] as string, key);
+      if (attempt > READ_RETRIES) this.#settle(OP_NAMES[op] as string, key, shard);
     }
   }
 
