@@ -281,75 +281,6 @@ async function roleLatPing() {
   emit(result);
 }
 
-// 1b reference: the Notifier's async round trip (await notifier.wait(seen) on
-// both sides, default spin), the wait core without a queue: what `await
-// receive()` is measured against. No payload moves; the echo notifies back.
-async function roleNotifierPing() {
-  const deadlineMs = args['deadline-ms'];
-  startWatchdog(deadlineMs + 8000, 1000, [`/dev/shm${args.ping}`, `/dev/shm${args.pong}`]);
-  const { Notifier } = await loadLib();
-  const n = args.n, warm = args.warm, total = n + warm;
-  const ping = Notifier.create(args.ping, spinOpt());
-  const pong = Notifier.create(args.pong, spinOpt());
-  let echo = null, echoOut = '';
-  const result = { ok: false };
-  try {
-    echo = spawn(process.execPath, [SELF, '--role', 'notifier-echo', ...(spinOpt() ? ['--spin', String(args.spin)] : []),
-      '--ping', args.ping, '--pong', args.pong, '--n', String(n), '--warm', String(warm), '--hard-ms', String(deadlineMs + 6000)],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    echo.stdout.on('data', (d) => { echoOut += d; });
-    const t0 = Date.now();
-    while (pong.value === 0) { // ready: the echo notifies once
-      if (Date.now() - t0 > 10000 || echo.exitCode !== null) throw new Error('echo process never became ready');
-      await sleep(1);
-    }
-    const samples = new Float64Array(n);
-    const deadline = now() + BigInt(deadlineMs) * 1000000n;
-    let seen = pong.value, done = 0, timedOut = false, c0 = null, w0 = 0n;
-    for (let i = 1; i <= total; i++) {
-      if (i === warm + 1) { c0 = usage(); w0 = now(); }
-      const t1 = now();
-      ping.notify();
-      seen = await pong.wait(seen, { timeout: deadlineMs });
-      const t2 = now();
-      if (i > warm) samples[done++] = Number(t2 - t1);
-      if (t2 > deadline) { timedOut = i < total; break; }
-    }
-    const u = c0 ? usageSince(c0) : { cpu: 0, vcsw: 0 };
-    const wallUs = w0 ? Number(now() - w0) / 1000 : 0;
-    await reap(echo);
-    const e = lastJson(echoOut);
-    Object.assign(result, summarize(samples, done), {
-      ok: !timedOut && done === n && e?.ok === true, timed_out: timedOut,
-      pinger_cpu_us: u.cpu, echo_cpu_us: e?.cpu_us ?? null, pinger_vcsw: u.vcsw, echo_vcsw: e?.vcsw ?? null, wall_us: wallUs,
-    });
-  } finally {
-    if (echo && echo.exitCode === null && echo.signalCode === null) echo.kill('SIGKILL');
-    ping.close();
-    pong.close();
-    for (const nm of [args.ping, args.pong]) { try { Notifier.unlink(nm); } catch { /* gone */ } }
-  }
-  emit(result);
-}
-
-async function roleNotifierEcho() {
-  startWatchdog(args['hard-ms']);
-  const { Notifier } = await loadLib();
-  const ping = Notifier.open(args.ping, spinOpt()), pong = Notifier.open(args.pong, spinOpt());
-  const total = args.n + args.warm, warm = args.warm;
-  let seen = ping.value, c0 = usage();
-  pong.notify(); // ready
-  for (let i = 1; i <= total; i++) {
-    seen = await ping.wait(seen, { timeout: args['hard-ms'] });
-    pong.notify();
-    if (i === warm) c0 = usage();
-  }
-  const u = usageSince(c0);
-  ping.close();
-  pong.close();
-  emit({ ok: true, cpu_us: u.cpu, vcsw: u.vcsw });
-}
-
 // The JS floor: the C reference's protocol (one 64-byte line each way: a
 // sequence word, the payload copied in and out) in plain JavaScript on a
 // shared segment, no queue. What any JS API over shared memory starts from.
@@ -1189,7 +1120,11 @@ async function orchestrate() {
     if (want('1b')) {
       await jsLat('1b-s', 'sync', 0);
       await jsLat('1b-a', 'async', 0);
-      const argv = [SELF, '--role', 'notifier-ping', '--n', String(N), '--warm', String(WARM), '--deadline-ms', String(DEADLINE_MS),
+      // The reference: the Notifier's async round trip (await wait() on both
+      // sides, default spin, no payload), measured by bench/sync.mjs's own
+      // ping-pong roles: the wait core without a queue.
+      const argv = [path.join(HERE, 'sync.mjs'), '--role', 'ping', '--ping-wait', 'async', '--echo-wait', 'async', '--spin', 'default',
+        '--pause-us', '0', '--n', String(N), '--warm', String(WARM), '--deadline-ms', String(DEADLINE_MS),
         '--ping', newName('1b-n-ping'), '--pong', newName('1b-n-pong')];
       await run('1b-n', 'Notifier async', node, argv, latLimit);
     }
@@ -1401,7 +1336,7 @@ async function orchestrate() {
 // ------------------------------------------------------------------------------ main
 
 const roles = {
-  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'notifier-ping': roleNotifierPing, 'notifier-echo': roleNotifierEcho, 'raw-ping': roleRawPing, 'raw-echo': roleRawEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
+  'lat-ping': roleLatPing, 'lat-echo': roleLatEcho, 'raw-ping': roleRawPing, 'raw-echo': roleRawEcho, 'sock-ping': roleSockPing, 'sock-echo': roleSockEcho,
   'ipc-ping': roleIpcPing, 'ipc-echo': roleIpcEcho, 'tput-cons': roleTputCons, 'tput-prod': roleTputProd,
   'sock-tput-cons': roleSockTputCons, 'wrap-check': roleWrapCheck, 'sock-tput-prod': roleSockTputProd, mpmc: roleMpmc, 'mpmc-prod': roleMpmcProd, 'mpmc-cons': roleMpmcCons,
 };
