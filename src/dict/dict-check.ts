@@ -172,9 +172,6 @@ export function rebuildDict(store: DictStore): void {
   store.cells[FREE_HEAD] = head;
   store.cells[FREE_COUNT] = free;
   store.cells[ENTRIES] = live.length;
-  for (let s = 0; s < SHARD_COUNT; s++) {
-    const i = s * (SEQ_STRIDE / 4);
-    if ((store.seqs[i] as number) & 1) Atomics.add(store.seqs, i, 1);
-  }
+  for (let s = 0; s < SHARD_COUNT; s++) store.settleShard(s);
   if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${store.what}: could not be repaired: ${checkDict(store).join('; ')}`);
 }

@@ -447,8 +447,29 @@ export class DictStore {
     return Atomics.load(this.seqs, shard * (SEQ_STRIDE / 4));
   }
 
-  bump(shard: number): void {
+  /**
+   * Holding the write lock, before changing shard `shard`'s entries: SEQ
+   * goes odd. One already odd (a stray write into the Dict: nobody else
+   * changes SEQs under the lock) moves by 2, so it still changes and stays
+   * odd, and the pair keeps readers' parity right from then on.
+   */
+  beginShard(shard: number): void {
+    const i = shard * (SEQ_STRIDE / 4);
+    Atomics.add(this.seqs, i, (Atomics.load(this.seqs, i) & 1) === 0 ? 1 : 2);
+  }
+
+  /** Holding the write lock, after changing shard `shard`'s entries: SEQ goes even. */
+  endShard(shard: number): void {
     Atomics.add(this.seqs, shard * (SEQ_STRIDE / 4), 1);
+  }
+
+  /**
+   * Holding the write lock, with no change under way: a SEQ left odd (a
+   * writer that died mid-change, or a stray write) goes even, else readers
+   * of the shard would retry on it for ever.
+   */
+  settleShard(shard: number): void {
+    if ((this.seq(shard) & 1) !== 0) this.endShard(shard);
   }
 
   // ---- LRU ------------------------------------------------------------------------

@@ -528,9 +528,9 @@ export class Dict extends SharedObject {
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       if (e === 0 || this.#expired(e)) return false;
       const shard = store.shardOf(this.#hash);
-      store.bump(shard);
+      store.beginShard(shard);
       store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = ms === 0 ? 0 : Date.now() + ms;
-      store.bump(shard);
+      store.endShard(shard);
       return true;
     } catch (err) {
       throw this.#internal(err, key);
@@ -548,11 +548,11 @@ export class Dict extends SharedObject {
       for (let shard = 0; shard < SHARD_COUNT; shard++) {
         // Every chain of the shard checked first: corrupt memory throws before SEQ goes odd.
         for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) this.#chainLength(b);
-        store.bump(shard);
+        store.beginShard(shard);
         for (let b = shard; b <= store.bucketMask; b += SHARD_COUNT) {
           for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] = 1;
         }
-        store.bump(shard);
+        store.endShard(shard);
       }
     } catch (err) {
       throw this.#internal(err, null);
@@ -802,16 +802,13 @@ export class Dict extends SharedObject {
     this.#lock.unlock();
   }
 
-  // Takes and gives back the write lock: repairs a dead writer's leftovers so
-  // readers can go on. Holding the lock, nobody is changing a shard, so an
-  // odd SEQ left on `shard` (a bump lost to a stray write into the Dict;
-  // a dead writer's is rebuilt by #begin) is made even: readers would
-  // otherwise retry on it for ever.
+  // Takes and gives back the write lock: repairs a dead writer's leftovers
+  // (#begin) so readers can go on, and an odd SEQ that a stray write left on
+  // `shard` with nobody changing it (settleShard).
   #settle(op: string, key: string | null, shard: number): void {
     this.#begin(op, key, this.#timeout);
     try {
-      const store = this.#store;
-      if ((store.seq(shard) & 1) !== 0) store.bump(shard);
+      this.#store.settleShard(shard);
     } finally {
       this.#end();
     }
@@ -975,11 +972,11 @@ export class Dict extends SharedObject {
   #remove(e: number, prev: number, hash: number): void {
     const store = this.#store;
     const shard = store.shardOf(hash);
-    store.bump(shard);
+    store.beginShard(shard);
     store.link(hash & store.bucketMask, prev, store.field(e, E_NEXT));
     store.lruUnlink(e);
     store.freeEntry(e);
-    store.bump(shard);
+    store.endShard(shard);
     store.cells[ENTRIES] = (store.cells[ENTRIES] as number) - 1;
   }
 
@@ -1032,7 +1029,7 @@ export class Dict extends SharedObject {
     store.writeKey(n, keyAt, this.#keyBuf, this.#keyLen);
     const bucket = hash & store.bucketMask;
     const shard = store.shardOf(hash);
-    store.bump(shard);
+    store.beginShard(shard);
     store.setField(n, E_NEXT, e !== 0 ? store.field(e, E_NEXT) : (store.buckets[bucket] as number));
     store.link(bucket, e !== 0 ? prev : 0, n); // the store that makes it visible
     if (e !== 0) {
@@ -1040,7 +1037,7 @@ export class Dict extends SharedObject {
     } else {
       store.cells[ENTRIES] = (store.cells[ENTRIES] as number) + 1;
     }
-    store.bump(shard);
+    store.endShard(shard);
     store.lruPushHead(n, store.tick());
     return true;
   }
@@ -1082,7 +1079,7 @@ export class Dict extends SharedObject {
       if (type === T_NUMBER) store.f64[(node * BLOCK_SIZE + NODE_PAYLOAD) / 8] = this.#num[0] as number;
       else store.writePayload(node, NODE_PAYLOAD, 0, this.#valBuf, len);
       const shard = store.shardOf(this.#hash);
-      store.bump(shard);
+      store.beginShard(shard);
       const first = store.field(e, LIST_HEAD);
       const last = store.field(e, LIST_TAIL);
       if (head) {
@@ -1100,7 +1097,7 @@ export class Dict extends SharedObject {
       }
       const count = store.field(e, LIST_COUNT) + 1;
       store.setField(e, LIST_COUNT, count);
-      store.bump(shard);
+      store.endShard(shard);
       store.setStamp(e, store.tick());
       return count;
     } catch (err) {
@@ -1135,7 +1132,7 @@ export class Dict extends SharedObject {
         return value;
       }
       const shard = store.shardOf(this.#hash);
-      store.bump(shard);
+      store.beginShard(shard);
       if (head) {
         const next = store.field(node, L_NEXT);
         store.publishField(e, LIST_HEAD, next); // commit
@@ -1147,7 +1144,7 @@ export class Dict extends SharedObject {
       }
       store.setField(e, LIST_COUNT, count);
       store.free(node);
-      store.bump(shard);
+      store.endShard(shard);
       store.setStamp(e, store.tick());
       return value;
     } catch (err) {
