@@ -15,19 +15,10 @@ import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { reap, reportOf, startNode } from './fixtures/proc.mjs';
 import { fileURLToPath } from 'node:url';
+import { CLAIM_OFF, DATA_SEQ_OFF, DATA_WAITERS_OFF, META_OFF, MESSAGE as STATE_MESSAGE, ORPHAN as STATE_ORPHAN, ORPHANS_OFF, STATE_MASK } from './fixtures/queue-layout.mjs';
 
 const BUSY_PEER = fileURLToPath(new URL('./fixtures/queue-busy-peer.mjs', import.meta.url));
 const named = trackedNames();
-
-// docs/LAYOUT.md, "Queue (kind 7, version 3)": byte offsets.
-const CLAIM_OFF = 256;
-const ORPHANS_OFF = 260;
-const DATA_SEQ_OFF = 384;
-const DATA_WAITERS_OFF = 388;
-const META_OFF = 4736; // cell meta: STAMP, LEN (8 bytes per 64-byte cell)
-const STATE_MASK = 63;
-const STATE_MESSAGE = 1;
-const STATE_ORPHAN = 3;
 
 test('naming rule: trySendMany / tryReceiveMany / tryReserve / tryPeek exist and never wait; sendMany / receiveMany / reserve / peek are gone', () => {
   const h = makeQueueNamed(named, 'names', { capacity: 128 });

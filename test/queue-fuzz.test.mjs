@@ -9,21 +9,27 @@ import assert from 'node:assert/strict';
 import { Queue } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
 import { fuzz } from './fixtures/fuzz-driver.mjs';
+import {
+  CAPACITY_OFF, CELL, CLAIM_OFF, CONSUMER_SLOTS_OFF, DATA_SEQ_OFF, DATA_WAITERS_OFF, HEAD_OFF, MAX_MSG_OFF, MUTEX_LENGTH, MUTEX_WORD_IN, ORPHANS_OFF,
+  PRODUCER_SLOTS_OFF, RECEIVED_OFF, RESERVE_OFF, SENT_OFF, SLOT_CLAIMS_OFF, SLOT_COUNT, SPACE_SEQ_OFF, SPACE_WAITERS_OFF, stampOffset,
+} from './fixtures/queue-layout.mjs';
 
 const uniqueName = trackedNames();
 const TRIALS = 100; // of each sort: random and targeted
 
-// docs/LAYOUT.md, Queue (kind 7, version 3), capacity 4096 (64 cells).
+// docs/LAYOUT.md (fixtures/queue-layout.mjs), capacity 4096: 64 cells.
 const CAPACITY = 4096;
-const META = 640 + 2 * 16 * 128;
-const metaEntry = (cell) => META + 8 * ((cell % 8) * 8 + Math.floor(cell / 8)); // L = cells / 8 = 8
+const slot = (r) => Math.floor(r() * SLOT_COUNT);
+const cell = (r) => Math.floor(r() * (CAPACITY / CELL));
 const FIELDS = [
-  ['CAPACITY', () => 64], ['FLAGS', () => 68], ['MAX_MSG', () => 72],
-  ['RESERVE', () => 128], ['SENT', () => 192], ['CLAIM', () => 256], ['ORPHANS', () => 260], ['HEAD', () => 264],
-  ['RECEIVED', () => 320], ['DATA_SEQ', () => 384], ['DATA_WAITERS', () => 388], ['SPACE_SEQ', () => 392], ['SPACE_WAITERS', () => 396],
-  ['AT', (r) => 448 + 8 * Math.floor(r() * 16)], ['CELLS', (r) => 452 + 8 * Math.floor(r() * 16)],
-  ['producer slot word', (r) => 640 + 128 * Math.floor(r() * 16) + 64], ['consumer slot word', (r) => 2688 + 128 * Math.floor(r() * 16) + 64],
-  ['STAMP', (r) => metaEntry(Math.floor(r() * 64))], ['LEN', (r) => metaEntry(Math.floor(r() * 64)) + 4],
+  ['CAPACITY', () => CAPACITY_OFF], ['FLAGS', () => CAPACITY_OFF + 4], ['MAX_MSG', () => MAX_MSG_OFF],
+  ['RESERVE', () => RESERVE_OFF], ['SENT', () => SENT_OFF], ['CLAIM', () => CLAIM_OFF], ['ORPHANS', () => ORPHANS_OFF], ['HEAD', () => HEAD_OFF],
+  ['RECEIVED', () => RECEIVED_OFF], ['DATA_SEQ', () => DATA_SEQ_OFF], ['DATA_WAITERS', () => DATA_WAITERS_OFF],
+  ['SPACE_SEQ', () => SPACE_SEQ_OFF], ['SPACE_WAITERS', () => SPACE_WAITERS_OFF],
+  ['AT', (r) => SLOT_CLAIMS_OFF + 8 * slot(r)], ['CELLS', (r) => SLOT_CLAIMS_OFF + 4 + 8 * slot(r)],
+  ['producer slot word', (r) => PRODUCER_SLOTS_OFF + MUTEX_LENGTH * slot(r) + MUTEX_WORD_IN],
+  ['consumer slot word', (r) => CONSUMER_SLOTS_OFF + MUTEX_LENGTH * slot(r) + MUTEX_WORD_IN],
+  ['STAMP', (r) => stampOffset(cell(r), CAPACITY)], ['LEN', (r) => stampOffset(cell(r), CAPACITY) + 4],
 ];
 
 test(`a queue corrupted while two processes use it (${TRIALS} random and ${TRIALS} targeted writes): every call returns or throws a coded error in time; no crash, no hang`, { timeout: 600000 }, async (t) => {

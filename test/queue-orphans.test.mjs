@@ -15,14 +15,10 @@ import { Segment } from 'shmkit';
 import { makeQueue } from './fixtures/queue-handle.mjs';
 import { trackedNames } from './fixtures/names.mjs';
 import { run } from './fixtures/proc.mjs';
+import { CLAIM_OFF, META_OFF, ORPHAN, ORPHANS_OFF } from './fixtures/queue-layout.mjs';
 
+// docs/LAYOUT.md offsets: fixtures/queue-layout.mjs.
 const named = trackedNames();
-
-// docs/LAYOUT.md, "Queue (kind 7, version 3)".
-const CLAIM_OFF = 256;
-const ORPHANS_OFF = 260;
-const META_OFF = 4736;
-const ORPHAN = 3;
 
 function raw(name) {
   const seg = Segment.open(name);

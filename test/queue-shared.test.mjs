@@ -35,12 +35,10 @@ import { trackedNames, uniqueName } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, hex, sleep, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { reap, startNode, killedOk } from './fixtures/proc.mjs';
 import { checkMessage, makeMessage, parseMessage, sizeOf } from './fixtures/queue-msg.mjs';
+import { CELL, DATA_WAITERS_OFF } from './fixtures/queue-layout.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/queue-shared-peer.mjs', import.meta.url));
 const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
-// docs/LAYOUT.md, "Queue (kind 7, version 3)": byte offset of DATA_WAITERS (threads parked for a message).
-const DATA_WAITERS_OFF = 388;
-const CELL = 64;
 
 const named = trackedNames(); // every shm name made here; none may survive the file
 

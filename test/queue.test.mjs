@@ -41,6 +41,7 @@ import { trackedNames, uniqueName } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { reap, run, startNode, startProcess, killedOk } from './fixtures/proc.mjs';
 import { checkMessage, makeMessage, parseMessage, sizeOf, writeMessage } from './fixtures/queue-msg.mjs';
+import { CAPACITY_OFF, CELL, CLAIM_OFF, DATA_WAITERS_OFF, HEAD_OFF, MAX_MSG_OFF, MESSAGE, META_OFF, MUTEX_WORD_IN, PRODUCER_SLOTS_OFF, RESERVE_OFF, SKIP, SLOT_COUNT, SPACE_WAITERS_OFF, cellsFor, dataOffset, metaEntry } from './fixtures/queue-layout.mjs';
 
 const fixture = (file) => fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url));
 const PRODUCER = fixture('queue-producer.mjs');
@@ -50,32 +51,6 @@ const C_SRC = fixture('queue-producer.c');
 
 const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
 const BAD_LAYOUT = 'ERR_SHMKIT_BAD_LAYOUT';
-
-// docs/LAYOUT.md, "Queue (kind 7, version 3)": byte offsets.
-const CAPACITY_OFF = 64;
-const MAX_MSG_OFF = 72;
-const RESERVE_OFF = 128;
-const CLAIM_OFF = 256;
-const HEAD_OFF = 264;
-const DATA_WAITERS_OFF = 388;
-const SPACE_WAITERS_OFF = 396;
-const PRODUCER_SLOTS_OFF = 640; // slot s: a Mutex at 640 + 128 s
-const MUTEX_WORD_IN = 64; // the futex word of a Mutex, after its common header
-const SLOT_COUNT = 16;
-const META_OFF = 4736; // cell meta: 8 bytes per 64-byte cell, STAMP then LEN
-const CELL = 64;
-// STAMP states (its low 6 bits).
-const MESSAGE = 1;
-const SKIP = 2;
-
-/** Entry (8 bytes each) of cell `i`'s meta in a ring of `cells` cells: consecutive cells on different lines. */
-const metaEntry = (i, cells) => (cells < 8 ? i : (i % (cells / 8)) * 8 + Math.floor(i / (cells / 8)));
-/** Bytes of the cell meta array: 8 per cell, rounded up to a multiple of 64. */
-const metaLength = (capacity) => ((capacity / CELL) * 8 + 63) & ~63;
-/** Offset of the data area of a queue of `capacity` data bytes. */
-const dataOffset = (capacity) => META_OFF + metaLength(capacity);
-/** Cells a message of `len` bytes takes. */
-const cellsFor = (len) => Math.max(1, Math.ceil(len / CELL));
 
 const named = trackedNames(); // every shm name made here; none may survive the file
 
