@@ -11,6 +11,7 @@ import { constants as osConstants } from 'node:os';
 export type ShmkitOwnErrorCode =
   | 'ERR_SHMKIT_CLOSED'
   | 'ERR_SHMKIT_BAD_LAYOUT'
+  | 'ERR_SHMKIT_CORRUPT'
   | 'ERR_SHMKIT_MISMATCH'
   | 'ERR_SHMKIT_BAD_MESSAGE'
   | 'ERR_SHMKIT_ENCODE'

@@ -9,7 +9,7 @@
 //    the key) within bounds, per call and per handle; after SIGCONT and its
 //    unlock every write works again.
 // 3. Internal errors never escape without a code: a corrupt chain met by a
-//    read, a write, keys() or flushAll/flushExpired is ERR_SHMKIT_BAD_LAYOUT
+//    read, a write, keys() or flushAll/flushExpired is ERR_SHMKIT_CORRUPT
 //    naming the Dict (keys and the flushes used to loop forever on it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -253,7 +253,7 @@ test('a writer stopped mid-change (shards half-written, lock held): reads give u
 
 // ---- 3. every throw has a code ------------------------------------------------------
 
-test('a corrupt chain met by a write or a read: ERR_SHMKIT_BAD_LAYOUT naming the Dict, never a bare error', () => {
+test('a corrupt chain met by a write or a read: ERR_SHMKIT_CORRUPT naming the Dict, never a bare error', () => {
   const buf = new SharedArrayBuffer(Dict.byteLength({ memory: 8192 }));
   const d = Dict.init(buf, 0, { memory: 8192 });
   try {
@@ -264,7 +264,7 @@ test('a corrupt chain met by a write or a read: ERR_SHMKIT_BAD_LAYOUT naming the
     const bucketsOffset = 320 + 64 * 64;
     new Int32Array(buf, bucketsOffset, buckets).fill(0x7fff0000);
     const corrupt = (err) => {
-      expectCode('ERR_SHMKIT_BAD_LAYOUT', ShmkitError)(err);
+      expectCode('ERR_SHMKIT_CORRUPT', ShmkitError)(err);
       assert.match(err.message, /^Dict at offset 0: corrupt entry chain/);
       return true;
     };
@@ -275,7 +275,7 @@ test('a corrupt chain met by a write or a read: ERR_SHMKIT_BAD_LAYOUT naming the
     // Whole-Dict walks stop at the bad link instead of looping (keys() without
     // a lock, flushAll/flushExpired under it), and leave no shard half-written:
     // the lock is free again and reads still answer.
-    assert.throws(() => d.keys(0), (err) => expectCode('ERR_SHMKIT_BAD_LAYOUT')(err) && /^Dict at offset 0: corrupt entry chain in shard 0/.test(err.message));
+    assert.throws(() => d.keys(0), (err) => expectCode('ERR_SHMKIT_CORRUPT')(err) && /^Dict at offset 0: corrupt entry chain in shard 0/.test(err.message));
     assert.throws(() => d.flushAll(), corrupt);
     assert.throws(() => d.flushExpired(), corrupt);
     assert.throws(() => d.set('key', 2, { timeout: 1000 }), corrupt, 'the write lock was left held');

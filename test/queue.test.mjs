@@ -51,6 +51,7 @@ const C_SRC = fixture('queue-producer.c');
 
 const ENDED = 'ERR_SHMKIT_QUEUE_ENDED';
 const BAD_LAYOUT = 'ERR_SHMKIT_BAD_LAYOUT';
+const CORRUPT = 'ERR_SHMKIT_CORRUPT';
 
 const named = trackedNames(); // every shm name made here; none may survive the file
 
@@ -928,7 +929,7 @@ async function report(name, k) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-/** Corrupts 'b' of threeMessages() with `corrupt(raw, b)`, then receives in another process and here: 'a', then ERR_SHMKIT_BAD_LAYOUT. */
+/** Corrupts 'b' of threeMessages() with `corrupt(raw, b)`, then receives in another process and here: 'a', then ERR_SHMKIT_CORRUPT. */
 async function expectCorrupt(what, corrupt) {
   const q = threeMessages('q-corrupt');
   try {
@@ -939,15 +940,15 @@ async function expectCorrupt(what, corrupt) {
       raw.seg.close();
     }
     const got = await report(q.name, 3);
-    assert.deepEqual(got, [{ len: 10, hex: Buffer.from('a'.repeat(10)).toString('hex') }, { code: BAD_LAYOUT }], `${what}: the consumer got ${JSON.stringify(got)}`);
+    assert.deepEqual(got, [{ len: 10, hex: Buffer.from('a'.repeat(10)).toString('hex') }, { code: CORRUPT }], `${what}: the consumer got ${JSON.stringify(got)}`);
     // In this process too (tryReceive never waits): the record stays refused.
-    assert.throws(() => q.q.tryReceive(), expectCode(BAD_LAYOUT), what);
+    assert.throws(() => q.q.tryReceive(), expectCode(CORRUPT), what);
   } finally {
     q.dispose();
   }
 }
 
-test('a corrupted MESSAGE record at CLAIM (unknown stamp state, LEN negative or over maxMessage, cells past the end of the data area): the receive throws ERR_SHMKIT_BAD_LAYOUT, no hang, no crash', async () => {
+test('a corrupted MESSAGE record at CLAIM (unknown stamp state, LEN negative or over maxMessage, cells past the end of the data area): the receive throws ERR_SHMKIT_CORRUPT, no hang, no crash', async () => {
   const state = (st) => (raw, b) => raw.setU32(b.stampOff, b.position | st);
   const len = (n) => (raw, b) => raw.setI32(b.lenOff, n);
   const cases = [

@@ -37,7 +37,7 @@ test(`a topic corrupted while two processes use it (${TRIALS} random and ${TRIAL
   assert.deepEqual(problems, [], `seed ${seed}: ${problems.length} problems`);
 });
 
-test('a TAIL no walk reaches, over a ring of fillers: tryReceive throws ERR_SHMKIT_BAD_LAYOUT instead of spinning', async () => {
+test('a TAIL no walk reaches, over a ring of fillers: tryReceive throws ERR_SHMKIT_CORRUPT instead of spinning', async () => {
   const name = uniqueName('tfuzz-fillers');
   Topic.create(name, { capacity: CAPACITY }).close();
   try {
@@ -59,14 +59,14 @@ test('a TAIL no walk reaches, over a ring of fillers: tryReceive throws ERR_SHMK
     assert.equal(r.signal, null, `tryReceive did not return (killed by ${r.signal} after 20 s)`);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
-    assert.equal(out.code, 'ERR_SHMKIT_BAD_LAYOUT', JSON.stringify(out));
+    assert.equal(out.code, 'ERR_SHMKIT_CORRUPT', JSON.stringify(out));
     assert.match(out.message, /corrupt TAIL 4/);
   } finally {
     unlinkQuietly(name);
   }
 });
 
-test('an OLDEST_POS more than a ring behind TAIL: publish refuses it (ERR_SHMKIT_BAD_LAYOUT) instead of dropping laps of records', () => {
+test('an OLDEST_POS more than a ring behind TAIL: publish refuses it (ERR_SHMKIT_CORRUPT) instead of dropping laps of records', () => {
   const name = uniqueName('tfuzz-oldest');
   const topic = Topic.create(name, { capacity: CAPACITY, lockTimeout: 1000 });
   const seg = Segment.open(name);
@@ -76,7 +76,7 @@ test('an OLDEST_POS more than a ring behind TAIL: publish refuses it (ERR_SHMKIT
     const tail = v.getInt32(128, true);
     v.setInt32(256, (tail - 2 ** 30) | 0, true); // OLDEST_POS a quarter of the position space behind
     assert.throws(() => topic.publish(Buffer.alloc(100)), (err) => {
-      assert.equal(err.code, 'ERR_SHMKIT_BAD_LAYOUT');
+      assert.equal(err.code, 'ERR_SHMKIT_CORRUPT');
       assert.match(err.message, /corrupt OLDEST_POS/);
       return true;
     });

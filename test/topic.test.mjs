@@ -907,7 +907,7 @@ test('a header claiming a capacity larger than the segment: ERR_SHMKIT_BAD_LAYOU
   }
 });
 
-test('a corrupted record SIZE: the subscriber throws (LaggedError or ERR_SHMKIT_BAD_LAYOUT) without hanging; publishers get ERR_SHMKIT_BAD_LAYOUT and the lock is released', async () => {
+test('a corrupted record SIZE: the subscriber throws (LaggedError or ERR_SHMKIT_CORRUPT) without hanging; publishers get ERR_SHMKIT_CORRUPT and the lock is released', async () => {
   const name = uniqueName('topic-corrupt');
   const topic = Topic.create(name, { capacity: 1024 }); // 16 records of 64 bytes
   const procs = [];
@@ -924,7 +924,7 @@ test('a corrupted record SIZE: the subscriber throws (LaggedError or ERR_SHMKIT_
       raw.close();
     }
     assert.equal(fixedSeq(sub.tryReceive()), 2);
-    const isExpected = (e) => (e instanceof LaggedError && e.code === 'ERR_SHMKIT_LAGGED') || e.code === 'ERR_SHMKIT_BAD_LAYOUT';
+    const isExpected = (e) => (e instanceof LaggedError && e.code === 'ERR_SHMKIT_LAGGED') || e.code === 'ERR_SHMKIT_CORRUPT';
     assert.throws(() => sub.tryReceive(), isExpected);
     // Later calls stay bounded: each returns or throws one of those, and any
     // message returned is intact.
@@ -951,7 +951,7 @@ test('a corrupted record SIZE: the subscriber throws (LaggedError or ERR_SHMKIT_
       try {
         topic.publish(fixed(100 + i));
       } catch (e) {
-        assert.equal(e.code, 'ERR_SHMKIT_BAD_LAYOUT', String(e));
+        assert.equal(e.code, 'ERR_SHMKIT_CORRUPT', String(e));
         refused++;
       }
     }
@@ -962,7 +962,7 @@ test('a corrupted record SIZE: the subscriber throws (LaggedError or ERR_SHMKIT_
     procs.push(p);
     const r = await withTimeout(p.done, STEP_MS + 1000, 'a publisher process');
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /ERR_SHMKIT_BAD_LAYOUT/);
+    assert.match(r.stderr, /ERR_SHMKIT_CORRUPT/);
   } finally {
     await reap(...procs);
     topic.close();
@@ -988,7 +988,7 @@ test('a corrupted record is reported as such, never as a lag with a wrapped coun
         seen.add(s);
       } catch (e) {
         if (e instanceof LaggedError) assert.ok(e.missed <= topic.published, `LaggedError claims ${e.missed} missed of ${topic.published} published`);
-        else assert.equal(e.code, 'ERR_SHMKIT_BAD_LAYOUT', String(e));
+        else assert.equal(e.code, 'ERR_SHMKIT_CORRUPT', String(e));
       }
     }
   } finally {

@@ -3,7 +3,7 @@
  * has the protocol): the views, the cell stamps, the slots, checking a
  * record, freeing one, and cleaning up after a dead process's claims.
  */
-import { ShmkitError } from '../errors.js';
+import { ownError } from '../errors.js';
 import { Mutex } from '../sync/mutex.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 import { wake } from '../sync/wait.js';
@@ -40,7 +40,13 @@ export class QueueRing {
   // search, once per process.)
   #orphansSeen = 0;
 
-  constructor(buffer: SharedArrayBuffer, byteOffset: number, capacity: number, cells: Int32Array) {
+  /** How errors name the queue ("Queue '/jobs'"), and its name for their `path`. */
+  readonly label: string;
+  readonly path: string | undefined;
+
+  constructor(buffer: SharedArrayBuffer, byteOffset: number, capacity: number, cells: Int32Array, label: string, path: string | undefined) {
+    this.label = label;
+    this.path = path;
     this.cells = cells;
     this.capacity = capacity;
     this.mask = capacity - 1;
@@ -88,7 +94,7 @@ export class QueueRing {
   /** The error for a cell whose meta breaks the format. */
   corrupt(at: number, stamp: number, len: number, cursor?: string): never {
     const where = cursor === undefined ? `record at position ${at >>> 0}` : `${cursor} ${at >>> 0} against the record there`;
-    throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `Queue: corrupt ${where} (stamp ${stamp >>> 0}, length ${len})`);
+    throw ownError('ERR_SHMKIT_CORRUPT', this.label, `corrupt ${where} (stamp ${stamp >>> 0}, length ${len}); repair() turns a corrupt record into a skipped one`, this.path);
   }
 
   /** Cells of the record at `at` that a peer claimed (stamp WRITING(t)) but may not have moved RESERVE past yet. */

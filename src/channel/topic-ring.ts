@@ -74,7 +74,7 @@ export class TopicRing {
   }
 
   /** A ShmkitError naming this topic. */
-  error(code: 'ERR_SHMKIT_BAD_LAYOUT' | 'ERR_SHMKIT_CLOSED' | 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE', text: string): ShmkitError {
+  error(code: 'ERR_SHMKIT_BAD_LAYOUT' | 'ERR_SHMKIT_CORRUPT' | 'ERR_SHMKIT_CLOSED' | 'ERR_SHMKIT_ENCODE' | 'ERR_SHMKIT_DECODE', text: string): ShmkitError {
     return ownError(code, this.label, text, this.path);
   }
 
@@ -120,12 +120,12 @@ export class TopicRing {
 
   /** The error for a malformed record at `pos`. */
   corrupt(pos: number, len: number, size: number): ShmkitError {
-    return this.error('ERR_SHMKIT_BAD_LAYOUT', `corrupt record at position ${pos >>> 0} (length ${len}, size ${size})`);
+    return this.error('ERR_SHMKIT_CORRUPT', `corrupt record at position ${pos >>> 0} (length ${len}, size ${size}); repair() drops the damaged records`);
   }
 
   /** A walk from `from` went further than the ring allows without reaching `field` (at `to`): the cursors are corrupt. */
   corruptCursor(field: string, from: number, to: number): ShmkitError {
-    return this.error('ERR_SHMKIT_BAD_LAYOUT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring`);
+    return this.error('ERR_SHMKIT_CORRUPT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring; repair() drops the damaged records`);
   }
 
   // Takes the publisher lock, bounded by `timeout` ms (FOREVER: no bound).

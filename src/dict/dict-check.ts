@@ -173,5 +173,5 @@ export function rebuildDict(store: DictStore): void {
   store.cells[FREE_COUNT] = free;
   store.cells[ENTRIES] = live.length;
   for (let s = 0; s < SHARD_COUNT; s++) store.settleShard(s);
-  if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${store.what}: could not be repaired: ${checkDict(store).join('; ')}`);
+  if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${store.what}: could not be repaired: ${checkDict(store).join('; ')}`);
 }

@@ -28,7 +28,7 @@ function latin1(buf: Buffer, start: number, end: number): string {
  */
 export class TornRead extends ShmkitError {
   constructor() {
-    super('ERR_SHMKIT_BAD_LAYOUT', 'Dict: an entry chain makes no sense (torn read or corrupt memory; run check())');
+    super('ERR_SHMKIT_CORRUPT', 'Dict: an entry chain makes no sense (torn read or corrupt memory; run check())');
   }
 }
 /** The one instance thrown (control flow: no stack to capture per torn read). */
@@ -169,7 +169,7 @@ export class DictStore {
     let n = 1;
     for (let next = this.field(last, E_MORE); next !== 0; next = this.field(last, E_MORE)) {
       last = next;
-      if (++n > this.blockCount) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.what}: a chain of blocks loops (run check())`);
+      if (++n > this.blockCount) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${this.what}: a chain of blocks loops (run repair())`);
     }
     const cells = this.cells;
     this.setField(last, E_MORE, cells[FREE_HEAD] as number);

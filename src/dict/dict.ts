@@ -364,7 +364,7 @@ export class Dict extends SharedObject {
             break;
           }
           // Nonsense while no writer was at it: the memory is corrupt.
-          if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain in shard ${shard} (run check())`);
+          if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${this.#what}: corrupt entry chain in shard ${shard} (run repair())`);
           continue;
         }
         if (attempt > READ_RETRIES) this.#settle('keys', null, shard);
@@ -835,12 +835,12 @@ export class Dict extends SharedObject {
 
   // What a write lets out: shmkit's errors as they are; anything else (a torn
   // chain, a RangeError from a payload copy: the memory is corrupt) as
-  // ERR_SHMKIT_BAD_LAYOUT naming the Dict and the key.
+  // ERR_SHMKIT_CORRUPT naming the Dict and the key.
   #internal(err: unknown, key: string | null): unknown {
     if (err instanceof ShmkitError && !(err instanceof TornRead)) return err;
     if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && !(err instanceof TornRead)) return err;
     const subject = key === null ? '' : ` near '${key}'`;
-    return new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain${subject} (run check()): ${(err as Error)?.message ?? String(err)}`);
+    return new ShmkitError('ERR_SHMKIT_CORRUPT', `${this.#what}: corrupt entry chain${subject} (run repair()): ${(err as Error)?.message ?? String(err)}`);
   }
 
   #neverFits(key: string): ShmkitError {
@@ -863,7 +863,7 @@ export class Dict extends SharedObject {
           const torn = err instanceof TornRead || err instanceof RangeError;
           if (store.seq(shard) === seq) {
             if (!torn) throw err;
-            if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${this.#what}: corrupt entry chain for '${key}' (run check())`);
+            if (++corrupt >= CORRUPT_AFTER) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${this.#what}: corrupt entry chain for '${key}' (run repair())`);
           }
           continue;
         }
