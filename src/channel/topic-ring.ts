@@ -128,11 +128,23 @@ export class TopicRing {
     return this.error('ERR_SHMKIT_CORRUPT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring; repair() drops the damaged records`);
   }
 
+  /** Runs `fn` holding the publisher lock (check and repair: nothing moves meanwhile). */
+  locked<R>(timeout: number, what: string, fn: () => R): R {
+    this.#lockPublisher(timeout, what, true);
+    try {
+      return fn();
+    } finally {
+      this.#lock.unlock();
+    }
+  }
+
   // Takes the publisher lock, bounded by `timeout` ms (FOREVER: no bound).
   // The uncontended path allocates nothing; a holder that died is repaired
   // after; a holder that is alive but stopped (SIGSTOP, a debugger) costs
   // the caller at most `timeout`, then ETIMEDOUT naming the topic.
-  #lockPublisher(timeout: number, what: string): void {
+  // `damaged`: the caller is check() or repair(), which deal with a ring
+  // the dead publisher's repair finds corrupt themselves.
+  #lockPublisher(timeout: number, what: string, damaged = false): void {
     const lock = this.#lock;
     let result = lock.tryLock();
     if (result === false) result = lockContended(lock, timeout, `${this.label}: ${what}()`, 'the publisher lock', this.path);
@@ -140,6 +152,7 @@ export class TopicRing {
       try {
         this.#repair();
       } catch (err) {
+        if (damaged && (err as ShmkitError).code === 'ERR_SHMKIT_CORRUPT') return;
         lock.unlock();
         throw err;
       }

@@ -18,6 +18,8 @@ import { Mutex } from '../sync/mutex.js';
 import { parseSpin } from '../sync/options.js';
 import { CAPACITY, DATA_OFFSET, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, PUBLISHER_LOCK_OFFSET, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage } from './topic-layout.js';
 import { TopicRing, validCapacity, type RingOptions } from './topic-ring.js';
+import { checkTopic, repairTopic } from './topic-check.js';
+import type { RepairReport } from '../object/repair-report.js';
 import { LaggedError, Subscriber, newSubscriber, type LagPolicy } from './subscriber.js';
 
 export { LaggedError, Subscriber, type LagPolicy };
@@ -226,6 +228,38 @@ export class Topic<T = Buffer> extends SharedObject {
     if (onLag !== 'throw' && onLag !== 'skip') throw invalidArgValue('options.onLag', "must be 'throw' or 'skip'", onLag);
     const timeout = opts.timeout === undefined ? ring.lockTimeout : checkTimeout(opts.timeout);
     return newSubscriber<T>(ring, ring.startingPoint(from === 'earliest', timeout), onLag === 'throw');
+  }
+
+  /**
+   * Verifies the ring under the publisher lock: every record kept from the
+   * oldest to TAIL has a sound header, the walk lands on TAIL, sequence
+   * numbers only go up. Returns the problems found (none: an empty array).
+   * Waits for the lock at most `timeout` ms (default: the handle's
+   * `lockTimeout`), then throws ETIMEDOUT.
+   */
+  check(options?: PublishOptions): string[] {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    const timeout = options === undefined ? ring.lockTimeout : publishTimeout(ring, options);
+    return ring.locked(timeout, 'check', () => checkTopic(ring));
+  }
+
+  /**
+   * Repairs what `check()` finds, under the publisher lock. Damaged records
+   * cannot be walked past, so the repair drops every record kept (the
+   * subscribers reading them see a lag, as if publishers had lapped them);
+   * counters that disagree with the records are recomputed. Publishing and
+   * subscribing then go on. `timeout` as for `check()`.
+   */
+  repair(options?: PublishOptions): RepairReport {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    const timeout = options === undefined ? ring.lockTimeout : publishTimeout(ring, options);
+    return ring.locked(timeout, 'repair', () => {
+      const found = checkTopic(ring);
+      const repaired = found.length === 0 ? [] : repairTopic(ring);
+      return { found, repaired, remaining: found.length === 0 ? [] : checkTopic(ring) };
+    });
   }
 
   /** True once `close()` has run on this handle. */
