@@ -1238,6 +1238,7 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       timeout: () => h.timeout,
       freeSpace: () => h.freeSpace(),
       check: () => h.check(),
+      repair: () => h.repair(),
     };
     // Every public method and getter of the prototype is in the table (a new one must be added).
     const own = Object.getOwnPropertyNames(Dict.prototype).filter((p) => p !== 'constructor' && p !== 'close');

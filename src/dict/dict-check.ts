@@ -30,20 +30,33 @@ function entryProblem(store: DictStore, e: number, b: number): string {
   return '';
 }
 
-// Marks the chain at `first` (expected `n` blocks) in `owner` as owned by `by`. Returns the problem, or ''.
+// Marks the chain at `first` (expected `n` blocks) in `owner` as owned by `by`.
+// Returns the problem, or '' ; on a problem, what this call marked is unmarked.
 function claimChain(store: DictStore, owner: Int32Array, first: number, n: number, by: number): string {
   let block = first;
-  for (let i = 0; i < n; i++) {
-    if (block <= 0 || block >= store.blockCount) return `entry ${by}: chain block ${i} index ${block} out of range`;
-    if (owner[block] !== 0) return `entry ${by}: block ${block} also belongs to ${owner[block] === -1 ? 'the free list' : `entry ${owner[block]}`}`;
+  let problem = '';
+  let i = 0;
+  for (; i < n; i++) {
+    if (block <= 0 || block >= store.blockCount) { problem = `entry ${by}: chain block ${i} index ${block} out of range`; break; }
+    if (owner[block] !== 0) { problem = `entry ${by}: block ${block} also belongs to ${owner[block] === -1 ? 'the free list' : `entry ${owner[block]}`}`; break; }
     owner[block] = by;
     block = store.field(block, E_MORE);
   }
-  if (block !== 0) return `entry ${by}: chain longer than its ${n} blocks`;
-  return '';
+  if (problem === '' && block !== 0) problem = `entry ${by}: chain longer than its ${n} blocks`;
+  if (problem !== '') {
+    // The same i blocks again (nothing changed them): give them back.
+    block = first;
+    for (let j = 0; j < i; j++) {
+      owner[block] = 0;
+      block = store.field(block, E_MORE);
+    }
+  }
+  return problem;
 }
 
-// Walks a list's elements; marks their blocks. Returns [count, last, problem].
+// Walks a list's elements; marks their blocks. Returns [count, last, problem]:
+// on a problem, count and last describe the sound elements before it, and
+// the failing element's blocks are left unmarked (a repair cuts the list there).
 function walkList(store: DictStore, owner: Int32Array, e: number, fix: boolean): [number, number, string] {
   let prev = 0;
   let count = 0;
@@ -114,41 +127,40 @@ export function checkDict(store: DictStore): string[] {
 }
 
 /**
- * After a writer died holding the lock: keeps every entry its bucket chains
- * reach, and derives the rest again. A chain link that makes no sense (it
- * cannot come from a crash, only from overwritten memory) ends that chain.
+ * After a writer died holding the lock, and for repair(): keeps every entry
+ * its bucket chains reach, and derives the rest again. A chain link that
+ * makes no sense (it cannot come from a crash, only from overwritten
+ * memory) ends that chain; a list element that makes no sense ends that
+ * list. Returns what it cut, one line each.
  */
-export function rebuildDict(store: DictStore): void {
+export function rebuildDict(store: DictStore): string[] {
+  const done: string[] = [];
   const owner = new Int32Array(store.blockCount);
   const live: number[] = [];
+  // Readers retry while every shard is odd: they never see a chain or a list
+  // half-cut. (A SEQ already odd moves by 2 and ends even.)
+  for (let s = 0; s < SHARD_COUNT; s++) store.beginShard(s);
   for (let b = 0; b <= store.bucketMask; b++) {
     let prev = 0;
     for (let e = store.buckets[b] as number; e !== 0; e = store.field(e, E_NEXT)) {
       let problem = entryProblem(store, e, b);
-      if (problem === '' && owner[e] !== 0) problem = 'loop';
-      const marked: number[] = [];
-      if (problem === '') {
-        let block = e;
-        const n = entryBlocks(store.field(e, E_VAL_LEN), store.keyLen(e));
-        for (let i = 0; i < n && problem === ''; i++) {
-          if (block <= 0 || block >= store.blockCount || owner[block] !== 0) problem = 'chain';
-          else { owner[block] = e; marked.push(block); block = store.field(block, E_MORE); }
-        }
-        if (problem === '' && block !== 0) problem = 'chain';
-      }
-      if (problem === '' && store.type(e) === T_LIST) {
-        const [count, last, listProblem] = walkList(store, owner, e, true);
-        if (listProblem !== '') problem = listProblem;
-        else {
-          store.setField(e, LIST_TAIL, last);
-          store.setField(e, LIST_COUNT, count);
-        }
-      }
+      if (problem === '' && owner[e] !== 0) problem = `bucket ${b}: chain loops at entry ${e}`;
+      if (problem === '') problem = claimChain(store, owner, e, entryBlocks(store.field(e, E_VAL_LEN), store.keyLen(e)), e);
       if (problem !== '') {
-        for (const block of marked) owner[block] = 0;
         if (prev === 0) Atomics.store(store.buckets, b, 0);
         else store.publishField(prev, E_NEXT, 0);
+        done.push(`${problem}: bucket ${b}'s chain now ends before it (that entry and any after it are lost)`);
         break;
+      }
+      if (store.type(e) === T_LIST) {
+        const [count, last, listProblem] = walkList(store, owner, e, true);
+        if (listProblem !== '') {
+          if (last === 0) store.setField(e, LIST_HEAD, 0);
+          else store.setField(last, L_NEXT, 0);
+          done.push(`${listProblem}: the list now ends after its first ${count} element(s)`);
+        }
+        store.setField(e, LIST_TAIL, last);
+        store.setField(e, LIST_COUNT, count);
       }
       live.push(e);
       prev = e;
@@ -172,6 +184,14 @@ export function rebuildDict(store: DictStore): void {
   store.cells[FREE_HEAD] = head;
   store.cells[FREE_COUNT] = free;
   store.cells[ENTRIES] = live.length;
-  for (let s = 0; s < SHARD_COUNT; s++) store.settleShard(s);
-  if (checkDict(store).length !== 0) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${store.what}: could not be repaired: ${checkDict(store).join('; ')}`);
+  for (let s = 0; s < SHARD_COUNT; s++) store.endShard(s);
+  done.push(`free list (${free} blocks), LRU list and ENTRIES (${live.length}) derived again from the bucket chains`);
+  return done;
+}
+
+/** rebuildDict() for a writer that found its predecessor dead: refuses to go on over damage it could not repair. */
+export function rebuildOrRefuse(store: DictStore): void {
+  rebuildDict(store);
+  const left = checkDict(store);
+  if (left.length !== 0) throw new ShmkitError('ERR_SHMKIT_CORRUPT', `${store.what}: could not be repaired: ${left.join('; ')}`);
 }

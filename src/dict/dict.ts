@@ -17,7 +17,8 @@ import {
   SEQS_OFFSET, SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
 import { DictStore, F64_PER_BLOCK, TORN, TornRead, WORD_COPY_MIN } from './dict-store.js';
-import { checkDict, rebuildDict } from './dict-check.js';
+import { checkDict, rebuildDict, rebuildOrRefuse } from './dict-check.js';
+import type { RepairReport } from '../object/repair-report.js';
 
 /** What a Dict stores. */
 export type DictValue = string | number | bigint | boolean | Uint8Array;
@@ -629,6 +630,31 @@ export class Dict extends SharedObject {
     }
   }
 
+  /**
+   * Repairs what `check()` finds, under the write lock, and returns
+   * `{ found, repaired, remaining }`. The bucket chains are kept up to the
+   * first entry that makes no sense (that entry and the rest of its chain
+   * are lost: a broken link cannot be followed), a list up to its first
+   * element that makes no sense; the free list, the LRU list and the counts
+   * are derived again, and a shard SEQ left odd goes even. Readers retry
+   * meanwhile and never see a half-cut chain.
+   */
+  repair(options?: DictWriteOptions): RepairReport {
+    this.#checkOpen();
+    const died = this.#begin('repair', null, this.#waitOf(options), false);
+    try {
+      const store = this.#store;
+      const found = checkDict(store);
+      if (found.length === 0 && !died) return { found, repaired: [], remaining: [] };
+      const repaired = rebuildDict(store);
+      return { found, repaired, remaining: checkDict(store) };
+    } catch (err) {
+      throw this.#internal(err, null);
+    } finally {
+      this.#end();
+    }
+  }
+
   override close(): void {
     if (this.closed) return;
     this.#lock.close();
@@ -778,18 +804,21 @@ export class Dict extends SharedObject {
   // Takes the write lock (waiting at most `wait` ms, -1: forever); a writer
   // that died holding it is cleaned up after first. `op` and `key` name the
   // call in a timeout's message.
-  #begin(op: string, key: string | null, wait: number): void {
+  // `rebuild` false (repair()): the caller rebuilds itself; returns whether
+  // the previous holder died.
+  #begin(op: string, key: string | null, wait: number, rebuild = true): boolean {
     let got = this.#lock.tryLock();
     if (got === false) got = this.#lockSlow(op, key, wait);
     this.#evicted = 0;
-    if (got.ownerDied) {
+    if (got.ownerDied && rebuild) {
       try {
-        rebuildDict(this.#store);
+        rebuildOrRefuse(this.#store);
       } catch (err) {
         this.#lock.unlock();
         throw err;
       }
     }
+    return got.ownerDied;
   }
 
   // The contended path of #begin (allocates the wait options only here).
