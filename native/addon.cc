@@ -20,7 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   static const Entry kEntries[] = {
-      {"mapFd", MapFd},       {"release", Release},
+      {"mapFd", MapFd},       {"release", Release},    {"faults", Faults},
+      {"reserve", Reserve},
       {"shmCreate", ShmCreate}, {"shmOpen", ShmOpen},  {"shmUnlink", ShmUnlink},
       {"fstat", Fstat},       {"fchmod", Fchmod},      {"fchown", Fchown},
       {"close", Close},       {"dup", Dup},            {"memfdCreate", MemfdCreate},

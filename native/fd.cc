@@ -10,16 +10,35 @@
 
 namespace shmkit {
 
+namespace {
+
+// posix_fallocate over [0, size): 0 or an errno. tmpfs gives up on a pending
+// signal (EINTR); the call is idempotent, so it is simply repeated.
+int ReservePages(int fd, off_t size) {
+  int err;
+  do err = posix_fallocate(fd, 0, size); while (err == EINTR);
+  return err;
+}
+
+}  // namespace
+
 int SizeAndReserve(int fd, off_t size, const char** failed_syscall) {
   if (ftruncate(fd, size) != 0) {
     *failed_syscall = "ftruncate";
     return errno;
   }
-  int err;
-  // tmpfs gives up on a pending signal (EINTR); the call is idempotent.
-  do err = posix_fallocate(fd, 0, size); while (err == EINTR);
+  int err = ReservePages(fd, size);
   if (err != 0) *failed_syscall = "posix_fallocate";
   return err;
+}
+
+Napi::Value Reserve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  off_t size = static_cast<off_t>(info[1].As<Napi::Number>().Int64Value());
+  int err = ReservePages(fd, size);
+  if (err != 0) return ThrowErrno(env, err, "posix_fallocate");
+  return env.Undefined();
 }
 
 Napi::Value Fstat(const Napi::CallbackInfo& info) {

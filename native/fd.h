@@ -14,4 +14,7 @@ Napi::Value Close(const Napi::CallbackInfo& info);   // (fd)
 // rather than SIGBUS on first touch. Shared by shm_open and memfd objects.
 // Returns 0 or an errno, with the failing syscall in *failed_syscall.
 int SizeAndReserve(int fd, off_t size, const char** failed_syscall);
+// Reserves the pages of an object that already has its size (someone else's
+// sparse object): a full tmpfs is ENOSPC now, not lost writes later.
+Napi::Value Reserve(const Napi::CallbackInfo& info);  // (fd, size)
 }  // namespace shmkit

@@ -30,13 +30,22 @@ namespace {
 // slots than the kernel's vm.max_map_count allows mappings by default
 // (65 530), so every mapping is guarded; past the last chunk a new mapping
 // is refused at once (an error, never a signal later).
+// Each slot counts the pages it replaced after SIGBUS (FAULTS): those are
+// pages whose writes no longer reach the object, which the owner of the
+// mapping must be able to learn (Segment.faults). The copy-on-write
+// replacements are not counted: a read-only attachment's private writes are
+// its documented behaviour, not a loss.
 constexpr int kChunkSlots = 4096;
 constexpr int kMaxChunks = 256;  // 1 048 576 mappings
 struct GuardSlot {
   std::atomic<uintptr_t> start{0};
   std::atomic<uintptr_t> end{0};
   std::atomic<int> cow{0};
+  std::atomic<size_t> faults{0};
 };
+// The handler may only touch lock-free atomics (async-signal-safety).
+static_assert(std::atomic<uintptr_t>::is_always_lock_free && std::atomic<size_t>::is_always_lock_free,
+              "the fault guard needs lock-free atomics");
 std::atomic<GuardSlot*> g_chunks[kMaxChunks];
 std::atomic<int> g_chunk_count{0};
 struct sigaction g_prev_segv;
@@ -79,6 +88,7 @@ void OnFault(int sig, siginfo_t* si, void* uc) {
       munmap(fresh, g_page);
       break;
     }
+    if (sig == SIGBUS) g.faults.fetch_add(1, std::memory_order_relaxed);
     errno = saved_errno;
     return;
   }
@@ -128,7 +138,8 @@ int GuardAdd(uintptr_t start, size_t len, bool cow) {
   GuardSlot& g = Slot(i);
   g.end.store(start + len, std::memory_order_relaxed);
   g.cow.store(cow ? 1 : 0, std::memory_order_relaxed);
-  // release: END and COW before the START that makes the handler use the slot
+  g.faults.store(0, std::memory_order_relaxed);  // a reused slot's count is not this mapping's
+  // release: END, COW and FAULTS before the START that makes the handler use the slot
   g.start.store(start, std::memory_order_release);
   return i;
 }
@@ -214,6 +225,18 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags | MAP_NORESERVE, fd, 0);
   if (addr == MAP_FAILED) return ThrowErrno(env, errno, "mmap");
   return WrapMapping(env, addr, size, MapKind::kShared);
+}
+
+Napi::Value Faults(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* data;
+  size_t len;
+  if (!GetShared(info[0], &data, &len) || len == 0) return Napi::Number::New(env, 0);
+  std::lock_guard<std::mutex> lock(g_mu);  // keeps the slot this mapping's while read
+  auto it = g_live.find(reinterpret_cast<uintptr_t>(data));
+  if (it == g_live.end() || it->second.slot < 0) return Napi::Number::New(env, 0);
+  size_t n = Slot(it->second.slot).faults.load(std::memory_order_relaxed);
+  return Napi::Number::New(env, static_cast<double>(n));
 }
 
 Napi::Value Release(const Napi::CallbackInfo& info) {

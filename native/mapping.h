@@ -28,5 +28,9 @@ Napi::Value WrapUnowned(Napi::Env env, void* addr, size_t len);
 // private) and wraps it.
 Napi::Value MapFd(const Napi::CallbackInfo& info);     // (fd, size, readOnly)
 Napi::Value Release(const Napi::CallbackInfo& info);   // (sab) -> bool
+// Pages of the mapping behind sab that the fault guard replaced after
+// SIGBUS (0 for an empty, released or unknown buffer). The count lives in the
+// mapping's guard slot and ends with it.
+Napi::Value Faults(const Napi::CallbackInfo& info);    // (sab) -> number
 
 }  // namespace shmkit

@@ -34,6 +34,10 @@ export interface NativeSysVStat {
 export interface Native {
   mapFd(fd: number, size: number, readOnly: boolean): SharedArrayBuffer;
   release(buffer: SharedArrayBuffer): boolean;
+  /** Pages of this mapping the fault guard replaced after SIGBUS (0 once released). */
+  faults(buffer: SharedArrayBuffer): number;
+  /** posix_fallocate(fd, 0, size), repeated on EINTR. */
+  reserve(fd: number, size: number): void;
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string, readOnly: boolean): number;
   shmUnlink(name: string): void;

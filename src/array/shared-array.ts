@@ -198,6 +198,7 @@ function geometry(options: unknown, zeroData: boolean): Geometry & NamedCreateOp
   const g: Geometry & NamedCreateOptions & NamedOpenOptions = { typeCode, length: checkLength(typeCode, opts.length), zeroData };
   if (opts.mode !== undefined) g.mode = opts.mode;
   if (opts.trustOwners !== undefined) g.trustOwners = opts.trustOwners;
+  if (opts.reserve !== undefined) g.reserve = opts.reserve;
   return g;
 }
 

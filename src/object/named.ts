@@ -4,7 +4,7 @@
 // kind, and placement rules for objects embedded in memory the user owns.
 // This layer sits on segment/ and layout/; every kind (sync/, channel/,
 // dict/, array/) builds on it.
-import { checkMode, checkObject } from '../args.js';
+import { checkBoolean, checkMode, checkObject } from '../args.js';
 import { ShmkitError } from '../errors.js';
 import { HEADER_LENGTH, KIND_OFFSET, MAGIC, MAGIC_OFFSET, checkHeader, checkPlacement, kindName, publishHeader, writeHeader } from '../layout/header.js';
 import { normalizeName } from '../segment/names.js';
@@ -25,12 +25,22 @@ export interface NamedOpenOptions {
    * anyone can create a well-known name before you do (docs/LIFETIMES.md).
    */
   trustOwners?: readonly number[] | 'any';
+  /**
+   * Reserve the pages of an existing object on open (`posix_fallocate`), as
+   * `create` always does: an object another program sized without reserving
+   * its pages then fails here with `ENOSPC` when its tmpfs is full, instead
+   * of losing writes later (see `Segment.faults`). Default `false`.
+   */
+  reserve?: boolean;
 }
 
-// The trustOwners option of any open's options (checked by Segment.open);
+// The options of any open's options that Segment.open takes (it checks
+// trustOwners; reserve is checked here too, for openOrCreate's create path);
 // other fields and non-object options are the kind's own to check.
-function trustOf(options: unknown): NamedOpenOptions['trustOwners'] {
-  return typeof options === 'object' && options !== null ? (options as NamedOpenOptions).trustOwners : undefined;
+function segmentOpenOptions(options: unknown): NamedOpenOptions {
+  if (typeof options !== 'object' || options === null) return {};
+  const { trustOwners, reserve } = options as NamedOpenOptions;
+  return { trustOwners, reserve: checkBoolean('options.reserve', reserve, false) };
 }
 
 /** How one kind of object is laid out and initialised. */
@@ -89,9 +99,13 @@ export function createNamed<O>(spec: ObjectSpec<O>, name: string, options: (O & 
   return seg;
 }
 
-/** Opens a named object (refused if another user owns it, unless `options.trustOwners` trusts them) and checks its header. */
+/**
+ * Opens a named object (refused if another user owns it, unless
+ * `options.trustOwners` trusts them; its pages reserved with
+ * `options.reserve`) and checks its header.
+ */
 export function openNamed(spec: ObjectSpec<unknown>, name: string, options?: unknown): Segment {
-  const seg = Segment.open(name, { trustOwners: trustOf(options) });
+  const seg = Segment.open(name, segmentOpenOptions(options));
   try {
     attachObject(spec, seg.buffer, 0, normalizeName(name));
   } catch (err) {
@@ -119,6 +133,7 @@ export function adoptNamed<T>(seg: Segment, make: (seg: Segment) => T, created =
 
 /** Opens the named object, creating it if it does not exist. */
 export function openOrCreateNamed<O>(spec: ObjectSpec<O>, name: string, options: (O & NamedCreateOptions) | undefined): Segment {
+  segmentOpenOptions(options); // a bad `reserve` fails before anything is created
   for (;;) {
     try {
       return createNamed(spec, name, options);

@@ -43,6 +43,17 @@ export abstract class SharedObject implements Disposable, AsyncDisposable {
     return this.#closed;
   }
 
+  /**
+   * Pages of a named object's mapping that the kernel could not back and
+   * that were replaced by private zero pages (see `Segment.faults`: writes
+   * there are seen by this process only). Always 0 for an embedded object:
+   * its memory is the caller's, whose `Segment.faults` counts it.
+   */
+  get faults(): number {
+    if (this.#closed) throw this.closedError();
+    return this.#segment?.faults ?? 0;
+  }
+
   /** The POSIX name of a named object, `null` when embedded. */
   get name(): string | null {
     return this.#segment?.name ?? null;

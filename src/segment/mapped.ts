@@ -42,6 +42,15 @@ export class MappedMemory {
     return this.#bytes;
   }
 
+  /**
+   * Pages of this mapping the kernel could not back (SIGBUS: the object was
+   * shrunk, or a sparse one's tmpfs was full) and the fault guard replaced by
+   * private zero pages. Throws once released, like `buffer`.
+   */
+  get faults(): number {
+    return native.faults(this.buffer);
+  }
+
   /** Lets go of the shared memory now; returns false if already released. */
   release(): boolean {
     if (this.#buffer === null) return false;

@@ -7,7 +7,7 @@
 import { totalmem } from 'node:os';
 import { native, type FdStat } from '../binding.js';
 import { checkBoolean, checkInteger, checkMode, checkObject, checkSize } from '../args.js';
-import { ShmkitError, closedError, mismatchError, ownError, rethrowNative } from '../errors.js';
+import { ShmkitError, closedError, invalidArgValue, mismatchError, ownError, rethrowNative } from '../errors.js';
 import { MappedMemory } from './mapped.js';
 import { normalizeName } from './names.js';
 import { listSegments, type SegmentInfo } from './list.js';
@@ -37,6 +37,17 @@ export interface SegmentOpenOptions {
    * anyone can create a name before you do (docs/LIFETIMES.md).
    */
   trustOwners?: readonly number[] | 'any';
+  /**
+   * Reserve the object's pages now (`posix_fallocate` over its whole size),
+   * as {@link Segment.create} always does. An object another program sized
+   * with `ftruncate` alone is sparse: if its tmpfs is full when a page is
+   * first touched, the kernel cannot back it and this process gets a private
+   * zero page instead (counted in {@link Segment.faults}; what is written
+   * there reaches no one else). With `reserve`, a full tmpfs is `ENOSPC`
+   * (syscall `posix_fallocate`) here instead. Needs a writable open: with
+   * `readOnly` it is `ERR_INVALID_ARG_VALUE`. Default `false`.
+   */
+  reserve?: boolean;
 }
 
 /** Options of {@link Segment.openOrCreate}. */
@@ -105,6 +116,7 @@ export class Segment implements Disposable, AsyncDisposable {
     const opts = checkObject<SegmentOpenOptions>('options', options);
     const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
     const trust = checkTrustOwners(opts.trustOwners);
+    const reserve = checkReserve(opts.reserve, readOnly);
     let fd: number;
     let size: number;
     try {
@@ -120,6 +132,8 @@ export class Segment implements Disposable, AsyncDisposable {
       }
       checkOwner(st.uid, trust, `Segment '${shmName}'`, shmName);
       size = st.size === 0 ? sizeOnceSet(fd) : st.size;
+      // After the checks: a foreign object is not written to before it is trusted.
+      if (reserve && size > 0) native.reserve(fd, size);
     } catch (err) {
       native.close(fd);
       rethrowNative(err, shmName);
@@ -131,11 +145,14 @@ export class Segment implements Disposable, AsyncDisposable {
    * Opens the named segment, creating it with `options` if it does not
    * exist. An existing segment of another size is `ERR_SHMKIT_MISMATCH`
    * (the openOrCreate rule: a size that would silently not take effect is
-   * refused).
+   * refused). `reserve` acts on an existing segment; a created one is
+   * always reserved.
    */
   static openOrCreate(name: string, options: SegmentOpenOrCreateOptions): Segment {
     const opts = checkObject<SegmentOpenOrCreateOptions>('options', options);
     const size = checkSize('options.size', opts.size);
+    // Checked now: the create path below does not look at it.
+    checkReserve(opts.reserve, checkBoolean('options.readOnly', opts.readOnly, false));
     for (;;) {
       try {
         return Segment.create(name, opts);
@@ -210,17 +227,18 @@ export class Segment implements Disposable, AsyncDisposable {
     checkInteger('fd', fd, 0, 2 ** 31 - 1);
     const opts = checkObject<SegmentOpenOptions>('options', options);
     const readOnly = checkBoolean('options.readOnly', opts.readOnly, false);
+    const reserve = checkReserve(opts.reserve, readOnly);
     let own: number;
     try {
       own = native.dup(fd);
     } catch (err) {
       rethrowNative(err, `fd ${fd}`);
     }
-    return Segment.adoptFd(own, readOnly);
+    return Segment.adoptFd(own, readOnly, reserve);
   }
 
   /** @internal Maps `fd` and takes ownership of it (closes it on failure). */
-  static adoptFd(fd: number, readOnly: boolean): Segment {
+  static adoptFd(fd: number, readOnly: boolean, reserve = false): Segment {
     let st: FdStat;
     try {
       st = native.fstat(fd);
@@ -232,6 +250,14 @@ export class Segment implements Disposable, AsyncDisposable {
       native.close(fd);
       // shmkit refuses it (fstat succeeded): no errno/syscall on the error.
       throw ownError('ENODEV', `Segment fd ${fd}`, 'ENODEV: not a shared memory object (a pipe, socket or device cannot be mapped)', `fd ${fd}`);
+    }
+    if (reserve && st.size > 0) {
+      try {
+        native.reserve(fd, st.size);
+      } catch (err) {
+        native.close(fd);
+        rethrowNative(err, `fd ${fd}`);
+      }
     }
     return new Segment(null, fd, st.size, readOnly);
   }
@@ -246,6 +272,21 @@ export class Segment implements Disposable, AsyncDisposable {
   get readOnly(): boolean {
     if (this.#fd < 0) throw closedError(this.#what());
     return this.#readOnly;
+  }
+
+  /**
+   * Pages of this mapping the kernel could not back, which shmkit's fault
+   * guard replaced by private zero pages so the process lives on: another
+   * process shrank the object, or it is sparse (sized by another program
+   * without reserving its pages) and its tmpfs was full when the page was
+   * first touched. What this process wrote to such a page is visible to this
+   * process only, and it no longer sees other processes' writes there. Stays
+   * 0 for a segment whose pages are reserved ({@link Segment.create}, the
+   * `reserve` open option) and never shrunk. Counts this handle's mapping
+   * only.
+   */
+  get faults(): number {
+    return this.#memory.faults;
   }
 
   /** A `SharedArrayBuffer` over the mapping: use with `Atomics`, post to workers. */
@@ -339,6 +380,15 @@ export class Segment implements Disposable, AsyncDisposable {
   #what(): string {
     return subjectOf(this.name);
   }
+}
+
+/** The `reserve` open option: reserving pages writes to the object, so not with `readOnly`. */
+function checkReserve(value: unknown, readOnly: boolean): boolean {
+  const reserve = checkBoolean('options.reserve', value, false);
+  if (reserve && readOnly) {
+    throw invalidArgValue('options.reserve', 'must not be true with options.readOnly (reserving pages needs a writable open)', value);
+  }
+  return reserve;
 }
 
 /** How messages name a segment: `Segment '/jobs'` or `anonymous Segment`. */
