@@ -1,7 +1,8 @@
 // bench/ab-channel.mjs - A/B of two shmkit builds on sections 2 and 3 of bench/channel.mjs
-// (one-way throughput 1 + 1, and 3 + 3 processes), alternating the builds in one run.
+// (one-way throughput 1 + 1, and 3 + 3 processes), or with --bench dict on section 1 of
+// bench/dict.mjs (get/set/incr in one process), alternating the builds in one run.
 //
-//   node bench/ab-channel.mjs --a DIR --b DIR [--rounds 3] [--quick] [--only 2,3]
+//   node bench/ab-channel.mjs --a DIR --b DIR [--rounds 3] [--quick] [--only 2,3] [--bench channel|dict]
 //   DIR: a package root holding dist/src/index.mjs and build/Release/shmkit.node (e.g. a
 //   copy of this checkout's dist/ and build/ made before a change). Each round runs
 //   channel.mjs once per build (order A B, then B A, ...); the table gives each row's
@@ -22,15 +23,30 @@ if (!args.a || !args.b) {
 }
 const builds = { A: path.resolve(String(args.a)), B: path.resolve(String(args.b)) };
 const rounds = Number(args.rounds ?? 3);
-const only = String(args.only ?? '2,3');
+const bench = String(args.bench ?? 'channel');
+if (bench !== 'channel' && bench !== 'dict') {
+  console.error('--bench is channel or dict');
+  process.exit(2);
+}
+const only = String(args.only ?? (bench === 'dict' ? '1' : '2,3'));
+
+// bench/dict.mjs's result of a test: { get: {ops_per_s, ...}, set: ..., 'map-get': ... } -> rows like channel.mjs's.
+function dictRows(r) {
+  const rows = {};
+  for (const [test, result] of Object.entries(r)) {
+    for (const [op, v] of Object.entries(result ?? {})) if (typeof v?.ops_per_s === 'number') rows[`${test}:${op}`] = { msgs_per_s: v.ops_per_s };
+  }
+  return rows;
+}
 
 function runOnce(dir, out) {
-  const argv = [path.join(HERE, 'channel.mjs'), '--only', only, '--json-out', out, ...(args.quick ? ['--quick'] : [])];
+  const argv = [path.join(HERE, `${bench}.mjs`), '--only', only, '--json-out', out, ...(args.quick ? ['--quick'] : [])];
   return new Promise((resolve) => {
     execFile(process.execPath, argv, { env: { ...process.env, SHMKIT_BENCH_DIST: path.join(dir, 'dist/src/index.mjs') }, maxBuffer: 1 << 24 },
       (err, stdout, stderr) => {
         let r = null;
         try { r = JSON.parse(fs.readFileSync(out, 'utf8')); } catch { /* the run failed */ }
+        if (r && bench === 'dict') r = dictRows(r);
         if (!r) process.stderr.write(`run failed (${dir}): ${err?.message ?? ''}\n${String(stderr).slice(-2000)}\n`);
         resolve(r ?? {});
       });
@@ -58,12 +74,12 @@ fs.rmSync(tmp, { recursive: true, force: true });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
 const fmt = (v, share) => (Number.isFinite(v) ? (share ? `${(v * 100).toFixed(1)} %` : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`) : '—');
 const ids = [...new Set([...Object.keys(samples.A), ...Object.keys(samples.B)])];
-const lines = [`A = ${builds.A}`, `B = ${builds.B}`, `${rounds} rounds each, alternating; medians (msgs/s)`, '',
+const lines = [`A = ${builds.A}`, `B = ${builds.B}`, `${rounds} rounds each, alternating; medians (${bench === 'dict' ? 'ops' : 'msgs'}/s)`, '',
   '| row | A | B | B / A | A samples | B samples |', '|---|---|---|---|---|---|'];
 for (const id of ids) {
   const share = id.endsWith('share');
   const a = median(samples.A[id] ?? []), b = median(samples.B[id] ?? []);
-  const ref = /-(c|uds)$/.test(id) ? ' (reference)' : '';
+  const ref = /-(c|uds)$|:map-/.test(id) ? ' (reference)' : '';
   lines.push(`| ${id}${ref} | ${fmt(a, share)} | ${fmt(b, share)} | ${Number.isFinite(a / b) ? (b / a).toFixed(2) : '—'} | ` +
     `${(samples.A[id] ?? []).map((v) => fmt(v, share)).join(' ')} | ${(samples.B[id] ?? []).map((v) => fmt(v, share)).join(' ')} |`);
 }

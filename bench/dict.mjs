@@ -4,6 +4,7 @@
 //   node bench/dict.mjs            full run (~90 s here; budget 130 s)
 //   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~25 s here; budget 36 s)
 //   options: --only 1,2,3,4,5,6  --keys N (default 100000)  --redis-server PATH
+//            --json-out FILE (every test's raw result as JSON: bench/ab-channel.mjs --bench dict)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed or a
 //   value check failed (a skipped Redis section is not a failure).
 //
@@ -968,6 +969,7 @@ async function orchestrate() {
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');
+    if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R));
     const failed = Object.values(R).some((r) => r.ok === false);
     process.exitCode = failed ? 1 : 0;
   } finally {

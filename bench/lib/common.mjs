@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
 
 export const now = process.hrtime.bigint;
 
@@ -29,10 +30,13 @@ export function parseArgs(argv) {
 export function emit(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
 
 export async function loadShmkit() {
+  // SHMKIT_BENCH_DIST: another build's dist/src/index.mjs (bench/ab-channel.mjs runs a
+  // benchmark on two builds, alternately; every process of the run inherits it).
+  const entry = process.env.SHMKIT_BENCH_DIST;
   // dist/ is rebuilt by someone else from time to time: retry a transient failure.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await import('shmkit');
+      return await import(entry ? pathToFileURL(path.resolve(entry)).href : 'shmkit');
     } catch (err) {
       if (attempt >= 5) throw err;
       await sleep(400 * attempt);
