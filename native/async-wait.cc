@@ -211,7 +211,17 @@ void CallDispatch(Napi::Env env, Napi::Function dispatch, void*, Completion* c) 
   if (env != nullptr && dispatch != nullptr) {
     auto* waiter = env.GetInstanceData<AsyncWaiter>();
     if (waiter != nullptr) waiter->Settled(env);
-    dispatch.Call({Napi::Number::New(env, c->id), Napi::Number::New(env, c->result)});
+    // Raw calls, status ignored: a worker being terminated still dispatches
+    // the completions queued when its JavaScript stopped, and JavaScript can
+    // no longer run. The wrappers would turn that failure into an exception
+    // that cannot be thrown either: a fatal error that kills the process.
+    // An exception dispatch itself throws stays pending, and Node reports it.
+    napi_value args[2];
+    napi_value result;
+    if (napi_create_uint32(env, c->id, &args[0]) == napi_ok && napi_create_int32(env, c->result, &args[1]) == napi_ok) {
+      napi_value undefined;
+      if (napi_get_undefined(env, &undefined) == napi_ok) napi_call_function(env, undefined, dispatch, 2, args, &result);
+    }
   }
   delete c;
 }

@@ -3,13 +3,16 @@
 // garbage into the Dict, at random offsets or into a named field (the pool
 // counters, the LRU ends, the write lock's word, a shard's sequence word, a
 // bucket, an entry's links and lengths). Every call must return, or throw an
-// error with a code, within its bound; no process may crash or spin. Seeded
+// error with a code, within its bound; no process may crash or spin, whether
+// it ends naturally, by process.exit(), by SIGKILL, or runs the calls in a
+// worker thread it terminates. After each trial, repair() must leave a sound
+// Dict that takes a write. Seeded
 // and reproducible: SHMKIT_FUZZ_SEED=<seed printed> node --test test/dict-fuzz.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dict, Segment } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
-import { fuzz } from './fixtures/fuzz-driver.mjs';
+import { fuzz, repairAfterTrial } from './fixtures/fuzz-driver.mjs';
 import { unlinkQuietly } from './fixtures/helpers.mjs';
 
 const uniqueName = trackedNames();
@@ -36,10 +39,19 @@ test(`a Dict corrupted while two processes use it (${TRIALS} random and ${TRIALS
     ['KEY_LEN/TYPE', (r) => block(r) + 20], ['LRU_PREV', (r) => block(r) + 24], ['LRU_NEXT', (r) => block(r) + 28],
     ['EXPIRES', (r) => block(r) + 36], ['list HEAD/TAIL/COUNT', (r) => block(r) + 40 + 4 * Math.floor(r() * 3)],
   ];
-  const { seed, calls, codes, problems } = await fuzz({
+  // After each trial: repair() leaves a sound Dict that takes a write and reads it back.
+  const tally = { repaired: 0, unopenable: 0, locked: 0 };
+  const usable = (d) => {
+    d.set('probe', 'after the repair', { timeout: 200 });
+    const got = d.get('probe');
+    return got === 'after the repair' ? [] : [`a value set after the repair read back as ${got}`];
+  };
+  const { seed, calls, codes, problems, ends } = await fuzz({
     kind: 'dict', name: (trial) => uniqueName(`dfuzz-${trial}`), make: (name) => Dict.create(name, { memory: MEMORY }).close(),
     fields: FIELDS, trials: TRIALS, trialMs: 120, capacity: 64 * BLOCKS,
+    afterTrial: repairAfterTrial((name) => Dict.open(name, { timeout: 200 }), usable, tally),
   });
-  t.diagnostic(`seed ${seed} (SHMKIT_FUZZ_SEED=${seed} reproduces this run); ${calls} calls; error codes seen: ${JSON.stringify(codes)}`);
+  t.diagnostic(`seed ${seed} (SHMKIT_FUZZ_SEED=${seed} reproduces this run); ${calls} calls; error codes seen: ${JSON.stringify(codes)}; ` +
+    `after the trials: ${JSON.stringify(tally)}; peers ended: ${JSON.stringify(ends)}`);
   assert.deepEqual(problems, [], `seed ${seed}: ${problems.length} problems`);
 });

@@ -3,7 +3,10 @@
 // offsets or into a named field (TAIL, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ, the
 // waiter words, the publisher lock's word, a record's SEQ/LEN/SIZE). Every
 // call must return, or throw an error with a code, within its bound; no
-// process may crash or spin. Seeded and reproducible:
+// process may crash or spin, whether it ends naturally, by process.exit(),
+// by SIGKILL, or runs the calls in a worker thread it terminates. After each
+// trial, repair() must leave a sound topic that delivers a new message.
+// Seeded and reproducible:
 // SHMKIT_FUZZ_SEED=<seed printed> node --test test/topic-fuzz.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Segment, Topic } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
-import { fuzz } from './fixtures/fuzz-driver.mjs';
+import { fuzz, repairAfterTrial } from './fixtures/fuzz-driver.mjs';
 import { unlinkQuietly } from './fixtures/helpers.mjs';
 
 const uniqueName = trackedNames();
@@ -29,11 +32,25 @@ const FIELDS = [
 ];
 
 test(`a topic corrupted while two processes use it (${TRIALS} random and ${TRIALS} targeted writes): every call returns or throws a coded error in time; no crash, no hang`, { timeout: 600000 }, async (t) => {
-  const { seed, calls, codes, problems } = await fuzz({
+  // After each trial: repair() leaves a sound topic whose next message reaches a new subscriber.
+  const tally = { repaired: 0, unopenable: 0, locked: 0 };
+  const probe = (topic) => {
+    const sub = topic.subscribe({ timeout: 200 });
+    try {
+      topic.publish(Buffer.from('probe'), { timeout: 200 });
+      const got = sub.tryReceive();
+      return got?.toString() === 'probe' ? [] : [`a message published after the repair was not received (got ${got})`];
+    } finally {
+      sub.close();
+    }
+  };
+  const { seed, calls, codes, problems, ends } = await fuzz({
     kind: 'topic', name: (trial) => uniqueName(`tfuzz-${trial}`), make: (name) => Topic.create(name, { capacity: CAPACITY }).close(),
     fields: FIELDS, trials: TRIALS, trialMs: 120, capacity: CAPACITY,
+    afterTrial: repairAfterTrial((name) => Topic.open(name, { lockTimeout: 200 }), probe, tally),
   });
-  t.diagnostic(`seed ${seed} (SHMKIT_FUZZ_SEED=${seed} reproduces this run); ${calls} calls; error codes seen: ${JSON.stringify(codes)}`);
+  t.diagnostic(`seed ${seed} (SHMKIT_FUZZ_SEED=${seed} reproduces this run); ${calls} calls; error codes seen: ${JSON.stringify(codes)}; ` +
+    `after the trials: ${JSON.stringify(tally)}; peers ended: ${JSON.stringify(ends)}`);
   assert.deepEqual(problems, [], `seed ${seed}: ${problems.length} problems`);
 });
 
