@@ -34,3 +34,4 @@ export type { DictValue, DictOptions, DictHandleOptions, DictWriteOptions, DictS
 export { SharedArray } from './array/shared-array.js';
 export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf, SharedArrayOptions, SharedArrayOpenOptions } from './array/shared-array.js';
 export type { SharedObject } from './object/shared-object.js';
+export type { RepairReport } from './object/repair-report.js';
