@@ -234,8 +234,11 @@ test('repair() fixes what it can while the queue is in use: a message CLAIM skip
   }
 });
 
-test('repair() never moves a cursor back: a misaligned RESERVE, CLAIM behind HEAD or RESERVE inside a record stay in `remaining` with the advice to recreate the queue, and repair() returns at once', () => {
-  for (const [what, fn] of CASES.filter(([w]) => /RESERVE|HEAD/.test(w) && !/FLAGS/.test(w))) {
+test('repair() never moves a cursor back: a misaligned RESERVE, CLAIM behind HEAD, RESERVE or CLAIM inside a record stay in `remaining` with the advice to recreate the queue, and repair() returns at once', () => {
+  const cursors = CASES.filter(([w]) => /RESERVE|HEAD/.test(w));
+  // CLAIM inside the 3-cell record at 0: that record is behind it too, and which of the two is wrong is a guess.
+  cursors.push(['CLAIM inside a record', (r) => r.set(CLAIM_OFF, 64), 2]);
+  for (const [what, fn, expected] of cursors) {
     const { name, q, dispose } = fourMessages('qc-cursor');
     try {
       corrupt(name, 1024, fn);
@@ -244,9 +247,11 @@ test('repair() never moves a cursor back: a misaligned RESERVE, CLAIM behind HEA
       const ms = performance.now() - t0;
       assert.ok(ms < 1000, `${what}: repair() took ${ms.toFixed(0)} ms`);
       assert.deepEqual(report.repaired, [], what);
-      assert.equal(report.remaining.length, 1, `${what}: ${JSON.stringify(report)}`);
-      assert.match(report.remaining[0], RECREATE, what);
-      assert.equal(report.remaining[0].startsWith(report.found[0]), true, what);
+      assert.equal(report.remaining.length, typeof expected === 'number' ? expected : 1, `${what}: ${JSON.stringify(report)}`);
+      report.remaining.forEach((p, i) => {
+        assert.match(p, RECREATE, what);
+        assert.equal(p.startsWith(report.found[i]), true, what);
+      });
     } finally {
       dispose();
     }

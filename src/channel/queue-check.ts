@@ -245,26 +245,27 @@ export class QueueCheck {
       const stamp = Atomics.load(meta, i);
       const len = Atomics.load(meta, i + 1);
       const j = this.#judge(x, stamp, len, c, r);
+      if (j.verdict !== Verdict.Sound && !this.#confirmed(x, stamp, len, c, r, h, j)) return Walk.Moved;
+      // A record of known size must end by RESERVE, and CLAIM be at a record's edge.
+      const next = (x + j.cells * CELL) | 0;
+      let cursor = '';
+      if (j.cells > 0 && ((r - next) | 0) < 0) cursor = `record at position ${u32(x)}: its ${j.cells} cells end at ${u32(next)}, past RESERVE ${u32(r)}`;
+      else if (j.cells > 0 && ((c - x) | 0) > 0 && ((next - c) | 0) > 0) cursor = `record at position ${u32(x)}: CLAIM ${u32(c)} is inside its ${j.cells} cells`;
+      if (cursor !== '' && j.verdict === Verdict.Sound && !this.#stable(x, stamp, len, h)) return Walk.Moved;
       if (j.verdict !== Verdict.Sound) {
-        if (!this.#confirmed(x, stamp, len, c, r, h, j)) return Walk.Moved;
-        const fixed = this.#fixing ? this.#fixRecord(x, stamp, len, j, r) : 0;
+        // Next to a cursor out of place, which of the two is wrong is a guess: left alone.
+        const fixed = this.#fixing && cursor === '' ? this.#fixRecord(x, stamp, len, j, r) : 0;
         if (fixed < 0) return Walk.Moved; // a compare-and-swap lost: look again
         if (fixed > 0) {
           x = (x + fixed * CELL) | 0;
           continue;
         }
-        this.#report(Sort.Record, j.text);
+        this.#report(cursor === '' ? Sort.Record : Sort.Cursor, j.text);
         if (j.cells < 0) return Walk.Stopped;
       }
-      const next = (x + j.cells * CELL) | 0;
-      if (((r - next) | 0) < 0) {
-        if (!this.#stable(x, stamp, len, h)) return Walk.Moved;
-        this.#report(Sort.Cursor, `record at position ${u32(x)}: its ${j.cells} cells end at ${u32(next)}, past RESERVE ${u32(r)}`);
-        return Walk.Stopped;
-      }
-      if (((c - x) | 0) > 0 && ((next - c) | 0) > 0) {
-        if (!this.#stable(x, stamp, len, h)) return Walk.Moved;
-        this.#report(Sort.Cursor, `record at position ${u32(x)}: CLAIM ${u32(c)} is inside its ${j.cells} cells`);
+      if (cursor !== '') {
+        this.#report(Sort.Cursor, cursor);
+        if (((r - next) | 0) < 0) return Walk.Stopped;
       }
       x = next;
     }
