@@ -378,12 +378,12 @@ export class Queue<T = Buffer> extends SharedObject {
   /**
    * Looks the whole queue over and returns every problem found (an empty
    * array when it is sound): a geometry field or FLAGS bit no code writes, a
-   * cursor out of place (misaligned, or not HEAD <= CLAIM <= RESERVE <=
+   * cursor out of place (misaligned, or not HEAD ≤ CLAIM ≤ RESERVE ≤
    * HEAD + capacity), a record head whose stamp or length breaks the
    * format, a free cell whose stamp is of a later lap. Each string names
-   * the field and the position, e.g. `RESERVE 4100 is not a multiple of
-   * 64` or `record at position 8192: stamp 123 is not of this lap (its
-   * position is 64)`.
+   * the field and the position, e.g.
+   * `RESERVE 4100 is not a multiple of 64` or
+   * `record at position 8192: stamp 123 is not of this lap (its position is 64)`.
    *
    * Safe while other processes send and receive: it takes no lock and
    * never waits for anyone (so it has no timeout), and reports only what it
