@@ -123,6 +123,8 @@ test('a closed handle: every getter and method throws ERR_SHMKIT_CLOSED; closed,
       tryReceiveMany: () => q.tryReceiveMany(1),
       tryPeek: () => q.tryPeek(),
       release: () => q.release(),
+      check: () => q.check(),
+      repair: () => q.repair(),
     };
     for (const [what, call] of Object.entries(calls)) assert.throws(call, closed, what);
     await assert.rejects(withTimeout(q.send(1), STEP_MS, 'send'), closed, 'send');

@@ -16,6 +16,7 @@
  *   queue-producer.ts  the producer side: claim, fill, publish
  *   queue-consumer.ts  the consumer side: take, copy out, free
  *   queue-ring.ts      stamps, freeing, and dead peers' claims
+ *   queue-check.ts     check() and repair(): damage found and fixed while peers run
  *   queue.ts           this file: the public API, waiting, the event-loop turn
  */
 import { checkInteger } from '../args.js';
@@ -33,6 +34,8 @@ import { NONE, QueueRing } from './queue-ring.js';
 import { NO_ROOM, type SideHost } from './queue-side.js';
 import { QueueProducer } from './queue-producer.js';
 import { QueueConsumer } from './queue-consumer.js';
+import { QueueCheck } from './queue-check.js';
+import type { RepairReport } from '../object/repair-report.js';
 import {
   CAPACITY, CAPACITY_OFFSET, CELL, CELL_INDEX, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, MAX_CAPACITY,
   MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
@@ -170,6 +173,8 @@ export class Queue<T = Buffer> extends SharedObject {
   #reservedLength = 0;
   #peekedAt = NONE;
   #lastTry: QueueTryResult = 'ok';
+  /** check() and repair(), made on first use. */
+  #checker: QueueCheck | undefined;
   // Slots taken in this event-loop turn are given back by one setImmediate callback.
   #releaseQueued = false;
   readonly #releaseSlots = (): void => {
@@ -368,6 +373,54 @@ export class Queue<T = Buffer> extends SharedObject {
       producerSlots,
       consumerSlots,
     };
+  }
+
+  /**
+   * Looks the whole queue over and returns every problem found (an empty
+   * array when it is sound): a geometry field or FLAGS bit no code writes, a
+   * cursor out of place (misaligned, or not HEAD ≤ CLAIM ≤ RESERVE ≤
+   * HEAD + capacity), a record head whose stamp or length breaks the
+   * format, a free cell whose stamp is of a later lap. Each string names
+   * the field and the position, e.g.
+   * `RESERVE 4100 is not a multiple of 64` or
+   * `record at position 8192: stamp 123 is not of this lap (its position is 64)`.
+   *
+   * Safe while other processes send and receive: it takes no lock and
+   * never waits for anyone (so it has no timeout), and reports only what it
+   * confirmed, reading again, was not a record changing under it. If the
+   * queue never holds still for a whole pass (8 tries), it reports what it
+   * confirmed in the last one. Walks every cell: O(capacity / 64).
+   */
+  check(): string[] {
+    this.#checkOpen();
+    return this.#checkerOf().check();
+  }
+
+  /**
+   * Fixes what check() finds, as far as that is safe while other processes
+   * use the queue, and reports what it found, did and could not do. A
+   * record head that cannot be read becomes a skipped record up to the next
+   * head (its message is lost, and named in `repaired`), so consumers stop
+   * failing with ERR_SHMKIT_CORRUPT at it and the queue goes on; a message
+   * left behind CLAIM goes to the consumers as an orphan; a free cell's
+   * stamp is reset; geometry fields and unknown FLAGS bits are restored. A
+   * record a live producer or consumer may still be working on is left
+   * alone (run repair() again later). A cursor out of place is never moved
+   * back (that could hand a message to two consumers or lose intact ones):
+   * `remaining` says to recreate the queue. Every change is one
+   * compare-and-swap from the value judged, so a racing peer or repairer
+   * wins cleanly; dead peers' claims are cleaned up first, as waiters do.
+   * Never waits for another process (no timeout). `remaining` is a check()
+   * made afterwards, each problem followed by what to do about it.
+   */
+  repair(): RepairReport {
+    this.#checkOpen();
+    return this.#checkerOf().repair();
+  }
+
+  #checkerOf(): QueueCheck {
+    this.#checker ??= new QueueCheck(this.#ring);
+    return this.#checker;
   }
 
   // ---- Sending --------------------------------------------------------------------
