@@ -49,6 +49,9 @@ const TOPIC_CALLS = {
   published: (t) => t.published,
   publish: (t) => t.publish('x'),
   subscribe: (t) => t.subscribe(),
+  check: (t) => t.check(),
+  repair: (t) => t.repair(),
+  faults: (t) => t.faults,
 };
 const TOPIC_ALWAYS = ['close', '[Symbol.dispose]', '[Symbol.asyncDispose]', 'closed', 'name'];
 const SUB_CALLS = {
