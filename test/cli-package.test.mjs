@@ -56,6 +56,14 @@ test('npx shmkit from the packed tarball: --help, ls --json, doctor --json', { t
     unlinkQuietly(seg);
   }
 
+  // `shmkit bench` runs the shipped benchmarks, which import `shmkit` by name:
+  // from inside the installed package that resolves to itself ("exports").
+  const common = join(app, 'node_modules', 'shmkit', 'bench', 'lib', 'common.mjs');
+  const loaded = await run(process.execPath, ['--input-type=module', '-e',
+    `const m = await import(${JSON.stringify(common)}); const s = await m.loadShmkit(); console.log(typeof s.Queue)`], { cwd: app, timeoutMs: STEP_MS });
+  assert.equal(loaded.code, 0, loaded.stderr);
+  assert.equal(loaded.stdout.trim(), 'function');
+
   const doctor = JSON.parse(await npm(app, ['--no-install', 'shmkit', 'doctor', '--json'], 'npx'));
   assert.equal(doctor.command, 'doctor');
   assert.equal(doctor.addon.origin, 'prebuilt');
