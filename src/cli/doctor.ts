@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, statfsSync } from 
 import { release } from 'node:os';
 import { Segment, SysVSegment } from '../index.js';
 import { colors, formatSize, printJson } from './output.js';
+import { EXIT_ERROR } from './errors.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
 export interface Check {
@@ -168,8 +169,10 @@ export function doctor(options: { json?: boolean }): void {
   const report = doctorReport() as { checks: Check[] };
   if (options.json) {
     printJson('doctor', report);
-    return;
+  } else {
+    const mark = { ok: colors.green('ok  '), warn: colors.yellow('warn'), fail: colors.red('FAIL'), info: colors.cyan('info') };
+    for (const c of report.checks) process.stdout.write(`${mark[c.status]}  ${c.message}\n`);
   }
-  const mark = { ok: colors.green('ok  '), warn: colors.yellow('warn'), fail: colors.red('FAIL'), info: colors.cyan('info') };
-  for (const c of report.checks) process.stdout.write(`${mark[c.status]}  ${c.message}\n`);
+  // shmkit cannot work here: exit 1 (warnings are only printed)
+  if (report.checks.some((c) => c.status === 'fail')) process.exitCode = EXIT_ERROR;
 }

@@ -93,7 +93,7 @@ export function listObjects(now = Date.now()): Listing {
       uid: seg.uid,
       owner: ownerOf(seg.uid),
       changed: new Date(changed).toISOString(),
-      ageSeconds: Math.max(0, (now - changed) / 1000),
+      ageSeconds: Math.max(0, Math.round(now - changed) / 1000),
       users: scan.posix.get(devKey(st.dev, st.ino)) ?? [],
       unknownUsers: hiddenCandidates(scan.hidden, seg.uid, seg.mode).map((p) => p.pid),
     });
@@ -116,7 +116,7 @@ export function listObjects(now = Date.now()): Listing {
       uid: s.uid,
       owner: ownerOf(s.uid),
       changed: new Date(s.ctime * 1000).toISOString(),
-      ageSeconds: Math.max(0, now / 1000 - s.ctime),
+      ageSeconds: Math.max(0, Math.round(now - s.ctime * 1000) / 1000),
       users: scan.sysv.get(s.id) ?? [],
       unknownUsers: hiddenCandidates(scan.hidden, s.uid, s.mode).map((p) => p.pid),
       id: s.id,
