@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Dict, Mutex, Queue, Segment } from 'shmkit';
+import { Dict, Mutex, Queue, Segment, Semaphore, SharedArray } from 'shmkit';
 import { PROCESS_PREFIX, trackedNames } from './fixtures/names.mjs';
 import { reap, run, startNode } from './fixtures/proc.mjs';
 import { STEP_MS, unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
@@ -257,4 +257,71 @@ test('doctor inside its own IPC and mount namespace (unshare, a private tmpfs on
   assert.equal(check.status, 'warn');
   assert.match(check.message, /own IPC namespace.*--ipc=host/);
   assert.equal(d.devShm.usedBytes, 0, 'its /dev/shm is the fresh tmpfs');
+});
+
+test('inspect reads each kind through its public API (Queue traffic, a Mutex held by a live child, Dict fill, SharedArray, Semaphore) and dumps raw bytes', async () => {
+  const queue = track(name('in-queue'));
+  const mutex = track(name('in-mutex'));
+  const dict = track(name('in-dict'));
+  const array = track(name('in-array'));
+  const sem = track(name('in-sem'));
+  const raw = track(name('in-raw'));
+  const q = Queue.create(queue, { capacity: 4096 });
+  for (let i = 0; i < 5; i++) assert.ok(q.trySend(`message ${i}`));
+  q.tryReceive();
+  q.tryReceive();
+  q.close();
+  Mutex.create(mutex).close();
+  const d = Dict.create(dict, { memory: 1 << 16 });
+  for (const k of ['a', 'b', 'c']) d.set(k, 'x'.repeat(100));
+  d.close();
+  SharedArray.create(array, { type: Float64Array, length: 10 }).close();
+  Semaphore.create(sem, { initial: 3 }).close();
+  const s = Segment.create(raw, { size: 100 });
+  s.bytes.set(Buffer.from('Hello, raw world! 0123456789'), 10);
+  s.close();
+  const holder = await peer('mutex', mutex);
+  try {
+    const iq = await cliJson(['inspect', queue]);
+    assert.equal(iq.command, 'inspect');
+    assert.equal(iq.object.kind, 'Queue');
+    assert.equal(iq.header.creatorPid, process.pid);
+    assert.deepEqual(
+      { sent: iq.details.sent, received: iq.details.received, length: iq.details.length, capacity: iq.details.capacity, ended: iq.details.ended },
+      { sent: 5, received: 2, length: 3, capacity: 4096, ended: false },
+    );
+    assert.equal(iq.dump, null, 'no dump of a shmkit object unless asked');
+
+    const im = await cliJson(['inspect', mutex]);
+    assert.equal(im.details.locked, true);
+    assert.equal(im.details.holder.pid, holder.child.pid);
+    assert.equal(im.details.holder.alive, true);
+    assert.deepEqual(im.object.users.map((u) => u.pid), [holder.child.pid]);
+
+    const id = await cliJson(['inspect', dict]);
+    assert.equal(id.details.entries, 3);
+    assert.ok(id.details.used > 300 && id.details.used + id.details.freeSpace === id.details.capacity, JSON.stringify(id.details));
+
+    assert.deepEqual((await cliJson(['inspect', array])).details, { type: 'Float64Array', length: 10 });
+    assert.deepEqual((await cliJson(['inspect', sem])).details, { value: 3 });
+
+    const ir = await cliJson(['inspect', raw, '--offset', '10', '--length', '0x11']);
+    assert.equal(ir.object.kind, 'raw');
+    assert.deepEqual(ir.dump, { offset: 10, length: 17, hex: Buffer.from('Hello, raw world!').toString('hex') });
+    const text = await cli(['inspect', raw, '--offset', '16', '--length', '16']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^00000010  20 72 61 77 20 77 6f 72  6c 64 21 20 30 31 32 33  \| raw world! 0123\|$/m);
+
+    const missing = await cli(['inspect', `${raw}-none`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^shmkit: ENOENT: /m);
+    const past = await cli(['inspect', raw, '--offset', '101']);
+    assert.equal(past.code, 1);
+    assert.match(past.stderr, /^shmkit: ERR_OUT_OF_RANGE: /m);
+    const bad = await cli(['inspect', raw, '--length', '-1']);
+    assert.equal(bad.code, 2);
+  } finally {
+    await reap(holder);
+    unlinkQuietly(queue, mutex, dict, array, sem, raw);
+  }
 });

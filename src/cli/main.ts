@@ -12,6 +12,7 @@ import { rm } from './rm.js';
 import { gc } from './gc.js';
 import { doctor } from './doctor.js';
 import { bench } from './bench.js';
+import { inspect } from './inspect.js';
 
 function version(): string {
   try {
@@ -24,6 +25,13 @@ function version(): string {
 function seconds(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds >= 0');
+  return n;
+}
+
+function byteCount(value: string): number {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(value.trim())) throw new InvalidArgumentError('expected a byte count (decimal or 0x hex)');
+  const n = Number(value.trim());
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('too large');
   return n;
 }
 
@@ -54,6 +62,13 @@ function program(): Command {
     .option('--raw', 'also remove raw segments (no shmkit header)')
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((pattern: string | undefined, o) => gc(pattern, o));
+  p.command('inspect')
+    .description("what one object's public API tells without joining it: Queue stats, Dict fill, lock holder, values; a hex dump of a raw segment")
+    .argument('<name>', 'the POSIX name, with or without the leading /')
+    .addOption(new Option('--offset <bytes>', 'dump from this byte (raw segments; any object with --offset/--length)').argParser(byteCount))
+    .addOption(new Option('--length <bytes>', `bytes to dump (default 256)`).argParser(byteCount))
+    .option('--json', 'print JSON (schema in docs/CLI.md)')
+    .action((name: string, o) => inspect(name, o));
   p.command('doctor')
     .description('check /dev/shm, System V limits, the IPC namespace, kernel features, Node.js and the addon')
     .option('--json', 'print JSON (schema in docs/CLI.md)')
