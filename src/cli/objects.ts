@@ -129,11 +129,12 @@ export function listObjects(now = Date.now()): Listing {
     let mode = 0;
     let uid = -1;
     let kind: { kind: string | null; version: number | null } = { kind: null, version: null };
-    if (m.fdPath !== undefined) {
-      const target = statFollow(m.fdPath); // the object the descriptor refers to
+    for (const path of [m.fdPath, m.mapPath]) {
+      const target = path === undefined ? undefined : statFollow(path); // the object the descriptor or mapping refers to
       if (target) {
         ({ size, mode, uid } = target);
-        kind = probeFile(m.fdPath);
+        kind = probeFile(path!);
+        break;
       }
     }
     objects.push({

@@ -40,6 +40,8 @@ export interface MemfdObject {
   ino: number;
   /** A path through which it can be read (`/proc/PID/fd/N`), if a process holds a descriptor. */
   fdPath: string | undefined;
+  /** Else one through a mapping (`/proc/PID/map_files/START-END`: root only). */
+  mapPath: string | undefined;
 }
 
 /** The result of one scan of /proc. */
@@ -117,7 +119,7 @@ export function devKey(dev: number, ino: number): string {
 }
 
 // A maps line: `start-end perms offset major:minor inode   path`; the path may hold spaces.
-const MAPS_LINE = /^\S+\s+\S+\s+\S+\s+([0-9a-f]+):([0-9a-f]+)\s+(\d+)\s+(.*)$/;
+const MAPS_LINE = /^(\S+)\s+\S+\s+\S+\s+([0-9a-f]+):([0-9a-f]+)\s+(\d+)\s+(.*)$/;
 
 /** st_dev as stat() reports it, from a maps line's major:minor (the kernel's new_encode_dev). */
 function encodeDev(major: number, minor: number): number {
@@ -128,13 +130,15 @@ function readMaps(scan: UsersScan, pid: number, command: string, maps: string): 
   for (const line of maps.split('\n')) {
     const m = MAPS_LINE.exec(line);
     if (!m) continue;
-    const ino = Number(m[3]);
-    const path = m[4]!;
-    if (path.startsWith(SHM_PREFIX)) addUse(scan.posix, devKey(encodeDev(parseInt(m[1]!, 16), parseInt(m[2]!, 16)), ino), pid, command, 'map');
+    const [, range, major, minor, inode, path] = m as unknown as [string, string, string, string, string, string];
+    const ino = Number(inode);
+    if (path.startsWith(SHM_PREFIX)) addUse(scan.posix, devKey(encodeDev(parseInt(major, 16), parseInt(minor, 16)), ino), pid, command, 'map');
     else if (path.startsWith(SYSV_PREFIX)) addUse(scan.sysv, ino, pid, command, 'map');
     else if (path.startsWith(MEMFD_PREFIX)) {
       addUse(scan.memfd, ino, pid, command, 'map');
-      if (!scan.memfds.has(ino)) scan.memfds.set(ino, { name: stripDeleted(path).slice(MEMFD_PREFIX.length), ino, fdPath: undefined });
+      if (!scan.memfds.has(ino)) {
+        scan.memfds.set(ino, { name: stripDeleted(path).slice(MEMFD_PREFIX.length), ino, fdPath: undefined, mapPath: `/proc/${pid}/map_files/${range}` });
+      }
     }
   }
 }
@@ -163,7 +167,7 @@ function readFds(scan: UsersScan, pid: number, command: string, fds: string[]): 
     } else {
       addUse(scan.memfd, ino, pid, command, 'fd');
       const known = scan.memfds.get(ino);
-      if (!known) scan.memfds.set(ino, { name: stripDeleted(target).slice(MEMFD_PREFIX.length), ino, fdPath: link });
+      if (!known) scan.memfds.set(ino, { name: stripDeleted(target).slice(MEMFD_PREFIX.length), ino, fdPath: link, mapPath: undefined });
       else if (known.fdPath === undefined) known.fdPath = link;
     }
   }
