@@ -330,3 +330,25 @@ test('inspect reads each kind through its public API (Queue traffic, a Mutex hel
     unlinkQuietly(queue, mutex, dict, array, sem, raw);
   }
 });
+
+test('colour only on a terminal and never with NO_COLOR; a closed pipe ends the command quietly', async (t) => {
+  const env = { ...process.env };
+  delete env.NO_COLOR;
+  delete env.FORCE_COLOR;
+  const piped = await cli(['doctor'], { env });
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.doesNotMatch(piped.stdout, /\x1b\[/, 'no colour into a pipe');
+  // `script` gives the command a terminal (util-linux); skip where it is missing
+  const tty = await run('script', ['-qec', `"${process.execPath}" "${MAIN}" doctor`, '/dev/null'], { env, timeoutMs: 20000 }).catch((e) => ({ code: -1, stdout: '', stderr: e.message }));
+  if (tty.code !== 0) {
+    t.diagnostic(`script(1) not usable here: ${tty.stderr.trim()}`);
+  } else {
+    assert.match(tty.stdout, /\x1b\[32mok/, 'colour on a terminal');
+    const plain = await run('script', ['-qec', `"${process.execPath}" "${MAIN}" doctor`, '/dev/null'], { env: { ...env, NO_COLOR: '1' }, timeoutMs: 20000 });
+    assert.equal(plain.code, 0);
+    assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no colour with NO_COLOR, even on a terminal');
+    assert.match(plain.stdout, /^ok {4}\/dev\/shm/m);
+  }
+  const head = await run('sh', ['-c', `"${process.execPath}" "${MAIN}" doctor | head -c 1 >/dev/null; echo "exit $?"`], { timeoutMs: 20000 });
+  assert.doesNotMatch(head.stderr, /EPIPE|Error/, 'no stack trace when the reader goes away');
+});

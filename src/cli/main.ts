@@ -83,6 +83,11 @@ function program(): Command {
 }
 
 async function main(): Promise<void> {
+  // `shmkit ls | head`: the reader went away; stop quietly, as ls(1) does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
   try {
     await program().parseAsync(process.argv);
   } catch (err) {
