@@ -48,4 +48,7 @@ const tsSrc = Math.max(newest(path.join(root, 'src'), ['.ts']), newest(path.join
 if (!ifNeeded || mtime(entry) < tsSrc) {
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
   require('./esm-entry.js');
+  // The `shmkit` command (package.json "bin"): runnable from the clone too
+  // (npm makes it executable when it installs the package).
+  fs.chmodSync(path.join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);
 }

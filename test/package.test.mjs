@@ -84,8 +84,8 @@ test('the tarball ships the prebuild, typings and docs, and no tests, sources, b
   const files = packed[0].files.map((f) => f.path);
   assert.ok(files.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node')), 'the tarball ships a prebuild');
   assert.ok(files.includes('dist/src/index.d.ts') && files.includes('dist/src/index.mjs'), 'the typings and the ESM entry ship');
-  assert.deepEqual(files.filter((f) => /^(test|bench|build|src|examples|scripts|etc)\/|\.map$|tsbuildinfo/.test(f)), [],
-    'no tests, benchmarks, sources, build intermediates or source maps in the tarball');
+  assert.deepEqual(files.filter((f) => /^(test|build|src|examples|scripts|etc)\/|^bench\/ab-|\.map$|tsbuildinfo/.test(f)), [],
+    'no tests, A/B tools, sources, build intermediates or source maps in the tarball');
 
   writeFileSync(join(dir, 'package.json'), '{ "name": "app", "private": true }\n');
   // The only runtime dependencies (node-gyp-build, node-addon-api) come from
