@@ -64,6 +64,18 @@ test('npx shmkit from the packed tarball: --help, ls --json, doctor --json', { t
   assert.equal(loaded.code, 0, loaded.stderr);
   assert.equal(loaded.stdout.trim(), 'function');
 
+  // The `shmkit/prometheus` entry point loads by itself (import and require); without
+  // its optional peer prom-client, registering says what to install.
+  const prom = await run(process.execPath, ['--input-type=module', '-e',
+    `import { registerShmkitMetrics } from 'shmkit/prometheus';
+     import { createRequire } from 'node:module';
+     const cjs = createRequire(process.cwd() + '/')('shmkit/prometheus');
+     let message = 'registered';
+     try { registerShmkitMetrics(); } catch (err) { message = err.message; }
+     console.log(typeof registerShmkitMetrics, typeof cjs.registerShmkitMetrics, message);`], { cwd: app, timeoutMs: STEP_MS });
+  assert.equal(prom.code, 0, prom.stderr);
+  assert.match(prom.stdout.trim(), /^function function shmkit\/prometheus needs prom-client \(an optional peer dependency\): npm install prom-client/);
+
   const doctor = JSON.parse(await npm(app, ['--no-install', 'shmkit', 'doctor', '--json'], 'npx'));
   assert.equal(doctor.command, 'doctor');
   assert.equal(doctor.addon.origin, 'prebuilt');

@@ -13,6 +13,7 @@ import { gc } from './gc.js';
 import { doctor } from './doctor.js';
 import { bench } from './bench.js';
 import { inspect } from './inspect.js';
+import { metrics } from './metrics.js';
 
 function version(): string {
   try {
@@ -73,6 +74,12 @@ function program(): Command {
     .description('check /dev/shm, System V limits, the IPC namespace, kernel features, Node.js and the addon')
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((o) => doctor(o));
+  p.command('metrics')
+    .description('the counters of every named shmkit object in the Prometheus text format: once on stdout, or served at /metrics')
+    .argument('[pattern]', 'only names matching this glob')
+    .option('--listen <host:port>', 'serve http://HOST:PORT/metrics until SIGINT/SIGTERM (port 0: any free port, printed)')
+    .option('--trust-owners <uids>', "also read objects of these owners (uids separated by commas, or 'any'); default: this user's only")
+    .action((pattern: string | undefined, o) => metrics(pattern, o));
   p.command('bench')
     .description("run the package's benchmarks (sync, channel, dict) on this machine")
     .option('--quick', 'short runs')
