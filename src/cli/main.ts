@@ -14,6 +14,7 @@ import { doctor } from './doctor.js';
 import { bench } from './bench.js';
 import { inspect } from './inspect.js';
 import { metrics } from './metrics.js';
+import { top } from './top.js';
 
 function version(): string {
   try {
@@ -26,6 +27,12 @@ function version(): string {
 function seconds(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds >= 0');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
   return n;
 }
 
@@ -74,6 +81,13 @@ function program(): Command {
     .description('check /dev/shm, System V limits, the IPC namespace, kernel features, Node.js and the addon')
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((o) => doctor(o));
+  p.command('top')
+    .description('a live table of every named shmkit object: counters as rates per second, live figures as values, busiest first (q quits)')
+    .argument('[pattern]', 'only names matching this glob')
+    .addOption(new Option('--interval <seconds>', 'seconds between refreshes').argParser(seconds).default(1))
+    .addOption(new Option('--iterations <n>', 'stop after this many refreshes').argParser(count))
+    .option('--json', 'one JSON document per refresh, one per line (schema in docs/CLI.md)')
+    .action((pattern: string | undefined, o) => top(pattern, o));
   p.command('metrics')
     .description('the counters of every named shmkit object in the Prometheus text format: once on stdout, or served at /metrics')
     .argument('[pattern]', 'only names matching this glob')

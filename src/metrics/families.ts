@@ -18,15 +18,17 @@ export interface Family {
   readonly kind: KindName | '*';
   /** The stats() field (a number, or a boolean exported as 0/1); `'*'` families are computed, not read. */
   readonly field: string;
+  /** A figure fixed when the object was made (a capacity): `shmkit top` leaves it out. */
+  readonly config: boolean;
 }
 
-type Row = readonly [kind: KindName, field: string, type: MetricType, help: string];
+type Row = readonly [kind: KindName, field: string, type: MetricType, help: string, config?: 'config'];
 
 // Keep in step with each kind's stats() (test/metrics.test.mjs checks every
 // numeric or boolean stats() field has a row here).
 const ROWS: readonly Row[] = [
-  ['Queue', 'capacity', 'gauge', 'Data bytes of the queue ring.'],
-  ['Queue', 'maxMessage', 'gauge', 'Largest message the queue accepts, in bytes.'],
+  ['Queue', 'capacity', 'gauge', 'Data bytes of the queue ring.', 'config'],
+  ['Queue', 'maxMessage', 'gauge', 'Largest message the queue accepts, in bytes.', 'config'],
   ['Queue', 'length', 'gauge', 'Messages in the queue now.'],
   ['Queue', 'bytesUsed', 'gauge', 'Bytes of the ring in use now.'],
   ['Queue', 'sent', 'counter', 'Messages sent.'],
@@ -40,14 +42,14 @@ function snake(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function familyOf([kind, field, type, help]: Row): Family {
+function familyOf([kind, field, type, help, config]: Row): Family {
   const base = `shmkit_${kind.toLowerCase()}_${snake(field)}`;
-  return { name: type === 'counter' ? `${base}_total` : base, type, help, kind, field };
+  return { name: type === 'counter' ? `${base}_total` : base, type, help, kind, field, config: config === 'config' };
 }
 
 /** Every object's size, whatever its kind. */
 export const SIZE_FAMILY: Family = {
-  name: 'shmkit_object_size_bytes', type: 'gauge', help: 'Size of a named shmkit object in /dev/shm, in bytes.', kind: '*', field: '*',
+  name: 'shmkit_object_size_bytes', type: 'gauge', help: 'Size of a named shmkit object in /dev/shm, in bytes.', kind: '*', field: '*', config: true,
 };
 
 /** Every family, the size family first. */
