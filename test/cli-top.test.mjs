@@ -1,6 +1,6 @@
-// `shmkit top` (issue 12): its figures against known traffic from another
-// process (--json: deltas are exact), and the live table in a real terminal
-// (tmux: drawn, redrawn, and `q` quits).
+// `shmkit top` and `shmkit inspect --watch` (issue 12): their figures against
+// known traffic from another process (--json: deltas are exact), and top's
+// live table in a real terminal (tmux: drawn, redrawn, and `q` quits).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -88,6 +88,31 @@ test('top in a real terminal (tmux): the table is drawn with the object, redrawn
     throw err;
   } finally {
     try { tmux('kill-server'); } catch { /* already gone */ }
+    queue.close();
+  }
+});
+
+test('inspect --watch --json: one document per look, with the counters that moved since the previous one', async () => {
+  const q = name('watch-q');
+  made.push(q);
+  const queue = Queue.create(q, { capacity: 65536 });
+  const watch = startProcess(process.execPath, [MAIN, 'inspect', q, '--watch', '--json', '--iterations', '3', '--interval', '1'], { timeoutMs: 30000 });
+  try {
+    const first = JSON.parse(await watch.line(/^\{.*"command":"inspect"/));
+    for (let i = 0; i < 120; i++) assert.ok(queue.trySend(Buffer.alloc(4, i)));
+    for (let i = 0; i < 20; i++) assert.ok(queue.tryReceive() !== undefined);
+    const end = await withTimeout(watch.done, 20000, 'inspect --watch to finish its 3 looks');
+    assert.equal(end.code, 0, end.stderr);
+    const docs = end.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(docs.length, 3);
+    assert.deepEqual(first.rates, {}, 'no rates on the first look');
+    assert.equal(first.seconds, null);
+    assert.equal(docs[1].rates.sent.delta + docs[2].rates.sent.delta, 120);
+    assert.equal(docs[1].rates.received.delta + docs[2].rates.received.delta, 20);
+    assert.equal(docs[2].details.length, 100);
+    for (const d of docs.slice(1)) assert.ok(Math.abs(d.rates.sent.perSecond - d.rates.sent.delta / d.seconds) < 1e-6);
+  } finally {
+    await reap(watch);
     queue.close();
   }
 });

@@ -5,15 +5,20 @@
 // segment (or with --offset/--length) a hex dump of a range.
 import { existsSync } from 'node:fs';
 import { Barrier, Dict, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic, readHeader } from '../index.js';
-import { CliError } from './errors.js';
+import { CliError, usageError } from './errors.js';
 import { listObjects, type ObjectRow } from './objects.js';
-import { colors, formatAge, formatMode, formatSize, printJson } from './output.js';
+import { JSON_SCHEMA_VERSION, colors, formatAge, formatMode, formatSize, printJson } from './output.js';
+import { familiesOf } from '../metrics/families.js';
 import { formatUsers } from './ls.js';
 
 export interface InspectOptions {
   offset?: number;
   length?: number;
   json?: boolean;
+  /** Refresh every `interval` seconds until q / Ctrl-C (or `iterations` refreshes), with counters' rates. */
+  watch?: boolean;
+  interval?: number;
+  iterations?: number;
 }
 
 /** Bytes dumped when --length is not given. */
@@ -91,7 +96,80 @@ function dump(name: string, size: number, options: InspectOptions): { offset: nu
   }
 }
 
-export function inspect(given: string, options: InspectOptions): void {
+/** What one look at the object found. */
+interface Look {
+  row: ObjectRow;
+  header: ReturnType<typeof readHeader>;
+  figures: Record<string, unknown> | null;
+  d: ReturnType<typeof dump> | null;
+}
+
+/** Counters' movement between two looks: { field: [delta, per second] } (modulo 2^32: they wrap there). */
+function ratesOf(kind: string, now: Record<string, unknown> | null, then: Record<string, unknown> | null, seconds: number): Record<string, { delta: number; perSecond: number }> {
+  const out: Record<string, { delta: number; perSecond: number }> = {};
+  if (now === null || then === null || seconds <= 0) return out;
+  for (const family of familiesOf(kind)) {
+    if (family.type !== 'counter') continue;
+    const a = now[family.field];
+    const b = then[family.field];
+    if (typeof a !== 'number' || typeof b !== 'number') continue;
+    const delta = (a - b) >>> 0;
+    out[family.field] = { delta, perSecond: delta / seconds };
+  }
+  return out;
+}
+
+export async function inspect(given: string, options: InspectOptions): Promise<void> {
+  if (!options.watch) {
+    print(look(given, options), null, options);
+    return;
+  }
+  const interval = options.interval ?? 1;
+  if (!Number.isFinite(interval) || interval < 0.05) throw usageError(`--interval takes seconds >= 0.05, not ${options.interval}`);
+  const tty = Boolean(process.stdout.isTTY) && !options.json;
+  let stop = (): void => {};
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const keys = tty && process.stdin.isTTY;
+  const onKey = (b: Buffer): void => {
+    if (b.includes(0x71) || b.includes(0x03)) stop(); // 'q', Ctrl-C (raw mode: no SIGINT)
+  };
+  if (keys) {
+    process.stdin.setRawMode(true);
+    process.stdin.on('data', onKey);
+    process.stdin.resume();
+  }
+  try {
+    let prev: { look: Look; at: number } | null = null;
+    for (let i = 0; i < (options.iterations ?? Infinity); i++) {
+      if (i > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), interval * 1000); });
+        const go = await Promise.race([tick, stopped.then(() => false)]);
+        clearTimeout(timer);
+        if (!go) break;
+      }
+      const now = { look: look(given, options), at: performance.now() };
+      if (tty) process.stdout.write('\x1b[H\x1b[2J');
+      else if (i > 0 && !options.json) process.stdout.write('\n');
+      const kind = now.look.row.kind ?? '';
+      print(now.look, prev && { seconds: (now.at - prev.at) / 1000, rates: ratesOf(kind, now.look.figures, prev.look.figures, (now.at - prev.at) / 1000) }, options);
+      prev = now;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (keys) {
+      process.stdin.off('data', onKey);
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+    }
+  }
+}
+
+function look(given: string, options: InspectOptions): Look {
   const name = given.startsWith('/') ? given : `/${given}`;
   const row: ObjectRow | undefined = listObjects().objects.find((o) => o.type === 'posix' && o.name === name);
   if (!row) throw new CliError('ENOENT', `'${name}': no such object in /dev/shm`);
@@ -108,15 +186,27 @@ export function inspect(given: string, options: InspectOptions): void {
   }
   const figures = isShmkit ? details(row.kind as string, name) : null;
   const d = wantDump ? dump(name, row.size, options) : null;
+  return { row, header, figures, d };
+}
+
+function print(
+  { row, header, figures, d }: Look,
+  moved: { seconds: number; rates: Record<string, { delta: number; perSecond: number }> } | null,
+  options: InspectOptions,
+): void {
   if (options.json) {
     const { bytes: _bytes, ...dumpJson } = d ?? { bytes: null };
     void _bytes;
-    printJson('inspect', {
+    const doc = {
       object: row,
       header: header && { kind: header.kind, version: header.version, objectBytes: header.objectBytes, creatorPid: header.creatorPid },
       details: figures,
       dump: d ? dumpJson : null,
-    });
+      ...(options.watch ? { seconds: moved?.seconds ?? null, rates: moved?.rates ?? {} } : {}),
+    };
+    // --watch: one document per line (a stream); else one pretty document.
+    if (options.watch) process.stdout.write(`${JSON.stringify({ schema: JSON_SCHEMA_VERSION, command: 'inspect', ...doc })}\n`);
+    else printJson('inspect', doc);
     return;
   }
   const out: string[] = [];
@@ -130,7 +220,9 @@ export function inspect(given: string, options: InspectOptions): void {
   field('users', row.users.length ? formatUsers(row.users) : '-');
   if (header) field('creator', `pid ${header.creatorPid} (from the header: a hint, pids are reused)`);
   for (const [k, v] of Object.entries(figures ?? {})) {
-    field(k, v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const r = moved?.rates[k];
+    const shown = v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v);
+    field(k, r === undefined ? shown : `${shown}  (+${r.delta}, ${r.perSecond.toFixed(1)}/s)`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   if (d) {

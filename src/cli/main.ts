@@ -76,6 +76,9 @@ function program(): Command {
     .addOption(new Option('--offset <bytes>', 'dump from this byte (raw segments; any object with --offset/--length)').argParser(byteCount))
     .addOption(new Option('--length <bytes>', `bytes to dump (default 256)`).argParser(byteCount))
     .option('--json', 'print JSON (schema in docs/CLI.md)')
+    .option('-w, --watch', "refresh until q / Ctrl-C, with counters' rates (--json: one document per line)")
+    .addOption(new Option('--interval <seconds>', 'seconds between refreshes with --watch').argParser(seconds).default(1))
+    .addOption(new Option('--iterations <n>', 'with --watch, stop after this many looks').argParser(count))
     .action((name: string, o) => inspect(name, o));
   p.command('doctor')
     .description('check /dev/shm, System V limits, the IPC namespace, kernel features, Node.js and the addon')
