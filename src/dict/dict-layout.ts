@@ -9,7 +9,10 @@
  *  |       | SHARDS,  | ENTRIES,   | 128 B)   |               | of the chain| (0 means "none")         |
  *  |       | CREATED  | LRU_HEAD,  |          |               |             |                          |
  *  |       |          | LRU_TAIL,  |          |               |             |                          |
- *  |       |          | CLOCK      |          |               |             |                          |
+ *  |       |          | CLOCK,     |          |               |             |                          |
+ *  |       |          | SETS, DELS,|          |               |             |                          |
+ *  |       |          | EVICTIONS, |          |               |             |                          |
+ *  |       |          | EXPIRATIONS|          |               |             |                          |
  *  +-------+----------+------------+----------+---------------+-------------+--------------------------+
  *
  * Memory is one pool of 64-byte blocks, and every entry (or list element) is
@@ -88,6 +91,16 @@ export const ENTRIES = FREE_HEAD + 2;
 export const LRU_HEAD = FREE_HEAD + 3;
 export const LRU_TAIL = FREE_HEAD + 4;
 export const CLOCK = FREE_HEAD + 5;
+// Writers' counters (Int32 indexes; u32, wrapping at 2^32): bumped with plain
+// stores under the write lock, on the state line writers already write.
+/** Values stored by set, add, replace and compareAndSet (the calls that stored). */
+export const SETS = FREE_HEAD + 6; // byte 152
+/** Live entries removed by delete(). */
+export const DELETES = FREE_HEAD + 7; // byte 156
+/** Entries evicted to make room. */
+export const EVICTIONS = FREE_HEAD + 8; // byte 160
+/** Expired entries reclaimed (flushExpired, or a write or delete that found its key expired). */
+export const EXPIRATIONS = FREE_HEAD + 9; // byte 164
 
 export const LOCK_OFFSET = 192;
 export const SEQS_OFFSET = LOCK_OFFSET + MUTEX_LENGTH;

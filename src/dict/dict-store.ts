@@ -472,6 +472,13 @@ export class DictStore {
     if ((this.seq(shard) & 1) !== 0) this.endShard(shard);
   }
 
+  // ---- counters ---------------------------------------------------------------------
+
+  /** Holding the write lock: adds `n` to writers' counter `word` (SETS, ..., u32 wrapping). */
+  count(word: number, n = 1): void {
+    this.cells[word] = ((this.cells[word] as number) + n) | 0;
+  }
+
   // ---- LRU ------------------------------------------------------------------------
 
   /** Stamp for a write (even) after advancing CLOCK. */

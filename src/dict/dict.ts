@@ -13,7 +13,7 @@ import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   BLOCKS, HEADER_CELLS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
-  ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
+  DELETES, ENTRIES, ENTRY_PAYLOAD, EVICTIONS, EXPIRATIONS, SETS, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   SEQS_OFFSET, SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
 import { DictStore, F64_PER_BLOCK, TORN, TornRead, WORD_COPY_MIN } from './dict-store.js';
@@ -382,6 +382,7 @@ export class Dict extends SharedObject {
     this.#begin('set', key, this.#wait);
     try {
       this.#put(this.#ttl, this.#evict, PUT_SET);
+      this.#store.count(SETS);
       return { evicted: this.#evicted };
     } catch (err) {
       throw this.#internal(err, key);
@@ -395,7 +396,7 @@ export class Dict extends SharedObject {
     this.#prepare(key, value, options);
     this.#begin('add', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, PUT_ADD);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_ADD));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -408,7 +409,7 @@ export class Dict extends SharedObject {
     this.#prepare(key, value, options);
     this.#begin('replace', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, PUT_REPLACE);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_REPLACE));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -434,7 +435,7 @@ export class Dict extends SharedObject {
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       const live = e !== 0 && !this.#expired(e);
       if (expBytes === null ? live : !live || !this.#valueEquals(e, expType, expBytes)) return false;
-      return this.#put(this.#ttl, this.#evict, PUT_SET);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_SET));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -452,6 +453,7 @@ export class Dict extends SharedObject {
       if (e === 0) return false;
       const live = !this.#expired(e);
       this.#remove(e, store.prev, this.#hash);
+      store.count(live ? DELETES : EXPIRATIONS);
       return live;
     } catch (err) {
       throw this.#internal(err, key);
@@ -580,6 +582,7 @@ export class Dict extends SharedObject {
           const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
           if (expires !== 0 && expires <= now) {
             this.#remove(e, prev, b);
+            store.count(EXPIRATIONS);
             n++;
           } else {
             prev = e;
@@ -976,6 +979,12 @@ export class Dict extends SharedObject {
     return tmp.equals(bytes);
   }
 
+  // A conditional store's answer, counted in SETS when it stored.
+  #stored(done: boolean): boolean {
+    if (done) this.#store.count(SETS);
+    return done;
+  }
+
   // Room for `need` blocks: evicts LRU entries (never `protect`) unless told not to.
   #makeRoom(need: number, evict: boolean, protect: number): void {
     const store = this.#store;
@@ -985,6 +994,7 @@ export class Dict extends SharedObject {
       if (v === 0) throw new ShmkitError('ENOSPC', `ENOSPC: ${this.#what}: no room for ${need} blocks even after evicting everything else`);
       const hash = store.field(v, E_HASH);
       this.#unlinkFromBucket(v, hash);
+      store.count(EVICTIONS);
       this.#evicted++;
     }
   }
@@ -1063,6 +1073,7 @@ export class Dict extends SharedObject {
     store.link(bucket, e !== 0 ? prev : 0, n); // the store that makes it visible
     if (e !== 0) {
       store.freeEntry(e);
+      if (!live) store.count(EXPIRATIONS); // an expired entry replaced: reclaimed now
     } else {
       store.cells[ENTRIES] = (store.cells[ENTRIES] as number) + 1;
     }
