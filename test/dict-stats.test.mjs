@@ -288,3 +288,17 @@ test('gauges: entries, capacity, freeSpace and the write lock holder', async () 
     void name;
   });
 });
+
+test('a layout version 2 Dict (before the read counters) is refused with ERR_SHMKIT_BAD_LAYOUT', async () => {
+  await withDict('dstats-v2', 65536, async (d, name) => {
+    const version = new Uint16Array(d.buffer, d.byteOffset + 4, 1); // common header: VERSION u16 at 4
+    assert.equal(version[0], 3);
+    version[0] = 2;
+    try {
+      assert.throws(() => Dict.open(name), (err) => err.code === 'ERR_SHMKIT_BAD_LAYOUT' && /layout version 2; this shmkit reads version 3/.test(err.message));
+    } finally {
+      version[0] = 3;
+    }
+    Dict.open(name).close();
+  });
+});
