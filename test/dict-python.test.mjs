@@ -10,7 +10,7 @@
 //    blocks) and incrs counters for ~3 s while Python reads them round and
 //    round: never a torn or foreign value, never a missing key, values
 //    change; afterwards Python's reads equal Node's.
-// 3. Python refuses what is not a Dict v2, with a clear error.
+// 3. Python refuses what is not a Dict v3, with a clear error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
