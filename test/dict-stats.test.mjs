@@ -11,15 +11,19 @@
 // 5. More handles than slots: 65 handles in this process, the last counts
 //    into OVERFLOW; then a child counting with every slot owned by a live
 //    pid: totals exact; closing frees every slot.
-// 6. A handle that never reads claims no slot; one dropped without close()
+// 6. Worker threads reading at once, each through its own handle (so its
+//    own slot: plain stores from two threads into one slot would lose
+//    counts): exact totals.
+// 7. A handle that never reads claims no slot; one dropped without close()
 //    gives its slot back when collected; check() reports and repair()
 //    clears an OWNER that is not a pid, keeping its counts; the gauges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { Dict, Mutex } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
-import { STEP_MS, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { STEP_MS, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, reportOf, startNode, startProcess } from './fixtures/proc.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/dict-stats-peer.mjs', import.meta.url));
@@ -300,5 +304,58 @@ test('a layout version 2 Dict (before the read counters) is refused with ERR_SHM
       version[0] = 3;
     }
     Dict.open(name).close();
+  });
+});
+
+const READER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { Dict } = require('shmkit');
+const d = Dict.open(workerData.name);
+d.get('k0'); // claims its slot
+const go = new Int32Array(workerData.go);
+parentPort.postMessage('ready');
+Atomics.wait(go, 0, 0, 10000); // every thread starts at once
+for (let i = 1; i < workerData.n; i++) {
+  if (d.get('k' + (i % 10)) !== i % 10) throw new Error('bad read');
+  if (i % 5 === 0 && d.get('missing') !== undefined) throw new Error('found a missing key');
+}
+d.close();
+parentPort.postMessage('done');
+`;
+
+test('worker threads and the main thread reading at once, a handle each: exact totals, every slot given back', async () => {
+  await withDict('dstats-threads', 65536, async (d, name) => {
+    for (let i = 0; i < 10; i++) d.set(`k${i}`, i);
+    const n = 200000;
+    const go = new Int32Array(new SharedArrayBuffer(4));
+    const workers = [1, 2, 3].map(() => new Worker(READER, { eval: true, workerData: { name, n, go: go.buffer } }));
+    const said = (w, what) => new Promise((resolve, reject) => {
+      const onMessage = (m) => {
+        if (m === what) {
+          w.off('message', onMessage);
+          resolve();
+        }
+      };
+      w.on('message', onMessage);
+      w.once('error', reject);
+    });
+    const ready = workers.map((w) => said(w, 'ready'));
+    const done = workers.map((w) => said(w, 'done'));
+    try {
+      const own = Dict.open(name);
+      own.get('k0');
+      await withTimeout(Promise.all(ready), 30_000, 'the reading workers to start');
+      Atomics.store(go, 0, 1);
+      Atomics.notify(go, 0);
+      for (let i = 1; i < n; i++) if (own.get(`k${i % 10}`) !== i % 10) assert.fail(`read ${i}`);
+      own.close();
+      await withTimeout(Promise.all(done), 60_000, 'the reading workers');
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+    const s = d.stats();
+    assert.equal(s.hits, 4 * n);
+    assert.equal(s.misses, 3 * (n / 5 - 1)); // i % 5 === 0 for i in 1 .. n - 1
+    assert.deepEqual(owners(d).filter((o) => o !== 0), [], 'every handle closed: every slot free');
   });
 });
