@@ -30,7 +30,7 @@ export { Topic, Subscriber, LaggedError } from './channel/topic.js';
 export type { TopicOptions, TopicHandleOptions, TopicCreateOptions, PublishOptions, LagPolicy, SubscribeOptions } from './channel/topic.js';
 export type { JsonValue, MessageOf, SendableOf, Encoding, ChannelHandleOptions, BytesEncoding, JsonEncoding, V8Encoding } from './channel/codec.js';
 export { Dict } from './dict/dict.js';
-export type { DictValue, DictOptions, DictHandleOptions, DictWriteOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';
+export type { DictValue, DictOptions, DictHandleOptions, DictWriteOptions, DictSetOptions, DictIncrOptions, DictStats } from './dict/dict.js';
 export { SharedArray } from './array/shared-array.js';
 export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf, SharedArrayOptions, SharedArrayOpenOptions } from './array/shared-array.js';
 export type { SharedObject } from './object/shared-object.js';

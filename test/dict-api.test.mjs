@@ -261,7 +261,7 @@ test('a corrupt chain met by a write or a read: ERR_SHMKIT_CORRUPT naming the Di
     // Point every bucket at an out-of-range block, as a stray write would.
     const cells = new Int32Array(buf, 0, 64);
     const buckets = cells[17];
-    const bucketsOffset = 320 + 64 * 64;
+    const bucketsOffset = 320 + 64 * 64 + 65 * 64; // docs/LAYOUT.md: after the SEQs and the read counters
     new Int32Array(buf, bucketsOffset, buckets).fill(0x7fff0000);
     const corrupt = (err) => {
       expectCode('ERR_SHMKIT_CORRUPT', ShmkitError)(err);

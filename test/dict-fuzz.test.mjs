@@ -20,7 +20,7 @@ const TRIALS = 100; // of each sort: random and targeted
 const MEMORY = 65536;
 
 test(`a Dict corrupted while two processes use it (${TRIALS} random and ${TRIALS} targeted writes): every call returns or throws a coded error in time; no crash, no hang`, { timeout: 600000 }, async (t) => {
-  // docs/LAYOUT.md, Dict (kind 9, version 2): the geometry of this memory size.
+  // docs/LAYOUT.md, Dict (kind 9, version 3): the geometry of this memory size.
   const probe = uniqueName('dfuzz-probe');
   Dict.create(probe, { memory: MEMORY }).close();
   const seg = Segment.open(probe);
@@ -29,15 +29,18 @@ test(`a Dict corrupted while two processes use it (${TRIALS} random and ${TRIALS
   const BUCKETS = v.getUint32(68, true);
   seg.close();
   unlinkQuietly(probe);
-  const blocksAt = (4416 + 4 * BUCKETS + 63) & ~63;
+  const blocksAt = (8576 + 4 * BUCKETS + 63) & ~63;
   const block = (r) => blocksAt + 64 * (1 + Math.floor(r() * (BLOCKS - 1)));
   const FIELDS = [
     ['BLOCKS', () => 64], ['BUCKETS', () => 68], ['SHARDS', () => 72],
     ['FREE_HEAD', () => 128], ['FREE_COUNT', () => 132], ['ENTRIES', () => 136], ['LRU_HEAD', () => 140], ['LRU_TAIL', () => 144], ['CLOCK', () => 148],
-    ['lock word', () => 192 + 64], ['shard SEQ', (r) => 320 + 64 * Math.floor(r() * 64)], ['bucket', (r) => 4416 + 4 * Math.floor(r() * BUCKETS)],
+    ['lock word', () => 192 + 64], ['shard SEQ', (r) => 320 + 64 * Math.floor(r() * 64)], ['bucket', (r) => 8576 + 4 * Math.floor(r() * BUCKETS)],
     ['MORE', (r) => block(r)], ['NEXT', (r) => block(r) + 8], ['HASH', (r) => block(r) + 12], ['VAL_LEN', (r) => block(r) + 16],
     ['KEY_LEN/TYPE', (r) => block(r) + 20], ['LRU_PREV', (r) => block(r) + 24], ['LRU_NEXT', (r) => block(r) + 28],
     ['EXPIRES', (r) => block(r) + 36], ['list HEAD/TAIL/COUNT', (r) => block(r) + 40 + 4 * Math.floor(r() * 3)],
+    // Counters: writers' on the state line, readers' in the 65 lines at 4416 (OVERFLOW, then the slots).
+    ['SLOTS', () => 76], ['SETS/DELETES/EVICTIONS/EXPIRATIONS', (r) => 152 + 4 * Math.floor(r() * 4)],
+    ['reader slot OWNER', (r) => 4416 + 64 * Math.floor(r() * 65)], ['reader slot HITS/MISSES', (r) => 4416 + 64 * Math.floor(r() * 65) + 4 + 4 * Math.floor(r() * 2)],
   ];
   // After each trial: repair() leaves a sound Dict that takes a write and reads it back.
   const tally = { repaired: 0, unopenable: 0, locked: 0 };

@@ -1,6 +1,6 @@
 // Dict interop with a foreign reader: fixtures/py_dict_reader.py is a Python
 // reader written from docs/LAYOUT.md alone (common header + "Dict (kind 9,
-// version 2)"): FNV-1a, buckets, shard SEQ seqlock, chains checked against
+// version 3)"): FNV-1a, buckets, shard SEQ seqlock, chains checked against
 // BLOCKS, payload across blocks, expiry. It maps the segment read-only.
 //
 // 1. Every value type Node can write, keys of 1 .. 65535 bytes, entries that
@@ -10,7 +10,7 @@
 //    blocks) and incrs counters for ~3 s while Python reads them round and
 //    round: never a torn or foreign value, never a missing key, values
 //    change; afterwards Python's reads equal Node's.
-// 3. Python refuses what is not a Dict v2, with a clear error.
+// 3. Python refuses what is not a Dict v3, with a clear error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -207,6 +207,10 @@ test('Python reads what Node wrote: every value type, keys of 1 .. 65535 bytes s
       const py = await startReader(name);
       const info = await py.request({ op: 'info' });
       assert.equal(info.buckets, buckets);
+      // The counters, summed from docs/LAYOUT.md alone, agree with stats().
+      const st = d.stats();
+      for (const c of ['entries', 'sets', 'deletes', 'evictions', 'expirations', 'hits', 'misses']) assert.equal(info[c], st[c], `python's ${c}`);
+      assert.ok(info.hits >= cases.length, 'a hit per node get at least');
       for (const key of coll) assert.equal((await py.request({ op: 'hash', key })).hash, fnv1a(key), `hash of ${key}`);
       const keys = [...cases.map(([k]) => k), ...missing];
       const { results } = await py.request({ op: 'getmany', keys });
@@ -354,7 +358,7 @@ async function refused(name) {
   return JSON.parse(r.stdout.trim());
 }
 
-test('Python refuses what is not a Dict v2 with a clear error: a Queue, raw segments, a scribbled version or geometry, a missing name', { skip: pythonSkip }, async () => {
+test('Python refuses what is not a Dict v3 with a clear error: a Queue, raw segments, a scribbled version or geometry, a missing name', { skip: pythonSkip }, async () => {
   const qName = named('dpy-q');
   const rawName = named('dpy-raw');
   const zeroName = named('dpy-zero');
@@ -381,11 +385,17 @@ test('Python refuses what is not a Dict v2 with a clear error: a Queue, raw segm
       try {
         const view = new DataView(seg.buffer, seg.byteOffset, 128);
         // A later layout version.
-        view.setUint16(4, 3, true);
+        view.setUint16(4, 4, true);
         e = await refused(name);
         assert.equal(e.code, 'BAD_VERSION');
-        assert.match(e.error, /version 3/);
-        view.setUint16(4, 2, true);
+        assert.match(e.error, /version 4/);
+        view.setUint16(4, 3, true);
+        // SLOTS other than 64.
+        view.setUint32(76, 32, true);
+        e = await refused(name);
+        assert.equal(e.code, 'BAD_LAYOUT');
+        assert.match(e.error, /SLOTS 32/);
+        view.setUint32(76, 64, true);
         // BLOCKS that disagree with the object size.
         const blocks = view.getUint32(64, true);
         view.setUint32(64, blocks - 1, true);

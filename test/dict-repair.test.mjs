@@ -15,18 +15,18 @@ const uniqueName = trackedNames();
 const HOLDER = fileURLToPath(new URL('./fixtures/dict-lock-holder.mjs', import.meta.url));
 const MEMORY = 65536;
 
-// docs/LAYOUT.md, Dict (kind 9, version 2).
+// docs/LAYOUT.md, Dict (kind 9, version 3).
 const T_LIST = 6;
 const raw = (seg) => {
   const v = new DataView(seg.buffer);
   const buckets = v.getUint32(68, true);
-  const blocksAt = (4416 + 4 * buckets + 63) & ~63;
+  const blocksAt = (8576 + 4 * buckets + 63) & ~63;
   const at = (block, byte) => blocksAt + 64 * block + byte;
   /** Entry indexes of every entry the bucket chains hold, with their bucket. */
   const entries = () => {
     const out = [];
     for (let b = 0; b < buckets; b++) {
-      for (let e = v.getUint32(4416 + 4 * b, true), n = 0; e !== 0 && n < 1000; e = v.getUint32(at(e, 8), true), n++) out.push({ e, b });
+      for (let e = v.getUint32(8576 + 4 * b, true), n = 0; e !== 0 && n < 1000; e = v.getUint32(at(e, 8), true), n++) out.push({ e, b });
     }
     return out;
   };

@@ -1239,6 +1239,7 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       freeSpace: () => h.freeSpace(),
       check: () => h.check(),
       repair: () => h.repair(),
+      stats: () => h.stats(),
     };
     // Every public method and getter of the prototype is in the table (a new one must be added).
     const own = Object.getOwnPropertyNames(Dict.prototype).filter((p) => p !== 'constructor' && p !== 'close');

@@ -14,6 +14,7 @@ import {
   T_NUMBER, T_STRING, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
 import { type DictStore } from './dict-store.js';
+import { checkSlots, repairSlots } from './dict-stats.js';
 
 
 // Whether entry e's header makes sense for bucket b (returns the problem, or '').
@@ -123,6 +124,7 @@ export function checkDict(store: DictStore): string[] {
   if (prev !== store.cells[LRU_TAIL]) problems.push(`LRU_TAIL is ${store.cells[LRU_TAIL]}, the list ends at ${prev}`);
   if (inLru.size !== live.length || live.some((e) => !inLru.has(e))) problems.push(`LRU list holds ${inLru.size} entries, the buckets ${live.length}`);
   for (let s = 0; s < SHARD_COUNT; s++) if ((store.seqs[s * (SEQ_STRIDE / 4)] as number) & 1) problems.push(`shard ${s}: SEQ is odd (a write never finished)`);
+  for (const p of checkSlots(store.stats)) problems.push(p);
   return problems;
 }
 
@@ -185,6 +187,7 @@ export function rebuildDict(store: DictStore): string[] {
   store.cells[FREE_COUNT] = free;
   store.cells[ENTRIES] = live.length;
   for (let s = 0; s < SHARD_COUNT; s++) store.endShard(s);
+  for (const d of repairSlots(store.stats)) done.push(d);
   done.push(`free list (${free} blocks), LRU list and ENTRIES (${live.length}) derived again from the bucket chains`);
   return done;
 }

@@ -1,16 +1,19 @@
 /**
  * Dict: a key-value store in shared memory with a fixed memory budget.
  *
- *  0       64         128          192        320             4416          4416+4·BUCKETS (64-aligned)
- *  +-------+----------+------------+----------+---------------+-------------+--------------------------+
- *  |header | geometry | state      | write    | shard SEQs    | buckets     | blocks                   |
- *  |kind 9 | BLOCKS,  | FREE_HEAD, | lock     | (one 64-byte  | u32 each:   | 64 bytes each;           |
- *  |v 2    | BUCKETS, | FREE_COUNT,| (Mutex,  | line each)    | first entry | block 0 unused           |
- *  |       | SHARDS,  | ENTRIES,   | 128 B)   |               | of the chain| (0 means "none")         |
- *  |       | CREATED  | LRU_HEAD,  |          |               |             |                          |
- *  |       |          | LRU_TAIL,  |          |               |             |                          |
- *  |       |          | CLOCK      |          |               |             |                          |
- *  +-------+----------+------------+----------+---------------+-------------+--------------------------+
+ *  0       64         128          192        320           4416           8576          8576+4·BUCKETS (64-aligned)
+ *  +-------+----------+------------+----------+-------------+--------------+-------------+------------------------+
+ *  |header | geometry | state      | write    | shard SEQs  | read counters| buckets     | blocks                 |
+ *  |kind 9 | BLOCKS,  | FREE_HEAD, | lock     | (one 64-byte| line 0:      | u32 each:   | 64 bytes each;         |
+ *  |v 3    | BUCKETS, | FREE_COUNT,| (Mutex,  | line each)  | OVERFLOW;    | first entry | block 0 unused         |
+ *  |       | SHARDS,  | ENTRIES,   | 128 B)   |             | lines 1..64: | of the chain| (0 means "none")       |
+ *  |       | SLOTS,   | LRU_HEAD,  |          |             | one reader   |             |                        |
+ *  |       | CREATED  | LRU_TAIL,  |          |             | slot each    |             |                        |
+ *  |       |          | CLOCK,     |          |             | (OWNER pid,  |             |                        |
+ *  |       |          | SETS, DELS,|          |             | HITS, MISSES)|             |                        |
+ *  |       |          | EVICTIONS, |          |             |              |             |                        |
+ *  |       |          | EXPIRATIONS|          |             |              |             |                        |
+ *  +-------+----------+------------+----------+-------------+--------------+-------------+------------------------+
  *
  * Memory is one pool of 64-byte blocks, and every entry (or list element) is
  * a chain of them. Any free block serves any entry, so the store never
@@ -60,12 +63,22 @@
  *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK").
  *   Eviction takes LRU_TAIL unless its stamp is newer than its neighbour's
  *   (or equal and odd): it was read since, and moves to the head instead.
+ * - Counters. Writers count SETS, DELETES, EVICTIONS, EXPIRATIONS on the
+ *   state line with plain increments under the lock (u32, wrapping).
+ *   Readers count HITS and MISSES without any shared write: a handle
+ *   claims a reader slot (a 64-byte line) by CAS of its pid into OWNER
+ *   (0, a dead pid, or a value that is no pid may be taken) and then bumps
+ *   the slot's words with plain stores: it is their only writer. A slot's
+ *   counts are never reset: they belong to the Dict, whoever owns the slot,
+ *   so the sum over OVERFLOW and every slot never goes back. close() gives
+ *   the slot back (OWNER = 0). With every slot owned by a live process, a
+ *   handle counts into OVERFLOW with atomic adds.
  */
 import { HEADER_LENGTH, Kind } from '../layout/header.js';
 import { MUTEX_LENGTH } from '../sync/mutex-layout.js';
 
 export const DICT_KIND = Kind.Dict;
-export const DICT_VERSION = 2;
+export const DICT_VERSION = 3;
 
 export const BLOCK_SIZE = 64;
 export const SHARD_COUNT = 64;
@@ -80,6 +93,8 @@ export const MAX_MEMORY = 2 ** 31;
 export const BLOCKS = HEADER_LENGTH / 4;
 export const BUCKETS = BLOCKS + 1;
 export const SHARDS = BLOCKS + 2;
+/** Geometry: reader slots (READER_SLOTS; byte 76). */
+export const SLOTS = BLOCKS + 3;
 export const CREATED_F64 = (HEADER_LENGTH + 16) / 8; // Float64 index (byte 80): creation time (ms since the epoch)
 // State (Int32 indexes).
 export const FREE_HEAD = 128 / 4;
@@ -88,11 +103,47 @@ export const ENTRIES = FREE_HEAD + 2;
 export const LRU_HEAD = FREE_HEAD + 3;
 export const LRU_TAIL = FREE_HEAD + 4;
 export const CLOCK = FREE_HEAD + 5;
+// Writers' counters (Int32 indexes; u32, wrapping at 2^32): bumped with plain
+// stores under the write lock, on the state line writers already write.
+/** Values stored by set, add, replace and compareAndSet (the calls that stored). */
+export const SETS = FREE_HEAD + 6; // byte 152
+/** Live entries removed by delete(). */
+export const DELETES = FREE_HEAD + 7; // byte 156
+/** Entries evicted to make room. */
+export const EVICTIONS = FREE_HEAD + 8; // byte 160
+/** Expired entries reclaimed (flushExpired, or a write or delete that found its key expired). */
+export const EXPIRATIONS = FREE_HEAD + 9; // byte 164
 
 export const LOCK_OFFSET = 192;
 export const SEQS_OFFSET = LOCK_OFFSET + MUTEX_LENGTH;
 /** Int32s of the fixed fields before the shard sequence words (header, geometry, free list, lock): one view covers them. */
 export const HEADER_CELLS = SEQS_OFFSET / 4;
+
+// Read counters: STAT_LINES lines of STAT_LINE bytes after the shard SEQs.
+// Line 0 is OVERFLOW (counted with atomic adds by handles that found no free
+// slot; its OWNER word stays 0); line 1 + i is reader slot i.
+export const STATS_OFFSET = SEQS_OFFSET + SHARD_COUNT * SEQ_STRIDE; // 4416
+export const STAT_LINE = 64;
+export const READER_SLOTS = 64;
+export const STAT_LINES = 1 + READER_SLOTS;
+export const STATS_LENGTH = STAT_LINES * STAT_LINE; // 4160
+export const OVERFLOW_LINE = 0;
+/** Int32s per stats line. */
+export const STAT_LINE_INTS = STAT_LINE / 4;
+// Fields of a stats line (Int32 index within the line).
+/** The owning process's pid (0: free). */
+export const S_OWNER = 0;
+/** get()/getStale() calls that returned a value (u32, wrapping). */
+export const S_HITS = 1;
+/** get()/getStale() calls that returned undefined (u32, wrapping). */
+export const S_MISSES = 2;
+/** Largest pid Linux hands out (pid_max is at most 2^22): an OWNER above it, or below 0, is no pid. */
+export const PID_MAX = 2 ** 22;
+
+/** Byte offset (from the object) of stats line `line` (0: OVERFLOW, 1 + i: reader slot i). */
+export function statLineOffset(line: number): number {
+  return STATS_OFFSET + line * STAT_LINE;
+}
 
 // Entry fields (Int32 index within a block, from the block's first Int32).
 export const E_MORE = 0;
@@ -144,7 +195,7 @@ export interface DictGeometry {
 }
 
 export function dictGeometry(blocks: number, buckets: number): DictGeometry {
-  const bucketsOffset = SEQS_OFFSET + SHARD_COUNT * SEQ_STRIDE;
+  const bucketsOffset = STATS_OFFSET + STATS_LENGTH;
   const blocksOffset = Math.ceil((bucketsOffset + buckets * 4) / BLOCK_SIZE) * BLOCK_SIZE;
   return { blocks, buckets, bucketsOffset, blocksOffset, byteLength: blocksOffset + blocks * BLOCK_SIZE };
 }

@@ -7,7 +7,8 @@
 import { ShmkitError } from '../errors.js';
 import {
   BLOCK_SIZE, HEADER_CELLS, CLOCK, E_HASH, E_KEY_TYPE, E_LRU_NEXT, E_LRU_PREV, E_MORE, E_NEXT, E_STAMP, E_TYPE_BYTE, E_VAL_LEN, ENTRIES,
-  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LIST_HEAD, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, T_BYTES, T_LIST,
+  ENTRY_PAYLOAD, FREE_COUNT, FREE_HEAD, L_NEXT, LIST_HEAD, LRU_HEAD, LRU_TAIL, MORE_PAYLOAD, SEQS_OFFSET, SEQ_STRIDE, SHARD_COUNT, STATS_LENGTH, STATS_OFFSET,
+  T_BYTES, T_LIST,
   T_STRING,
   dictGeometry, entryBlocks, type DictGeometry,
 } from './dict-layout.js';
@@ -53,6 +54,7 @@ export class DictStore {
   readonly geometry: DictGeometry;
   readonly cells: Int32Array; // header, geometry, state
   readonly seqs: Int32Array; // SEQ of shard s at s * SEQ_STRIDE / 4
+  readonly stats: Int32Array; // the read counters: line l's field f at l * STAT_LINE_INTS + f
   readonly buckets: Int32Array;
   readonly words: Int32Array; // all blocks; block b's Int32 field f at b * 16 + f
   readonly f64: Float64Array;
@@ -70,6 +72,7 @@ export class DictStore {
     const g = this.geometry;
     this.cells = new Int32Array(buffer, byteOffset, HEADER_CELLS);
     this.seqs = new Int32Array(buffer, byteOffset + SEQS_OFFSET, (SHARD_COUNT * SEQ_STRIDE) / 4);
+    this.stats = new Int32Array(buffer, byteOffset + STATS_OFFSET, STATS_LENGTH / 4);
     this.buckets = new Int32Array(buffer, byteOffset + g.bucketsOffset, buckets);
     this.words = new Int32Array(buffer, byteOffset + g.blocksOffset, blocks * INTS_PER_BLOCK);
     this.f64 = new Float64Array(buffer, byteOffset + g.blocksOffset, blocks * (BLOCK_SIZE / 8));
@@ -80,8 +83,9 @@ export class DictStore {
     this.bucketMask = buckets - 1;
   }
 
-  /** Formats a new dict: every block but 0 on the free list. */
+  /** Formats a new dict: every block but 0 on the free list, read counters zero. */
   format(): void {
+    this.stats.fill(0);
     const w = this.words;
     for (let b = 1; b < this.blockCount; b++) w[b * INTS_PER_BLOCK + E_MORE] = b + 1 < this.blockCount ? b + 1 : 0;
     this.cells[FREE_HEAD] = this.blockCount > 1 ? 1 : 0;
@@ -470,6 +474,13 @@ export class DictStore {
    */
   settleShard(shard: number): void {
     if ((this.seq(shard) & 1) !== 0) this.endShard(shard);
+  }
+
+  // ---- counters ---------------------------------------------------------------------
+
+  /** Holding the write lock: adds `n` to writers' counter `word` (SETS, ..., u32 wrapping). */
+  count(word: number, n = 1): void {
+    this.cells[word] = ((this.cells[word] as number) + n) | 0;
   }
 
   // ---- LRU ------------------------------------------------------------------------

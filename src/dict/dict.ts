@@ -13,11 +13,12 @@ import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
   BLOCKS, HEADER_CELLS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
-  ENTRIES, ENTRY_PAYLOAD, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
-  SEQS_OFFSET, SHARDS, SHARD_COUNT, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
+  DELETES, ENTRIES, ENTRY_PAYLOAD, EVICTIONS, EXPIRATIONS, SETS, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
+  FREE_COUNT, OVERFLOW_LINE, READER_SLOTS, SEQS_OFFSET, SHARDS, SHARD_COUNT, SLOTS, STAT_LINE_INTS, S_HITS, S_MISSES, statLineOffset, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
 import { DictStore, F64_PER_BLOCK, TORN, TornRead, WORD_COPY_MIN } from './dict-store.js';
 import { checkDict, rebuildDict, rebuildOrRefuse } from './dict-check.js';
+import { claimSlot, releaseSlot, sumReads } from './dict-stats.js';
 import type { RepairReport } from '../object/repair-report.js';
 
 /** What a Dict stores. */
@@ -57,6 +58,36 @@ export interface DictSetOptions extends DictWriteOptions {
   ttl?: number;
   /** When full, evict least-recently-used entries (default), or fail with ENOSPC (false). */
   evict?: boolean;
+}
+
+/**
+ * A snapshot of a Dict's counters and gauges (`dict.stats()`). Counters are
+ * totals since the Dict was created, over every process, as u32 that wrap
+ * at 2^32 (a rate is a difference modulo 2^32).
+ */
+export interface DictStats {
+  /** get() and getStale() calls that returned (`hits + misses`). */
+  gets: number;
+  /** get() and getStale() calls that returned a value (getStale: stale ones too). */
+  hits: number;
+  /** get() and getStale() calls that returned undefined (missing or, for get(), expired). */
+  misses: number;
+  /** Values stored by set, add, replace and compareAndSet (the calls that stored). */
+  sets: number;
+  /** Live entries removed by delete(). */
+  deletes: number;
+  /** Entries evicted to make room. */
+  evictions: number;
+  /** Expired entries reclaimed: by flushExpired(), or by a write or delete() that found its key expired. */
+  expirations: number;
+  /** Entries stored (expired ones not yet reclaimed included): `dict.size`. */
+  entries: number;
+  /** Bytes of entry memory: `dict.capacity`. */
+  capacity: number;
+  /** Bytes of entry memory free: `dict.freeSpace()`. */
+  freeSpace: number;
+  /** The pid of the process holding the write lock, or null when it is free. */
+  lockHolder: number | null;
 }
 
 /** Options of incr. */
@@ -109,6 +140,7 @@ const SPEC: ObjectSpec<DictOptions & DictHandleOptions> = {
     cells[BLOCKS] = g.blocks;
     cells[BUCKETS] = g.buckets;
     cells[SHARDS] = SHARD_COUNT;
+    cells[SLOTS] = READER_SLOTS;
     new Float64Array(buffer, byteOffset, 16)[CREATED_F64] = Date.now();
     Mutex.init(buffer, byteOffset + LOCK_OFFSET).close();
     new DictStore(buffer, byteOffset, g.blocks, g.buckets).format();
@@ -148,6 +180,14 @@ function checkTtl(ttl: unknown, name = 'options.ttl'): number {
 function wrongType(dict: string, key: string, what: string): ShmkitError {
   return new ShmkitError('ERR_SHMKIT_WRONG_TYPE', `${dict}: the value of '${key}' is not ${what}`);
 }
+
+/**
+ * Gives back the reader slot of a handle dropped without close() (the
+ * held value keeps only the counters' view, never the handle).
+ */
+const SLOT_REAPER = new FinalizationRegistry<{ stats: Int32Array; line: number; pid: number }>((held) => {
+  releaseSlot(held.stats, held.line, held.pid);
+});
 
 /** Reads retried this often without seeing a stable shard take the write lock instead. */
 const READ_RETRIES = 1000;
@@ -202,6 +242,12 @@ export class Dict extends SharedObject {
   #evicted = 0;
   #ttl = 0;
   #evict = true;
+  // This handle's read counters: a view of its reader slot's line (claimed at
+  // the first counted read; null before), counted into with plain stores, or
+  // of OVERFLOW (#countsShared: atomic adds) when every slot was taken.
+  #counts: Int32Array | null = null;
+  #countsShared = false;
+  #countLine = -1;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, timeout: number) {
     super(buffer, byteOffset, segment, 'Dict');
@@ -214,7 +260,7 @@ export class Dict extends SharedObject {
     const blocks = cells[BLOCKS] as number;
     const buckets = cells[BUCKETS] as number;
     const g = dictGeometry(blocks, buckets);
-    if (blocks < 2 || buckets < SHARD_COUNT || (buckets & (buckets - 1)) !== 0 || cells[SHARDS] !== SHARD_COUNT ||
+    if (blocks < 2 || buckets < SHARD_COUNT || (buckets & (buckets - 1)) !== 0 || cells[SHARDS] !== SHARD_COUNT || cells[SLOTS] !== READER_SLOTS ||
       g.byteLength > buffer.byteLength - byteOffset || g.byteLength !== objectBytesAt(buffer, byteOffset)) {
       throw new ShmkitError('ERR_SHMKIT_BAD_LAYOUT', `${what}: bad geometry (${blocks} blocks, ${buckets} buckets)`);
     }
@@ -306,13 +352,17 @@ export class Dict extends SharedObject {
   /** The value of `key`, or undefined if it is missing or expired. */
   get(key: string): DictValue | undefined {
     this.#key(key);
-    return this.#readLoop(OP_GET, key) as DictValue | undefined;
+    const value = this.#readLoop(OP_GET, key) as DictValue | undefined;
+    this.#countRead(value === undefined ? S_MISSES : S_HITS);
+    return value;
   }
 
   /** The value even if expired (until its memory is reclaimed), with `stale: true` then. */
   getStale(key: string): { value: DictValue; stale: boolean } | undefined {
     this.#key(key);
-    return this.#readLoop(OP_STALE, key) as { value: DictValue; stale: boolean } | undefined;
+    const found = this.#readLoop(OP_STALE, key) as { value: DictValue; stale: boolean } | undefined;
+    this.#countRead(found === undefined ? S_MISSES : S_HITS);
+    return found;
   }
 
   /** Milliseconds `key` has left; 0 if it never expires; undefined if missing or expired. */
@@ -382,6 +432,7 @@ export class Dict extends SharedObject {
     this.#begin('set', key, this.#wait);
     try {
       this.#put(this.#ttl, this.#evict, PUT_SET);
+      this.#store.count(SETS);
       return { evicted: this.#evicted };
     } catch (err) {
       throw this.#internal(err, key);
@@ -395,7 +446,7 @@ export class Dict extends SharedObject {
     this.#prepare(key, value, options);
     this.#begin('add', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, PUT_ADD);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_ADD));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -408,7 +459,7 @@ export class Dict extends SharedObject {
     this.#prepare(key, value, options);
     this.#begin('replace', key, this.#wait);
     try {
-      return this.#put(this.#ttl, this.#evict, PUT_REPLACE);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_REPLACE));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -434,7 +485,7 @@ export class Dict extends SharedObject {
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
       const live = e !== 0 && !this.#expired(e);
       if (expBytes === null ? live : !live || !this.#valueEquals(e, expType, expBytes)) return false;
-      return this.#put(this.#ttl, this.#evict, PUT_SET);
+      return this.#stored(this.#put(this.#ttl, this.#evict, PUT_SET));
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
@@ -452,6 +503,7 @@ export class Dict extends SharedObject {
       if (e === 0) return false;
       const live = !this.#expired(e);
       this.#remove(e, store.prev, this.#hash);
+      store.count(live ? DELETES : EXPIRATIONS);
       return live;
     } catch (err) {
       throw this.#internal(err, key);
@@ -580,6 +632,7 @@ export class Dict extends SharedObject {
           const expires = store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
           if (expires !== 0 && expires <= now) {
             this.#remove(e, prev, b);
+            store.count(EXPIRATIONS);
             n++;
           } else {
             prev = e;
@@ -655,13 +708,65 @@ export class Dict extends SharedObject {
     }
   }
 
+  /**
+   * The Dict's counters (every process's reads and writes since it was
+   * created) and gauges, sampled without a lock: a fresh object each call.
+   */
+  stats(): DictStats {
+    this.#checkOpen();
+    const store = this.#store;
+    const cells = store.cells;
+    const reads = { hits: 0, misses: 0 };
+    sumReads(store.stats, reads);
+    const holder = this.#lock.holder;
+    return {
+      gets: (reads.hits + reads.misses) >>> 0,
+      hits: reads.hits,
+      misses: reads.misses,
+      sets: Atomics.load(cells, SETS) >>> 0,
+      deletes: Atomics.load(cells, DELETES) >>> 0,
+      evictions: Atomics.load(cells, EVICTIONS) >>> 0,
+      expirations: Atomics.load(cells, EXPIRATIONS) >>> 0,
+      entries: Atomics.load(cells, ENTRIES),
+      capacity: this.#capacity,
+      freeSpace: Atomics.load(cells, FREE_COUNT) * BLOCK_SIZE,
+      lockHolder: holder === null ? null : holder.pid,
+    };
+  }
+
   override close(): void {
     if (this.closed) return;
+    if (this.#counts !== null && !this.#countsShared) {
+      SLOT_REAPER.unregister(this);
+      releaseSlot(this.#store.stats, this.#countLine, process.pid);
+    }
+    this.#counts = null;
     this.#lock.close();
     super.close();
   }
 
   // ---- internals ----------------------------------------------------------------------
+
+  // Counts a get()/getStale() in this handle's slot (`field`: S_HITS or S_MISSES):
+  // no allocation, no atomic, one line only this handle writes.
+  #countRead(field: number): void {
+    const c = this.#counts ?? this.#claimCounts();
+    if (this.#countsShared) Atomics.add(c, field, 1);
+    else c[field] = ((c[field] as number) + 1) | 0;
+  }
+
+  // The first counted read: claims a reader slot (or falls back to OVERFLOW) and makes its view, once.
+  #claimCounts(): Int32Array {
+    const store = this.#store;
+    const pid = process.pid;
+    const line = claimSlot(store.stats, pid);
+    this.#countLine = line;
+    this.#countsShared = line === OVERFLOW_LINE;
+    const c = new Int32Array(this.buffer, this.byteOffset + statLineOffset(line), STAT_LINE_INTS);
+    this.#counts = c;
+    if (line !== OVERFLOW_LINE) SLOT_REAPER.register(this, { stats: store.stats, line, pid }, this);
+    return c;
+  }
 
   #checkOpen(): void {
     if (this.closed) throw this.closedError();
@@ -976,6 +1081,12 @@ export class Dict extends SharedObject {
     return tmp.equals(bytes);
   }
 
+  // A conditional store's answer, counted in SETS when it stored.
+  #stored(done: boolean): boolean {
+    if (done) this.#store.count(SETS);
+    return done;
+  }
+
   // Room for `need` blocks: evicts LRU entries (never `protect`) unless told not to.
   #makeRoom(need: number, evict: boolean, protect: number): void {
     const store = this.#store;
@@ -985,6 +1096,7 @@ export class Dict extends SharedObject {
       if (v === 0) throw new ShmkitError('ENOSPC', `ENOSPC: ${this.#what}: no room for ${need} blocks even after evicting everything else`);
       const hash = store.field(v, E_HASH);
       this.#unlinkFromBucket(v, hash);
+      store.count(EVICTIONS);
       this.#evicted++;
     }
   }
@@ -1063,6 +1175,7 @@ export class Dict extends SharedObject {
     store.link(bucket, e !== 0 ? prev : 0, n); // the store that makes it visible
     if (e !== 0) {
       store.freeEntry(e);
+      if (!live) store.count(EXPIRATIONS); // an expired entry replaced: reclaimed now
     } else {
       store.cells[ENTRIES] = (store.cells[ENTRIES] as number) + 1;
     }
