@@ -27,7 +27,7 @@ export { RwLock } from './sync/rwlock.js';
 export { Queue } from './channel/queue.js';
 export type { QueueOptions, QueueHandleOptions, QueueCreateOptions, QueueMessage, QueueStats, QueueTryResult } from './channel/queue.js';
 export { Topic, Subscriber, LaggedError } from './channel/topic.js';
-export type { TopicOptions, TopicHandleOptions, TopicCreateOptions, PublishOptions, LagPolicy, SubscribeOptions } from './channel/topic.js';
+export type { TopicOptions, TopicHandleOptions, TopicCreateOptions, TopicStats, PublishOptions, LagPolicy, SubscribeOptions } from './channel/topic.js';
 export type { JsonValue, MessageOf, SendableOf, Encoding, ChannelHandleOptions, BytesEncoding, JsonEncoding, V8Encoding } from './channel/codec.js';
 export { Dict } from './dict/dict.js';
 export type { DictValue, DictOptions, DictHandleOptions, DictWriteOptions, DictSetOptions, DictIncrOptions } from './dict/dict.js';

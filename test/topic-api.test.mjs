@@ -47,6 +47,10 @@ const TOPIC_CALLS = {
   capacity: (t) => t.capacity,
   maxMessage: (t) => t.maxMessage,
   published: (t) => t.published,
+  stats: (t) => t.stats(),
+  faults: (t) => t.faults,
+  check: (t) => t.check(),
+  repair: (t) => t.repair(),
   publish: (t) => t.publish('x'),
   subscribe: (t) => t.subscribe(),
 };

@@ -8,7 +8,7 @@ import { Mutex, lockContended } from '../sync/mutex.js';
 import { wake } from '../sync/wait.js';
 import { type Encoding } from './codec.js';
 import {
-  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
+  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, LAPS, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
   PUBLISHER_LOCK_OFFSET, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL, topicLength, topicMaxMessage, topicRecordSize,
 } from './topic-layout.js';
 import { objectBytesAt } from '../layout/header.js';
@@ -165,7 +165,8 @@ export class TopicRing {
     const words = this.words;
     const capacity = this.capacity;
     const size = topicRecordSize(length);
-    let tail = Atomics.load(cells, TAIL);
+    const tail0 = Atomics.load(cells, TAIL);
+    let tail = tail0;
     const off = tail & this.mask;
     const filler = off + size > capacity ? capacity - off : 0;
     // Make room: drop the oldest records (announce first, overwrite after).
@@ -204,7 +205,11 @@ export class TopicRing {
     // A publisher that dies between these two stores costs one sequence number, never a message.
     Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
     // release: the record is complete before subscribers (which acquire TAIL) read it
-    Atomics.store(cells, TAIL, (tail + size) | 0);
+    const end = (tail + size) | 0;
+    Atomics.store(cells, TAIL, end);
+    // A lap completed (at most one per record: a record is under a quarter
+    // of the ring). Under the lock, on TAIL's line: a plain increment.
+    if (((tail0 ^ end) & ~this.mask) !== 0) cells[LAPS] = ((cells[LAPS] as number) + 1) | 0;
   }
 
   // Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record.
