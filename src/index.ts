@@ -15,7 +15,7 @@ export { Kind, readHeader, HEADER_LENGTH } from './layout/header.js';
 export type { HeaderInfo, KindName } from './layout/header.js';
 export { Notifier } from './sync/notifier.js';
 export { Mutex } from './sync/mutex.js';
-export type { LockResult } from './sync/mutex.js';
+export type { LockResult, MutexStats } from './sync/mutex.js';
 export type { WaitOptions, SpinOptions } from './sync/options.js';
 export type { NamedCreateOptions, NamedOpenOptions } from './object/named.js';
 export { Semaphore } from './sync/semaphore.js';

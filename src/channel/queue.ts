@@ -109,6 +109,13 @@ export interface QueueStats {
    * happens, not an exact count. Wraps at 2^32.
    */
   orphans: number;
+  /**
+   * Producer / consumer slots taken over after their holder died: each a
+   * dead process's claims cleaned up (the sum of the slot Mutexes'
+   * `ownerDied` counters). Wraps at 2^32.
+   */
+  producersDied: number;
+  consumersDied: number;
   /** True once `end()` was called by anyone. */
   ended: boolean;
   /** Producer / consumer slots held right now (handles at work in this event-loop turn). */
@@ -389,9 +396,15 @@ export class Queue<T = Buffer> extends SharedObject {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
     let consumerSlots = 0;
+    let producersDied = 0;
+    let consumersDied = 0;
     for (let s = 0; s < SLOT_COUNT; s++) {
-      if ((this.#ring.producerSlots[s] as Mutex).locked) producerSlots++;
-      if ((this.#ring.consumerSlots[s] as Mutex).locked) consumerSlots++;
+      const producer = (this.#ring.producerSlots[s] as Mutex).stats();
+      const consumer = (this.#ring.consumerSlots[s] as Mutex).stats();
+      if (producer.holder !== null) producerSlots++;
+      if (consumer.holder !== null) consumerSlots++;
+      producersDied += producer.ownerDied;
+      consumersDied += consumer.ownerDied;
     }
     return {
       capacity: this.#capacity,
@@ -403,6 +416,8 @@ export class Queue<T = Buffer> extends SharedObject {
       fullWaits: Atomics.load(this.#cells, FULL_WAITS) >>> 0,
       emptyWaits: Atomics.load(this.#cells, EMPTY_WAITS) >>> 0,
       orphans: Atomics.load(this.#cells, ORPHANS) >>> 0,
+      producersDied: producersDied >>> 0,
+      consumersDied: consumersDied >>> 0,
       ended: this.ended,
       producerSlots,
       consumerSlots,
