@@ -254,3 +254,46 @@ test('stats() of every kind: a fresh plain object each call; ERR_SHMKIT_CLOSED o
     assert.throws(() => h.stats(), expectCode('ERR_SHMKIT_CLOSED'), `${what}.stats() on a closed handle`);
   }
 });
+
+test('the counters sit where docs/LAYOUT.md says (byte offsets a C peer uses)', async () => {
+  const word = (sab, offset) => new Int32Array(sab, offset, 1)[0] >>> 0;
+  const at = (Kind, options) => {
+    const sab = new SharedArrayBuffer(Kind.byteLength(options));
+    return [sab, Kind.init(sab, 0, options)];
+  };
+  const [ms, m] = at(Mutex);
+  for (let i = 0; i < 3; i++) {
+    m.lockSync();
+    m.unlock();
+  }
+  assert.deepEqual([word(ms, 84), word(ms, 88), word(ms, 92)], [3, 0, 0], 'Mutex ACQUISITIONS, CONTENDED, OWNER_DIED_COUNT');
+  const [rs, r] = at(RwLock);
+  r.readSync();
+  r.unlock();
+  r.writeSync();
+  r.unlock();
+  r.writeSync();
+  r.unlock();
+  assert.deepEqual([word(rs, 80), word(rs, 84), word(rs, 88)], [1, 2, 0], 'RwLock READS, WRITES, CONTENDED');
+  const [ss, s] = at(Semaphore, { initial: 2 });
+  s.acquireSync();
+  s.release(5);
+  assert.deepEqual([word(ss, 76), word(ss, 80), word(ss, 84)], [1, 0, 5], 'Semaphore ACQUISITIONS, CONTENDED, RELEASED');
+  const [cs, c] = at(Condition);
+  c.notify();
+  c.notifyAll();
+  assert.deepEqual([word(cs, 64), word(cs, 72), word(cs, 76)], [2, 0, 1], 'Condition SEQ, PARKED_WAITS, BROADCASTS');
+  const [ns, n] = at(Notifier, undefined);
+  await assert.rejects(Notifier.attach(ns, 0, { spin: 0 }).wait(0, { timeout: 20 }), { code: 'ETIMEDOUT' });
+  assert.deepEqual([word(ns, 64), word(ns, 72)], [0, 1], 'Notifier SEQ, PARKED_WAITS');
+  const [bs, b] = at(Barrier, { parties: 2 });
+  await assert.rejects(Barrier.attach(bs, 0, { spin: 0 }).wait({ timeout: 20 }), { code: 'ETIMEDOUT' });
+  assert.equal(word(bs, 80), 1, 'Barrier PARKED_WAITS');
+  const [qs, q] = at(Queue, { capacity: 4096 });
+  await assert.rejects(Queue.attach(qs, 0, { spin: 0 }).receive({ timeout: 20 }), { code: 'ETIMEDOUT' });
+  assert.deepEqual([word(qs, 400), word(qs, 404)], [0, 1], 'Queue FULL_WAITS, EMPTY_WAITS');
+  const [ts, t] = at(Topic, { capacity: 1024 });
+  for (let i = 0; i < 19; i++) t.publish(Buffer.alloc(40)); // the 19th starts the second lap
+  assert.deepEqual([word(ts, 132), word(ts, 136)], [19, 1], 'Topic NEXT_SEQ, LAPS');
+  for (const h of [m, r, s, c, n, b, q, t]) h.close();
+});
