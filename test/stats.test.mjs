@@ -138,7 +138,9 @@ test('Mutex: a holder SIGKILLed: the next lock reports ownerDied and the counter
 
 test('Topic: published, dropped, laps and what is kept after another process published several rings\' worth', async () => {
   await withNamed(Topic, 'topic-laps', (n) => Topic.create(n, { capacity: 1024 }), async (t, name) => {
-    assert.deepEqual(t.stats(), { capacity: 1024, maxMessage: 240, published: 0, dropped: 0, keptMessages: 0, keptBytes: 0, laps: 0, waiting: 0 });
+    assert.deepEqual(t.stats(), {
+      capacity: 1024, maxMessage: 240, published: 0, dropped: 0, keptMessages: 0, keptBytes: 0, laps: 0, waiting: 0, lockContended: 0, publishersDied: 0,
+    });
     // 40-byte messages: 56-byte records, 18 to a lap (1008 bytes, then a 16-byte filler).
     const N = 100;
     await reportOf(peer('topic-publish', name, N, 40), 'publisher');
@@ -153,6 +155,22 @@ test('Topic: published, dropped, laps and what is kept after another process pub
     while (sub.tryReceive() !== undefined) read++;
     sub.close();
     assert.equal(read, s.keptMessages);
+  });
+});
+
+test('Topic: a publisher killed holding the lock: publishersDied is 1 after the next publish', async () => {
+  await withNamed(Topic, 'topic-died', (n) => Topic.create(n, { capacity: 1024 }), async (t, name) => {
+    const holder = peer('topic-hold-lock', name);
+    try {
+      await holder.line(/held/);
+      holder.child.kill('SIGKILL');
+      await killedOk(holder, 'lock holder');
+      t.publish('after', { timeout: STEP_MS }); // finds OWNER_DIED: recovers the lock, and the ring
+      const s = t.stats();
+      assert.deepEqual([s.publishersDied, s.lockContended, s.published], [1, 0, 1]);
+    } finally {
+      await reap(holder);
+    }
   });
 });
 

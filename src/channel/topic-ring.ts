@@ -4,7 +4,7 @@
 // lets it out (both keep it in a `#` field), so nothing here is reachable
 // from the public API; in particular not the publisher lock.
 import { ShmkitError, outOfRange, ownError } from '../errors.js';
-import { Mutex, lockContended } from '../sync/mutex.js';
+import { Mutex, lockContended, type MutexStats } from '../sync/mutex.js';
 import { wake } from '../sync/wait.js';
 import { type Encoding } from './codec.js';
 import {
@@ -126,6 +126,11 @@ export class TopicRing {
   /** A walk from `from` went further than the ring allows without reaching `field` (at `to`): the cursors are corrupt. */
   corruptCursor(field: string, from: number, to: number): ShmkitError {
     return this.error('ERR_SHMKIT_CORRUPT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring; repair() drops the damaged records`);
+  }
+
+  /** The publisher lock's counters (for Topic.stats()). */
+  lockStats(): MutexStats {
+    return this.#lock.stats();
   }
 
   /** Runs `fn` holding the publisher lock (check and repair: nothing moves meanwhile). */

@@ -135,6 +135,14 @@ export interface TopicStats {
   laps: number;
   /** Subscribers parked in receive()/receiveSync() right now, in every process. */
   waiting: number;
+  /**
+   * Takers of the publisher lock (publishers, and subscribe(), check() and
+   * repair(), which read under it) that had to wait for another first: the
+   * lock's `contended` counter. Wraps at 2^32.
+   */
+  lockContended: number;
+  /** Publishers that died holding the publisher lock (recovered by the next taker). */
+  publishersDied: number;
 }
 
 /**
@@ -248,6 +256,7 @@ export class Topic<T = Buffer> extends SharedObject {
     const nextSeq = Atomics.load(cells, NEXT_SEQ);
     const tail = Atomics.load(cells, TAIL);
     const keptBytes = (tail - oldestPos) >>> 0;
+    const lock = ring.lockStats();
     return {
       capacity: ring.capacity,
       maxMessage: ring.maxMessage,
@@ -257,6 +266,8 @@ export class Topic<T = Buffer> extends SharedObject {
       keptBytes: keptBytes > ring.capacity ? ring.capacity : keptBytes,
       laps: Atomics.load(cells, LAPS) >>> 0,
       waiting: Atomics.load(cells, DATA_WAITERS) >>> 0,
+      lockContended: lock.contended,
+      publishersDied: lock.ownerDied,
     };
   }
 
