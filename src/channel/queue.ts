@@ -391,7 +391,10 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#lastTry;
   }
 
-  /** A snapshot of the counters and of how many claim slots are held. */
+  /**
+   * A snapshot of the counters every process keeps in the queue's memory
+   * (QueueStats) and of how many claim slots are held; a fresh object.
+   */
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
