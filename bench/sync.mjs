@@ -4,6 +4,7 @@
 //   node bench/sync.mjs            full run: 20 000 timed round trips per test (~35 s here)
 //   node bench/sync.mjs --quick    3 000 round trips per test (~15 s here)
 //   options: --n N  --warmup W (default 2000)  --only 1,2a,2b,3a,3b,idle,4  --deadline-ms MS
+//            --json-out FILE (every test's raw result as JSON: bench/ab-channel.mjs --bench sync)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed.
 //
 // What runs (each test is its own process group; this process only orchestrates):
@@ -583,6 +584,7 @@ async function orchestrate() {
       out.push('', `p50 relative to the socket: 2a sync parked ${f('2a', '4')} (pinned ${f('2a-p', '4-p')}), ` +
         `3b async parked ${f('3b', '4')} (pinned ${f('3b-p', '4-p')}).`, '');
     }
+    if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R)); // every test's raw result (bench/ab-channel.mjs)
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
     process.stdout.write(out.join('\n') + '\n');

@@ -711,6 +711,7 @@ test('every method of a closed Mutex is ERR_SHMKIT_CLOSED; close is idempotent a
     assert.throws(() => m.unlock(), closed);
     assert.throws(() => m.locked, closed);
     assert.throws(() => m.holder, closed);
+    assert.throws(() => m.stats(), closed);
     assert.throws(() => m.withLockSync(() => 1), closed);
     await assert.rejects(m.lock(), closed);
     await assert.rejects(m.withLock(() => 1), closed);

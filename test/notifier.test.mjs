@@ -458,6 +458,7 @@ test('every method of a closed Notifier is ERR_SHMKIT_CLOSED; close is idempoten
     const closed = expectCode('ERR_SHMKIT_CLOSED');
     assert.throws(() => n.notify(), closed);
     assert.throws(() => n.value, closed);
+    assert.throws(() => n.stats(), closed);
     assert.throws(() => n.waitSync(0, { timeout: 0 }), closed);
     await assert.rejects(n.wait(0, { timeout: 0 }), closed);
     assert.equal(n.name, name);

@@ -149,7 +149,8 @@ test('stats() of layout version 3: no producerPid / consumerPid (there is no rol
   try {
     // Exactly these keys (deepEqual compares them): producerPid and consumerPid are gone.
     assert.deepEqual(q.stats(), {
-      capacity: 1024, maxMessage: 512, length: 0, bytesUsed: 0, sent: 0, received: 0, ended: false, producerSlots: 0, consumerSlots: 0,
+      capacity: 1024, maxMessage: 512, length: 0, bytesUsed: 0, sent: 0, received: 0, fullWaits: 0, emptyWaits: 0, orphans: 0,
+      producersDied: 0, consumersDied: 0, ended: false, producerSlots: 0, consumerSlots: 0,
     });
     assert.ok(q.trySend('x'.repeat(65))); // 65 bytes: two cells
     assert.ok(q.trySend('')); // an empty message still takes one cell

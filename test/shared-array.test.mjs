@@ -487,7 +487,7 @@ test('close(): array throws ERR_SHMKIT_CLOSED, old views read zeros without cras
     assert.equal(other.array[3], 0, 'a write through a closed view reached the object');
     sa.close(); // again: nothing
     // Every getter of a closed handle throws (closed and name excepted).
-    const members = { array: () => sa.array, length: () => sa.length, type: () => sa.type };
+    const members = { array: () => sa.array, length: () => sa.length, type: () => sa.type, stats: () => sa.stats() };
     const own = Object.getOwnPropertyNames(SharedArray.prototype).filter((p) => p !== 'constructor');
     assert.deepEqual(own.filter((p) => !(p in members)), [], 'getters or methods missing from the closed-handle table');
     for (const [what, get] of Object.entries(members)) {

@@ -124,6 +124,20 @@ function checkLength(typeCode: number, length: unknown): number {
   return length;
 }
 
+/**
+ * What `stats()` reports about a SharedArray: its geometry. The data has no
+ * protocol, so there are no counters (every kind has a `stats()`, so a tool
+ * can ask any object the same question).
+ */
+export interface SharedArrayStats {
+  /** The element type (`'Float64Array'`). */
+  type: SharedArrayType;
+  /** Number of elements. */
+  length: number;
+  /** Bytes of the elements: length × bytes per element. */
+  byteLength: number;
+}
+
 /** Geometry of a SharedArray: what `create`, `openOrCreate`, `byteLength` and `init` take. */
 export interface SharedArrayOptions<C extends SharedTypedArrayConstructor = SharedTypedArrayConstructor> {
   /** The element type: one of the eleven built-in TypedArray constructors (`Float64Array`, ...). */
@@ -311,6 +325,12 @@ export class SharedArray<T extends SharedTypedArray = SharedTypedArray> extends 
   get length(): number {
     if (this.closed) throw this.closedError();
     return this.#length;
+  }
+
+  /** Type, length and data bytes (SharedArrayStats); a fresh object on every call. */
+  stats(): SharedArrayStats {
+    if (this.closed) throw this.closedError();
+    return { type: this.#type, length: this.#length, byteLength: this.#array.byteLength };
   }
 
   /** The element type: the constructor's name (`'Float64Array'`). */

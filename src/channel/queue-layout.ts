@@ -10,7 +10,8 @@
  *  |kind 7 | FLAGS    |         |       | ORPHANS,| (RCVD)   | DATA_WAIT., | slot claims| 16 Mutexes    | 16 Mutexes    | STAMP, LEN | CAPACITY    |
  *  |v 3    | MAX_MSG  |         |       | HEAD    |          | SPACE_SEQ,  | (AT, CELLS)| (128 B each)  | (128 B each)  | per cell   | bytes       |
  *  |       | SLOTS    |         |       |         |          | SPACE_WAIT. | x 16       |               |               | (8 B each) |             |
- *  |       | CELL     |         |       |         |          |             |            |               |               |            |             |
+ *  |       | CELL     |         |       |         |          | FULL_WAITS, |            |               |               |            |             |
+ *  |       |          |         |       |         |          | EMPTY_WAITS |            |               |               |            |             |
  *  +-------+----------+---------+-------+---------+----------+-------------+------------+---------------+---------------+------------+-------------+
  *
  * Positions count bytes since creation, wrapping at 2^32; cell i of the
@@ -76,6 +77,9 @@
  *   its skips are freed; then unlocks it. A consumer looks for an orphan
  *   (CAS ORPHAN -> TAKEN) now and then (every 64th take, and whenever
  *   nothing is at CLAIM) if ORPHANS moved since its last search found none.
+ * Statistics (u32, wrapping): SENT, RECEIVED above; FULL_WAITS (sends that
+ *   parked for room) and EMPTY_WAITS (receives that parked for a message),
+ *   each an atomic add once per call, by the waiter as it parks.
  * A message is at most MAX_MSG = CAPACITY / 2 bytes, so it always fits
  * once the ring is empty, wherever the cursors stand.
  */
@@ -108,6 +112,11 @@ export const DATA_SEQ_OFFSET = 384;
 export const DATA_WAITERS_OFFSET = 388;
 export const SPACE_SEQ_OFFSET = 392;
 export const SPACE_WAITERS_OFFSET = 396;
+// Statistics bumped only by a wait that parks, beside the waiters count it
+// has just added to (a line nobody writes on the fast path). Zero in queues
+// made before they existed (the bytes were unused), so no version change.
+export const FULL_WAITS_OFFSET = 400;
+export const EMPTY_WAITS_OFFSET = 404;
 /** Producer slot s's claim words: AT (position of its latest claim) at 448 + 8 s, CELLS at 452 + 8 s. */
 export const SLOT_CLAIMS_OFFSET = 448;
 export const PRODUCER_SLOTS_OFFSET = 640;
@@ -146,6 +155,8 @@ export const DATA_SEQ = DATA_SEQ_OFFSET / 4;
 export const DATA_WAITERS = DATA_WAITERS_OFFSET / 4;
 export const SPACE_SEQ = SPACE_SEQ_OFFSET / 4;
 export const SPACE_WAITERS = SPACE_WAITERS_OFFSET / 4;
+export const FULL_WAITS = FULL_WAITS_OFFSET / 4;
+export const EMPTY_WAITS = EMPTY_WAITS_OFFSET / 4;
 export const SLOT_CLAIMS = SLOT_CLAIMS_OFFSET / 4;
 
 /** Bytes of the cell meta array (8 per cell), rounded up to whole cache lines. */

@@ -38,8 +38,8 @@ import { QueueCheck } from './queue-check.js';
 import type { RepairReport } from '../object/repair-report.js';
 import {
   CAPACITY, CAPACITY_OFFSET, CELL, CELL_INDEX, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, MAX_CAPACITY,
-  MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
-  SPACE_WAITERS, cellsFor, dataOffset, maxMessage, metaEntry, queueLength,
+  MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, ORPHANS, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
+  SPACE_WAITERS, EMPTY_WAITS, FULL_WAITS, cellsFor, dataOffset, maxMessage, metaEntry, queueLength,
 } from './queue-layout.js';
 
 /** Geometry of a Queue. */
@@ -77,14 +77,46 @@ export type QueueCreateOptions = QueueOptions & NamedCreateOptions & QueueHandle
  */
 export type QueueTryResult = 'ok' | 'full' | 'empty' | 'busy';
 
-/** Counters of a Queue (a snapshot). */
+/**
+ * Counters of a Queue (a snapshot), read from its shared memory: every
+ * process's traffic, not only this handle's. The counters are u32 and wrap
+ * at 2^32: take rates from differences modulo 2^32 (`(b - a) >>> 0`). A
+ * queue made by an earlier shmkit build shows 0 for the counters it did not
+ * keep (fullWaits, emptyWaits).
+ */
 export interface QueueStats {
+  /** Data bytes of the ring. */
   capacity: number;
+  /** Largest message (encoded bytes): capacity / 2. */
   maxMessage: number;
+  /** Messages waiting: sent − received (never below 0). */
   length: number;
+  /** Bytes of the ring claimed and not yet taken (whole 64-byte cells). */
   bytesUsed: number;
+  /** Messages published, by every producer (wraps at 2^32). */
   sent: number;
+  /** Messages taken, by every consumer (wraps at 2^32). */
   received: number;
+  /** Send calls that had to park for room (counted once per call, as it parks; a wait that the spin ends is not counted). Wraps at 2^32. */
+  fullWaits: number;
+  /** Receive calls that had to park for a message (counted once per call, as it parks). Wraps at 2^32. */
+  emptyWaits: number;
+  /**
+   * Bumps of the ORPHANS word: messages handed back behind CLAIM for
+   * another consumer (a dead consumer's, or one a live handle gave back:
+   * a peek left at close(), a message too long for tryReceiveInto()), and
+   * a waiter's prompt for one nobody announced. A hint of how often that
+   * happens, not an exact count. Wraps at 2^32.
+   */
+  orphans: number;
+  /**
+   * Producer / consumer slots taken over after their holder died: each a
+   * dead process's claims cleaned up (the sum of the slot Mutexes'
+   * `ownerDied` counters). Wraps at 2^32.
+   */
+  producersDied: number;
+  consumersDied: number;
+  /** True once `end()` was called by anyone. */
   ended: boolean;
   /** Producer / consumer slots held right now (handles at work in this event-loop turn). */
   producerSlots: number;
@@ -164,8 +196,12 @@ export class Queue<T = Buffer> extends SharedObject {
   readonly #producer: QueueProducer;
   /** The consumer side: slot, takes and freeing (queue-consumer.ts). */
   readonly #consumer: QueueConsumer;
+  // The words waits park on: the first park of a call counts itself
+  // (EMPTY_WAITS / FULL_WAITS), the call's later parks use the quiet twin.
   readonly #dataWord: WaitWord;
+  readonly #dataWordQuiet: WaitWord;
   readonly #spaceWord: WaitWord;
+  readonly #spaceWordQuiet: WaitWord;
   readonly #dataSpin: SpinBudget;
   readonly #spaceSpin: SpinBudget;
   // tryReserve()/commit() and tryPeek()/release() in progress (NONE: none).
@@ -214,8 +250,10 @@ export class Queue<T = Buffer> extends SharedObject {
     this.#ring = new QueueRing(buffer, byteOffset, capacity, this.#cells, this.subject, segment?.name ?? undefined);
     this.#producer = new QueueProducer(this.#ring, data, this.#host);
     this.#consumer = new QueueConsumer(this.#ring, data, bytes, this.#host, opts.encoding, segment?.name ?? null);
-    this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS };
-    this.#spaceWord = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS };
+    this.#dataWord = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS, parks: EMPTY_WAITS };
+    this.#dataWordQuiet = { cells: this.#cells, word: DATA_SEQ, waiters: DATA_WAITERS, parks: undefined };
+    this.#spaceWord = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS, parks: FULL_WAITS };
+    this.#spaceWordQuiet = { cells: this.#cells, word: SPACE_SEQ, waiters: SPACE_WAITERS, parks: undefined };
     const spin = parseSpin(opts);
     this.#dataSpin = new SpinBudget(spin);
     this.#spaceSpin = new SpinBudget(spin);
@@ -353,14 +391,23 @@ export class Queue<T = Buffer> extends SharedObject {
     return this.#lastTry;
   }
 
-  /** A snapshot of the counters and of how many claim slots are held. */
+  /**
+   * A snapshot of the counters every process keeps in the queue's memory
+   * (QueueStats) and of how many claim slots are held; a fresh object.
+   */
   stats(): QueueStats {
     if (this.closed) throw this.closedError();
     let producerSlots = 0;
     let consumerSlots = 0;
+    let producersDied = 0;
+    let consumersDied = 0;
     for (let s = 0; s < SLOT_COUNT; s++) {
-      if ((this.#ring.producerSlots[s] as Mutex).locked) producerSlots++;
-      if ((this.#ring.consumerSlots[s] as Mutex).locked) consumerSlots++;
+      const producer = (this.#ring.producerSlots[s] as Mutex).stats();
+      const consumer = (this.#ring.consumerSlots[s] as Mutex).stats();
+      if (producer.holder !== null) producerSlots++;
+      if (consumer.holder !== null) consumerSlots++;
+      producersDied += producer.ownerDied;
+      consumersDied += consumer.ownerDied;
     }
     return {
       capacity: this.#capacity,
@@ -369,6 +416,11 @@ export class Queue<T = Buffer> extends SharedObject {
       bytesUsed: this.bytesUsed,
       sent: this.#sent() >>> 0,
       received: this.#received() >>> 0,
+      fullWaits: Atomics.load(this.#cells, FULL_WAITS) >>> 0,
+      emptyWaits: Atomics.load(this.#cells, EMPTY_WAITS) >>> 0,
+      orphans: Atomics.load(this.#cells, ORPHANS) >>> 0,
+      producersDied: producersDied >>> 0,
+      consumersDied: consumersDied >>> 0,
       ended: this.ended,
       producerSlots,
       consumerSlots,
@@ -450,13 +502,14 @@ export class Queue<T = Buffer> extends SharedObject {
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    let space = this.#spaceWord; // counts the first park (FULL_WAITS)
     for (;;) {
       if (!this.#producerReady()) {
         this.#busyPauseSync(deadline, timeout, 'Queue.sendSync');
         continue;
       }
       if (this.#producer.send(bytes, length)) return;
-      this.#waitSync(cellsFor(length), this.#spaceWord, this.#spaceSpin, deadline, timeout, 'Queue.sendSync');
+      if (this.#waitSync(cellsFor(length), space, this.#spaceWordQuiet, this.#spaceSpin, deadline, timeout, 'Queue.sendSync')) space = this.#spaceWordQuiet;
     }
   }
 
@@ -468,14 +521,18 @@ export class Queue<T = Buffer> extends SharedObject {
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     this.#checkLength(length);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
+    let space = this.#spaceWord; // counts the first park (FULL_WAITS)
     for (;;) {
       if (!this.#producerReady()) {
         await this.#busyPause(deadline, timeout, signal, 'Queue.send');
         continue;
       }
       if (this.#producer.send(bytes, length)) return;
-      const parked = this.#waitAsync(cellsFor(length), this.#spaceWord, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
-      if (parked !== undefined) await parked;
+      const parked = this.#waitAsync(cellsFor(length), space, this.#spaceWordQuiet, this.#spaceSpin, deadline, timeout, signal, 'Queue.send');
+      if (parked !== undefined) {
+        space = this.#spaceWordQuiet;
+        await parked;
+      }
     }
   }
 
@@ -599,6 +656,7 @@ export class Queue<T = Buffer> extends SharedObject {
     const { timeout } = parseWait(options);
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     const consumer = this.#consumer;
+    let data = this.#dataWord; // counts the first park (EMPTY_WAITS)
     for (;;) {
       if (!consumer.ready()) {
         this.#busyPauseSync(deadline, timeout, 'Queue.receiveSync');
@@ -607,7 +665,7 @@ export class Queue<T = Buffer> extends SharedObject {
       const at = consumer.take();
       if (at !== NO_ROOM) return consumer.takeOut(at, consumer.length) as T;
       if (this.#endedAndEmpty()) throw endedError();
-      this.#waitSync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, 'Queue.receiveSync');
+      if (this.#waitSync(WANT_DATA, data, this.#dataWordQuiet, this.#dataSpin, deadline, timeout, 'Queue.receiveSync')) data = this.#dataWordQuiet;
     }
   }
 
@@ -618,6 +676,7 @@ export class Queue<T = Buffer> extends SharedObject {
     signal?.throwIfAborted();
     const deadline = timeout < 0 ? -1 : performance.now() + timeout;
     const consumer = this.#consumer;
+    let data = this.#dataWord; // counts the first park (EMPTY_WAITS)
     for (;;) {
       if (!consumer.ready()) {
         await this.#busyPause(deadline, timeout, signal, 'Queue.receive');
@@ -626,8 +685,11 @@ export class Queue<T = Buffer> extends SharedObject {
       const at = consumer.take();
       if (at !== NO_ROOM) return consumer.takeOut(at, consumer.length) as T;
       if (this.#endedAndEmpty()) throw endedError();
-      const parked = this.#waitAsync(WANT_DATA, this.#dataWord, this.#dataSpin, deadline, timeout, signal, 'Queue.receive');
-      if (parked !== undefined) await parked;
+      const parked = this.#waitAsync(WANT_DATA, data, this.#dataWordQuiet, this.#dataSpin, deadline, timeout, signal, 'Queue.receive');
+      if (parked !== undefined) {
+        data = this.#dataWordQuiet;
+        await parked;
+      }
     }
   }
 
@@ -793,15 +855,18 @@ export class Queue<T = Buffer> extends SharedObject {
 
   // Waits in slices, cleaning up after dead peers between them: a claim
   // left by a process that died while everyone was parked would otherwise
-  // never be noticed.
-  #waitSync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, what: string): void {
+  // never be noticed. `word` may count the first park of the call; later
+  // slices park on `quiet`, the same word uncounted. Returns whether it
+  // parked (the caller's next wait of the same call is then `quiet` too).
+  #waitSync(arg: number, word: WaitWord, quiet: WaitWord, spin: SpinBudget, deadline: number, timeout: number, what: string): boolean {
+    let w = word;
     for (;;) {
       const ms = msLeft(deadline);
       try {
-        waitForSync(this, arg, word, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, what);
-        return;
+        return waitForSync(this, arg, w, spin, ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms, what) || w === quiet;
       } catch (err) {
         if ((err as ShmkitError).code !== 'ETIMEDOUT') throw err;
+        w = quiet; // a slice that timed out had parked
         if (deadline >= 0 && msLeft(deadline) === 0) throw timeoutError(what, timeout);
         this.#ring.repair();
         this.#consumer.lookAgain();
@@ -809,11 +874,13 @@ export class Queue<T = Buffer> extends SharedObject {
     }
   }
 
-  #waitAsync(arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
+  // Undefined: the wait is over (the spin found it). A promise: it parks
+  // (and has counted the park if `word` counts), later slices on `quiet`.
+  #waitAsync(arg: number, word: WaitWord, quiet: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
     const ms = msLeft(deadline);
     const slice = ms < 0 || ms > REPAIR_SLICE_MS ? REPAIR_SLICE_MS : ms;
     const parked = waitForAsync(this, arg, word, spin, slice, signal, what);
-    return parked === undefined ? undefined : this.#sliceAsync(parked, arg, word, spin, deadline, timeout, signal, what);
+    return parked === undefined ? undefined : this.#sliceAsync(parked, arg, quiet, spin, deadline, timeout, signal, what);
   }
 
   async #sliceAsync(parked: Promise<void>, arg: number, word: WaitWord, spin: SpinBudget, deadline: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> {

@@ -6,8 +6,8 @@
  *
  *  0       64         128               256                  384            512          640
  *  +-------+----------+-----------------+--------------------+--------------+------------+----------------+
- *  |header | CAPACITY | TAIL, NEXT_SEQ  | OLDEST_POS,        | DATA_SEQ,    | publisher  | data           |
- *  |kind 8 | MAX_MSG  |                 | OLDEST_SEQ         | DATA_WAITERS | Mutex      | CAPACITY bytes |
+ *  |header | CAPACITY | TAIL, NEXT_SEQ, | OLDEST_POS,        | DATA_SEQ,    | publisher  | data           |
+ *  |kind 8 | MAX_MSG  | LAPS            | OLDEST_SEQ         | DATA_WAITERS | Mutex      | CAPACITY bytes |
  *  +-------+----------+-----------------+--------------------+--------------+------------+----------------+
  *
  * Positions count bytes (wrapping at 2^32); sequence numbers count messages
@@ -21,7 +21,8 @@
  *   Only then overwrite its bytes. A publisher that finds the previous one
  *   died holding the lock recomputes OLDEST_SEQ from the record at OLDEST_POS.
  * - Write the record, then NEXT_SEQ = SEQ + 1, then TAIL past the record
- *   (release). Every record in [OLDEST_POS, TAIL) is complete. A publisher
+ *   (release); if TAIL went past a multiple of CAPACITY (a filler, or a
+ *   record ending at the end), LAPS += 1 (a plain store: under the lock). Every record in [OLDEST_POS, TAIL) is complete. A publisher
  *   that dies mid-way leaves at most a gap in the sequence numbers.
  * - A subscriber reads the record at its position (< TAIL), copies it, then
  *   loads OLDEST_POS: if that has moved past its position, the record may
@@ -38,6 +39,12 @@ export const CAPACITY_OFFSET = HEADER_LENGTH;
 export const MAX_MESSAGE_OFFSET = HEADER_LENGTH + 4;
 export const TAIL_OFFSET = 128;
 export const NEXT_SEQ_OFFSET = 132;
+/**
+ * Laps completed: times TAIL reached a multiple of CAPACITY (u32, wraps),
+ * bumped by the publisher under the lock, on the line it writes TAIL on
+ * anyway. Zero in topics made before it existed (the word was unused).
+ */
+export const LAPS_OFFSET = 136;
 export const OLDEST_POS_OFFSET = 256;
 export const OLDEST_SEQ_OFFSET = 260;
 export const DATA_SEQ_OFFSET = 384;
@@ -55,6 +62,7 @@ export const CAPACITY = CAPACITY_OFFSET / 4;
 export const MAX_MESSAGE = MAX_MESSAGE_OFFSET / 4;
 export const TAIL = TAIL_OFFSET / 4;
 export const NEXT_SEQ = NEXT_SEQ_OFFSET / 4;
+export const LAPS = LAPS_OFFSET / 4;
 export const OLDEST_POS = OLDEST_POS_OFFSET / 4;
 export const OLDEST_SEQ = OLDEST_SEQ_OFFSET / 4;
 export const DATA_SEQ = DATA_SEQ_OFFSET / 4;

@@ -4,11 +4,11 @@
 // lets it out (both keep it in a `#` field), so nothing here is reachable
 // from the public API; in particular not the publisher lock.
 import { ShmkitError, outOfRange, ownError } from '../errors.js';
-import { Mutex, lockContended } from '../sync/mutex.js';
+import { Mutex, lockContended, type MutexStats } from '../sync/mutex.js';
 import { wake } from '../sync/wait.js';
 import { type Encoding } from './codec.js';
 import {
-  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
+  CAPACITY, DATA_OFFSET, DATA_SEQ, DATA_WAITERS, FILLER, LAPS, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ,
   PUBLISHER_LOCK_OFFSET, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL, topicLength, topicMaxMessage, topicRecordSize,
 } from './topic-layout.js';
 import { objectBytesAt } from '../layout/header.js';
@@ -128,6 +128,11 @@ export class TopicRing {
     return this.error('ERR_SHMKIT_CORRUPT', `corrupt ${field} ${to >>> 0}: a walk of the records from ${from >>> 0} does not reach it within the ring; repair() drops the damaged records`);
   }
 
+  /** The publisher lock's counters (for Topic.stats()). */
+  lockStats(): MutexStats {
+    return this.#lock.stats();
+  }
+
   /** Runs `fn` holding the publisher lock (check and repair: nothing moves meanwhile). */
   locked<R>(timeout: number, what: string, fn: () => R): R {
     this.#lockPublisher(timeout, what, true);
@@ -165,7 +170,8 @@ export class TopicRing {
     const words = this.words;
     const capacity = this.capacity;
     const size = topicRecordSize(length);
-    let tail = Atomics.load(cells, TAIL);
+    const tail0 = Atomics.load(cells, TAIL);
+    let tail = tail0;
     const off = tail & this.mask;
     const filler = off + size > capacity ? capacity - off : 0;
     // Make room: drop the oldest records (announce first, overwrite after).
@@ -204,7 +210,11 @@ export class TopicRing {
     // A publisher that dies between these two stores costs one sequence number, never a message.
     Atomics.store(cells, NEXT_SEQ, (seq + 1) | 0);
     // release: the record is complete before subscribers (which acquire TAIL) read it
-    Atomics.store(cells, TAIL, (tail + size) | 0);
+    const end = (tail + size) | 0;
+    Atomics.store(cells, TAIL, end);
+    // A lap completed (at most one per record: a record is under a quarter
+    // of the ring). Under the lock, on TAIL's line: a plain increment.
+    if (((tail0 ^ end) & ~this.mask) !== 0) cells[LAPS] = ((cells[LAPS] as number) + 1) | 0;
   }
 
   // Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record.

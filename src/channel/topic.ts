@@ -16,7 +16,10 @@ import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { Mutex } from '../sync/mutex.js';
 import { parseSpin } from '../sync/options.js';
-import { CAPACITY, DATA_OFFSET, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, PUBLISHER_LOCK_OFFSET, TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage } from './topic-layout.js';
+import {
+  CAPACITY, DATA_OFFSET, DATA_WAITERS, LAPS, MAX_CAPACITY, MAX_MESSAGE, MIN_CAPACITY, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ, PUBLISHER_LOCK_OFFSET, TAIL,
+  TOPIC_KIND, TOPIC_VERSION, topicLength, topicMaxMessage,
+} from './topic-layout.js';
 import { TopicRing, validCapacity, type RingOptions } from './topic-ring.js';
 import { checkTopic, repairTopic } from './topic-check.js';
 import type { RepairReport } from '../object/repair-report.js';
@@ -104,6 +107,43 @@ const SPEC: ObjectSpec<TopicCreateOptions> = {
     if (validCapacity(existing) && existing !== requested) throw mismatchError('Topic', name, 'capacity', existing, requested);
   },
 };
+
+/**
+ * Counters of a Topic (a snapshot), read from its shared memory without the
+ * publisher lock: every publisher's traffic. Counters are u32 and wrap at
+ * 2^32: take rates from differences modulo 2^32 (`(b - a) >>> 0`). A topic
+ * made by an earlier shmkit build shows 0 laps until its next lap.
+ */
+export interface TopicStats {
+  /** Data bytes of the ring. */
+  capacity: number;
+  /** Largest message, in bytes: `capacity / 4 − 16`. */
+  maxMessage: number;
+  /** Messages published so far, by every publisher (NEXT_SEQ; wraps at 2^32). */
+  published: number;
+  /**
+   * Messages overwritten by publishers to make room (OLDEST_SEQ: the
+   * sequence number of the oldest message kept; wraps at 2^32). A sequence
+   * number a publisher took and died before using counts here once dropped.
+   */
+  dropped: number;
+  /** Messages in the ring now, for a subscriber from `'earliest'`: published − dropped. */
+  keptMessages: number;
+  /** Bytes of the ring those messages (and fillers) take now (at most capacity). */
+  keptBytes: number;
+  /** Times the ring wrapped: publishing reached its end and went on from its start (wraps at 2^32). */
+  laps: number;
+  /** Subscribers parked in receive()/receiveSync() right now, in every process. */
+  waiting: number;
+  /**
+   * Takers of the publisher lock (publishers, and subscribe(), check() and
+   * repair(), which read under it) that had to wait for another first: the
+   * lock's `contended` counter. Wraps at 2^32.
+   */
+  lockContended: number;
+  /** Publishers that died holding the publisher lock (recovered by the next taker). */
+  publishersDied: number;
+}
 
 /**
  * A broadcast channel in shared memory. `T` is what its subscribers
@@ -199,6 +239,36 @@ export class Topic<T = Buffer> extends SharedObject {
     const ring = this.#ring;
     if (ring.closed) throw ring.closedError();
     return Atomics.load(ring.cells, NEXT_SEQ) >>> 0;
+  }
+
+  /**
+   * A snapshot of the topic's counters (TopicStats), taken without the
+   * publisher lock: each field is read atomically, the oldest cursor before
+   * the newest, so `keptMessages` never goes negative.
+   */
+  stats(): TopicStats {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    const cells = ring.cells;
+    // OLDEST_* first: they never pass NEXT_SEQ/TAIL, which only move on.
+    const oldestSeq = Atomics.load(cells, OLDEST_SEQ);
+    const oldestPos = Atomics.load(cells, OLDEST_POS);
+    const nextSeq = Atomics.load(cells, NEXT_SEQ);
+    const tail = Atomics.load(cells, TAIL);
+    const keptBytes = (tail - oldestPos) >>> 0;
+    const lock = ring.lockStats();
+    return {
+      capacity: ring.capacity,
+      maxMessage: ring.maxMessage,
+      published: nextSeq >>> 0,
+      dropped: oldestSeq >>> 0,
+      keptMessages: (nextSeq - oldestSeq) >>> 0,
+      keptBytes: keptBytes > ring.capacity ? ring.capacity : keptBytes,
+      laps: Atomics.load(cells, LAPS) >>> 0,
+      waiting: Atomics.load(cells, DATA_WAITERS) >>> 0,
+      lockContended: lock.contended,
+      publishersDied: lock.ownerDied,
+    };
   }
 
   /**

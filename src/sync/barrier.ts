@@ -7,7 +7,7 @@ import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
 import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
+import { ARRIVAL, BARRIER_LENGTH, BARRIER_MAX_PARTIES, BARRIER_VERSION, COUNT_MASK, GENERATION, PARKED_WAITS, PARTIES, TAG_SHIFT, WAITERS } from './barrier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -40,6 +40,25 @@ const SPEC: ObjectSpec<BarrierOptions> = {
   },
 };
 
+/**
+ * State and counters of a Barrier (a snapshot), from its shared memory.
+ * Counters are u32 and wrap at 2^32: take rates from differences modulo
+ * 2^32 (`(b - a) >>> 0`). A barrier made by an earlier shmkit build starts
+ * parkedWaits at 0.
+ */
+export interface BarrierStats {
+  /** Parties per generation. */
+  parties: number;
+  /** Parties arrived in the generation under way. */
+  arrived: number;
+  /** Generations completed (wraps at 2^32). */
+  generations: number;
+  /** wait()/waitSync() calls that parked. */
+  parkedWaits: number;
+  /** Threads parked now. */
+  waiting: number;
+}
+
 /** A reusable cross-process barrier. */
 export class Barrier extends SharedObject {
   readonly #cells: Int32Array;
@@ -49,7 +68,7 @@ export class Barrier extends SharedObject {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Barrier');
     this.#cells = new Int32Array(buffer, byteOffset, BARRIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS, subject: this.subject };
+    this.#word = { cells: this.#cells, word: GENERATION, waiters: WAITERS, subject: this.subject, parks: PARKED_WAITS };
     this.#spin = new SpinBudget(parseSpin(options));
     const parties = this.#cells[PARTIES] as number;
     if (parties < 1 || parties > BARRIER_MAX_PARTIES) {
@@ -94,6 +113,23 @@ export class Barrier extends SharedObject {
   /** Removes the name of a Barrier (only a Barrier: another kind is `ERR_SHMKIT_BAD_LAYOUT`; `Segment.unlink` removes anything). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
+  }
+
+  /** A snapshot of the barrier's state and counters (BarrierStats). */
+  stats(): BarrierStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const generation = Atomics.load(cells, GENERATION);
+    const arrival = Atomics.load(cells, ARRIVAL);
+    // Arrivals count for the generation under way only while ARRIVAL's tag is its.
+    const current = (arrival >>> TAG_SHIFT) === (generation & COUNT_MASK);
+    return {
+      parties: cells[PARTIES] as number,
+      arrived: current ? arrival & COUNT_MASK : 0,
+      generations: generation >>> 0,
+      parkedWaits: Atomics.load(cells, PARKED_WAITS) >>> 0,
+      waiting: Atomics.load(cells, WAITERS),
+    };
   }
 
   /** How many parties the barrier waits for. */

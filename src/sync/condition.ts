@@ -8,7 +8,7 @@ import { Kind } from '../layout/header.js';
 import { checkInteger, isInstance } from '../args.js';
 import { type ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { CONDITION_LENGTH, CONDITION_VERSION, SEQ, WAITERS } from './condition-layout.js';
+import { BROADCASTS, CONDITION_LENGTH, CONDITION_VERSION, PARKED_WAITS, SEQ, WAITERS } from './condition-layout.js';
 import { Mutex, type LockResult } from './mutex.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
@@ -24,6 +24,23 @@ const SPEC: ObjectSpec<unknown> = {
   initFields: () => {},
 };
 
+/**
+ * Counters of a Condition (a snapshot), kept in its shared memory by every
+ * process that uses it. Counters are u32 and wrap at 2^32: take rates from
+ * differences modulo 2^32 (`(b - a) >>> 0`). A condition made by an
+ * earlier shmkit build starts parkedWaits and broadcasts at 0.
+ */
+export interface ConditionStats {
+  /** notify() and notifyAll() calls (SEQ; wraps at 2^32). */
+  notifications: number;
+  /** Of those, notifyAll() calls. */
+  broadcasts: number;
+  /** wait()/waitSync() calls that parked (a wait the spin ended is not counted). */
+  parkedWaits: number;
+  /** Threads parked now. */
+  waiting: number;
+}
+
 /** A cross-process condition variable. */
 export class Condition extends SharedObject {
   readonly #cells: Int32Array;
@@ -33,7 +50,7 @@ export class Condition extends SharedObject {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Condition');
     this.#cells = new Int32Array(buffer, byteOffset, CONDITION_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject, parks: PARKED_WAITS };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -119,6 +136,18 @@ export class Condition extends SharedObject {
     return relock;
   }
 
+  /** A snapshot of the counters (ConditionStats). */
+  stats(): ConditionStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    return {
+      notifications: Atomics.load(cells, SEQ) >>> 0,
+      broadcasts: Atomics.load(cells, BROADCASTS) >>> 0,
+      parkedWaits: Atomics.load(cells, PARKED_WAITS) >>> 0,
+      waiting: Atomics.load(cells, WAITERS),
+    };
+  }
+
   /** Wakes at least one waiter (if any), up to `n`. */
   notify(n = 1): void {
     if (this.closed) throw this.closedError();
@@ -133,6 +162,7 @@ export class Condition extends SharedObject {
     if (this.closed) throw this.closedError();
     const cells = this.#cells;
     Atomics.add(cells, SEQ, 1);
+    Atomics.add(cells, BROADCASTS, 1); // beside SEQ, just written
     if (Atomics.load(cells, WAITERS) !== 0) wake(cells, SEQ, 0);
   }
 

@@ -12,7 +12,9 @@ import { native } from '../binding.js';
 import { Kind } from '../layout/header.js';
 import { ShmkitError, invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD } from './mutex-layout.js';
+import {
+  ACQUISITIONS, CONTENDED, MUTEX_LENGTH, MUTEX_ROBUST_NEXT_OFFSET, MUTEX_VERSION, OWNER, OWNER_DIED, OWNER_DIED_COUNT, ROBUST_NEXT, TID_MASK, WAITERS_BIT, WORD,
+} from './mutex-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -26,6 +28,26 @@ export interface LockResult {
    * protects may be inconsistent. The lock is yours and works normally.
    */
   readonly ownerDied: boolean;
+}
+
+/**
+ * Counters of a Mutex (a snapshot), kept in its shared memory by every
+ * process that locks it with shmkit (a C peer may keep them too, or not).
+ * Counters are u32 and wrap at 2^32: take rates from differences modulo
+ * 2^32 (`(b - a) >>> 0`). A mutex made by an earlier shmkit build starts
+ * them at 0.
+ */
+export interface MutexStats {
+  /** Locks taken (wraps at 2^32). */
+  acquisitions: number;
+  /** Locks taken after waiting for a holder (spinning or parked). */
+  contended: number;
+  /** Locks taken from a holder that had died holding it (`ownerDied: true`). */
+  ownerDied: number;
+  /** The holder's process id and thread id, or null when free. */
+  holder: { pid: number; tid: number } | null;
+  /** Whether a thread may be parked waiting (the FUTEX_WAITERS bit). */
+  waiting: boolean;
 }
 
 const ACQUIRED: LockResult = Object.freeze({ ownerDied: false });
@@ -114,6 +136,21 @@ export class Mutex extends SharedObject {
     if (this.closed) throw this.closedError();
     const tid = Atomics.load(this.#cells, WORD) & TID_MASK;
     return tid === 0 ? null : { pid: Atomics.load(this.#cells, OWNER), tid };
+  }
+
+  /** A snapshot of the lock's counters and holder (MutexStats). */
+  stats(): MutexStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const word = Atomics.load(cells, WORD);
+    const tid = word & TID_MASK;
+    return {
+      acquisitions: Atomics.load(cells, ACQUISITIONS) >>> 0,
+      contended: Atomics.load(cells, CONTENDED) >>> 0,
+      ownerDied: Atomics.load(cells, OWNER_DIED_COUNT) >>> 0,
+      holder: tid === 0 ? null : { pid: Atomics.load(cells, OWNER), tid },
+      waiting: (word & WAITERS_BIT) !== 0,
+    };
   }
 
   /** Takes the lock if it is free; never waits. Returns the result, or false. */
@@ -213,9 +250,20 @@ export class Mutex extends SharedObject {
     }
     list.link(this.#link);
     list.clearPending();
-    this.#cells[OWNER] = PID;
+    const cells = this.#cells;
+    cells[OWNER] = PID;
+    // Statistics: ours alone while we hold the lock, on the line the CAS
+    // just took (plain stores, published by the unlock's release).
+    cells[ACQUISITIONS] = ((cells[ACQUISITIONS] as number) + 1) | 0;
+    if ((from & OWNER_DIED) !== 0) cells[OWNER_DIED_COUNT] = ((cells[OWNER_DIED_COUNT] as number) + 1) | 0;
     this.#held = true;
     return true;
+  }
+
+  // Counts a lock taken after waiting (we hold it: a plain increment).
+  #countContended(): void {
+    const cells = this.#cells;
+    cells[CONTENDED] = ((cells[CONTENDED] as number) + 1) | 0;
   }
 
   // Polls for a free lock for the adaptive spin window. Returns the result,
@@ -226,11 +274,18 @@ export class Mutex extends SharedObject {
     const tid = list.tid;
     if ((Atomics.load(cells, WORD) & TID_MASK) === tid) return null;
     const spin = this.#spin;
+    // Free but not 0 (OWNER_DIED or WAITERS left set): taken without waiting, not contended.
+    const v0 = Atomics.load(cells, WORD);
+    if ((v0 & TID_MASK) === 0 && this.#acquire(list, v0, tid | (v0 & WAITERS_BIT))) {
+      spin.record(0);
+      return (v0 & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
+    }
     if (spin.enabled) {
       for (let i = 0; i < QUICK_POLLS; i++) {
         const v = Atomics.load(cells, WORD);
         if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
           spin.record(0);
+          this.#countContended();
           return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
         }
       }
@@ -241,6 +296,7 @@ export class Mutex extends SharedObject {
         const v = Atomics.load(cells, WORD);
         if ((v & TID_MASK) === 0 && this.#acquire(list, v, tid | (v & WAITERS_BIT))) {
           spin.record(performance.now() - t0);
+          this.#countContended();
           return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
         }
       }
@@ -258,6 +314,7 @@ export class Mutex extends SharedObject {
         // We may have been parked beside others: keep WAITERS so our unlock wakes them.
         if (this.#acquire(list, v, list.tid | WAITERS_BIT)) {
           this.#spin.record(performance.now() - t0);
+          this.#countContended();
           return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
         }
         continue;

@@ -6,7 +6,7 @@
 import { Kind } from '../layout/header.js';
 import { checkInteger } from '../args.js';
 import { Segment } from '../segment/segment.js';
-import { NOTIFIER_LENGTH, NOTIFIER_VERSION, SEQ, WAITERS } from './notifier-layout.js';
+import { NOTIFIER_LENGTH, NOTIFIER_VERSION, PARKED_WAITS, SEQ, WAITERS } from './notifier-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -21,6 +21,21 @@ const SPEC: ObjectSpec<unknown> = {
   initFields: () => {}, // all zero
 };
 
+/**
+ * Counters of a Notifier (a snapshot), from its shared memory. Counters are
+ * u32 and wrap at 2^32: take rates from differences modulo 2^32
+ * (`(b - a) >>> 0`). A notifier made by an earlier shmkit build starts
+ * parkedWaits at 0.
+ */
+export interface NotifierStats {
+  /** notify() calls by anyone: the count (`value`) as an unsigned number. */
+  notifications: number;
+  /** waitSync()/wait() calls that parked (a wait the spin ended is not counted). */
+  parkedWaits: number;
+  /** Threads parked now. */
+  waiting: number;
+}
+
 /** A cross-process event counter. */
 export class Notifier extends SharedObject {
   readonly #cells: Int32Array;
@@ -30,7 +45,7 @@ export class Notifier extends SharedObject {
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options?: SpinOptions) {
     super(buffer, byteOffset, segment, 'Notifier');
     this.#cells = new Int32Array(buffer, byteOffset, NOTIFIER_LENGTH / 4);
-    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject };
+    this.#word = { cells: this.#cells, word: SEQ, waiters: WAITERS, subject: this.subject, parks: PARKED_WAITS };
     this.#spin = new SpinBudget(parseSpin(options));
   }
 
@@ -77,6 +92,17 @@ export class Notifier extends SharedObject {
   get value(): number {
     if (this.closed) throw this.closedError();
     return Atomics.load(this.#cells, SEQ);
+  }
+
+  /** A snapshot of the counters (NotifierStats). */
+  stats(): NotifierStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    return {
+      notifications: Atomics.load(cells, SEQ) >>> 0,
+      parkedWaits: Atomics.load(cells, PARKED_WAITS) >>> 0,
+      waiting: Atomics.load(cells, WAITERS),
+    };
   }
 
   /** Bumps the count and wakes every waiter. Returns the new count. */

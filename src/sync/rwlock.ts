@@ -7,7 +7,9 @@
 import { Kind } from '../layout/header.js';
 import { invalidArgType, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { READERS_MASK, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING } from './rwlock-layout.js';
+import {
+  CONTENDED, READERS_MASK, READS, RWLOCK_LENGTH, RWLOCK_VERSION, STATE, WAITERS, WRITER, WRITERS_WAITING, WRITER_PID, WRITER_WAITING, WRITES,
+} from './rwlock-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -21,6 +23,31 @@ const SPEC: ObjectSpec<unknown> = {
   byteLength: () => RWLOCK_LENGTH,
   initFields: () => {},
 };
+
+/**
+ * Counters and state of a RwLock (a snapshot), kept in its shared memory by
+ * every process that uses it. Counters are u32 and wrap at 2^32: take rates
+ * from differences modulo 2^32 (`(b - a) >>> 0`). A lock made by an earlier
+ * shmkit build starts them at 0.
+ */
+export interface RwLockStats {
+  /** Read locks taken (wraps at 2^32). */
+  reads: number;
+  /** Write locks taken (wraps at 2^32). */
+  writes: number;
+  /** Locks of either kind taken after waiting (spinning or parked). */
+  contended: number;
+  /** Readers holding the lock now. */
+  readers: number;
+  /** Whether a writer holds it now. */
+  writer: boolean;
+  /** The writing process's pid (0: none, or not yet stored). */
+  writerPid: number;
+  /** Writers waiting for it now. */
+  writersWaiting: number;
+  /** Threads parked on it now (readers and writers). */
+  waiting: number;
+}
 
 const AS_READER = 0;
 const AS_WRITER = 1;
@@ -88,11 +115,28 @@ export class RwLock extends SharedObject {
     return { readers: s & READERS_MASK, writer: (s & WRITER) !== 0, writersWaiting: Atomics.load(this.#cells, WRITERS_WAITING) };
   }
 
+  /** A snapshot of the lock's counters and state (RwLockStats). */
+  stats(): RwLockStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    const s = Atomics.load(cells, STATE);
+    return {
+      reads: Atomics.load(cells, READS) >>> 0,
+      writes: Atomics.load(cells, WRITES) >>> 0,
+      contended: Atomics.load(cells, CONTENDED) >>> 0,
+      readers: s & READERS_MASK,
+      writer: (s & WRITER) !== 0,
+      writerPid: Atomics.load(cells, WRITER_PID),
+      writersWaiting: Atomics.load(cells, WRITERS_WAITING),
+      waiting: Atomics.load(cells, WAITERS),
+    };
+  }
+
   /** Takes a read lock if no writer holds or waits for the lock; never waits. */
   tryRead(): boolean {
     if (this.closed) throw this.closedError();
     if (!this.#tryRead()) return false;
-    this.#reads++;
+    this.#readTaken();
     return true;
   }
 
@@ -100,8 +144,11 @@ export class RwLock extends SharedObject {
   readSync(options?: WaitOptions): void {
     if (this.closed) throw this.closedError();
     const { timeout } = parseWait(options);
-    if (!this.#tryRead()) waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'readSync()');
-    this.#reads++;
+    if (!this.#tryRead()) {
+      waitForSync(this, AS_READER, this.#word, this.#spin, timeout, 'readSync()');
+      this.#countContended();
+    }
+    this.#readTaken();
   }
 
   /** Takes a read lock without blocking the event loop. */
@@ -112,8 +159,9 @@ export class RwLock extends SharedObject {
     if (!this.#tryRead()) {
       const parked = waitForAsync(this, AS_READER, this.#word, this.#spin, timeout, signal, 'read()');
       if (parked !== undefined) await parked;
+      this.#countContended();
     }
-    this.#reads++;
+    this.#readTaken();
   }
 
   /** Takes the write lock if nobody holds the lock; never waits. */
@@ -135,6 +183,7 @@ export class RwLock extends SharedObject {
       } finally {
         this.#retireWriter();
       }
+      this.#countContended();
     }
     this.#wrote();
   }
@@ -152,6 +201,7 @@ export class RwLock extends SharedObject {
       } finally {
         this.#retireWriter();
       }
+      this.#countContended();
     }
     this.#wrote();
   }
@@ -300,8 +350,24 @@ export class RwLock extends SharedObject {
     if (Atomics.load(cells, WAITERS) !== 0) wake(cells, STATE, 0);
   }
 
+  // A write lock taken: ours alone, so the counter is a plain increment
+  // (published by the release CAS), on the line the taking CAS just wrote.
   #wrote(): void {
     this.#writing = true;
-    this.#cells[WRITER_PID] = PID;
+    const cells = this.#cells;
+    cells[WRITER_PID] = PID;
+    cells[WRITES] = ((cells[WRITES] as number) + 1) | 0;
+  }
+
+  // A read lock taken: other readers may count at the same instant (an
+  // atomic add, on the line the taking CAS just wrote).
+  #readTaken(): void {
+    this.#reads++;
+    Atomics.add(this.#cells, READS, 1);
+  }
+
+  // A lock of either kind taken after waiting (slow path).
+  #countContended(): void {
+    Atomics.add(this.#cells, CONTENDED, 1);
   }
 }

@@ -7,7 +7,7 @@ import { Kind } from '../layout/header.js';
 import { checkInteger, checkObject } from '../args.js';
 import { invalidArgType, mismatchError, ownError } from '../errors.js';
 import { Segment } from '../segment/segment.js';
-import { INITIAL, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
+import { ACQUISITIONS, CONTENDED, INITIAL, RELEASED, SEMAPHORE_LENGTH, SEMAPHORE_MAX, SEMAPHORE_VERSION, VALUE, WAITERS } from './semaphore-layout.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import { checkSpinOption, parseSpin, parseWait, type SpinOptions, type WaitOptions } from './options.js';
@@ -17,6 +17,27 @@ import { SpinBudget, waitForAsync, waitForSync, wake, type WaitWord } from './wa
 export interface SemaphoreOptions {
   /** Units available at creation (0 to 2^31 - 1). Default 0. */
   initial?: number;
+}
+
+/**
+ * Counters and value of a Semaphore (a snapshot), kept in its shared memory
+ * by every process that uses it. Counters are u32 and wrap at 2^32: take
+ * rates from differences modulo 2^32 (`(b - a) >>> 0`). A semaphore made by
+ * an earlier shmkit build starts them at 0.
+ */
+export interface SemaphoreStats {
+  /** Units available now. */
+  value: number;
+  /** The value it was created with. */
+  initial: number;
+  /** Units taken (wraps at 2^32). */
+  acquisitions: number;
+  /** Units taken after waiting for one (spinning or parked). */
+  contended: number;
+  /** Units given back by release() and the with*() helpers (wraps at 2^32). */
+  released: number;
+  /** Threads parked waiting for a unit now. */
+  waiting: number;
 }
 
 function checkInitial(options: SemaphoreOptions | undefined): number {
@@ -102,6 +123,20 @@ export class Semaphore extends SharedObject {
     return Atomics.load(this.#cells, VALUE);
   }
 
+  /** A snapshot of the counters and the value (SemaphoreStats). */
+  stats(): SemaphoreStats {
+    if (this.closed) throw this.closedError();
+    const cells = this.#cells;
+    return {
+      value: Atomics.load(cells, VALUE),
+      initial: Atomics.load(cells, INITIAL),
+      acquisitions: Atomics.load(cells, ACQUISITIONS) >>> 0,
+      contended: Atomics.load(cells, CONTENDED) >>> 0,
+      released: Atomics.load(cells, RELEASED) >>> 0,
+      waiting: Atomics.load(cells, WAITERS),
+    };
+  }
+
   /** Takes one unit if one is available; never waits. */
   tryAcquire(): boolean {
     if (this.closed) throw this.closedError();
@@ -114,6 +149,7 @@ export class Semaphore extends SharedObject {
     const { timeout } = parseWait(options);
     if (this.attempt(0)) return;
     waitForSync(this, 0, this.#word, this.#spin, timeout, 'acquireSync()');
+    Atomics.add(this.#cells, CONTENDED, 1); // after the wait's CAS on this line
   }
 
   /** Takes one unit without blocking the event loop. */
@@ -124,6 +160,7 @@ export class Semaphore extends SharedObject {
     if (this.attempt(0)) return;
     const parked = waitForAsync(this, 0, this.#word, this.#spin, timeout, signal, 'acquire()');
     if (parked !== undefined) await parked;
+    Atomics.add(this.#cells, CONTENDED, 1); // after the wait's CAS on this line
   }
 
   /** Runs `fn` holding one unit (taken with `acquire(options)`), and always gives it back. */
@@ -166,6 +203,7 @@ export class Semaphore extends SharedObject {
       }
       if (Atomics.compareExchange(cells, VALUE, v, v + n) === v) break;
     }
+    Atomics.add(cells, RELEASED, n); // counted after the CAS on this line
     if (Atomics.load(cells, WAITERS) !== 0) wake(cells, VALUE, n);
   }
 
@@ -175,7 +213,10 @@ export class Semaphore extends SharedObject {
     let v = Atomics.load(cells, VALUE);
     while (v > 0) {
       const was = Atomics.compareExchange(cells, VALUE, v, v - 1);
-      if (was === v) return true;
+      if (was === v) {
+        Atomics.add(cells, ACQUISITIONS, 1); // on the line the CAS just took
+        return true;
+      }
       v = was;
     }
     return false;

@@ -187,6 +187,13 @@ export interface WaitWord {
   waiters: number;
   /** The object waited on, for messages ("Mutex '/jobs'"); `what` follows it. */
   subject?: string;
+  /**
+   * A statistics counter in `cells` (an index), bumped with an atomic add
+   * once per wait that parks, right after the waiters count (the line a
+   * parking waiter writes anyway); waits that end while spinning never
+   * touch it. Wraps at 2^32.
+   */
+  parks?: number;
 }
 
 function timedOut(w: WaitWord, what: string, timeout: number): ShmkitError {
@@ -227,24 +234,26 @@ function spinFor(target: Attempt, arg: number, t0: number, windowMs: number): bo
 /**
  * Spin, then park on `w.word` until `target.attempt(arg)` succeeds. The word's
  * value is read before each attempt, so any change after a failed attempt
- * makes the park return at once (no lost wake-up).
+ * makes the park return at once (no lost wake-up). Returns whether it went
+ * on to park (false: the spin was enough); a wait that times out had parked.
  */
-export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, what: string): void {
-  if (quickPoll(target, arg, spin)) return;
+export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, what: string): boolean {
+  if (quickPoll(target, arg, spin)) return false;
   const cells = w.cells;
   const t0 = performance.now();
   if (spinFor(target, arg, t0, spin.window())) {
     spin.record(performance.now() - t0);
-    return;
+    return false;
   }
   const deadline = timeout < 0 ? FOREVER : t0 + timeout;
   Atomics.add(cells, w.waiters, 1);
+  if (w.parks !== undefined) Atomics.add(cells, w.parks, 1);
   try {
     for (;;) {
       const seen = Atomics.load(cells, w.word);
       if (target.attempt(arg)) {
         spin.record(performance.now() - t0);
-        return;
+        return true;
       }
       const left = msLeft(deadline);
       if (left === 0) throw timedOut(w, what, timeout);
@@ -259,7 +268,8 @@ export function waitForSync(target: Attempt, arg: number, w: WaitWord, spin: Spi
  * The async form of waitForSync: the event loop runs while it is parked.
  * The spin runs right here, synchronously; only when it misses is a promise
  * made (returned). `undefined` means the wait is already over, so callers
- * skip an `await` (a microtask hop) on the fast path.
+ * skip an `await` (a microtask hop) on the fast path; a promise means the
+ * wait parks (it has counted itself in `w.parks` already).
  */
 export function waitForAsync(target: Attempt, arg: number, w: WaitWord, spin: SpinBudget, timeout: number, signal: AbortSignal | undefined, what: string): Promise<void> | undefined {
   signal?.throwIfAborted();
@@ -276,6 +286,7 @@ async function parkUntil(target: Attempt, arg: number, w: WaitWord, spin: SpinBu
   const cells = w.cells;
   const deadline = timeout < 0 ? FOREVER : t0 + timeout;
   Atomics.add(cells, w.waiters, 1);
+  if (w.parks !== undefined) Atomics.add(cells, w.parks, 1);
   try {
     for (;;) {
       const seen = Atomics.load(cells, w.word);
