@@ -307,8 +307,11 @@ test('inspect reads each kind through its public API (Queue traffic, a Mutex hel
     assert.equal(id.details.entries, 3);
     assert.ok(id.details.used > 300 && id.details.used + id.details.freeSpace === id.details.capacity, JSON.stringify(id.details));
 
-    assert.deepEqual((await cliJson(['inspect', array])).details, { type: 'Float64Array', length: 10 });
-    assert.deepEqual((await cliJson(['inspect', sem])).details, { value: 3 });
+    const ia = (await cliJson(['inspect', array])).details;
+    assert.deepEqual({ type: ia.type, length: ia.length, byteLength: ia.byteLength }, { type: 'Float64Array', length: 10, byteLength: 80 });
+    const is = (await cliJson(['inspect', sem])).details;
+    assert.deepEqual({ value: is.value, initial: is.initial, acquisitions: is.acquisitions }, { value: 3, initial: 3, acquisitions: 0 });
+    assert.ok(im.details.acquisitions >= 1, 'the live child took the Mutex');
 
     const ir = await cliJson(['inspect', raw, '--offset', '10', '--length', '0x11']);
     assert.equal(ir.object.kind, 'raw');

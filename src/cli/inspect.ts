@@ -1,10 +1,10 @@
 // `shmkit inspect NAME [--offset N] [--length N] [--json]`: what the public
 // API can read about one object without joining it as a producer or
-// consumer and without taking a lock: Queue stats(), Topic counters, Dict
-// fill, lock holders and values, SharedArray type and length; for a raw
-// segment (or with --offset/--length) a hex dump of a range.
+// consumer and without taking a lock: every kind's stats() (counters and
+// gauges from shared memory; a lock holder with whether its thread lives);
+// for a raw segment (or with --offset/--length) a hex dump of a range.
 import { existsSync } from 'node:fs';
-import { Barrier, Dict, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic, readHeader } from '../index.js';
+import { Barrier, Condition, Dict, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic, readHeader } from '../index.js';
 import { CliError, usageError } from './errors.js';
 import { listObjects, type ObjectRow } from './objects.js';
 import { JSON_SCHEMA_VERSION, colors, formatAge, formatMode, formatSize, printJson } from './output.js';
@@ -40,33 +40,34 @@ function readClose<H extends { close(): void }, R>(handle: H, read: (h: H) => R)
   }
 }
 
-/** The figures of a shmkit object of `kind`, read through its public handle. */
+type Opened = { close(): void; stats(): object };
+// How to open each kind for reading its stats() (never joining it).
+const OPENERS: Readonly<Record<string, (name: string) => Opened>> = {
+  Mutex: (n) => Mutex.open(n, OPEN),
+  RwLock: (n) => RwLock.open(n, OPEN),
+  Semaphore: (n) => Semaphore.open(n, OPEN),
+  Condition: (n) => Condition.open(n, OPEN),
+  Barrier: (n) => Barrier.open(n, OPEN),
+  Notifier: (n) => Notifier.open(n, OPEN),
+  Queue: (n) => Queue.open(n, OPEN),
+  Topic: (n) => Topic.open(n, OPEN),
+  Dict: (n) => Dict.open(n, OPEN),
+  SharedArray: (n) => SharedArray.open(n, OPEN),
+};
+
+/** The figures of a shmkit object of `kind`: its stats(), read through its public handle. */
 function details(kind: string, name: string): Record<string, unknown> {
-  switch (kind) {
-    case 'Mutex':
-      return readClose(Mutex.open(name, OPEN), (m) => {
-        const holder = m.holder;
-        return { locked: m.locked, holder: holder && { ...holder, alive: threadAlive(holder.pid, holder.tid) } };
-      });
-    case 'RwLock':
-      return readClose(RwLock.open(name, OPEN), (l) => ({ ...l.state }));
-    case 'Semaphore':
-      return readClose(Semaphore.open(name, OPEN), (s) => ({ value: s.value }));
-    case 'Barrier':
-      return readClose(Barrier.open(name, OPEN), (b) => ({ parties: b.parties }));
-    case 'Notifier':
-      return readClose(Notifier.open(name, OPEN), (n) => ({ value: n.value }));
-    case 'Queue':
-      return readClose(Queue.open(name, OPEN), (q) => ({ ...q.stats() }));
-    case 'Topic':
-      return readClose(Topic.open(name, OPEN), (t) => ({ capacity: t.capacity, maxMessage: t.maxMessage, published: t.published }));
-    case 'Dict':
-      return readClose(Dict.open(name, OPEN), (d) => ({ entries: d.size, capacity: d.capacity, freeSpace: d.freeSpace(), used: d.capacity - d.freeSpace() }));
-    case 'SharedArray':
-      return readClose(SharedArray.open(name, OPEN), (a) => ({ type: a.type, length: a.length }));
-    default:
-      return {}; // Condition: nothing to read without waiting on it
-  }
+  const open = OPENERS[kind];
+  if (open === undefined) return {};
+  return readClose(open(name), (h) => {
+    const figures = { ...h.stats() } as Record<string, unknown>;
+    // A lock holder's thread, looked up now (a hint: ids are reused).
+    const holder = figures.holder as { pid: number; tid: number } | null | undefined;
+    if (kind === 'Mutex') figures.locked = holder !== null && holder !== undefined;
+    if (holder) figures.holder = { ...holder, alive: threadAlive(holder.pid, holder.tid) };
+    if (kind === 'Dict') figures.used = (figures.capacity as number) - (figures.freeSpace as number);
+    return figures;
+  });
 }
 
 /** `offset  hex bytes (16)  |ascii|` lines, as `hexdump -C`. */
