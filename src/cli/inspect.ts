@@ -5,7 +5,8 @@
 // for a raw segment (or with --offset/--length) a hex dump of a range.
 import { existsSync } from 'node:fs';
 import { Barrier, Condition, Dict, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic, readHeader } from '../index.js';
-import { CliError, usageError } from './errors.js';
+import { CliError } from './errors.js';
+import { checkInterval, refresh } from './refresh.js';
 import { listObjects, type ObjectRow } from './objects.js';
 import { JSON_SCHEMA_VERSION, colors, formatAge, formatMode, formatSize, printJson } from './output.js';
 import { familiesOf } from '../metrics/families.js';
@@ -125,49 +126,16 @@ export async function inspect(given: string, options: InspectOptions): Promise<v
     print(look(given, options), null, options);
     return;
   }
-  const interval = options.interval ?? 1;
-  if (!Number.isFinite(interval) || interval < 0.05) throw usageError(`--interval takes seconds >= 0.05, not ${options.interval}`);
   const tty = Boolean(process.stdout.isTTY) && !options.json;
-  let stop = (): void => {};
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  const onSignal = (): void => stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const keys = tty && process.stdin.isTTY;
-  const onKey = (b: Buffer): void => {
-    if (b.includes(0x71) || b.includes(0x03)) stop(); // 'q', Ctrl-C (raw mode: no SIGINT)
-  };
-  if (keys) {
-    process.stdin.setRawMode(true);
-    process.stdin.on('data', onKey);
-    process.stdin.resume();
-  }
-  try {
-    let prev: { look: Look; at: number } | null = null;
-    for (let i = 0; i < (options.iterations ?? Infinity); i++) {
-      if (i > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const tick = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), interval * 1000); });
-        const go = await Promise.race([tick, stopped.then(() => false)]);
-        clearTimeout(timer);
-        if (!go) break;
-      }
-      const now = { look: look(given, options), at: performance.now() };
-      if (tty) process.stdout.write('\x1b[H\x1b[2J');
-      else if (i > 0 && !options.json) process.stdout.write('\n');
-      const kind = now.look.row.kind ?? '';
-      print(now.look, prev && { seconds: (now.at - prev.at) / 1000, rates: ratesOf(kind, now.look.figures, prev.look.figures, (now.at - prev.at) / 1000) }, options);
-      prev = now;
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (keys) {
-      process.stdin.off('data', onKey);
-      process.stdin.setRawMode(false);
-      process.stdin.pause();
-    }
-  }
+  let prev: { look: Look; at: number } | null = null;
+  await refresh({ interval: checkInterval(options.interval), iterations: options.iterations ?? Infinity, keys: tty, waitFirst: false }, (i) => {
+    const now = { look: look(given, options), at: performance.now() };
+    if (tty) process.stdout.write('\x1b[H\x1b[2J');
+    else if (i > 0 && !options.json) process.stdout.write('\n');
+    const seconds = prev === null ? 0 : (now.at - prev.at) / 1000;
+    print(now.look, prev && { seconds, rates: ratesOf(now.look.row.kind ?? '', now.look.figures, prev.look.figures, seconds) }, options);
+    prev = now;
+  });
 }
 
 function look(given: string, options: InspectOptions): Look {

@@ -7,7 +7,7 @@
 // as `shmkit metrics` (src/metrics/), so the two never disagree.
 import { familiesOf } from '../metrics/families.js';
 import { snapshot, type Snapshot, type SnapshotOptions } from '../metrics/snapshot.js';
-import { usageError } from './errors.js';
+import { checkInterval, refresh } from './refresh.js';
 import { nameMatches } from './filter.js';
 import { JSON_SCHEMA_VERSION, colors, formatSize, printTable } from './output.js';
 
@@ -94,51 +94,20 @@ function render(rows: TopRow[], seconds: number, snap: Snapshot, tty: boolean): 
 }
 
 export async function top(pattern: string | undefined, o: TopOptions): Promise<void> {
-  const interval = o.interval ?? 1;
-  if (!Number.isFinite(interval) || interval < 0.05) throw usageError(`--interval takes seconds >= 0.05, not ${o.interval}`);
-  const iterations = o.iterations ?? Infinity;
+  const interval = checkInterval(o.interval);
   const options: SnapshotOptions = pattern === undefined ? {} : { match: (n) => nameMatches(n, pattern) };
   const tty = Boolean(process.stdout.isTTY) && !o.json;
-  let stop = (): void => {};
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  const onSignal = (): void => stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const keys = tty && process.stdin.isTTY;
-  const onKey = (b: Buffer): void => {
-    if (b.includes(0x71) || b.includes(0x03)) stop(); // 'q', Ctrl-C (raw mode: no SIGINT)
-  };
-  if (keys) {
-    process.stdin.setRawMode(true);
-    process.stdin.on('data', onKey);
-    process.stdin.resume();
-  }
-  try {
-    let before = snapshot(options);
-    let t0 = performance.now();
-    for (let i = 0; i < iterations; i++) {
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), interval * 1000); });
-      const go = await Promise.race([tick, stopped.then(() => false)]);
-      clearTimeout(timer);
-      if (!go) break;
-      const after = snapshot(options);
-      const t1 = performance.now();
-      const seconds = (t1 - t0) / 1000;
-      const rows = rowsOf(before, after, seconds);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify({ schema: JSON_SCHEMA_VERSION, command: 'top', at: new Date().toISOString(), seconds, skipped: after.skipped, objects: rows })}\n`);
-      } else render(rows, seconds, after, tty);
-      before = after;
-      t0 = t1;
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (keys) {
-      process.stdin.off('data', onKey);
-      process.stdin.setRawMode(false);
-      process.stdin.pause();
-    }
-  }
+  let before = snapshot(options);
+  let t0 = performance.now();
+  await refresh({ interval, iterations: o.iterations ?? Infinity, keys: tty, waitFirst: true }, () => {
+    const after = snapshot(options);
+    const t1 = performance.now();
+    const seconds = (t1 - t0) / 1000;
+    const rows = rowsOf(before, after, seconds);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ schema: JSON_SCHEMA_VERSION, command: 'top', at: new Date().toISOString(), seconds, skipped: after.skipped, objects: rows })}\n`);
+    } else render(rows, seconds, after, tty);
+    before = after;
+    t0 = t1;
+  });
 }
