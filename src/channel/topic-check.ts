@@ -13,7 +13,7 @@
  * on. The sequence counters alone are recomputed from the records.
  */
 import {
-  FILLER, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ, RECORD_HEADER_LENGTH, R_LEN, R_SEQ, R_SIZE, TAIL,
+  FILLER, NEXT_SEQ, OLDEST_POS, OLDEST_SEQ, R_LEN, R_SEQ, R_SIZE, TAIL,
 } from './topic-layout.js';
 import { type TopicRing } from './topic-ring.js';
 
@@ -49,14 +49,12 @@ function walk(ring: TopicRing): Walk {
     const off = pos & ring.mask;
     const w = off >> 2;
     const len = words[w + R_LEN] as number;
-    let size: number;
-    if (len === FILLER) size = capacity - off;
-    else {
-      size = words[w + R_SIZE] as number;
-      if (size < RECORD_HEADER_LENGTH || (size & 7) !== 0 || off + size > capacity || len < 0 || len > size - RECORD_HEADER_LENGTH) {
-        out.records.push(`record at position ${pos >>> 0}: LEN ${len}, SIZE ${size} break the format`);
-        return out;
-      }
+    const size = ring.recordSize(pos);
+    if (size < 0) {
+      out.records.push(`record at position ${pos >>> 0}: LEN ${len}, SIZE ${words[w + R_SIZE] as number} break the format`);
+      return out;
+    }
+    if (len !== FILLER) {
       const seq = words[w + R_SEQ] as number;
       if (prevSeq !== undefined && ((seq - prevSeq) | 0) <= 0) {
         out.records.push(`record at position ${pos >>> 0}: SEQ ${seq >>> 0} does not follow ${prevSeq >>> 0}`);

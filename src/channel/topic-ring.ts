@@ -217,15 +217,27 @@ export class TopicRing {
     if (((tail0 ^ end) & ~this.mask) !== 0) cells[LAPS] = ((cells[LAPS] as number) + 1) | 0;
   }
 
-  // Bytes of the record at `pos` (a filler runs to the end); throws on a malformed record.
-  #recordSizeAt(pos: number): number {
+  /**
+   * Bytes of the record at `pos` (a filler runs to the end), or -1 when its
+   * LEN and SIZE break the format. Not for the subscriber's hot read, which
+   * checks the same inline on words it has already loaded.
+   */
+  recordSize(pos: number): number {
     const off = pos & this.mask;
     const w = off >> 2;
-    if ((this.words[w + R_LEN] as number) === FILLER) return this.capacity - off;
-    const size = this.words[w + R_SIZE] as number;
     const len = this.words[w + R_LEN] as number;
-    if (size < RECORD_HEADER_LENGTH || (size & 7) !== 0 || off + size > this.capacity || len < 0 || len > size - RECORD_HEADER_LENGTH) {
-      throw this.corrupt(pos, len, size);
+    if (len === FILLER) return this.capacity - off;
+    const size = this.words[w + R_SIZE] as number;
+    const sane = size >= RECORD_HEADER_LENGTH && (size & 7) === 0 && off + size <= this.capacity && len >= 0 && len <= size - RECORD_HEADER_LENGTH;
+    return sane ? size : -1;
+  }
+
+  // recordSize(), throwing on a malformed record.
+  #recordSizeAt(pos: number): number {
+    const size = this.recordSize(pos);
+    if (size < 0) {
+      const w = (pos & this.mask) >> 2;
+      throw this.corrupt(pos, this.words[w + R_LEN] as number, this.words[w + R_SIZE] as number);
     }
     return size;
   }
