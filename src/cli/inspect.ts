@@ -4,12 +4,12 @@
 // gauges from shared memory; a lock holder with whether its thread lives);
 // for a raw segment (or with --offset/--length) a hex dump of a range.
 import { existsSync } from 'node:fs';
-import { Barrier, Condition, Dict, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic, readHeader } from '../index.js';
+import { Segment, readHeader } from '../index.js';
 import { CliError } from './errors.js';
 import { checkInterval, refresh } from './refresh.js';
 import { listObjects, type ObjectRow } from './objects.js';
 import { JSON_SCHEMA_VERSION, colors, formatAge, formatMode, formatSize, printJson } from './output.js';
-import { familiesOf } from '../metrics/families.js';
+import { counterMoves, openObject } from '../metrics/snapshot.js';
 import { formatUsers } from './ls.js';
 
 export interface InspectOptions {
@@ -41,26 +41,11 @@ function readClose<H extends { close(): void }, R>(handle: H, read: (h: H) => R)
   }
 }
 
-type Opened = { close(): void; stats(): object };
-// How to open each kind for reading its stats() (never joining it).
-const OPENERS: Readonly<Record<string, (name: string) => Opened>> = {
-  Mutex: (n) => Mutex.open(n, OPEN),
-  RwLock: (n) => RwLock.open(n, OPEN),
-  Semaphore: (n) => Semaphore.open(n, OPEN),
-  Condition: (n) => Condition.open(n, OPEN),
-  Barrier: (n) => Barrier.open(n, OPEN),
-  Notifier: (n) => Notifier.open(n, OPEN),
-  Queue: (n) => Queue.open(n, OPEN),
-  Topic: (n) => Topic.open(n, OPEN),
-  Dict: (n) => Dict.open(n, OPEN),
-  SharedArray: (n) => SharedArray.open(n, OPEN),
-};
-
 /** The figures of a shmkit object of `kind`: its stats(), read through its public handle. */
 function details(kind: string, name: string): Record<string, unknown> {
-  const open = OPENERS[kind];
-  if (open === undefined) return {};
-  return readClose(open(name), (h) => {
+  const handle = openObject(kind, name, 'any');
+  if (handle === undefined) return {};
+  return readClose(handle, (h) => {
     const figures = { ...h.stats() } as Record<string, unknown>;
     // A lock holder's thread, looked up now (a hint: ids are reused).
     const holder = figures.holder as { pid: number; tid: number } | null | undefined;
@@ -106,21 +91,6 @@ interface Look {
   d: ReturnType<typeof dump> | null;
 }
 
-/** Counters' movement between two looks: { field: [delta, per second] } (modulo 2^32: they wrap there). */
-function ratesOf(kind: string, now: Record<string, unknown> | null, then: Record<string, unknown> | null, seconds: number): Record<string, { delta: number; perSecond: number }> {
-  const out: Record<string, { delta: number; perSecond: number }> = {};
-  if (now === null || then === null || seconds <= 0) return out;
-  for (const family of familiesOf(kind)) {
-    if (family.type !== 'counter') continue;
-    const a = now[family.field];
-    const b = then[family.field];
-    if (typeof a !== 'number' || typeof b !== 'number') continue;
-    const delta = (a - b) >>> 0;
-    out[family.field] = { delta, perSecond: delta / seconds };
-  }
-  return out;
-}
-
 export async function inspect(given: string, options: InspectOptions): Promise<void> {
   if (!options.watch) {
     print(look(given, options), null, options);
@@ -133,7 +103,7 @@ export async function inspect(given: string, options: InspectOptions): Promise<v
     if (tty) process.stdout.write('\x1b[H\x1b[2J');
     else if (i > 0 && !options.json) process.stdout.write('\n');
     const seconds = prev === null ? 0 : (now.at - prev.at) / 1000;
-    print(now.look, prev && { seconds, rates: ratesOf(now.look.row.kind ?? '', now.look.figures, prev.look.figures, seconds) }, options);
+    print(now.look, prev && { seconds, rates: counterMoves(now.look.row.kind ?? '', now.look.figures ?? {}, prev.look.figures ?? {}, seconds) }, options);
     prev = now;
   });
 }

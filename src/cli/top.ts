@@ -6,7 +6,7 @@
 // The figures are each kind's stats(), through the same table and snapshot
 // as `shmkit metrics` (src/metrics/), so the two never disagree.
 import { familiesOf } from '../metrics/families.js';
-import { snapshot, type Snapshot, type SnapshotOptions } from '../metrics/snapshot.js';
+import { counterMoves, snapshot, type Snapshot, type SnapshotOptions } from '../metrics/snapshot.js';
 import { checkInterval, refresh } from './refresh.js';
 import { nameMatches } from './filter.js';
 import { JSON_SCHEMA_VERSION, colors, formatSize, printTable } from './output.js';
@@ -52,14 +52,12 @@ function rowsOf(before: Snapshot, after: Snapshot, seconds: number): TopRow[] {
     const was = prev.get(name);
     const deltas: Record<string, number> = {};
     const rates: Record<string, number> = {};
-    for (const family of familiesOf(o.kind)) {
-      if (family.type !== 'counter') continue;
-      const now = o.figures[family.field];
-      const then = was?.figures[family.field];
-      if (now === undefined || then === undefined) continue; // new since the last reading: no rate yet
-      const delta = (now - then) >>> 0;
-      deltas[family.field] = delta;
-      rates[family.field] = seconds > 0 ? delta / seconds : 0;
+    // An object new since the last reading has no deltas yet.
+    if (was !== undefined) {
+      for (const [field, m] of Object.entries(counterMoves(o.kind, o.figures, was.figures, seconds))) {
+        deltas[field] = m.delta;
+        rates[field] = m.perSecond;
+      }
     }
     rows.push({ name, kind: o.kind, size: o.size, figures: o.figures, deltas, rates });
   }

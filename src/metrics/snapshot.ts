@@ -36,10 +36,9 @@ export interface Snapshot {
 
 interface Handle {
   close(): void;
-  stats?(): object;
 }
 
-type Opener = (name: string, options: { trustOwners: readonly number[] | 'any' }) => Handle;
+type Opener = (name: string, options: { trustOwners: readonly number[] | 'any' }) => Handle & { stats(): object };
 
 // How to open each kind (what `open` takes is the same for all: a name and trustOwners).
 const OPENERS: Readonly<Record<KindName, Opener>> = {
@@ -54,6 +53,33 @@ const OPENERS: Readonly<Record<KindName, Opener>> = {
   Dict: (n, o) => Dict.open(n, o),
   SharedArray: (n, o) => SharedArray.open(n, o),
 };
+
+/**
+ * Opens the named shmkit object of `kind` for reading its stats() (never
+ * joining it), or returns undefined for a kind name shmkit does not know.
+ */
+export function openObject(kind: string, name: string, trustOwners: readonly number[] | 'any'): (Handle & { stats(): object }) | undefined {
+  const open = (OPENERS as Readonly<Record<string, Opener>>)[kind];
+  return open === undefined ? undefined : open(name, { trustOwners });
+}
+
+/**
+ * How much each counter of `kind`'s stats() moved between two readings
+ * (modulo 2^32: the counters wrap there) and its rate over `seconds`.
+ * Counters missing from either reading are left out.
+ */
+export function counterMoves(kind: string, now: Readonly<Record<string, unknown>>, then: Readonly<Record<string, unknown>>, seconds: number): Record<string, { delta: number; perSecond: number }> {
+  const out: Record<string, { delta: number; perSecond: number }> = {};
+  for (const family of familiesOf(kind)) {
+    if (family.type !== 'counter') continue;
+    const a = now[family.field];
+    const b = then[family.field];
+    if (typeof a !== 'number' || typeof b !== 'number') continue;
+    const delta = (a - b) >>> 0;
+    out[family.field] = { delta, perSecond: seconds > 0 ? delta / seconds : 0 };
+  }
+  return out;
+}
 
 function trusted(info: SegmentInfo, trust: SnapshotOptions['trustOwners'], euid: number): boolean {
   return info.uid === euid || trust === 'any' || (trust?.includes(info.uid) ?? false);
@@ -81,7 +107,7 @@ export function snapshot(options: SnapshotOptions = {}): Snapshot {
       // The owner was checked above; open checks it again on the descriptor.
       const handle = OPENERS[kind](info.name, { trustOwners: options.trustOwners ?? [] });
       try {
-        figures = (handle.stats?.() ?? {}) as Record<string, unknown>;
+        figures = handle.stats() as Record<string, unknown>;
       } finally {
         handle.close();
       }
