@@ -40,6 +40,15 @@ const raw = (seg) => {
   return { v, at, entries, listEntry, elements, buckets };
 };
 
+/** Starts a process that takes the write lock, makes every shard odd as a writer mid-change, and is SIGKILLed there; resolves with its exit once it is gone. */
+async function killWriterMidChange(holder) {
+  await holder.output(/locked/);
+  holder.child.stdin.write('odd\n');
+  await holder.output(/odd/);
+  holder.child.kill('SIGKILL');
+  return withTimeout(holder.done, STEP_MS, 'the holder to die');
+}
+
 function withDict(label, fn) {
   const name = uniqueName(label);
   const d = Dict.create(name, { memory: MEMORY, timeout: 2000 });
@@ -139,11 +148,7 @@ test('a writer killed holding the lock over a broken list: the next writer (anot
   r.v.setUint32(r.at(els[3], 8), 0x7fff0000, true);
   const holder = startNode(HOLDER, [name, 0]);
   try {
-    await holder.output(/locked/);
-    holder.child.stdin.write('odd\n');
-    await holder.output(/odd/);
-    holder.child.kill('SIGKILL');
-    const exit = await withTimeout(holder.done, STEP_MS, 'the holder to die');
+    const exit = await killWriterMidChange(holder);
     assert.equal(exit.signal, 'SIGKILL');
     d.set('after', 'the death'); // takes the lock: OWNER_DIED, the rebuild
     assert.deepEqual(d.check(), []);
@@ -159,11 +164,7 @@ test('repair() after a writer died holding the lock reports what the rebuild did
   fill(d);
   const holder = startNode(HOLDER, [name, 0]);
   try {
-    await holder.output(/locked/);
-    holder.child.stdin.write('odd\n');
-    await holder.output(/odd/);
-    holder.child.kill('SIGKILL');
-    await withTimeout(holder.done, STEP_MS, 'the holder to die');
+    assert.equal((await killWriterMidChange(holder)).signal, 'SIGKILL');
     const report = d.repair();
     assert.equal(report.found.length, 64, JSON.stringify(report.found.slice(0, 3))); // every shard odd
     assert.ok(report.repaired.length >= 1);

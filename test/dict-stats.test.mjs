@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Dict, Mutex } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
+import { withNewDict } from './fixtures/dict-fixture.mjs';
 import { STEP_MS, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, reportOf, startNode, startProcess } from './fixtures/proc.mjs';
 
@@ -43,19 +44,7 @@ const named = trackedNames();
 const lines = (d) => new Int32Array(d.buffer, d.byteOffset + STATS_OFF, LINES * 16);
 const owners = (d) => SLOT_LINES.map((l) => lines(d)[l * 16 + OWNER]);
 
-async function withDict(label, memory, fn) {
-  const name = named(label);
-  const d = Dict.create(name, { memory });
-  try {
-    return await fn(d, name);
-  } finally {
-    try {
-      d.close();
-    } finally {
-      unlinkQuietly(name);
-    }
-  }
-}
+const withDict = (label, memory, fn) => withNewDict(named(label), memory, fn);
 
 /** What a dict-stats-peer with `plan` counts (see the fixture). */
 function expected(plan) {

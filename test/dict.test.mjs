@@ -24,6 +24,7 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Dict, Mutex, Queue, Segment, ShmkitError } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
+import { withNewDict } from './fixtures/dict-fixture.mjs';
 import { STEP_MS, expectCode, sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { reap, startNode } from './fixtures/proc.mjs';
 import { checkElement, checkValue, describeValue, kindOf, makeString } from './fixtures/dict-value.mjs';
@@ -53,20 +54,7 @@ const blocksFor = (valueBytes, keyBytes) => {
 
 const named = trackedNames(); // every shm name made here; none may survive the file
 
-/** Runs fn(dict, name) on a new Dict, then closes and unlinks it (also on failure). */
-async function withDict(label, memory, fn) {
-  const name = named(label);
-  const d = Dict.create(name, { memory });
-  try {
-    return await fn(d, name);
-  } finally {
-    try {
-      d.close();
-    } finally {
-      unlinkQuietly(name);
-    }
-  }
-}
+const withDict = (label, memory, fn) => withNewDict(named(label), memory, fn);
 
 /**
  * Makes `keys` expire now and waits (bounded) until the Dict says they have.
