@@ -24,7 +24,7 @@ import { Worker } from 'node:worker_threads';
 import { Dict, Mutex } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
 import { withNewDict } from './fixtures/dict-fixture.mjs';
-import { STEP_MS, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { STEP_MS, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, reportOf, startNode, startProcess } from './fixtures/proc.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/dict-stats-peer.mjs', import.meta.url));
