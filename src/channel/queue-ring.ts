@@ -102,8 +102,15 @@ export class QueueRing {
     const state = stamp & STATE_MASK;
     if (state >= WRITING && state < WRITING + SLOT_COUNT) {
       const w = SLOT_CLAIMS + 2 * (state - WRITING);
-      // AT, then CELLS: the claimant stores CELLS before AT (see QueueProducer#claimAt)
-      if (Atomics.load(this.cells, w) === at) return Atomics.load(this.cells, w + 1);
+      // AT, then CELLS, then AT again: the claimant stores CELLS before AT
+      // (see QueueProducer#claimAt), and once done with `at` it may store its
+      // next claim's CELLS between our two reads. A helper's CAS of RESERVE
+      // from `at` fails then anyway; check() walks on these cells and must
+      // not. AT moved: the claim at `at` is over and LEN holds -cells.
+      if (Atomics.load(this.cells, w) === at) {
+        const cells = Atomics.load(this.cells, w + 1);
+        if (Atomics.load(this.cells, w) === at) return cells;
+      }
     }
     return cellsOf(this.meta[this.stampIndex(at) + 1] as number);
   }
