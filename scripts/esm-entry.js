@@ -1,4 +1,4 @@
-// Writes the ESM entries (dist/src/index.mjs, dist/src/prometheus/index.mjs) as a thin re-export of the
+// Writes the ESM entries (dist/src/index.mjs, dist/src/<entry>/index.mjs) as a thin re-export of the
 // CommonJS build, so `import` and `require` share one module instance (one
 // set of classes: instanceof works across both).
 'use strict';
@@ -17,7 +17,7 @@ fs.writeFileSync(path.join(dir, 'index.mjs'), lines.join('\n'));
 fs.writeFileSync(path.join(dir, 'index.d.mts'), "export * from './index.js';\n");
 
 // The other entry points (package.json "exports"), the same way.
-for (const entry of ['prometheus']) {
+for (const entry of ['prometheus', 'redis']) {
   const edir = path.join(dir, entry);
   const enames = Object.keys(require(path.join(edir, 'index.js'))).filter((n) => n !== '__esModule' && n !== 'default');
   fs.writeFileSync(path.join(edir, 'index.mjs'), ["import cjs from './index.js';", `export const { ${enames.join(', ')} } = cjs;`, 'export default cjs;', ''].join('\n'));

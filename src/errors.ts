@@ -23,6 +23,7 @@ export type ShmkitOwnErrorCode =
   | 'ERR_SHMKIT_NOT_A_NUMBER'
   | 'ERR_SHMKIT_NO_ADDON'
   | 'ERR_SHMKIT_FOREIGN_OWNER'
+  | 'ERR_SHMKIT_REMOTE' // a remote engine (Redis) failed or refused; the message names it
   | 'ERR_INVALID_STATE';
 
 /** Node's codes for bad arguments, thrown before anything is touched. */

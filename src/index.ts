@@ -38,3 +38,6 @@ export { SharedArray } from './array/shared-array.js';
 export type { SharedTypedArray, SharedTypedArrayConstructor, SharedArrayType, TypedArrayOf, SharedArrayOptions, SharedArrayOpenOptions, SharedArrayStats } from './array/shared-array.js';
 export type { SharedObject } from './object/shared-object.js';
 export type { RepairReport } from './object/repair-report.js';
+export type {
+  Awaitable, Backend, Capabilities, DictCapabilities, QueueCapabilities, TopicCapabilities, AsyncDict, AsyncQueue, AsyncTopic, AsyncSubscriber,
+} from './object/async-interfaces.js';

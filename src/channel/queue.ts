@@ -36,6 +36,7 @@ import { QueueProducer } from './queue-producer.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { QueueCheck } from './queue-check.js';
 import type { RepairReport } from '../object/repair-report.js';
+import type { AsyncQueue, QueueCapabilities } from '../object/async-interfaces.js';
 import {
   CAPACITY, CAPACITY_OFFSET, CELL, CELL_INDEX, CELL_SHIFT, CLAIM, CONSUMER_SLOTS_OFFSET, DATA_SEQ, DATA_WAITERS, FLAGS, FLAG_ENDED, MAX_CAPACITY,
   MAX_MESSAGE, META_OFFSET, MIN_CAPACITY, ORPHANS, PRODUCER_SLOTS_OFFSET, QUEUE_KIND, QUEUE_VERSION, RECEIVED, RESERVE, SENT, SLOTS, SLOT_COUNT, SPACE_SEQ,
@@ -186,7 +187,7 @@ function stateError(message: string): ShmkitError {
 }
 
 /** A message queue in shared memory. */
-export class Queue<T = Buffer> extends SharedObject {
+export class Queue<T = Buffer> extends SharedObject implements AsyncQueue<T> {
   readonly #cells: Int32Array;
   readonly #ring: QueueRing;
   readonly #capacity: number;
@@ -330,6 +331,15 @@ export class Queue<T = Buffer> extends SharedObject {
   /** Removes the name of a Queue (ERR_SHMKIT_BAD_LAYOUT if the name is another kind). */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
+  }
+
+  /** What this backend guarantees (the async interface's capability flags). */
+  get capabilities(): QueueCapabilities {
+    if (this.closed) throw this.closedError();
+    return {
+      backend: 'shm', scope: 'host', delivery: { receive: 'at-most-once', peek: 'at-least-once' },
+      ordering: 'fifo', maxMessage: this.#maxMessage, redeliveryBound: 0,
+    };
   }
 
   /** Data bytes of the ring. */

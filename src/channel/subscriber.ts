@@ -1,6 +1,7 @@
 // One reader of a Topic: a position in the ring, kept in this process only.
 // Reading never takes the publisher lock (only subscribing does), so a
 // publisher that is stopped while holding it never blocks a subscriber.
+import type { AsyncSubscriber } from '../object/async-interfaces.js';
 import { ShmkitError } from '../errors.js';
 import { parseWait, type WaitOptions } from '../sync/options.js';
 import { SpinBudget, waitForAsync, waitForSync, type Attempt, type WaitWord } from '../sync/wait.js';
@@ -155,7 +156,7 @@ let make: (cursor: Cursor) => Subscriber<unknown>;
  * this process only. `T` is what it receives: `Buffer` for a bytes topic,
  * `JsonValue` (or your type) for `'json'`, `unknown` (or your type) for `'v8'`.
  */
-export class Subscriber<T = Buffer> implements Disposable {
+export class Subscriber<T = Buffer> implements Disposable, AsyncSubscriber<T> {
   readonly #c: Cursor;
 
   private constructor(token: typeof TOKEN, cursor: Cursor) {

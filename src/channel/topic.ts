@@ -23,6 +23,7 @@ import {
 import { TopicRing, validCapacity, type RingOptions } from './topic-ring.js';
 import { checkTopic, repairTopic } from './topic-check.js';
 import type { RepairReport } from '../object/repair-report.js';
+import type { AsyncTopic, TopicCapabilities } from '../object/async-interfaces.js';
 import { LaggedError, Subscriber, newSubscriber, type LagPolicy } from './subscriber.js';
 
 export { LaggedError, Subscriber, type LagPolicy };
@@ -150,7 +151,7 @@ export interface TopicStats {
  * receive: `Buffer` without an encoding, `JsonValue` (or your type) for
  * `'json'`, `unknown` (or your type) for `'v8'`.
  */
-export class Topic<T = Buffer> extends SharedObject {
+export class Topic<T = Buffer> extends SharedObject implements AsyncTopic<T> {
   readonly #ring: TopicRing;
 
   private constructor(buffer: SharedArrayBuffer, byteOffset: number, segment: Segment | null, options: RingOptions) {
@@ -225,6 +226,13 @@ export class Topic<T = Buffer> extends SharedObject {
     const ring = this.#ring;
     if (ring.closed) throw ring.closedError();
     return ring.capacity;
+  }
+
+  /** What this backend guarantees (the async interface's capability flags). */
+  get capabilities(): TopicCapabilities {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    return { backend: 'shm', scope: 'host', ordering: 'total', maxMessage: ring.maxMessage, lagDetection: 'exact' };
   }
 
   /** Largest message, in bytes: `capacity / 4 − 16`. */

@@ -20,6 +20,7 @@ import { DictStore, F64_PER_BLOCK, TORN, TornRead, WORD_COPY_MIN } from './dict-
 import { checkDict, rebuildDict, rebuildOrRefuse } from './dict-check.js';
 import { claimSlot, releaseSlot, sumReads } from './dict-stats.js';
 import type { RepairReport } from '../object/repair-report.js';
+import type { AsyncDict, DictCapabilities } from '../object/async-interfaces.js';
 
 /** What a Dict stores. */
 export type DictValue = string | number | bigint | boolean | Uint8Array;
@@ -211,7 +212,7 @@ const PUT_REPLACE = 2;
  * A shared key-value store: named (`create`/`open`/`openOrCreate`) or
  * embedded in memory you own (`byteLength`/`init`/`attach`).
  */
-export class Dict extends SharedObject {
+export class Dict extends SharedObject implements AsyncDict {
   readonly #store: DictStore;
   readonly #lock: Mutex;
   readonly #capacity: number;
@@ -321,6 +322,12 @@ export class Dict extends SharedObject {
   /** Removes the name of a Dict (ERR_SHMKIT_BAD_LAYOUT for another kind); handles keep working. */
   static unlink(name: string): void {
     unlinkNamed(SPEC as ObjectSpec<never>, name);
+  }
+
+  /** What this backend guarantees (the async interface's capability flags). */
+  get capabilities(): DictCapabilities {
+    this.#checkOpen();
+    return { backend: 'shm', scope: 'host', eviction: 'lru', ttlPrecision: 1, maxValue: this.#capacity, consistency: 'atomic' };
   }
 
   /** Bytes of entry memory (blocks). */

@@ -1,0 +1,16 @@
+/**
+ * `shmkit/redis`: the same Dict, Queue and Topic across hosts, on Redis.
+ * Build them from an `ioredis` client (`Redis` or `Cluster`; ioredis is an
+ * optional peer dependency: install it next to shmkit). They implement the
+ * async interfaces (`AsyncDict`, `AsyncQueue`, `AsyncTopic`) that the
+ * shared-memory classes implement too, so code written against those runs on
+ * either.
+ *
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { RedisDict } from 'shmkit/redis';
+ * const dict = new RedisDict(new Redis(), 'sessions');
+ * await dict.set('user:1', 'alice', { ttl: 60_000 });
+ * ```
+ */
+export {};
