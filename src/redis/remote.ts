@@ -27,7 +27,8 @@ export const DEFAULT_COMMAND_TIMEOUT = 5000;
 /** `Redis at 127.0.0.1:6379` or `Redis Cluster at 127.0.0.1:7000,...`: how errors name the engine. */
 export function describeClient(redis: RedisClient): string {
   if ((redis as Cluster).isCluster) {
-    const nodes = (redis as Cluster).startupNodes as Array<{ host?: string; port?: number } | string | number>;
+    // startupNodes is private in ioredis's typings but set on every Cluster.
+    const nodes = (redis as unknown as { startupNodes: Array<{ host?: string; port?: number } | string | number> }).startupNodes;
     const list = nodes.map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : String(n)));
     return `Redis Cluster at ${list.join(',')}`;
   }
