@@ -50,12 +50,14 @@ export interface DictCapabilities extends Capabilities {
 /** What a Queue backend guarantees. */
 export interface QueueCapabilities extends Capabilities {
   /**
-   * `receive()`/`tryReceive()` take a message away as they return it: a
-   * consumer that dies right after loses it (at most once). `tryPeek()` then
-   * `release()` keeps it until released: a consumer that dies holding it
+   * `receive`: `'at-most-once'` when `receive()`/`tryReceive()` take a
+   * message away as they return it (a consumer that dies right after loses
+   * it); `'at-least-once'` when a consumer that dies inside the call may
+   * leave it to be delivered again. `peek`: `tryPeek()` then `release()`
+   * keeps the message until released, and a consumer that dies holding it
    * has it delivered again (at least once).
    */
-  readonly delivery: { readonly receive: 'at-most-once'; readonly peek: 'at-least-once' };
+  readonly delivery: { readonly receive: 'at-most-once' | 'at-least-once'; readonly peek: 'at-least-once' };
   /** Order of delivery: first sent, first received (per queue). */
   readonly ordering: 'fifo';
   /** Largest message, in encoded bytes. */
