@@ -14,3 +14,5 @@
  * ```
  */
 export {};
+export { TwoLevelDict } from './two-level-dict.js';
+export type { TwoLevelDictOptions, TwoLevelMode, TwoLevelStats } from './two-level-dict.js';

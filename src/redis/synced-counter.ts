@@ -1,0 +1,167 @@
+// Synced counters (Kong's and APISIX's `sync_rate`): `incr` adds in shared
+// memory at once, and the sums reach Redis every `syncInterval`.
+//
+// Per key, the near Dict holds two entries:
+//   `+<key>`          PENDING: increments of this host not yet in Redis
+//                     (outside the epoch: a flush never drops one)
+//   `<epoch>=<key>`   the host's VIEW: the global value read at the last
+//                     sync plus this host's increments since (what incr and
+//                     get answer)
+// incr adds to PENDING first, then to VIEW; a process that finds no VIEW
+// syncs the key at once (one round trip) to learn the global value.
+//
+// A sync takes PENDING by compare-and-set to 0 (so two processes never push
+// the same increments), pushes it with one INCRBY (plus TTL, same round
+// trip), and sets VIEW to the global value returned plus what is pending
+// again by then. A push that fails puts its delta back into PENDING (a push
+// that timed out after Redis applied it counts twice: the error is on the
+// safe side for a limit); a value that is not a number drops it.
+//
+// Each process syncs the keys it incremented since its last tick; every
+// process's tick pushes the whole host's PENDING for those keys. A process
+// killed between two ticks leaves its keys' PENDING in shared memory: the
+// next incr of the key on this host (by any process) pushes it.
+//
+// The bound on overshoot (docs/API.md states it): once the true count
+// reaches a limit at time T, every host's increments made before T are in
+// Redis by T + I (I = syncInterval plus one push round trip), and every host
+// that keeps incrementing reads a count past the limit at its next sync, by
+// T + 2I. So past the limit at most the increments all hosts make within
+// 2 × I are accepted.
+import type { AsyncDict, DictIncrOptions } from '../index.js';
+import { bounded } from './remote.js';
+import { call } from './two-level-fill.js';
+import { PENDING_PREFIX, TAG_VALUE, nearKey } from './two-level-layout.js';
+import type { NearCopy } from './two-level-near.js';
+
+/** A compare-and-set that keeps losing to other processes gives up for this tick after this many tries. */
+const TAKE_TRIES = 16;
+
+/** Codes after which the delta cannot apply (the key holds something else): dropped, not retried. */
+const DEFINITE = new Set(['ERR_SHMKIT_NOT_A_NUMBER', 'ERR_SHMKIT_WRONG_TYPE']);
+
+/** The synced counters of one TwoLevelDict handle. */
+export class SyncedCounters {
+  readonly #near: NearCopy;
+  readonly #remote: AsyncDict;
+  readonly #timeout: number;
+  readonly #engine: string;
+  readonly #dirty = new Map<string, DictIncrOptions>();
+  readonly #timer: NodeJS.Timeout;
+  #tick: Promise<void> | null = null;
+  /** Pushes to Redis (INCRBY) made by this handle. */
+  pushes = 0;
+  /** Pushes that failed (their delta went back to PENDING, or was dropped). */
+  pushFailures = 0;
+
+  constructor(near: NearCopy, remote: AsyncDict, timeout: number, engine: string, syncInterval: number) {
+    this.#near = near;
+    this.#remote = remote;
+    this.#timeout = timeout;
+    this.#engine = engine;
+    this.#timer = setInterval(() => void this.sync(), syncInterval);
+    this.#timer.unref(); // a counter alone never keeps the process alive; close() syncs last
+  }
+
+  /** Adds `delta` on this host; the host's view of the sum (one round trip only when the host has none). */
+  async incr(key: string, delta: number, options: DictIncrOptions | undefined): Promise<number | undefined> {
+    const dict = this.#near.dict;
+    const pending = PENDING_PREFIX + key;
+    dict.incr(pending, delta, { init: 0 }); // first: an increment is never lost, whatever comes next
+    this.#dirty.set(key, pickIncrOptions(options));
+    let view: number | undefined;
+    try {
+      view = dict.incr(nearKey(this.#near.meta.epoch, TAG_VALUE, key), delta) as number | undefined;
+    } catch (err) {
+      dict.incr(pending, -delta, { init: 0 }); // the key holds a string here: nothing was added
+      throw err;
+    }
+    if (view !== undefined) return view;
+    return this.#syncKey(key, pickIncrOptions(options), true);
+  }
+
+  /** Pushes every key this handle incremented since the last sync (one tick; ticks never overlap). */
+  sync(): Promise<void> {
+    if (this.#tick === null) {
+      this.#tick = this.#syncDirty().finally(() => {
+        this.#tick = null;
+      });
+    }
+    return this.#tick;
+  }
+
+  /** Stops the timer and pushes what is left. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#tick;
+    await this.#syncDirty();
+  }
+
+  async #syncDirty(): Promise<void> {
+    const keys = [...this.#dirty];
+    this.#dirty.clear();
+    // All keys at once: the client pipelines them into about one round trip.
+    await Promise.all(keys.map(async ([key, options]) => {
+      try {
+        await this.#syncKey(key, options, false);
+      } catch {
+        this.#dirty.set(key, options); // the next tick tries again
+      }
+    }));
+  }
+
+  /**
+   * Pushes `key`'s PENDING and sets the host's view from the global value.
+   * `needView`: called by incr for a host without a view (pushes even 0).
+   */
+  async #syncKey(key: string, options: DictIncrOptions, needView: boolean): Promise<number | undefined> {
+    const delta = this.#take(key);
+    if (delta === 0 && !needView) return undefined;
+    const meta = this.#near.meta;
+    const epoch = meta.epoch;
+    const gen = meta.gen(key);
+    this.pushes += 1;
+    let global: number | undefined;
+    let ttl: number | undefined;
+    try {
+      [global, ttl] = await bounded(
+        Promise.all([call(() => this.#remote.incr(key, delta, options) as number | undefined), call(() => this.#remote.ttl(key))]),
+        this.#timeout, this.#engine, `INCRBY '${key}' (sync)`,
+      );
+    } catch (err) {
+      this.pushFailures += 1;
+      const code = (err as { code?: unknown }).code;
+      if (!DEFINITE.has(String(code))) this.#near.dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
+      throw err;
+    }
+    if (global === undefined) return undefined; // missing in Redis and no `init`: nothing applied
+    const view = global + this.#pendingOf(key);
+    this.#near.storeCounter(key, epoch, gen, view, ttl ?? 0);
+    return view;
+  }
+
+  /** Takes this host's PENDING for `key` (compare-and-set to 0); 0 if none or it kept changing. */
+  #take(key: string): number {
+    const dict = this.#near.dict;
+    const name = PENDING_PREFIX + key;
+    for (let i = 0; i < TAKE_TRIES; i++) {
+      const pending = dict.get(name);
+      if (typeof pending !== 'number' || pending === 0) return 0;
+      if (dict.compareAndSet(name, pending, 0)) return pending;
+    }
+    return 0;
+  }
+
+  #pendingOf(key: string): number {
+    const pending = this.#near.dict.get(PENDING_PREFIX + key);
+    return typeof pending === 'number' ? pending : 0;
+  }
+}
+
+/** The options a push repeats (its own bound is the handle's). */
+function pickIncrOptions(options: DictIncrOptions | undefined): DictIncrOptions {
+  const picked: DictIncrOptions = {};
+  if (options?.init !== undefined) picked.init = options.init;
+  if (options?.ttl !== undefined) picked.ttl = options.ttl;
+  return picked;
+}
