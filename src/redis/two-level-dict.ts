@@ -313,10 +313,16 @@ export class TwoLevelDict implements AsyncDict {
     let result: T;
     try {
       result = await bounded(call(op), timeout, this.#engine, what);
-    } finally {
-      // Also after a failure: a write that timed out may have landed.
+    } catch (err) {
+      // A write that timed out may still land (a stalled server runs it when
+      // it resumes): drop this host's copy, and send the other hosts their
+      // invalidation without waiting for it (sent after the write, it runs
+      // after it when both wait in the same stalled server).
       if (nearable) this.#near.drop(key);
+      this.#inval.publishKey(key, timeout).catch(() => {});
+      throw err;
     }
+    if (nearable) this.#near.drop(key);
     if (changed(result)) await this.#inval.publishKey(key, timeout);
     return result;
   }

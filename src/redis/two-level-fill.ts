@@ -107,6 +107,13 @@ export class ReadThrough {
   async #fetchAsHolder(key: string, epoch: number, lease: string, token: string): Promise<DictValue | undefined> {
     const gen = this.#near.meta.gen(key); // before the fetch: see two-level-layout.ts
     try {
+      // Another holder may have filled and released between our miss and our
+      // lease: look again before going to Redis (double-checked).
+      const filled = this.#near.value(key);
+      if (filled !== undefined || this.#near.absent(key)) {
+        this.waits += 1;
+        return filled;
+      }
       const { value, ttl } = await this.read(key);
       // A value without a TTL (or the reverse) changed between the two reads: not kept.
       if ((value === undefined) === (ttl === undefined) && this.#canCache()) this.#near.store(key, epoch, gen, value, ttl ?? 0);
