@@ -29,8 +29,7 @@
 // T + 2I. So past the limit at most the increments all hosts make within
 // 2 × I are accepted.
 import type { AsyncDict, DictIncrOptions } from '../index.js';
-import { bounded } from './remote.js';
-import { call } from './two-level-fill.js';
+import { call, within } from './two-level-bound.js';
 import { PENDING_PREFIX, TAG_VALUE, nearKey } from './two-level-layout.js';
 import type { NearCopy } from './two-level-near.js';
 
@@ -124,7 +123,7 @@ export class SyncedCounters {
     let global: number | undefined;
     let ttl: number | undefined;
     try {
-      [global, ttl] = await bounded(
+      [global, ttl] = await within(
         Promise.all([call(() => this.#remote.incr(key, delta, options) as number | undefined), call(() => this.#remote.ttl(key))]),
         this.#timeout, this.#engine, `INCRBY '${key}' (sync)`,
       );

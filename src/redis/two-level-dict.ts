@@ -7,9 +7,10 @@
 import { Dict, SharedArray, ShmkitError } from '../index.js';
 import type { AsyncDict, Awaitable, DictCapabilities, DictIncrOptions, DictSetOptions, DictValue, DictWriteOptions } from '../index.js';
 import { Invalidation } from './invalidation.js';
-import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, type RedisClient, type RemoteOptions } from './remote.js';
+import { checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, type RedisClient, type RemoteOptions } from './remote.js';
 import { SyncedCounters } from './synced-counter.js';
-import { ReadThrough, call } from './two-level-fill.js';
+import { call, mayHaveLanded, within } from './two-level-bound.js';
+import { ReadThrough } from './two-level-fill.js';
 import { TwoLevelMeta, metaName } from './two-level-layout.js';
 import { NearCopy } from './two-level-near.js';
 
@@ -264,7 +265,7 @@ export class TwoLevelDict implements AsyncDict {
     this.#checkOpen();
     const timeout = options?.timeout ?? this.#timeout;
     try {
-      await bounded(call(() => this.#remote.flushAll(options)), timeout, this.#engine, 'FLUSHALL');
+      await within(call(() => this.#remote.flushAll(options)), timeout, this.#engine, 'FLUSHALL');
     } finally {
       this.#near.flush();
     }
@@ -312,14 +313,16 @@ export class TwoLevelDict implements AsyncDict {
     const nearable = this.#nearable(key);
     let result: T;
     try {
-      result = await bounded(call(op), timeout, this.#engine, what);
+      result = await within(call(op), timeout, this.#engine, what);
     } catch (err) {
       // A write that timed out may still land (a stalled server runs it when
       // it resumes): drop this host's copy, and send the other hosts their
       // invalidation without waiting for it (sent after the write, it runs
       // after it when both wait in the same stalled server).
-      if (nearable) this.#near.drop(key);
-      this.#inval.publishKey(key, timeout).catch(() => {});
+      if (nearable && mayHaveLanded(err)) {
+        this.#near.drop(key);
+        this.#inval.publishKey(key, timeout).catch(() => {});
+      }
       throw err;
     }
     if (nearable) this.#near.drop(key);
@@ -327,9 +330,9 @@ export class TwoLevelDict implements AsyncDict {
     return result;
   }
 
-  #read<T>(what: string, op: () => Awaitable<T>): Promise<T> {
+  async #read<T>(what: string, op: () => Awaitable<T>): Promise<T> {
     this.#checkOpen();
-    return bounded(call(op), this.#timeout, this.#engine, what);
+    return within(call(op), this.#timeout, this.#engine, what);
   }
 
   // Keys the near Dict cannot hold, and bad keys (the remote reports those

@@ -15,7 +15,7 @@
 // a LAN), a poll starting at 1 ms costs those callers a millisecond or two,
 // and it needs no third named object per Dict to create and unlink.
 import { ShmkitError, type AsyncDict, type DictValue, type ShmkitErrorCode } from '../index.js';
-import { bounded } from './remote.js';
+import { call, within } from './two-level-bound.js';
 import { TAG_FAILED, TAG_LEASE, nearKey } from './two-level-layout.js';
 import type { NearCopy } from './two-level-near.js';
 
@@ -30,11 +30,6 @@ const POLL_MAX_MS = 8;
 /** What waiting for another process's fetch ended with. */
 type WaitOutcome = { readonly done: true; readonly value: DictValue | undefined } | { readonly done: false };
 const NOT_DONE: WaitOutcome = { done: false };
-
-/** Runs `f` as a promise, a synchronous throw becoming a rejection (the remote may be any AsyncDict). */
-export function call<T>(f: () => T | Promise<T>): Promise<T> {
-  return new Promise<T>((resolve) => resolve(f()));
-}
 
 /** The read-through of one TwoLevelDict handle. */
 export class ReadThrough {
@@ -78,7 +73,7 @@ export class ReadThrough {
   async read(key: string): Promise<{ value: DictValue | undefined; ttl: number | undefined }> {
     this.fetches += 1;
     // GET and TTL leave together: one round trip, and the near entry never outlives the key.
-    const [value, ttl] = await bounded(
+    const [value, ttl] = await within(
       Promise.all([call(() => this.#remote.get(key)), call(() => this.#remote.ttl(key))]),
       this.#timeout, this.#engine, `GET '${key}'`,
     );
