@@ -130,7 +130,7 @@ export class TwoLevelDict implements AsyncDict {
     }
     this.#near = new NearCopy(dict, meta, nearTtl, negativeTtl);
     this.#inval = new Invalidation(redis, `${prefix}two-level:${name}`, meta.hostId, this.#timeout, {
-      key: (key) => this.#near.drop(key),
+      key: (key) => this.#dropFromMessage(key),
       all: () => this.#near.flush(),
       resubscribed: () => this.#near.flush(),
     });
@@ -333,6 +333,18 @@ export class TwoLevelDict implements AsyncDict {
   async #read<T>(what: string, op: () => Awaitable<T>): Promise<T> {
     this.#checkOpen();
     return within(call(op), this.#timeout, this.#engine, what);
+  }
+
+  // Runs in the subscriber's event handler: it must not throw. A near Dict
+  // whose write lock is held by a stopped process cannot delete one key;
+  // dropping the whole copy (an atomic add) always works.
+  #dropFromMessage(key: string): void {
+    if (!this.#near.fits(key)) return;
+    try {
+      this.#near.drop(key);
+    } catch {
+      this.#near.flush();
+    }
   }
 
   // Keys the near Dict cannot hold, and bad keys (the remote reports those

@@ -89,7 +89,13 @@ export class ReadThrough {
       const epoch = this.#near.meta.epoch;
       const lease = nearKey(epoch, TAG_LEASE, key);
       const token = `${process.pid}:${++this.#seq}:${Math.random().toString(36).slice(2, 10)}`;
-      if (this.#near.dict.add(lease, token, { ttl: this.leaseTtl })) return this.#fetchAsHolder(key, epoch, lease, token);
+      let leased: boolean;
+      try {
+        leased = this.#near.dict.add(lease, token, { ttl: this.leaseTtl });
+      } catch {
+        return (await this.read(key)).value; // the near Dict's lock is held by a stopped process: serve without it
+      }
+      if (leased) return this.#fetchAsHolder(key, epoch, lease, token);
       const outcome = await this.#waitForHolder(key, epoch, lease, deadline);
       if (outcome.done) {
         this.waits += 1;
