@@ -7,8 +7,8 @@
 //   `<epoch>=<key>`   the host's VIEW: the global value read at the last
 //                     sync plus this host's increments since (what incr and
 //                     get answer)
-// incr adds to PENDING first, then to VIEW; a process that finds no VIEW
-// syncs the key at once (one round trip) to learn the global value.
+// incr adds to VIEW, then to PENDING; a process that finds no VIEW pushes
+// its delta at once (one round trip) and learns the global value.
 //
 // A sync takes PENDING by compare-and-set to 0 (so two processes never push
 // the same increments), pushes it with one INCRBY (plus TTL, same round
@@ -29,15 +29,12 @@
 // T + 2I. So past the limit at most the increments all hosts make within
 // 2 × I are accepted.
 import type { AsyncDict, DictIncrOptions } from '../index.js';
-import { call, within } from './two-level-bound.js';
+import { call, mayHaveLanded, within } from './two-level-bound.js';
 import { PENDING_PREFIX, TAG_VALUE, nearKey } from './two-level-layout.js';
 import type { NearCopy } from './two-level-near.js';
 
 /** A compare-and-set that keeps losing to other processes gives up for this tick after this many tries. */
 const TAKE_TRIES = 16;
-
-/** Codes after which the delta cannot apply (the key holds something else): dropped, not retried. */
-const DEFINITE = new Set(['ERR_SHMKIT_NOT_A_NUMBER', 'ERR_SHMKIT_WRONG_TYPE']);
 
 /** The synced counters of one TwoLevelDict handle. */
 export class SyncedCounters {
@@ -45,6 +42,7 @@ export class SyncedCounters {
   readonly #remote: AsyncDict;
   readonly #timeout: number;
   readonly #engine: string;
+  readonly #canCache: () => boolean;
   readonly #dirty = new Map<string, DictIncrOptions>();
   readonly #timer: NodeJS.Timeout;
   #tick: Promise<void> | null = null;
@@ -53,8 +51,9 @@ export class SyncedCounters {
   /** Pushes that failed (their delta went back to PENDING, or was dropped). */
   pushFailures = 0;
 
-  constructor(near: NearCopy, remote: AsyncDict, timeout: number, engine: string, syncInterval: number) {
+  constructor(near: NearCopy, remote: AsyncDict, timeout: number, engine: string, syncInterval: number, canCache: () => boolean) {
     this.#near = near;
+    this.#canCache = canCache;
     this.#remote = remote;
     this.#timeout = timeout;
     this.#engine = engine;
@@ -65,18 +64,15 @@ export class SyncedCounters {
   /** Adds `delta` on this host; the host's view of the sum (one round trip only when the host has none). */
   async incr(key: string, delta: number, options: DictIncrOptions | undefined): Promise<number | undefined> {
     const dict = this.#near.dict;
-    const pending = PENDING_PREFIX + key;
-    dict.incr(pending, delta, { init: 0 }); // first: an increment is never lost, whatever comes next
-    this.#dirty.set(key, pickIncrOptions(options));
-    let view: number | undefined;
-    try {
-      view = dict.incr(nearKey(this.#near.meta.epoch, TAG_VALUE, key), delta) as number | undefined;
-    } catch (err) {
-      dict.incr(pending, -delta, { init: 0 }); // the key holds a string here: nothing was added
-      throw err;
-    }
-    if (view !== undefined) return view;
-    return this.#syncKey(key, pickIncrOptions(options), true);
+    const picked = pickIncrOptions(options);
+    // The view first: a view that is not a number throws before anything is added.
+    const view = dict.incr(nearKey(this.#near.meta.epoch, TAG_VALUE, key), delta) as number | undefined;
+    // No view: this call's delta goes to Redis in the push that reads the
+    // global value (so Infinity and -0 add as in the other backends).
+    if (view === undefined) return this.#syncKey(key, picked, delta);
+    dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
+    this.#dirty.set(key, picked);
+    return view;
   }
 
   /** Pushes every key this handle incremented since the last sync (one tick; ticks never overlap). */
@@ -102,7 +98,7 @@ export class SyncedCounters {
     // All keys at once: the client pipelines them into about one round trip.
     await Promise.all(keys.map(async ([key, options]) => {
       try {
-        await this.#syncKey(key, options, false);
+        await this.#syncKey(key, options, null);
       } catch {
         this.#dirty.set(key, options); // the next tick tries again
       }
@@ -111,11 +107,13 @@ export class SyncedCounters {
 
   /**
    * Pushes `key`'s PENDING and sets the host's view from the global value.
-   * `needView`: called by incr for a host without a view (pushes even 0).
+   * `extra`: the delta of an incr on a host without a view (pushed with
+   * PENDING, even when both are 0); null for a tick.
    */
-  async #syncKey(key: string, options: DictIncrOptions, needView: boolean): Promise<number | undefined> {
-    const delta = this.#take(key);
-    if (delta === 0 && !needView) return undefined;
+  async #syncKey(key: string, options: DictIncrOptions, extra: number | null): Promise<number | undefined> {
+    const taken = this.#take(key);
+    if (taken === 0 && extra === null) return undefined;
+    const delta = extra === null ? taken : taken === 0 ? extra : taken + extra;
     const meta = this.#near.meta;
     const epoch = meta.epoch;
     const gen = meta.gen(key);
@@ -129,13 +127,21 @@ export class SyncedCounters {
       );
     } catch (err) {
       this.pushFailures += 1;
-      const code = (err as { code?: unknown }).code;
-      if (!DEFINITE.has(String(code))) this.#near.dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
+      // A refusal (not a number, wrong type) or an argument error cannot
+      // apply: its delta is dropped. Anything that may have landed is retried.
+      if (mayHaveLanded(err)) {
+        // Not lost: back into PENDING, for the next tick.
+        this.#near.dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
+        this.#dirty.set(key, options);
+      }
       throw err;
     }
     if (global === undefined) return undefined; // missing in Redis and no `init`: nothing applied
-    const view = global + this.#pendingOf(key);
-    this.#near.storeCounter(key, epoch, gen, view, ttl ?? 0);
+    const rest = this.#pendingOf(key); // increments made on this host during the push
+    const view = rest === 0 ? global : global + rest;
+    // Without a confirmed subscription a view could miss a set or delete of
+    // another host: not kept, so every incr goes to Redis until it is back.
+    if (this.#canCache()) this.#near.storeCounter(key, epoch, gen, view, ttl ?? 0);
     return view;
   }
 

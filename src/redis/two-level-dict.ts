@@ -135,7 +135,7 @@ export class TwoLevelDict implements AsyncDict {
       resubscribed: () => this.#near.flush(),
     });
     this.#fill = new ReadThrough(this.#near, this.#remote, this.#timeout, this.#engine, () => this.#inval.subscribed);
-    this.#counters = this.#mode === 'synced-counter' ? new SyncedCounters(this.#near, this.#remote, this.#timeout, this.#engine, syncInterval) : null;
+    this.#counters = this.#mode === 'synced-counter' ? new SyncedCounters(this.#near, this.#remote, this.#timeout, this.#engine, syncInterval, () => this.#inval.subscribed) : null;
   }
 
   /** What this backend guarantees: the remote's limits, two-level consistency. */
@@ -218,7 +218,7 @@ export class TwoLevelDict implements AsyncDict {
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<number | bigint | undefined>;
   async incr(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<number | bigint | undefined> {
     this.#checkOpen();
-    if (this.#counters !== null && typeof delta === 'number' && Number.isFinite(delta) && typeof options?.init !== 'bigint' && this.#nearable(key)) {
+    if (this.#counters !== null && typeof delta === 'number' && countable(options) && this.#nearable(key)) {
       return this.#counters.incr(key, delta, options);
     }
     return this.#write(key, `INCR '${key}'`, () => this.#remote.incr(key, delta, options), isDefined, options);
@@ -366,6 +366,19 @@ function isTrue(result: boolean): boolean {
 }
 function isDefined(result: unknown): boolean {
   return result !== undefined;
+}
+
+/**
+ * Whether a synced-counter incr can take these options locally: an `init`
+ * that is absent or a number, a `ttl` the remote would accept. Anything else
+ * goes to the remote, which reports it with its own error.
+ */
+function countable(options: DictIncrOptions | undefined): boolean {
+  if (options === undefined) return true;
+  if (options === null || typeof options !== 'object') return false;
+  const { init, ttl } = options;
+  if (init !== undefined && typeof init !== 'number') return false;
+  return ttl === undefined || (typeof ttl === 'number' && Number.isInteger(ttl) && ttl >= 0 && ttl <= 2 ** 31 - 1);
 }
 
 function openNear(near: TwoLevelDictOptions['near']): { dict: Dict; owned: boolean } {
