@@ -13,9 +13,7 @@
 // A sync takes PENDING by compare-and-set to 0 (so two processes never push
 // the same increments), pushes it with one INCRBY (plus TTL, same round
 // trip), and sets VIEW to the global value returned plus what is pending
-// again by then. A push that fails puts its delta back into PENDING (a push
-// that timed out after Redis applied it counts twice: the error is on the
-// safe side for a limit); a value that is not a number drops it.
+// again by then. What a failed push does with its delta: see retryPush().
 //
 // Each process syncs the keys it incremented since its last tick; every
 // process's tick pushes the whole host's PENDING for those keys. A process
@@ -127,9 +125,7 @@ export class SyncedCounters {
       );
     } catch (err) {
       this.pushFailures += 1;
-      // A refusal (not a number, wrong type) or an argument error cannot
-      // apply: its delta is dropped. Anything that may have landed is retried.
-      if (mayHaveLanded(err)) {
+      if (retryPush(err)) {
         // Not lost: back into PENDING, for the next tick.
         this.#near.dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
         this.#dirty.set(key, options);
@@ -161,6 +157,19 @@ export class SyncedCounters {
     const pending = this.#near.dict.get(PENDING_PREFIX + key);
     return typeof pending === 'number' ? pending : 0;
   }
+}
+
+/**
+ * Whether a failed push puts its delta back for the next tick. A timeout:
+ * no, it is taken to have landed: a stalled server runs the INCRBYs queued
+ * in its socket when it resumes, and since each carries increments no other
+ * push carries, the sum stays exact (retrying would count every stalled
+ * tick's delta again). A refusal (not a number, wrong type) or an argument
+ * error: no, it cannot apply. A lost connection or another error from Redis:
+ * yes (if the connection was lost after Redis ran it, it counts twice).
+ */
+function retryPush(err: unknown): boolean {
+  return mayHaveLanded(err) && (err as { code?: unknown } | null)?.code !== 'ETIMEDOUT';
 }
 
 /** The options a push repeats (its own bound is the handle's). */
