@@ -14,3 +14,8 @@
  * ```
  */
 export {};
+export { RedisQueue, DEFAULT_QUEUE_CAPACITY, DEFAULT_CLAIM_AFTER } from './redis-queue.js';
+export type { RedisQueueOptions, RedisQueueConstructor } from './redis-queue.js';
+export { RedisTopic, DEFAULT_TOPIC_CAPACITY } from './redis-topic.js';
+export type { RedisTopicOptions, RedisTopicConstructor } from './redis-topic.js';
+export { RedisSubscriber } from './redis-subscriber.js';
