@@ -14,3 +14,4 @@
  * ```
  */
 export {};
+export { RedisDict, type RedisDictOptions } from './redis-dict.js';
