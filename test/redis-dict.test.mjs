@@ -59,6 +59,42 @@ test('the keys of one Dict land on all three Cluster masters; keys() finds every
   });
 });
 
+test('keys() and flushAll() on a Cluster client that has not loaded its slot map yet', { timeout: 60_000 }, async () => {
+  const writer = new RedisDict(cluster.client(), uniqueDict('fresh'));
+  await Promise.all(Array.from({ length: 30 }, (_, i) => writer.set(`k${i}`, i)));
+  const fresh = new RedisDict(cluster.client(), writer.name); // a new client, still connecting
+  assert.equal((await fresh.keys(0)).length, 30);
+  const other = new RedisDict(cluster.client(), writer.name);
+  await other.flushAll();
+  assert.deepEqual(await writer.keys(0), []);
+});
+
+test('the scripts survive SCRIPT FLUSH (NOSCRIPT: sent again), on a server and a Cluster', { timeout: 60_000 }, async () => {
+  for (const client of [server.client(), cluster.client()]) {
+    await withDict(client, 'noscript', async (dict) => {
+      assert.equal(await dict.incr('c', 1, { init: 0 }), 1);
+      assert.equal(await dict.compareAndSet('c', 1, 2), true);
+      assert.equal(await dict.expire('c', 0), true);
+      const masters = client.isCluster ? client.nodes('master') : [client];
+      for (const m of masters) await m.script('FLUSH');
+      assert.equal(await dict.incr('c', 1), 3);
+      assert.equal(await dict.compareAndSet('c', 3, 4), true);
+      assert.equal(await dict.expire('c', 0), true);
+      assert.equal(await dict.get('c'), 4);
+    });
+  }
+});
+
+test('a TTL past what Redis keeps is accepted (capped, never expires in practice)', { timeout: 30_000 }, async () => {
+  await withDict(server.client(), 'longttl', async (dict) => {
+    await dict.set('k', 1, { ttl: 1e20 });
+    assert.ok((await dict.ttl('k')) > 1e15);
+    assert.equal(await dict.expire('k', Number.MAX_VALUE), true);
+    assert.equal(await dict.incr('n', 1, { init: 0, ttl: 1e300 }), 1);
+    assert.ok((await dict.ttl('n')) > 1e15);
+  });
+});
+
 test('values written by one process are read by another, types exact', { timeout: 60_000 }, async () => {
   const name = uniqueDict('procs');
   const client = server.client();

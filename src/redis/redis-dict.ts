@@ -10,7 +10,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { AsyncDict, DictCapabilities, DictIncrOptions, DictSetOptions, DictValue, DictWriteOptions } from '../index.js';
 import { ShmkitError } from '../index.js';
-import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, type RedisClient, type RemoteOptions } from './remote.js';
+import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, remoteError, type RedisClient, type RemoteOptions } from './remote.js';
 import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, closedError, invalidArgType, invalidArgValue, outOfRange } from './dict-args.js';
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
 import { CAS_SCRIPT, INCR_SCRIPT, PERSIST_SCRIPT } from './dict-scripts.js';
@@ -46,9 +46,16 @@ function defineScripts(redis: RedisClient): void {
   if (typeof r[PERSIST_COMMAND] !== 'function') redis.defineCommand(PERSIST_COMMAND, { lua: PERSIST_SCRIPT, numberOfKeys: 1 });
 }
 
+/**
+ * Longest TTL sent to Redis (ms, about 285 000 years): Redis refuses an
+ * expiry past 2^63 ms, the Dict accepts any finite TTL; past this one the
+ * difference is moot.
+ */
+const MAX_PX = Number.MAX_SAFE_INTEGER;
+
 /** A TTL in ms as Redis's PX takes it: a whole number, never 0 for a positive TTL. */
 function pxOf(ttl: number): number {
-  return Math.ceil(ttl);
+  return ttl > MAX_PX ? MAX_PX : Math.ceil(ttl);
 }
 
 /** Escapes SCAN MATCH's glob characters. */
@@ -191,7 +198,7 @@ export class RedisDict implements AsyncDict {
     const found = new Set<string>();
     const strip = this.#clientPrefix.length + this.#prefix.length;
     const pattern = `${globEscape(this.#clientPrefix + this.#prefix)}*`;
-    for (const node of this.#nodes()) {
+    for (const node of await this.#nodes(this.#timeout, `${this.#what}: keys()`)) {
       let cursor = '0';
       do {
         const [next, batch] = await bounded(node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT), this.#timeout, this.#engine, `${this.#what}: keys() (SCAN)`);
@@ -375,7 +382,7 @@ export class RedisDict implements AsyncDict {
     const pattern = `${globEscape(this.#clientPrefix + this.#prefix)}*`;
     const strip = this.#clientPrefix.length;
     const what = `${this.#what}: flushAll()`;
-    for (const node of this.#nodes()) {
+    for (const node of await this.#nodes(wait, what)) {
       let cursor = '0';
       do {
         const [next, batch] = await bounded(node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT), wait, this.#engine, what);
@@ -384,7 +391,7 @@ export class RedisDict implements AsyncDict {
           const pipeline = node.pipeline();
           for (const k of batch) pipeline.unlink(k.slice(strip));
           const replies = await bounded(pipeline.exec(), wait, this.#engine, what);
-          for (const [err] of replies ?? []) if (err) throw err;
+          for (const [err] of replies ?? []) if (err) throw remoteError(err, this.#engine, what);
         }
         cursor = next;
       } while (cursor !== '0');
@@ -455,10 +462,19 @@ export class RedisDict implements AsyncDict {
     return t === undefined ? this.#timeout : checkCallTimeout(t);
   }
 
-  /** The server, or every master of a Cluster: where SCAN must look. */
-  #nodes(): Redis[] {
+  /**
+   * The server, or every master of a Cluster: where SCAN must look. A
+   * Cluster client knows its masters only once it has loaded the slot map:
+   * a keyless command (queued by ioredis until then) waits for that first.
+   */
+  async #nodes(wait: number, what: string): Promise<Redis[]> {
     const redis = this.#redis;
-    return (redis as Cluster).isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+    if (!(redis as Cluster).isCluster) return [redis as Redis];
+    const cluster = redis as Cluster;
+    if (cluster.status !== 'ready') await bounded(cluster.ping(), wait, this.#engine, what);
+    const masters = cluster.nodes('master');
+    if (masters.length === 0) throw remoteError(new Error('the Cluster client knows no master'), this.#engine, what);
+    return masters;
   }
 }
 
