@@ -13,6 +13,10 @@ export class NearCopy {
   readonly negativeTtl: number;
   /** Fetched values not kept (too large for the near Dict, or it was busy); they were still returned. */
   storeFailures = 0;
+  // The hit path's key prefix, spelled again only when the epoch moves.
+  #epoch = Number.NaN;
+  #valuePrefix = '';
+  #absentPrefix = '';
 
   constructor(dict: Dict, meta: TwoLevelMeta, nearTtl: number, negativeTtl: number) {
     this.dict = dict;
@@ -28,12 +32,23 @@ export class NearCopy {
 
   /** The cached value, or undefined (not cached, or cached as absent: see `absent`). */
   value(key: string): DictValue | undefined {
-    return this.dict.get(nearKey(this.meta.epoch, TAG_VALUE, key));
+    return this.dict.get(this.#prefix(TAG_VALUE) + key);
   }
 
   /** True when the host cached that `key` is absent in Redis. */
   absent(key: string): boolean {
-    return this.dict.get(nearKey(this.meta.epoch, TAG_ABSENT, key)) !== undefined;
+    return this.dict.get(this.#prefix(TAG_ABSENT) + key) !== undefined;
+  }
+
+  /** The near-key prefix of `tag` in the current epoch. */
+  #prefix(tag: typeof TAG_VALUE | typeof TAG_ABSENT): string {
+    const epoch = this.meta.epoch;
+    if (epoch !== this.#epoch) {
+      this.#valuePrefix = nearKey(epoch, TAG_VALUE, '');
+      this.#absentPrefix = nearKey(epoch, TAG_ABSENT, '');
+      this.#epoch = epoch;
+    }
+    return tag === TAG_VALUE ? this.#valuePrefix : this.#absentPrefix;
   }
 
   /**
