@@ -63,14 +63,16 @@ test('two hosts: B\'s write reaches A\'s near copy by invalidation, well within 
 
 test('two hosts, synced counters: the total converges to the exact sum; a limit is overshot within 2 × syncInterval of all hosts\' increments', async (t) => {
   if (!(await namespacesAllowed(t))) return;
-  const LIMIT = 200;
+  // Above what the stated bound allows past it (about 500 here), so hosts that
+  // never synced (each accepting up to LIMIT on its own) would fail the check.
+  const LIMIT = 800;
   const SYNC_INTERVAL = 100;
   const common = { port: server.port, name: 'ns-cnt', mode: 'synced-counter', syncInterval: SYNC_INTERVAL };
   const hosts = [startHost(t, { ...common, near: uniqueName('ns-cnt-a') }), startHost(t, { ...common, near: uniqueName('ns-cnt-b') })];
   await Promise.all(hosts.map((h) => h.ready));
-  // Two worker processes per host, each an incr every ~2 ms for 1.5 s, counting what a
+  // Two worker processes per host, each an incr every ~2 ms for 2 s, counting what a
   // limiter would accept (the host's view <= LIMIT).
-  const loop = { op: 'incrLoop', key: 'rate', limit: LIMIT, durationMs: 1500, everyMs: 2, ttl: 60000 };
+  const loop = { op: 'incrLoop', key: 'rate', limit: LIMIT, durationMs: 2000, everyMs: 2, ttl: 60000 };
   const perHost = await Promise.all(hosts.map((h) => h.ask({ op: 'fanout', count: 2, cmd: loop }, 60000)));
 
   const total = perHost.flat().reduce((n, w) => n + w.incrs, 0);
@@ -85,6 +87,7 @@ test('two hosts, synced counters: the total converges to the exact sum; a limit 
   const bound = perHost.reduce((n, workers) => n + busiestWindow(workers.flatMap((w) => w.times), window), 0);
   const accepted = perHost.flat().reduce((n, w) => n + w.accepted, 0);
   t.diagnostic(`${total} increments; accepted ${accepted} against a limit of ${LIMIT}: overshoot ${accepted - LIMIT}, bound ${bound}`);
+  assert.ok(total >= 2 * LIMIT && perHost.every((workers) => workers.reduce((n, w) => n + w.incrs, 0) > LIMIT), 'each host alone went past the limit');
   assert.ok(accepted >= LIMIT, 'the limit was reached');
   assert.ok(accepted - LIMIT <= bound, `overshoot ${accepted - LIMIT} > bound ${bound}`);
 });
