@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SharedArray } from 'shmkit';
+import { Dict, SharedArray } from 'shmkit';
 import { TwoLevelDict } from 'shmkit/redis';
 import { startRedis } from './fixtures/redis.mjs';
 import { trackedNames } from './fixtures/names.mjs';
@@ -253,6 +253,25 @@ test('options are checked; capabilities say two-level', async (t) => {
   assert.throws(() => new TwoLevelDict({ ...base, remote: nameless }), { code: 'ERR_INVALID_ARG_VALUE' }, 'no name and the remote has none');
   await dict.close();
   await assert.rejects(dict.get('x'), { code: 'ERR_SHMKIT_CLOSED' });
+});
+
+test('a near Dict handed in stays the caller\'s: close() leaves it open', async (t) => {
+  const near = nearName('handle');
+  const handle = Dict.create(near, { memory: 1 << 20 });
+  const redis = server.client();
+  const remote = makeRemote(redis, 'handle');
+  const dict = new TwoLevelDict({ near: handle, remote, redis });
+  t.after(() => {
+    handle.close();
+    TwoLevelDict.unlink(near);
+  });
+  await dict.ready();
+  await dict.set('k', 'v');
+  assert.equal(await dict.get('k'), 'v');
+  assert.equal(dict.near, handle);
+  await dict.close();
+  assert.ok(handle.size >= 1, 'the handle still works after close()');
+  assert.throws(() => new TwoLevelDict({ near: Dict.init(new SharedArrayBuffer(Dict.byteLength({ memory: 4096 })), 0, { memory: 4096 }), remote, redis }), { code: 'ERR_INVALID_ARG_VALUE' }, 'an embedded Dict has no name');
 });
 
 test('examples/two-level-dict runs against this redis-server', async () => {

@@ -234,23 +234,27 @@ export class TwoLevelDict implements AsyncDict {
     return this.#write(key, `EXPIRE '${key}'`, () => this.#remote.expire(key, ttl, options), isTrue, options);
   }
 
-  /** Lists live in Redis only (every list call is a round trip). */
+  /** Pushes onto the head of a list in Redis (lists are never cached near: every list call is a round trip). */
   lpush(key: string, value: string | number, options?: DictWriteOptions): Promise<number> {
     return this.#write(key, `LPUSH '${key}'`, () => this.#remote.lpush(key, value, options), always, options);
   }
 
+  /** Pushes onto the tail of a list in Redis. */
   rpush(key: string, value: string | number, options?: DictWriteOptions): Promise<number> {
     return this.#write(key, `RPUSH '${key}'`, () => this.#remote.rpush(key, value, options), always, options);
   }
 
+  /** Takes the head of a list in Redis. */
   lpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     return this.#write(key, `LPOP '${key}'`, () => this.#remote.lpop(key, options), isDefined, options);
   }
 
+  /** Takes the tail of a list in Redis. */
   rpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     return this.#write(key, `RPOP '${key}'`, () => this.#remote.rpop(key, options), isDefined, options);
   }
 
+  /** Length of a list in Redis. */
   llen(key: string): Promise<number> {
     return this.#read(`LLEN '${key}'`, () => this.#remote.llen(key));
   }
@@ -303,6 +307,7 @@ export class TwoLevelDict implements AsyncDict {
     }
   }
 
+  /** `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
