@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Dict, SharedArray } from 'shmkit';
 import { TwoLevelDict } from 'shmkit/redis';
-import { startRedis } from './fixtures/redis.mjs';
+import { startRedis, startRedisCluster } from './fixtures/redis.mjs';
 import { trackedNames } from './fixtures/names.mjs';
 import { sleep, withTimeout } from './fixtures/helpers.mjs';
 import { startProcess } from './fixtures/proc.mjs';
@@ -253,6 +253,31 @@ test('options are checked; capabilities say two-level', async (t) => {
   assert.throws(() => new TwoLevelDict({ ...base, remote: nameless }), { code: 'ERR_INVALID_ARG_VALUE' }, 'no name and the remote has none');
   await dict.close();
   await assert.rejects(dict.get('x'), { code: 'ERR_SHMKIT_CLOSED' });
+});
+
+test('on a Redis Cluster: a write through one master reaches another near copy by invalidation', async (t) => {
+  const cluster = await startRedisCluster();
+  t.after(() => cluster.stop());
+  const dicts = ['cl-a', 'cl-b'].map((label) => {
+    const near = nearName(label);
+    const redis = cluster.client();
+    const dict = new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote: makeRemote(redis, 'cl'), redis, nearTtl: 60000 });
+    t.after(async () => {
+      await dict.close();
+      TwoLevelDict.unlink(near);
+    });
+    return dict;
+  });
+  const [a, b] = dicts;
+  await withTimeout(Promise.all(dicts.map((d) => d.ready())), 20000, 'cluster subscriptions');
+  // Keys on different masters; b caches each, then a writes each.
+  const keys = Array.from({ length: 6 }, (_, i) => `key-${i}`);
+  for (const k of keys) await a.set(k, 'old');
+  await until(() => b.stats().invalidations >= keys.length, 5000, 'b hears of the first writes');
+  for (const k of keys) assert.equal(await b.get(k), 'old');
+  for (const k of keys) await a.set(k, 'new');
+  await until(async () => (await Promise.all(keys.map((k) => b.get(k)))).every((v) => v === 'new'), 5000, 'b sees every new value');
+  assert.equal(b.stats().fetches, 2 * keys.length, 'one fetch per key before and after the invalidation');
 });
 
 test('a near Dict handed in stays the caller\'s: close() leaves it open', async (t) => {
