@@ -257,16 +257,16 @@ test('options are checked; capabilities say two-level', async (t) => {
 
 test('on a Redis Cluster: a write through one master reaches another near copy by invalidation', async (t) => {
   const cluster = await startRedisCluster();
-  t.after(() => cluster.stop());
-  const dicts = ['cl-a', 'cl-b'].map((label) => {
-    const near = nearName(label);
+  const nears = [nearName('cl-a'), nearName('cl-b')];
+  const dicts = nears.map((near) => {
     const redis = cluster.client();
-    const dict = new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote: makeRemote(redis, 'cl'), redis, nearTtl: 60000 });
-    t.after(async () => {
-      await dict.close();
-      TwoLevelDict.unlink(near);
-    });
-    return dict;
+    return new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote: makeRemote(redis, 'cl'), redis, nearTtl: 60000 });
+  });
+  // The dicts (and their subscribers) first, then the servers.
+  t.after(async () => {
+    await Promise.all(dicts.map((d) => d.close()));
+    for (const near of nears) TwoLevelDict.unlink(near);
+    await cluster.stop();
   });
   const [a, b] = dicts;
   await withTimeout(Promise.all(dicts.map((d) => d.ready())), 20000, 'cluster subscriptions');
