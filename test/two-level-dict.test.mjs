@@ -226,6 +226,39 @@ test('a lease holder that died: the next process waits out its lease and fetches
   assert.deepEqual([dict.stats().takeovers, dict.stats().fetches], [1, 1]);
 });
 
+test('a lease holder SIGKILLed mid-fetch: the process waiting on it takes the fetch over once the lease expires', async (t) => {
+  const stalled = await startRedis();
+  const near = nearName('killed');
+  const config = { port: stalled.port, near, name: 'killed', commandTimeout: 1500 }; // lease: 2.5 s
+  await makeRemote(stalled.client(), 'killed').set('k', 'after the takeover');
+  const [holder, waiter] = [startWorker(config), startWorker(config)];
+  let nearDict;
+  let meta;
+  t.after(async () => {
+    stalled.resume();
+    await Promise.all([holder.end(), waiter.end()]);
+    nearDict?.close();
+    meta?.close();
+    TwoLevelDict.unlink(near);
+    await stalled.stop();
+  });
+  await Promise.all([holder.ready, waiter.ready]);
+  nearDict = Dict.open(near);
+  meta = SharedArray.open(`${near}.two-level`);
+  stalled.pause(); // the holder's GET hangs in the stopped server
+  const held = holder.ask({ op: 'get', key: 'k' });
+  held.catch(() => {}); // it is killed before it answers
+  const lease = `${meta.array[0].toString(36)}?k`;
+  await until(() => String(nearDict.get(lease) ?? '').startsWith(`${holder.child.pid}:`), 5000, 'the holder takes the lease');
+  const waited = waiter.ask({ op: 'get', key: 'k' }, 20000);
+  await sleep(100); // the waiter finds the lease and polls
+  holder.child.kill('SIGKILL');
+  stalled.resume();
+  assert.equal(await waited, 'after the takeover');
+  const stats = await waiter.ask({ op: 'stats' });
+  assert.deepEqual([stats.takeovers, stats.fetches], [1, 1], 'the waiter fetched once, after taking the lease over');
+});
+
 test('synced counters: two processes of a host add locally; Redis gets the exact sum', async (t) => {
   const near = nearName('cnt');
   const config = { port: server.port, near, name: 'cnt', mode: 'synced-counter', syncInterval: 50 };
