@@ -10,6 +10,9 @@
 // setTimeout and clearTimeout become a list append and remove. It never
 // keeps the process alive and fires a no-op once per duration.
 
+/** Longest delay Node's timers take (ms). */
+const MAX_TIMER = 2 ** 31 - 1;
+
 /** Durations (ms) whose timer list is kept. */
 const kept = new Set<number>();
 
@@ -19,7 +22,8 @@ function idle(): void {
 
 /** Keeps Node's timer list for `ms` alive (once per duration, for the life of the process). */
 export function keepTimerList(ms: number): void {
-  if (kept.has(ms)) return;
+  // Node's timers take at most 2^31 - 1 ms (longer ones fire after 1 ms): nothing to keep there.
+  if (kept.has(ms) || !(ms >= 1 && ms <= MAX_TIMER)) return;
   kept.add(ms);
   setInterval(idle, ms).unref();
 }

@@ -78,8 +78,9 @@ function pttlOf(reply: number): number | undefined {
 }
 /** The script's SHMKIT_NOT_A_NUMBER error as the Dict's ERR_SHMKIT_NOT_A_NUMBER. */
 function notANumber(err: unknown): never {
-  if (err instanceof ShmkitError && /SHMKIT_NOT_A_NUMBER/.test(err.message)) {
-    const detail = err.message.replace(/^.*SHMKIT_NOT_A_NUMBER /, '');
+  const reply = (err as { cause?: { message?: unknown } }).cause?.message;
+  if (err instanceof ShmkitError && typeof reply === 'string' && reply.startsWith('SHMKIT_NOT_A_NUMBER ')) {
+    const detail = reply.slice('SHMKIT_NOT_A_NUMBER '.length);
     throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `ERR_SHMKIT_NOT_A_NUMBER: ${err.path ?? 'incr'}: ${detail}`, err.path === undefined ? {} : { path: err.path });
   }
   throw err;
