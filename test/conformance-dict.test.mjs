@@ -10,6 +10,14 @@ import { startRedis, startRedisCluster } from './fixtures/redis.mjs';
 
 const name = trackedNames();
 
+// Servers first: a server that fails to start fails the file before any test runs.
+const server = await startRedis();
+const serverClient = server.client();
+const cluster = await startRedisCluster();
+const clusterClient = cluster.client();
+// The Cluster client would retry the stopped nodes forever: disconnect it first.
+after(() => cluster.stop());
+
 dictConformance('shm Dict', () => {
   const n = name('conf-dict');
   const dict = Dict.create(n, { memory: 4 << 20 });
@@ -38,12 +46,6 @@ function redisDicts(client) {
   };
 }
 
-const server = await startRedis();
-const serverClient = server.client();
-const cluster = await startRedisCluster();
-const clusterClient = cluster.client();
-// The Cluster client would retry the stopped nodes forever: disconnect it first.
-after(() => cluster.stop());
 
 dictConformance('RedisDict', redisDicts(() => serverClient));
 dictConformance('RedisDict on a Cluster', redisDicts(() => clusterClient));

@@ -223,6 +223,22 @@ test('keyPrefix and glob characters in names keep Dicts apart', { timeout: 30_00
   }
 });
 
+test('a client with its own ioredis keyPrefix: keys() and flushAll() allow for it', { timeout: 30_000 }, async () => {
+  const client = server.client({ keyPrefix: 'outer:' });
+  const dict = new RedisDict(client, uniqueDict('outer'));
+  try {
+    await dict.set('a', 1);
+    await dict.rpush('l', 'x');
+    assert.equal(await server.client().exists(`outer:shmkit:${dict.name}:a`), 1);
+    assert.deepEqual((await dict.keys(0)).sort(), ['a', 'l']);
+    await dict.flushAll();
+    assert.deepEqual(await dict.keys(0), []);
+    assert.equal(await server.client().exists(`outer:shmkit:${dict.name}:a`), 0);
+  } finally {
+    await dict.flushAll();
+  }
+});
+
 test('constructor checks; close() leaves the client open; capabilities', { timeout: 30_000 }, async () => {
   const client = server.client();
   assert.throws(() => new RedisDict({}, 'x'), { code: 'ERR_INVALID_ARG_TYPE' });

@@ -7,6 +7,11 @@
 // back to the same double (and -0, NaN, Infinity as JavaScript spells them).
 // Bigints: a double cannot hold 64 bits, so `i` values are added as four
 // 16-bit limbs modulo 2^64 (two's complement), which is BigInt.asIntN(64, a + b).
+//
+// RedisDict sends EVALSHA with the SHA1s below; a server that does not have
+// a script cached (NOSCRIPT: first use, a restart, SCRIPT FLUSH) gets EVAL
+// of the same text once (scriptOf() finds it from the SHA), which caches it.
+import { createHash } from 'node:crypto';
 
 /** Lua helpers shared by the scripts (number and int64 text arithmetic). */
 const HELPERS = `
@@ -163,3 +168,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('PERSIST', KEYS[1])
 return 1
 `;
+
+const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+
+/** SHA1 of INCR_SCRIPT: what EVALSHA names it by. */
+export const INCR_SHA = sha1(INCR_SCRIPT);
+/** SHA1 of CAS_SCRIPT. */
+export const CAS_SHA = sha1(CAS_SCRIPT);
+/** SHA1 of PERSIST_SCRIPT. */
+export const PERSIST_SHA = sha1(PERSIST_SCRIPT);
+
+const BY_SHA = new Map<string, string>([[INCR_SHA, INCR_SCRIPT], [CAS_SHA, CAS_SCRIPT], [PERSIST_SHA, PERSIST_SCRIPT]]);
+
+/** The text of one of these scripts from its SHA1 (undefined for another). */
+export function scriptOf(sha: string): string | undefined {
+  return BY_SHA.get(sha);
+}

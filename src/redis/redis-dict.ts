@@ -13,7 +13,8 @@ import { ShmkitError } from '../index.js';
 import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, remoteError, type RedisClient, type RemoteOptions } from './remote.js';
 import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, closedError, invalidArgType, invalidArgValue, outOfRange } from './dict-args.js';
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
-import { CAS_SCRIPT, INCR_SCRIPT, PERSIST_SCRIPT } from './dict-scripts.js';
+import { CAS_SHA, INCR_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
+import { keepTimerList } from './dict-timers.js';
 
 /** Options of a RedisDict: those of every Redis-backed object. */
 export interface RedisDictOptions extends RemoteOptions {}
@@ -25,25 +26,19 @@ const SCAN_COUNT = 1000;
 /** What set() returns: Redis never reports evictions to the writer. */
 const NOT_EVICTED: { readonly evicted: number } = Object.freeze({ evicted: 0 });
 
-// The scripts, as ioredis commands (defineCommand: EVALSHA, and EVAL once per
-// connection or after NOSCRIPT). The version suffix keeps a changed script
-// from being mistaken for an older one defined on the same client.
-const INCR_COMMAND = 'shmkitDictIncr1';
-const CAS_COMMAND = 'shmkitDictCas1';
-const PERSIST_COMMAND = 'shmkitDictPersist1';
-
-/** The client with RedisDict's scripts defined on it. */
-interface ScriptedClient {
-  shmkitDictIncr1(key: string, kind: string, delta: string, init: string, ttl: string): Promise<string | null>;
-  shmkitDictCas1(key: string, expected: string | Buffer, value: string | Buffer, ttl: string): Promise<number>;
-  shmkitDictPersist1(key: string): Promise<number>;
+/**
+ * The client as RedisDict sends scripts through it: EVALSHA of a script's
+ * SHA1 with one key, and EVAL of its text when the server lacks it.
+ */
+interface ScriptClient {
+  evalsha(sha: string, keys: 1, key: string, ...args: Array<string | Buffer>): Promise<unknown>;
+  eval(script: string, ...args: Array<string | Buffer | number>): Promise<unknown>;
 }
 
-function defineScripts(redis: RedisClient): void {
-  const r = redis as unknown as Record<string, unknown>;
-  if (typeof r[INCR_COMMAND] !== 'function') redis.defineCommand(INCR_COMMAND, { lua: INCR_SCRIPT, numberOfKeys: 1 });
-  if (typeof r[CAS_COMMAND] !== 'function') redis.defineCommand(CAS_COMMAND, { lua: CAS_SCRIPT, numberOfKeys: 1 });
-  if (typeof r[PERSIST_COMMAND] !== 'function') redis.defineCommand(PERSIST_COMMAND, { lua: PERSIST_SCRIPT, numberOfKeys: 1 });
+/** An ioredis reply error as bounded() passes it on, with the command ioredis attaches. */
+interface CommandError {
+  message: string;
+  command?: { name: string; args: Array<string | Buffer | number> };
 }
 
 /**
@@ -83,8 +78,9 @@ function pttlOf(reply: number): number | undefined {
 }
 /** The script's SHMKIT_NOT_A_NUMBER error as the Dict's ERR_SHMKIT_NOT_A_NUMBER. */
 function notANumber(err: unknown): never {
-  if (err instanceof ShmkitError && /SHMKIT_NOT_A_NUMBER/.test(err.message)) {
-    const detail = err.message.replace(/^.*SHMKIT_NOT_A_NUMBER /, '');
+  const reply = (err as { cause?: { message?: unknown } }).cause?.message;
+  if (err instanceof ShmkitError && typeof reply === 'string' && reply.startsWith('SHMKIT_NOT_A_NUMBER ')) {
+    const detail = reply.slice('SHMKIT_NOT_A_NUMBER '.length);
     throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `ERR_SHMKIT_NOT_A_NUMBER: ${err.path ?? 'incr'}: ${detail}`, err.path === undefined ? {} : { path: err.path });
   }
   throw err;
@@ -103,7 +99,7 @@ function notANumber(err: unknown): never {
  */
 export class RedisDict implements AsyncDict {
   readonly #redis: RedisClient;
-  readonly #scripts: ScriptedClient;
+  readonly #scripts: ScriptClient;
   readonly #name: string;
   /** `<keyPrefix><name>:`: every key of this Dict starts with it. */
   readonly #prefix: string;
@@ -115,6 +111,10 @@ export class RedisDict implements AsyncDict {
   /** `RedisDict 'name'`, for messages. */
   readonly #what: string;
   #closed = false;
+  // Failure handlers of script calls (NOSCRIPT: EVAL once; the incr script's own error).
+  readonly #incrNumberFailed: (err: unknown) => Promise<number | undefined>;
+  readonly #incrBigintFailed: (err: unknown) => Promise<bigint | undefined>;
+  readonly #flagFailed: (err: unknown) => Promise<boolean>;
 
   /**
    * A handle on the Dict `name` stored in `redis` (an ioredis `Redis` or
@@ -126,13 +126,17 @@ export class RedisDict implements AsyncDict {
     this.#name = checkDictName(name);
     const opts = checkObject<RedisDictOptions>('options', options);
     this.#timeout = checkCommandTimeout(opts?.commandTimeout);
+    keepTimerList(this.#timeout);
     this.#prefix = `${checkKeyPrefix(opts?.keyPrefix)}${name}:`;
     const clientOptions = (this.#redis as Cluster).isCluster ? (this.#redis as Cluster).options.redisOptions : (this.#redis as Redis).options;
     this.#clientPrefix = clientOptions?.keyPrefix ?? '';
     this.#engine = describeClient(this.#redis);
     this.#what = `RedisDict '${name}'`;
-    defineScripts(this.#redis);
-    this.#scripts = this.#redis as unknown as ScriptedClient;
+    this.#scripts = this.#redis as unknown as ScriptClient;
+    // Made once per handle, so a script call allocates no closure for its failure path.
+    this.#incrNumberFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<string | null>).then(toNumber);
+    this.#incrBigintFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<string | null>).then(toBigint);
+    this.#flagFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<number>).then(isOne);
   }
 
   /** The Dict's name (the part of each Redis key after `keyPrefix`). */
@@ -264,8 +268,8 @@ export class RedisDict implements AsyncDict {
       const e = expected === undefined ? '' : encodeValue(expected, 'expected');
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
-      const work = this.#scripts.shmkitDictCas1(k, e, v, ttl === 0 ? '0' : String(pxOf(ttl)));
-      return bounded(work, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne);
+      const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttl === 0 ? '0' : String(pxOf(ttl)));
+      return bounded(work as Promise<number>, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne, this.#flagFailed);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -304,14 +308,14 @@ export class RedisDict implements AsyncDict {
       const what = this.#call('incr', key);
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
-        const work = this.#scripts.shmkitDictIncr1(k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
-        return bounded(work, wait, this.#engine, what).then(toNumber, notANumber);
+        const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+        return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toNumber, this.#incrNumberFailed);
       }
       if (typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
-      const work = this.#scripts.shmkitDictIncr1(k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
-      return bounded(work, wait, this.#engine, what).then(toBigint, notANumber);
+      const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+      return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toBigint, this.#incrBigintFailed);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -322,8 +326,10 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       const ms = checkTtl(ttl, 'ttl');
-      const work = ms === 0 ? this.#scripts.shmkitDictPersist1(k) : this.#redis.pexpire(k, pxOf(ms));
-      return bounded(work, this.#callTimeout(options), this.#engine, this.#call('expire', key)).then(isOne);
+      const wait = this.#callTimeout(options);
+      if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
+      const work = this.#scripts.evalsha(PERSIST_SHA, 1, k) as Promise<number>;
+      return bounded(work, wait, this.#engine, this.#call('expire', key)).then(isOne, this.#flagFailed);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -425,6 +431,25 @@ export class RedisDict implements AsyncDict {
   }
 
   // ---- helpers -------------------------------------------------------------------
+
+  /**
+   * A script call failed: NOSCRIPT (the server has not cached it) sends the
+   * same call as EVAL, which caches it, bounded by the handle's
+   * commandTimeout; the incr script's SHMKIT_NOT_A_NUMBER becomes
+   * ERR_SHMKIT_NOT_A_NUMBER; anything else passes on.
+   */
+  #scriptFailed(err: unknown): Promise<unknown> {
+    const cause = (err as { cause?: CommandError }).cause;
+    const args = cause?.command?.args;
+    if (cause !== undefined && cause.message.startsWith('NOSCRIPT') && args !== undefined) {
+      const script = scriptOf(String(args[0]));
+      if (script !== undefined) {
+        const what = (err as ShmkitError).path ?? this.#what;
+        return bounded(this.#scripts.eval(script, ...args.slice(1)), this.#timeout, this.#engine, what).then(undefined, notANumber);
+      }
+    }
+    return Promise.reject(err).then(undefined, notANumber);
+  }
 
   #checkOpen(): void {
     if (this.#closed) throw closedError(this.#what);

@@ -47,8 +47,9 @@ export function checkClient(redis: unknown): RedisClient {
 /** Checks `commandTimeout` (positive ms). */
 export function checkCommandTimeout(value: unknown): number {
   if (value === undefined) return DEFAULT_COMMAND_TIMEOUT;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ShmkitError('ERR_OUT_OF_RANGE', `The "commandTimeout" option must be a positive number of ms. Received ${String(value)}`);
+  // Node's timers fire after 1 ms for delays past 2^31 - 1 ms.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 0x7fffffff) {
+    throw new ShmkitError('ERR_OUT_OF_RANGE', `The "commandTimeout" option must be a positive number of ms up to 2147483647. Received ${String(value)}`);
   }
   return value;
 }
