@@ -7,6 +7,7 @@ import { bounded, type RedisClient } from './remote.js';
 import { decodeMessage, type MessageEncoding } from './message-codec.js';
 import { deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
+import { commands } from './stream-script.js';
 
 /** Entries one read asks for. */
 const BATCH = 64;
@@ -84,7 +85,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
     if (this.#at === this.#buffer.length) {
       const argv = this.#readArgv;
       argv[4] = this.#after();
-      const reply = await bounded(this.#link.redis.callBuffer('XREAD', argv), this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
+      const reply = await bounded(commands(this.#link.redis).xreadBuffer(argv), this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
       this.#checkOpen();
       this.#fill(reply);
     }
@@ -114,7 +115,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
       const argv = this.#blockArgv;
       argv[3] = block;
       argv[6] = this.#after();
-      const reply = await this.#lanes.run('XREAD', argv, block + this.#link.commandTimeout, signal, `XREAD BLOCK (${this.#link.label} receive)`);
+      const reply = await this.#lanes.run('xreadBuffer', argv, block + this.#link.commandTimeout, signal, `XREAD BLOCK (${this.#link.label} receive)`);
       this.#checkOpen();
       this.#fill(reply);
     }
