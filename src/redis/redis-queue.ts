@@ -23,8 +23,7 @@ import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClie
 import { checkEncoding, decodeMessage, encodeMessage, encodedLength, type MessageEncoding } from './message-codec.js';
 import { checkChannelName, checkIntOption, checkOptionsObject, deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
-import { commands } from './stream-script.js';
-import { ACK, GROUP, LEAVE, SEND, TAKE } from './stream-queue-scripts.js';
+import { ACK, GROUP, LEAVE, RENEW, SEND, TAKE } from './stream-queue-scripts.js';
 
 /** Options of a RedisQueue handle. */
 export interface RedisQueueOptions extends RemoteOptions {
@@ -338,11 +337,12 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     await bounded(ACK.run(this.#redis, argv), this.#timeout, this.#engine, `EVALSHA ack (RedisQueue.${what})`);
   }
 
-  // Keeps a held peek ours: XCLAIM to ourselves resets its idle time.
+  // Keeps a held peek ours: XCLAIM to ourselves resets its idle time (RENEW
+  // checks first that no other consumer has claimed it meanwhile).
   readonly #renew = (): void => {
     const held = this.#peeked;
     if (held === null || this.#closed) return;
-    bounded(commands(this.#redis).xclaimBuffer([this.#stream, GROUP, this.#consumer, 0, held.id, 'JUSTID']), this.#timeout, this.#engine, 'XCLAIM (RedisQueue peek renewal)')
+    bounded(RENEW.run(this.#redis, ['', 1, this.#stream, GROUP, this.#consumer, held.id]), this.#timeout, this.#engine, 'EVALSHA renew (RedisQueue peek)')
       .catch(() => { /* the next tick tries again; past claimAfter another consumer may take it (at-least-once) */ });
   };
 

@@ -21,7 +21,6 @@ export interface ArgvCommands {
   evalBuffer(argv: Arg[]): Promise<unknown>;
   xreadBuffer(argv: Arg[]): Promise<unknown>;
   xreadgroupBuffer(argv: Arg[]): Promise<unknown>;
-  xclaimBuffer(argv: Arg[]): Promise<unknown>;
   blpopBuffer(argv: Arg[]): Promise<unknown>;
 }
 
