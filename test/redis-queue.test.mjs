@@ -134,3 +134,75 @@ test('examples/redis-queue: the same job-queue code on a shm Queue and on a Redi
   assert.match(out, /^shm: 20 jobs done once each by [12] of 2 workers, 120 words$/m);
   assert.match(out, /^redis: 20 jobs done once each by [12] of 2 workers, 120 words$/m);
 });
+
+test('argument checks: exact codes before anything reaches Redis', async () => {
+  assert.throws(() => new RedisQueue({}, 'q'), { code: 'ERR_INVALID_ARG_TYPE' });
+  for (const bad of ['', 'a{b', 'a}b', 'a\nb', 7]) assert.throws(() => new RedisQueue(client, bad), { code: 'ERR_INVALID_ARG_VALUE' }, String(bad));
+  assert.throws(() => new RedisQueue(client, 'q', { capacity: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { capacity: 1.5 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { claimAfter: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { encoding: 'xml' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => new RedisQueue(client, 'q', { commandTimeout: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  const q = new RedisQueue(client, qname('args'), { capacity: 100 });
+  await assert.rejects(q.receive({ timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(q.send('x', { signal: 'no' }), { code: 'ERR_INVALID_ARG_TYPE' });
+  await assert.rejects(q.trySend(Buffer.alloc(101)), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(q.release(), { code: 'ERR_INVALID_STATE' });
+  assert.equal(await q.trySend('x'), true);
+  await q.tryPeek();
+  await assert.rejects(q.tryPeek(), { code: 'ERR_INVALID_STATE' });
+  await q.release();
+  assert.deepEqual(await client.keys(`shmkit:queue:{${q.name}}*`).then((k) => k.sort()), [q.key, `${q.key}:bytes`], 'the key layout docs/API.md states');
+  await q.close();
+});
+
+test('typings: RedisQueue<T> and RedisTopic<T> by encoding, as the shm Queue', { timeout: 150_000 }, async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'shmkit-redis-types-'));
+  const file = join(dir, 'check.ts');
+  writeFileSync(file, `
+import type { Redis } from '${root}node_modules/ioredis/built/index.js';
+import { RedisQueue, RedisTopic } from '${root}src/redis/index.js';
+import type { AsyncQueue, AsyncTopic, JsonValue } from '${root}src/index.js';
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false;
+const ok = <T extends true>(_?: T): void => {};
+interface Job { id: number }
+export async function check(redis: Redis): Promise<void> {
+  const bytes = new RedisQueue(redis, 'b');
+  ok<Equal<typeof bytes, RedisQueue<Buffer>>>();
+  ok<Equal<Awaited<ReturnType<typeof bytes.receive>>, Buffer>>();
+  await bytes.send('text'); await bytes.send(new Uint8Array(2));
+  // @ts-expect-error a bytes queue does not take objects
+  await bytes.send({ id: 1 });
+  const json = new RedisQueue(redis, 'j', { encoding: 'json' });
+  ok<Equal<Awaited<ReturnType<typeof json.receive>>, JsonValue>>();
+  const jobs = new RedisQueue<Job>(redis, 'j', { encoding: 'json' });
+  ok<Equal<Awaited<ReturnType<typeof jobs.receive>>, Job>>();
+  // @ts-expect-error a Job queue takes Jobs
+  await jobs.send('text');
+  const v8 = new RedisQueue(redis, 'v', { encoding: 'v8' });
+  ok<Equal<Awaited<ReturnType<typeof v8.receive>>, unknown>>();
+  const asQueue: AsyncQueue<Job> = jobs;
+  const topic = new RedisTopic<Job>(redis, 't', { encoding: 'json' });
+  const asTopic: AsyncTopic<Job> = topic;
+  const sub = await topic.subscribe();
+  ok<Equal<Awaited<ReturnType<typeof sub.receive>>, Job>>();
+  void asQueue; void asTopic;
+}
+`);
+  try {
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const r = await new Promise((resolve) => {
+      execFile(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable',
+        '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), '--skipLibCheck', file],
+      { cwd: root, timeout: 140_000 }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, out: stdout + stderr }));
+    });
+    assert.equal(r.code, 0, r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
