@@ -75,6 +75,42 @@ test('a consumer SIGKILLed holding a peeked message: another consumer gets it wi
   }
 });
 
+test('a holder frozen (SIGSTOP) past claimAfter loses its peek, and does not take it back when it thaws', { timeout: 60_000 }, async () => {
+  const name = qname('frozen');
+  const claimAfter = 300;
+  const q = track(new RedisQueue(client, name, { encoding: 'json', claimAfter }));
+  await q.send({ n: 7 });
+  const holder = startNode(PEER, ['peek', server.url, name, claimAfter], { timeoutMs: 30_000 });
+  try {
+    await holder.line(/^held 7$/, 15_000);
+    holder.child.kill('SIGSTOP');
+    // Claimed once idle past claimAfter; polled (tryPeek claims too), bounded.
+    let held;
+    const deadline = performance.now() + q.redeliveryBound + 10_000;
+    while ((held = await q.tryPeek()) === undefined) {
+      assert.ok(performance.now() < deadline, 'the frozen holder\'s message was not claimed in time');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(JSON.parse(Buffer.from(held).toString()), { n: 7 });
+    holder.child.kill('SIGCONT');
+    // The thawed holder's renewals run every claimAfter / 3: sampled for
+    // claimAfter * 4, the entry must stay the claimer's every time.
+    const until = performance.now() + claimAfter * 4;
+    while (performance.now() < until) {
+      const pending = await client.xpending(q.key, 'shmkit', '-', '+', 10);
+      assert.equal(pending.length, 1);
+      assert.doesNotMatch(pending[0][1], new RegExp(`:${holder.child.pid}:`), 'still the claimer\'s, not taken back');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await q.release();
+    assert.equal(await q.tryReceive(), undefined);
+  } finally {
+    holder.child.kill('SIGCONT');
+    await reap(holder);
+    await q.close();
+  }
+});
+
 test('a peek still held at close() goes to the next consumer at once', { timeout: 30_000 }, async () => {
   const name = qname('give-back');
   const a = track(new RedisQueue(client, name, { claimAfter: 60_000 }));
