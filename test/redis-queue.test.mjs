@@ -242,3 +242,30 @@ export async function check(redis: Redis): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('redis-server restarted without persistence: the queue (group included) is made again on use', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('restart'), { commandTimeout: 2000, claimAfter: 500 });
+  try {
+    await q.send('old');
+    assert.equal((await q.receive({ timeout: 5000 })).toString(), 'old');
+    await own.restart();
+    const deadline = performance.now() + 15_000;
+    for (;;) {
+      try {
+        assert.equal(await q.trySend('new'), true);
+        break;
+      } catch (err) {
+        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${own.port}`), 'a failure names the server');
+        if (performance.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal((await q.receive({ timeout: 5000 })).toString(), 'new');
+    assert.equal(Number(await c.get(`${q.key}:bytes`)), 0);
+  } finally {
+    await q.close();
+    await own.stop();
+  }
+});
