@@ -15,13 +15,12 @@ const client = server.client();
 let counter = 0;
 const qname = (label) => `rq-${process.pid}-${++counter}-${label}`;
 // The server is this file's own (its data goes with it): no key clean-up needed.
-const track = (q) => q;
 
 const linesOf = (out, word) => out.split('\n').filter((l) => l.startsWith(`${word} `)).map((l) => Number(l.slice(word.length + 1)));
 
 test('3 producer and 3 consumer processes: every message delivered exactly once', { timeout: 90_000 }, async () => {
   const name = qname('mpmc');
-  const q = track(new RedisQueue(client, name, { encoding: 'json' }));
+  const q = new RedisQueue(client, name, { encoding: 'json' });
   const PER = 300;
   const consumers = [0, 1, 2].map(() => startNode(PEER, ['consume', server.url, name, 2000], { timeoutMs: 60_000 }));
   const producers = [0, 1, 2].map((i) => startNode(PEER, ['produce', server.url, name, i * PER, PER], { timeoutMs: 60_000 }));
@@ -50,7 +49,7 @@ test('3 producer and 3 consumer processes: every message delivered exactly once'
 test('a consumer SIGKILLed holding a peeked message: another consumer gets it within the bound', { timeout: 60_000 }, async () => {
   const name = qname('peek');
   const claimAfter = 300;
-  const q = track(new RedisQueue(client, name, { encoding: 'json', claimAfter }));
+  const q = new RedisQueue(client, name, { encoding: 'json', claimAfter });
   await q.send({ n: 41 });
   await q.send({ n: 42 });
   const holder = startNode(PEER, ['peek', server.url, name, claimAfter], { timeoutMs: 30_000 });
@@ -78,7 +77,7 @@ test('a consumer SIGKILLed holding a peeked message: another consumer gets it wi
 test('a holder frozen (SIGSTOP) past claimAfter loses its peek, and does not take it back when it thaws', { timeout: 60_000 }, async () => {
   const name = qname('frozen');
   const claimAfter = 300;
-  const q = track(new RedisQueue(client, name, { encoding: 'json', claimAfter }));
+  const q = new RedisQueue(client, name, { encoding: 'json', claimAfter });
   await q.send({ n: 7 });
   const holder = startNode(PEER, ['peek', server.url, name, claimAfter], { timeoutMs: 30_000 });
   try {
@@ -113,7 +112,7 @@ test('a holder frozen (SIGSTOP) past claimAfter loses its peek, and does not tak
 
 test('a peek still held at close() goes to the next consumer at once', { timeout: 30_000 }, async () => {
   const name = qname('give-back');
-  const a = track(new RedisQueue(client, name, { claimAfter: 60_000 }));
+  const a = new RedisQueue(client, name, { claimAfter: 60_000 });
   const b = new RedisQueue(client, name, { claimAfter: 60_000 });
   await a.send('x');
   assert.equal(Buffer.from(await a.tryPeek()).toString(), 'x');
@@ -267,5 +266,23 @@ test('redis-server restarted without persistence: the queue (group included) is 
   } finally {
     await q.close();
     await own.stop();
+  }
+});
+
+test('scripts flushed (SCRIPT FLUSH) with 300 sends in flight: EVAL fallback, each message exactly once', { timeout: 60_000 }, async () => {
+  const auto = server.client({ enableAutoPipelining: true });
+  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json' });
+  try {
+    await q.send({ n: -1 });
+    assert.deepEqual(await q.receive({ timeout: 5000 }), { n: -1 });
+    await client.script('FLUSH');
+    await Promise.all(Array.from({ length: 300 }, (_, n) => q.send({ n }, { timeout: 10_000 })));
+    await client.script('FLUSH');
+    const got = await Promise.all(Array.from({ length: 300 }, () => q.receive({ timeout: 10_000 })));
+    assert.deepEqual(got.map((m) => m.n).sort((a, b) => a - b), Array.from({ length: 300 }, (_, n) => n));
+    assert.equal(await q.tryReceive(), undefined);
+  } finally {
+    await q.close();
+    auto.disconnect();
   }
 });

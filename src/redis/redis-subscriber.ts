@@ -50,8 +50,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
   readonly #readArgv: Array<string | number>;
   readonly #blockArgv: Array<string | number>;
 
-  /** @internal */
-  constructor(token: typeof TOKEN, link: TopicLink, next: number, throwOnLag: boolean) {
+  private constructor(token: typeof TOKEN, link: TopicLink, next: number, throwOnLag: boolean) {
     if (token !== TOKEN) throw new ShmkitError('ERR_ILLEGAL_CONSTRUCTOR', 'Illegal constructor: a RedisSubscriber is made by topic.subscribe()');
     this.#link = link;
     this.#next = next;
@@ -87,7 +86,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
     if (this.#at === this.#buffer.length) {
       const argv = this.#readArgv;
       argv[4] = this.#after();
-      const reply = await bounded(commands(this.#link.redis).xreadBuffer(argv), this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
+      const reply = await bounded(commands(this.#link.redis).xreadBuffer(argv.slice()) /* a copy: see LuaScript.run */, this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
       this.#checkOpen();
       this.#fill(reply);
     }

@@ -45,7 +45,8 @@ export class BlockingLane {
       this.#conn = conn;
     }
     const c: ArgvCommands = commands(conn);
-    const work = bounded(c[command](argv), ms, this.#engine, what);
+    // A copy: the caller refills its argv for the next call (see LuaScript.run).
+    const work = bounded(c[command](argv.slice()), ms, this.#engine, what);
     return new Promise<unknown>((resolve, reject) => {
       const onAbort = (): void => {
         this.#drop();

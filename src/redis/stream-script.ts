@@ -45,19 +45,22 @@ export class LuaScript {
   }
 
   /**
-   * Runs the script: `argv` is [slot, numkeys, ...keys, ...args], built
-   * once by the caller and reused (no array per call here); `argv[0]` is
-   * this method's, overwritten with the SHA1 (or the source). Replies keep bulk strings
-   * as Buffers (messages are bytes).
+   * Runs the script: `argv` is [slot, numkeys, ...keys, ...args], kept by
+   * the caller and refilled for each call (slot 0 is this method's). It is
+   * copied once here: the caller may refill it for its next call while this
+   * one is still out (or queued by ioredis until a Cluster is ready), and
+   * the EVAL fallback must send this call's arguments, not the next one's.
+   * Replies keep bulk strings as Buffers (messages are bytes).
    */
   async run(client: RedisClient, argv: Arg[]): Promise<unknown> {
-    argv[0] = this.#sha;
+    const args = argv.slice();
+    args[0] = this.#sha;
     try {
-      return await commands(client).evalshaBuffer(argv);
+      return await commands(client).evalshaBuffer(args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      argv[0] = this.#source;
-      return commands(client).evalBuffer(argv);
+      args[0] = this.#source;
+      return commands(client).evalBuffer(args);
     }
   }
 }
