@@ -286,3 +286,26 @@ test('scripts flushed (SCRIPT FLUSH) with 300 sends in flight: EVAL fallback, ea
     auto.disconnect();
   }
 });
+
+test('abort during a long receive/send ends it promptly (not only at the end of the timeout)', { timeout: 30_000 }, async () => {
+  const q = new RedisQueue(client, qname('abort'), { capacity: 10, claimAfter: 2000 });
+  try {
+    for (const [what, start] of [
+      ['receive', (signal) => q.receive({ signal, timeout: 20_000 })],
+      ['send', async (signal) => {
+        await q.trySend('0123456789');
+        return q.send('x', { signal, timeout: 20_000 });
+      }],
+    ]) {
+      const ac = new AbortController();
+      const waiting = start(ac.signal);
+      await new Promise((r) => setTimeout(r, 1500)); // past the first block slice (1 s)
+      const t0 = performance.now();
+      ac.abort();
+      await assert.rejects(waiting, { name: 'AbortError' }, what);
+      assert.ok(performance.now() - t0 < 5000, `${what} ended ${performance.now() - t0} ms after the abort`);
+    }
+  } finally {
+    await q.close();
+  }
+});

@@ -38,6 +38,8 @@ export class BlockingLane {
    */
   run(command: BlockingCommand, argv: Arg[], ms: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.closedError());
+    // An 'abort' listener added now would never fire: a wait loop's next slice must not start.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let conn = this.#conn;
     if (conn === null) {
       conn = this.#parent.duplicate();
