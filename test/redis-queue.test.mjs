@@ -309,3 +309,29 @@ test('abort during a long receive/send ends it promptly (not only at the end of 
     await q.close();
   }
 });
+
+test("a client with its own ioredis keyPrefix: every key (scripts' and blocking reads') carries it", { timeout: 30_000 }, async () => {
+  const { RedisTopic } = await import('shmkit/redis');
+  const prefixed = server.client({ keyPrefix: 'app1:' });
+  const name = qname('prefix');
+  const q = new RedisQueue(prefixed, name, { capacity: 20, claimAfter: 500 });
+  const t = new RedisTopic(prefixed, name, { capacity: 5 });
+  try {
+    const waiting = q.receive({ timeout: 10_000 }); // blocks (XREADGROUP) on a duplicate of the prefixed client
+    await new Promise((r) => setTimeout(r, 50));
+    await q.send('one');
+    assert.equal((await waiting).toString(), 'one');
+    const s = await t.subscribe();
+    const next = s.receive({ timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    await t.publish('news');
+    assert.equal((await next).toString(), 'news');
+    const keys = (await client.keys(`*{${name}}*`)).sort();
+    assert.deepEqual(keys, [`app1:shmkit:queue:{${name}}`, `app1:shmkit:queue:{${name}}:bytes`, `app1:shmkit:topic:{${name}}`, `app1:shmkit:topic:{${name}}:seq`]);
+    await s.close();
+  } finally {
+    await q.close();
+    t.close();
+    prefixed.disconnect();
+  }
+});
