@@ -10,7 +10,10 @@ import { startRedis, startRedisCluster } from './fixtures/redis.mjs';
 
 // Started before any test is registered (so none runs before they are up);
 // the fixture stops them when the file ends.
-const client = (await startRedis()).client();
+const server = await startRedis();
+const client = server.client();
+// A client with enableAutoPipelining (ioredis re-issues queued commands its own way).
+const autoClient = server.client({ enableAutoPipelining: true });
 const cluster = await startRedisCluster();
 const clusterClient = cluster.client();
 after(async () => cluster.stop());
@@ -67,6 +70,10 @@ function redisFactories(label, getClient) {
 
 describe('redis', () => {
   redisFactories('redis', () => client);
+});
+
+describe('redis, autopipelining client', () => {
+  redisFactories('redis-auto', () => autoClient);
 });
 
 describe('redis cluster', () => {

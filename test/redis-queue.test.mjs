@@ -15,13 +15,12 @@ const client = server.client();
 let counter = 0;
 const qname = (label) => `rq-${process.pid}-${++counter}-${label}`;
 // The server is this file's own (its data goes with it): no key clean-up needed.
-const track = (q) => q;
 
 const linesOf = (out, word) => out.split('\n').filter((l) => l.startsWith(`${word} `)).map((l) => Number(l.slice(word.length + 1)));
 
 test('3 producer and 3 consumer processes: every message delivered exactly once', { timeout: 90_000 }, async () => {
   const name = qname('mpmc');
-  const q = track(new RedisQueue(client, name, { encoding: 'json' }));
+  const q = new RedisQueue(client, name, { encoding: 'json' });
   const PER = 300;
   const consumers = [0, 1, 2].map(() => startNode(PEER, ['consume', server.url, name, 2000], { timeoutMs: 60_000 }));
   const producers = [0, 1, 2].map((i) => startNode(PEER, ['produce', server.url, name, i * PER, PER], { timeoutMs: 60_000 }));
@@ -50,7 +49,7 @@ test('3 producer and 3 consumer processes: every message delivered exactly once'
 test('a consumer SIGKILLed holding a peeked message: another consumer gets it within the bound', { timeout: 60_000 }, async () => {
   const name = qname('peek');
   const claimAfter = 300;
-  const q = track(new RedisQueue(client, name, { encoding: 'json', claimAfter }));
+  const q = new RedisQueue(client, name, { encoding: 'json', claimAfter });
   await q.send({ n: 41 });
   await q.send({ n: 42 });
   const holder = startNode(PEER, ['peek', server.url, name, claimAfter], { timeoutMs: 30_000 });
@@ -75,9 +74,45 @@ test('a consumer SIGKILLed holding a peeked message: another consumer gets it wi
   }
 });
 
+test('a holder frozen (SIGSTOP) past claimAfter loses its peek, and does not take it back when it thaws', { timeout: 60_000 }, async () => {
+  const name = qname('frozen');
+  const claimAfter = 300;
+  const q = new RedisQueue(client, name, { encoding: 'json', claimAfter });
+  await q.send({ n: 7 });
+  const holder = startNode(PEER, ['peek', server.url, name, claimAfter], { timeoutMs: 30_000 });
+  try {
+    await holder.line(/^held 7$/, 15_000);
+    holder.child.kill('SIGSTOP');
+    // Claimed once idle past claimAfter; polled (tryPeek claims too), bounded.
+    let held;
+    const deadline = performance.now() + q.redeliveryBound + 10_000;
+    while ((held = await q.tryPeek()) === undefined) {
+      assert.ok(performance.now() < deadline, 'the frozen holder\'s message was not claimed in time');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(JSON.parse(Buffer.from(held).toString()), { n: 7 });
+    holder.child.kill('SIGCONT');
+    // The thawed holder's renewals run every claimAfter / 3: sampled for
+    // claimAfter * 4, the entry must stay the claimer's every time.
+    const until = performance.now() + claimAfter * 4;
+    while (performance.now() < until) {
+      const pending = await client.xpending(q.key, 'shmkit', '-', '+', 10);
+      assert.equal(pending.length, 1);
+      assert.doesNotMatch(pending[0][1], new RegExp(`:${holder.child.pid}:`), 'still the claimer\'s, not taken back');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await q.release();
+    assert.equal(await q.tryReceive(), undefined);
+  } finally {
+    holder.child.kill('SIGCONT');
+    await reap(holder);
+    await q.close();
+  }
+});
+
 test('a peek still held at close() goes to the next consumer at once', { timeout: 30_000 }, async () => {
   const name = qname('give-back');
-  const a = track(new RedisQueue(client, name, { claimAfter: 60_000 }));
+  const a = new RedisQueue(client, name, { claimAfter: 60_000 });
   const b = new RedisQueue(client, name, { claimAfter: 60_000 });
   await a.send('x');
   assert.equal(Buffer.from(await a.tryPeek()).toString(), 'x');
@@ -133,4 +168,170 @@ test('examples/redis-queue: the same job-queue code on a shm Queue and on a Redi
   const out = await runNode(script, [], { timeoutMs: 45_000, env: { ...process.env, REDIS_URL: server.url } });
   assert.match(out, /^shm: 20 jobs done once each by [12] of 2 workers, 120 words$/m);
   assert.match(out, /^redis: 20 jobs done once each by [12] of 2 workers, 120 words$/m);
+});
+
+test('argument checks: exact codes before anything reaches Redis', async () => {
+  assert.throws(() => new RedisQueue({}, 'q'), { code: 'ERR_INVALID_ARG_TYPE' });
+  for (const bad of ['', 'a{b', 'a}b', 'a\nb', 7]) assert.throws(() => new RedisQueue(client, bad), { code: 'ERR_INVALID_ARG_VALUE' }, String(bad));
+  assert.throws(() => new RedisQueue(client, 'q', { capacity: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { capacity: 1.5 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { claimAfter: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisQueue(client, 'q', { encoding: 'xml' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => new RedisQueue(client, 'q', { commandTimeout: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  const q = new RedisQueue(client, qname('args'), { capacity: 100 });
+  await assert.rejects(q.receive({ timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(q.send('x', { signal: 'no' }), { code: 'ERR_INVALID_ARG_TYPE' });
+  await assert.rejects(q.trySend(Buffer.alloc(101)), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(q.release(), { code: 'ERR_INVALID_STATE' });
+  assert.equal(await q.trySend('x'), true);
+  await q.tryPeek();
+  await assert.rejects(q.tryPeek(), { code: 'ERR_INVALID_STATE' });
+  await q.release();
+  assert.deepEqual(await client.keys(`shmkit:queue:{${q.name}}*`).then((k) => k.sort()), [q.key, `${q.key}:bytes`], 'the key layout docs/API.md states');
+  await q.close();
+});
+
+test('typings: RedisQueue<T> and RedisTopic<T> by encoding, as the shm Queue', { timeout: 150_000 }, async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'shmkit-redis-types-'));
+  const file = join(dir, 'check.ts');
+  writeFileSync(file, `
+import type { Redis } from '${root}node_modules/ioredis/built/index.js';
+import { RedisQueue, RedisTopic } from '${root}src/redis/index.js';
+import type { AsyncQueue, AsyncTopic, JsonValue } from '${root}src/index.js';
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false;
+const ok = <T extends true>(_?: T): void => {};
+interface Job { id: number }
+export async function check(redis: Redis): Promise<void> {
+  const bytes = new RedisQueue(redis, 'b');
+  ok<Equal<typeof bytes, RedisQueue<Buffer>>>();
+  ok<Equal<Awaited<ReturnType<typeof bytes.receive>>, Buffer>>();
+  await bytes.send('text'); await bytes.send(new Uint8Array(2));
+  // @ts-expect-error a bytes queue does not take objects
+  await bytes.send({ id: 1 });
+  const json = new RedisQueue(redis, 'j', { encoding: 'json' });
+  ok<Equal<Awaited<ReturnType<typeof json.receive>>, JsonValue>>();
+  const jobs = new RedisQueue<Job>(redis, 'j', { encoding: 'json' });
+  ok<Equal<Awaited<ReturnType<typeof jobs.receive>>, Job>>();
+  // @ts-expect-error a Job queue takes Jobs
+  await jobs.send('text');
+  const v8 = new RedisQueue(redis, 'v', { encoding: 'v8' });
+  ok<Equal<Awaited<ReturnType<typeof v8.receive>>, unknown>>();
+  const asQueue: AsyncQueue<Job> = jobs;
+  const topic = new RedisTopic<Job>(redis, 't', { encoding: 'json' });
+  const asTopic: AsyncTopic<Job> = topic;
+  const sub = await topic.subscribe();
+  ok<Equal<Awaited<ReturnType<typeof sub.receive>>, Job>>();
+  void asQueue; void asTopic;
+}
+`);
+  try {
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const r = await new Promise((resolve) => {
+      execFile(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable',
+        '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), '--skipLibCheck', file],
+      { cwd: root, timeout: 140_000 }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, out: stdout + stderr }));
+    });
+    assert.equal(r.code, 0, r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('redis-server restarted without persistence: the queue (group included) is made again on use', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('restart'), { commandTimeout: 2000, claimAfter: 500 });
+  try {
+    await q.send('old');
+    assert.equal((await q.receive({ timeout: 5000 })).toString(), 'old');
+    await own.restart();
+    const deadline = performance.now() + 15_000;
+    for (;;) {
+      try {
+        assert.equal(await q.trySend('new'), true);
+        break;
+      } catch (err) {
+        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${own.port}`), 'a failure names the server');
+        if (performance.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal((await q.receive({ timeout: 5000 })).toString(), 'new');
+    assert.equal(Number(await c.get(`${q.key}:bytes`)), 0);
+  } finally {
+    await q.close();
+    await own.stop();
+  }
+});
+
+test('scripts flushed (SCRIPT FLUSH) with 300 sends in flight: EVAL fallback, each message exactly once', { timeout: 60_000 }, async () => {
+  const auto = server.client({ enableAutoPipelining: true });
+  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json' });
+  try {
+    await q.send({ n: -1 });
+    assert.deepEqual(await q.receive({ timeout: 5000 }), { n: -1 });
+    await client.script('FLUSH');
+    await Promise.all(Array.from({ length: 300 }, (_, n) => q.send({ n }, { timeout: 10_000 })));
+    await client.script('FLUSH');
+    const got = await Promise.all(Array.from({ length: 300 }, () => q.receive({ timeout: 10_000 })));
+    assert.deepEqual(got.map((m) => m.n).sort((a, b) => a - b), Array.from({ length: 300 }, (_, n) => n));
+    assert.equal(await q.tryReceive(), undefined);
+  } finally {
+    await q.close();
+    auto.disconnect();
+  }
+});
+
+test('abort during a long receive/send ends it promptly (not only at the end of the timeout)', { timeout: 30_000 }, async () => {
+  const q = new RedisQueue(client, qname('abort'), { capacity: 10, claimAfter: 2000 });
+  try {
+    for (const [what, start] of [
+      ['receive', (signal) => q.receive({ signal, timeout: 20_000 })],
+      ['send', async (signal) => {
+        await q.trySend('0123456789');
+        return q.send('x', { signal, timeout: 20_000 });
+      }],
+    ]) {
+      const ac = new AbortController();
+      const waiting = start(ac.signal);
+      await new Promise((r) => setTimeout(r, 1500)); // past the first block slice (1 s)
+      const t0 = performance.now();
+      ac.abort();
+      await assert.rejects(waiting, { name: 'AbortError' }, what);
+      assert.ok(performance.now() - t0 < 5000, `${what} ended ${performance.now() - t0} ms after the abort`);
+    }
+  } finally {
+    await q.close();
+  }
+});
+
+test("a client with its own ioredis keyPrefix: every key (scripts' and blocking reads') carries it", { timeout: 30_000 }, async () => {
+  const { RedisTopic } = await import('shmkit/redis');
+  const prefixed = server.client({ keyPrefix: 'app1:' });
+  const name = qname('prefix');
+  const q = new RedisQueue(prefixed, name, { capacity: 20, claimAfter: 500 });
+  const t = new RedisTopic(prefixed, name, { capacity: 5 });
+  try {
+    const waiting = q.receive({ timeout: 10_000 }); // blocks (XREADGROUP) on a duplicate of the prefixed client
+    await new Promise((r) => setTimeout(r, 50));
+    await q.send('one');
+    assert.equal((await waiting).toString(), 'one');
+    const s = await t.subscribe();
+    const next = s.receive({ timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    await t.publish('news');
+    assert.equal((await next).toString(), 'news');
+    const keys = (await client.keys(`*{${name}}*`)).sort();
+    assert.deepEqual(keys, [`app1:shmkit:queue:{${name}}`, `app1:shmkit:queue:{${name}}:bytes`, `app1:shmkit:topic:{${name}}`, `app1:shmkit:topic:{${name}}:seq`]);
+    await s.close();
+  } finally {
+    await q.close();
+    t.close();
+    prefixed.disconnect();
+  }
 });

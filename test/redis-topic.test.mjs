@@ -111,3 +111,59 @@ test('redis-server stopped (SIGSTOP): publish, subscribe, receive reject with ET
     await own.stop();
   }
 });
+
+test('redis-server restarted without persistence: a waiting subscriber goes on with the new history', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const t = new RedisTopic(c, tname('restart'), { commandTimeout: 2000 });
+  try {
+    const s = await t.subscribe();
+    for (let n = 0; n < 5; n++) await t.publish(`old${n}`);
+    for (let n = 0; n < 5; n++) assert.equal((await s.receive({ timeout: 5000 })).toString(), `old${n}`);
+    await own.restart(); // the data is gone: the counter starts again at 1
+    const waiting = s.receive({ timeout: 20_000 }).catch((err) => err);
+    // Publish once the client is back (bounded retries).
+    const deadline = performance.now() + 15_000;
+    for (;;) {
+      try {
+        await t.publish('new');
+        break;
+      } catch (err) {
+        if (performance.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    let got = await waiting;
+    // The wait may have failed while the server was down (ETIMEDOUT/remote error naming it): wait again.
+    if (got instanceof Error) {
+      assert.match(got.message, new RegExp(`127\\.0\\.0\\.1:${own.port}`));
+      got = await s.receive({ timeout: 10_000 });
+    }
+    assert.equal(got.toString(), 'new');
+    assert.equal(s.missed, 0);
+    await s.close();
+  } finally {
+    t.close();
+    await own.stop();
+  }
+});
+
+test('argument checks and key layout', async () => {
+  assert.throws(() => new RedisTopic(client, 'a{b'), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => new RedisTopic(client, 't', { capacity: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => new RedisTopic(client, 't', { encoding: 'yaml' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  const t = new RedisTopic(client, tname('args'), { capacity: 3 });
+  await assert.rejects(t.subscribe({ from: 'middle' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(t.subscribe({ onLag: 'ignore' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(t.publish({ not: 'bytes' }), { code: 'ERR_INVALID_ARG_TYPE' });
+  for (let n = 0; n < 5; n++) await t.publish(`m${n}`);
+  assert.deepEqual((await client.keys(`shmkit:topic:{${t.name}}*`)).sort(), [t.key, `${t.key}:seq`]);
+  assert.equal(await client.xlen(t.key), 3, 'trimmed to exactly capacity');
+  assert.equal(await client.get(`${t.key}:seq`), '5');
+  assert.deepEqual((await client.xrange(t.key, '-', '+')).map(([id]) => id), ['3-0', '4-0', '5-0'], 'entry id = sequence number');
+  const s = await t.subscribe({ from: 'earliest' });
+  assert.equal((await s.tryReceive()).toString(), 'm2');
+  t.close();
+  assert.equal(s.closed, true, 'closing the topic closes its subscribers');
+  await assert.rejects(t.publish('x'), { code: 'ERR_SHMKIT_CLOSED' });
+});

@@ -23,7 +23,7 @@ import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClie
 import { checkEncoding, decodeMessage, encodeMessage, encodedLength, type MessageEncoding } from './message-codec.js';
 import { checkChannelName, checkIntOption, checkOptionsObject, deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
-import { ACK, GROUP, LEAVE, SEND, TAKE } from './stream-queue-scripts.js';
+import { ACK, GROUP, LEAVE, RENEW, SEND, TAKE } from './stream-queue-scripts.js';
 
 /** Options of a RedisQueue handle. */
 export interface RedisQueueOptions extends RemoteOptions {
@@ -200,7 +200,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
       const left = msLeft(deadline);
       if (left <= 0) throw this.#timedOut('send', timeout, 'no room for the message');
       const block = Math.min(left, this.#slice);
-      await this.#lanes.run('BLPOP', [this.#keys.space, (block / 1000).toFixed(3)], block + this.#timeout, signal, 'BLPOP (RedisQueue.send)');
+      await this.#lanes.run('blpopBuffer', [this.#keys.space, (block / 1000).toFixed(3)], block + this.#timeout, signal, 'BLPOP (RedisQueue.send)');
       this.#checkOpen();
     }
   }
@@ -241,7 +241,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
       const block = Math.max(1, Math.floor(Math.min(left, this.#slice)));
       const argv = this.#readArgv;
       argv[6] = block;
-      const reply = await this.#lanes.run('XREADGROUP', argv, block + this.#timeout, signal, 'XREADGROUP BLOCK (RedisQueue.receive)');
+      const reply = await this.#lanes.run('xreadgroupBuffer', argv, block + this.#timeout, signal, 'XREADGROUP BLOCK (RedisQueue.receive)');
       this.#checkOpen();
       const read = readGroupEntry(reply);
       if (read !== null) return this.#finish(read, 'receive');
@@ -337,11 +337,12 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     await bounded(ACK.run(this.#redis, argv), this.#timeout, this.#engine, `EVALSHA ack (RedisQueue.${what})`);
   }
 
-  // Keeps a held peek ours: XCLAIM to ourselves resets its idle time.
+  // Keeps a held peek ours: XCLAIM to ourselves resets its idle time (RENEW
+  // checks first that no other consumer has claimed it meanwhile).
   readonly #renew = (): void => {
     const held = this.#peeked;
     if (held === null || this.#closed) return;
-    bounded(this.#redis.callBuffer('XCLAIM', [this.#stream, GROUP, this.#consumer, 0, held.id, 'JUSTID']), this.#timeout, this.#engine, 'XCLAIM (RedisQueue peek renewal)')
+    bounded(RENEW.run(this.#redis, ['', 1, this.#stream, GROUP, this.#consumer, held.id]), this.#timeout, this.#engine, 'EVALSHA renew (RedisQueue peek)')
       .catch(() => { /* the next tick tries again; past claimAfter another consumer may take it (at-least-once) */ });
   };
 

@@ -7,6 +7,8 @@ import { bounded, type RedisClient } from './remote.js';
 import { decodeMessage, type MessageEncoding } from './message-codec.js';
 import { deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
+import { commands } from './stream-script.js';
+import { START } from './stream-topic-scripts.js';
 
 /** Entries one read asks for. */
 const BATCH = 64;
@@ -19,6 +21,7 @@ export interface TopicLink {
   readonly engine: string;
   readonly label: string;
   readonly stream: string;
+  readonly seqKey: string;
   readonly encoding: MessageEncoding;
   readonly commandTimeout: number;
   /** Called by close(): the topic stops tracking it. */
@@ -47,8 +50,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
   readonly #readArgv: Array<string | number>;
   readonly #blockArgv: Array<string | number>;
 
-  /** @internal */
-  constructor(token: typeof TOKEN, link: TopicLink, next: number, throwOnLag: boolean) {
+  private constructor(token: typeof TOKEN, link: TopicLink, next: number, throwOnLag: boolean) {
     if (token !== TOKEN) throw new ShmkitError('ERR_ILLEGAL_CONSTRUCTOR', 'Illegal constructor: a RedisSubscriber is made by topic.subscribe()');
     this.#link = link;
     this.#next = next;
@@ -84,7 +86,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
     if (this.#at === this.#buffer.length) {
       const argv = this.#readArgv;
       argv[4] = this.#after();
-      const reply = await bounded(this.#link.redis.callBuffer('XREAD', argv), this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
+      const reply = await bounded(commands(this.#link.redis).xreadBuffer(argv.slice()) /* a copy: see LuaScript.run */, this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
       this.#checkOpen();
       this.#fill(reply);
     }
@@ -114,9 +116,10 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
       const argv = this.#blockArgv;
       argv[3] = block;
       argv[6] = this.#after();
-      const reply = await this.#lanes.run('XREAD', argv, block + this.#link.commandTimeout, signal, `XREAD BLOCK (${this.#link.label} receive)`);
+      const reply = await this.#lanes.run('xreadBuffer', argv, block + this.#link.commandTimeout, signal, `XREAD BLOCK (${this.#link.label} receive)`);
       this.#checkOpen();
-      this.#fill(reply);
+      if (reply === null) await this.#checkReset();
+      else this.#fill(reply);
     }
   }
 
@@ -147,6 +150,18 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
     this.#buffer = [];
     this.#at = 0;
     this.#link.forget(this as RedisSubscriber<unknown>);
+  }
+
+  // A slice without messages: was the topic's history lost (Redis restarted
+  // without persistence, keys deleted)? The counter then is below what this
+  // subscriber has read, and waiting for the old numbers would wait forever:
+  // go on from the oldest message of the new history. What Redis lost is
+  // not counted in `missed` (nobody knows how much it was).
+  async #checkReset(): Promise<void> {
+    const link = this.#link;
+    const last = await bounded(link.redis.get(link.seqKey), link.commandTimeout, link.engine, `GET (${link.label} receive)`);
+    if (Number(last ?? 0) >= this.#next - 1) return;
+    this.#next = await bounded(START.run(link.redis, ['', 2, link.stream, link.seqKey, 'earliest']), link.commandTimeout, link.engine, `EVALSHA start (${link.label} receive)`) as number;
   }
 
   // XREAD returns entries after this id: the one before the next expected.

@@ -79,7 +79,7 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
     this.#publishArgv = ['', 2, this.#stream, this.#seqKey, String(this.#capacity), ''];
     const subscribers = this.#subscribers;
     this.#link = {
-      redis: this.#redis, engine: this.#engine, label: this.#label, stream: this.#stream,
+      redis: this.#redis, engine: this.#engine, label: this.#label, stream: this.#stream, seqKey: this.#seqKey,
       encoding: this.#encoding, commandTimeout: this.#timeout,
       forget: (s) => { subscribers.delete(s); },
     };

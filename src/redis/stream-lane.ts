@@ -8,6 +8,10 @@
 // queues behind a command whose answer nobody awaits.
 import { ShmkitError } from '../index.js';
 import { bounded, type RedisClient } from './remote.js';
+import { commands, type Arg, type ArgvCommands } from './stream-script.js';
+
+/** A blocking command: the ArgvCommands method that sends it. */
+export type BlockingCommand = 'xreadBuffer' | 'xreadgroupBuffer' | 'blpopBuffer';
 
 const ignore = (): void => {};
 
@@ -32,15 +36,19 @@ export class BlockingLane {
    * time plus commandTimeout); rejects with the signal's reason on abort
    * and ERR_SHMKIT_CLOSED on close().
    */
-  run(command: string, argv: Array<string | Buffer | number>, ms: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
+  run(command: BlockingCommand, argv: Arg[], ms: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.closedError());
+    // An 'abort' listener added now would never fire: a wait loop's next slice must not start.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let conn = this.#conn;
     if (conn === null) {
       conn = this.#parent.duplicate();
       conn.on('error', ignore); // failures reach the command's promise; no unhandled 'error' events
       this.#conn = conn;
     }
-    const work = bounded(conn.callBuffer(command, argv), ms, this.#engine, what);
+    const c: ArgvCommands = commands(conn);
+    // A copy: the caller refills its argv for the next call (see LuaScript.run).
+    const work = bounded(c[command](argv.slice()), ms, this.#engine, what);
     return new Promise<unknown>((resolve, reject) => {
       const onAbort = (): void => {
         this.#drop();
@@ -105,7 +113,7 @@ export class LanePool {
   }
 
   /** Runs one blocking command on a lane of its own (see BlockingLane.run). */
-  async run(command: string, argv: Array<string | Buffer | number>, ms: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
+  async run(command: BlockingCommand, argv: Arg[], ms: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     if (this.#closed) throw new ShmkitError('ERR_SHMKIT_CLOSED', `${this.#label} is closed`);
     let lane = this.#free.pop();
     if (lane === undefined) {

@@ -100,3 +100,16 @@ if type(p) == 'table' and not p.err and #p == 0 then
 end
 return 1
 `);
+
+/**
+ * RENEW: KEYS stream; ARGV group, consumer, id. Resets the idle time of an
+ * entry this consumer holds (a live peek), but only while it still holds
+ * it: an entry another consumer claimed (this one froze past claimAfter)
+ * is not taken back. 1 renewed, 0 no longer ours.
+ */
+export const RENEW = new LuaScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if p[1] == nil then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+`);

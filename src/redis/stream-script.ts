@@ -6,6 +6,29 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './remote.js';
 
+/** One argument of a command: ioredis sends strings, Buffers and numbers as they are. */
+export type Arg = string | Buffer | number;
+
+/**
+ * The ioredis command methods the channels use, each given one argv array
+ * (ioredis flattens it) and answering bulk strings as Buffers. The named
+ * methods, not `call`/`callBuffer`: with `enableAutoPipelining` ioredis
+ * re-issues a queued command through the method it came from, which loses
+ * the command name of `callBuffer(name, ...)`.
+ */
+export interface ArgvCommands {
+  evalshaBuffer(argv: Arg[]): Promise<unknown>;
+  evalBuffer(argv: Arg[]): Promise<unknown>;
+  xreadBuffer(argv: Arg[]): Promise<unknown>;
+  xreadgroupBuffer(argv: Arg[]): Promise<unknown>;
+  blpopBuffer(argv: Arg[]): Promise<unknown>;
+}
+
+/** The client seen through ArgvCommands (every ioredis Redis and Cluster has these methods). */
+export function commands(client: RedisClient): ArgvCommands {
+  return client as unknown as ArgvCommands;
+}
+
 /** One Lua script and how to run it. */
 export class LuaScript {
   readonly #sha: string;
@@ -16,20 +39,28 @@ export class LuaScript {
     this.#sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /** @internal The SHA1 EVALSHA names it by (benchmarks issue the same command directly). */
+  get sha(): string {
+    return this.#sha;
+  }
+
   /**
-   * Runs the script: `argv` is [slot, numkeys, ...keys, ...args], built
-   * once by the caller and reused (no array per call here); `argv[0]` is
-   * this method's, overwritten with the SHA1 (or the source). Replies keep bulk strings
-   * as Buffers (messages are bytes).
+   * Runs the script: `argv` is [slot, numkeys, ...keys, ...args], kept by
+   * the caller and refilled for each call (slot 0 is this method's). It is
+   * copied once here: the caller may refill it for its next call while this
+   * one is still out (or queued by ioredis until a Cluster is ready), and
+   * the EVAL fallback must send this call's arguments, not the next one's.
+   * Replies keep bulk strings as Buffers (messages are bytes).
    */
-  async run(client: RedisClient, argv: Array<string | Buffer | number>): Promise<unknown> {
-    argv[0] = this.#sha;
+  async run(client: RedisClient, argv: Arg[]): Promise<unknown> {
+    const args = argv.slice();
+    args[0] = this.#sha;
     try {
-      return await client.callBuffer('EVALSHA', argv);
+      return await commands(client).evalshaBuffer(args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      argv[0] = this.#source;
-      return client.callBuffer('EVAL', argv);
+      args[0] = this.#source;
+      return commands(client).evalBuffer(args);
     }
   }
 }
