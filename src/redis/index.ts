@@ -13,4 +13,6 @@
  * await dict.set('user:1', 'alice', { ttl: 60_000 });
  * ```
  */
-export {};
+
+export { startBridge } from './bridge.js';
+export type { Bridge, BridgeEvent, BridgeOptions, BridgeQueueOptions, BridgeQueueStats, BridgeRemote, BridgeStats, BridgeTopicOptions, BridgeTopicStats } from './bridge.js';

@@ -1,0 +1,297 @@
+// One Topic carried both ways: the local Topic's messages go out to a Redis
+// topic, framed with this bridge's origin and a number (bridge-envelope.ts);
+// what other bridges (or anyone) publish there comes in and is published
+// into the local Topic.
+//
+// Nothing loops: a message the bridge published into the local Topic comes
+// back to its own local subscriber, which it recognises by sequence number
+// (`topic.lastSeq` after publishing, `subscriber.lastSeq` after reading) and
+// does not send out again; on Redis it skips frames of its own origin.
+// Nothing is lost silently: a local lap, a Redis trim, a numbering gap are
+// counted as lag and reported; a frame seen twice is dropped and counted.
+import type { AsyncSubscriber, AsyncTopic, Subscriber, Topic } from '../index.js';
+import { Framer, unframe } from './bridge-envelope.js';
+import { isAbort, Pump, type LinkContext } from './bridge-link.js';
+
+/** Counters of one bridged Topic. */
+export interface BridgeTopicStats {
+  /** Messages sent from the local Topic to Redis. */
+  sent: number;
+  /** Messages from Redis published into the local Topic. */
+  received: number;
+  /** This bridge's own messages seen on Redis and skipped. */
+  ownSkipped: number;
+  /** Messages seen twice on Redis (a publish retried after its reply was lost) and dropped. */
+  duplicates: number;
+  /** Local messages lost before the bridge read them (the local ring lapped it, e.g. while Redis was away). */
+  lagLocal: number;
+  /** Redis messages lost before the bridge read them (trimmed: the subscriber's `missed`). */
+  lagRemote: number;
+  /** Messages of other bridges never seen here (gaps in their numbering: trimmed, or lost by Redis). */
+  gaps: number;
+}
+
+/** How long one remote receive waits before the loop looks around (closing), in ms. */
+const POLL_MS = 1000;
+
+export class TopicLink {
+  readonly name: string;
+  readonly stats: BridgeTopicStats = { sent: 0, received: 0, ownSkipped: 0, duplicates: 0, lagLocal: 0, lagRemote: 0, gaps: 0 };
+  readonly #local: Topic<Buffer>;
+  readonly #remote: AsyncTopic<Buffer>;
+  readonly #framer: Framer;
+  readonly #window: number;
+  readonly #out: Pump;
+  readonly #in: Pump;
+  readonly #localSub: Subscriber<Buffer>;
+  #remoteSub: AsyncSubscriber<Buffer> | undefined;
+  /** Sequence numbers of the messages the in-pump published locally, oldest first, from #mineHead on. */
+  #mine: number[] = [];
+  #mineHead = 0;
+  /** The last number seen of each other origin (origin + instance). */
+  readonly #lastOf = new Map<string, number>();
+  #number = 0;
+  #remoteMissed = 0;
+  #localMissed = 0;
+
+  constructor(ctx: LinkContext, name: string, local: Topic<Buffer>, remote: AsyncTopic<Buffer>, framer: Framer, window: number) {
+    this.name = name;
+    this.#local = local;
+    this.#remote = remote;
+    this.#framer = framer;
+    this.#window = window;
+    this.#out = new Pump(ctx, `topic ${name}`, 'out');
+    this.#in = new Pump(ctx, `topic ${name}`, 'in');
+    // Before anything is published by the in-pump: every message it
+    // publishes comes after this subscriber's starting point.
+    this.#localSub = local.subscribe({ onLag: 'skip' });
+  }
+
+  /** Subscribes on Redis once (a failure is retried by run()). */
+  async subscribeRemote(): Promise<boolean> {
+    try {
+      this.#remoteSub = await this.#in.remote(this.#remote.subscribe({ onLag: 'skip' }), 'subscribe');
+      this.#in.up();
+      return true;
+    } catch (err) {
+      await this.#in.down(err);
+      return false;
+    }
+  }
+
+  /** Both directions, until the bridge closes. */
+  async run(): Promise<void> {
+    await Promise.all([this.#outLoop(), this.#inLoop()]);
+  }
+
+  // ---- out: local Topic → Redis ------------------------------------------------------
+
+  async #outLoop(): Promise<void> {
+    const pump = this.#out;
+    const sub = this.#localSub;
+    const closing = pump.ctx.closing;
+    pump.emit('started', `from the local Topic to Redis`);
+    // Frames published but not yet answered, in order; settled together
+    // (a window keeps Redis round trips overlapping).
+    const pending: Buffer[] = [];
+    while (!pump.closing) {
+      let m: Buffer | undefined;
+      try {
+        m = sub.tryReceive();
+        if (m === undefined) {
+          if (pending.length > 0) {
+            await this.#publishAll(pending);
+            continue;
+          }
+          m = await sub.receive({ signal: closing });
+        }
+      } catch (err) {
+        if (isAbort(err, closing)) break;
+        await pump.localError(err);
+        continue;
+      }
+      const own = this.#isOwn(sub.lastSeq as number);
+      this.#countLocalLag(sub);
+      if (own) continue;
+      pending.push(this.#framer.frame(this.#number = (this.#number + 1) >>> 0, m));
+      if (pending.length >= this.#window) await this.#publishAll(pending);
+    }
+    // Closing: what is held gets its chance (each try bounded), then is dropped and reported.
+    if (pending.length > 0) await this.#publishAll(pending, true);
+  }
+
+  /** Publishes `frames` (kept in order), retrying failed ones until they go (or once, when `last`); empties the array. */
+  async #publishAll(frames: Buffer[], last = false): Promise<void> {
+    const pump = this.#out;
+    const remote = this.#remote;
+    const results = await Promise.allSettled(frames.map((f) => pump.remote(remote.publish(f), 'publish')));
+    let failed: Buffer[] = [];
+    let firstError: unknown;
+    for (let i = 0; i < frames.length; i++) {
+      const r = results[i] as PromiseSettledResult<void>;
+      if (r.status === 'fulfilled') this.stats.sent++;
+      else {
+        failed.push(frames[i] as Buffer);
+        firstError ??= r.reason;
+      }
+    }
+    frames.length = 0;
+    if (failed.length === 0) {
+      pump.up();
+      return;
+    }
+    // One at a time from here, in order: a retried frame whose first try
+    // did reach Redis arrives twice, and receivers drop the second.
+    await pump.down(firstError);
+    while (failed.length > 0) {
+      if (pump.closing && !last) last = true;
+      try {
+        await pump.remote(remote.publish(failed[0] as Buffer), 'publish');
+        this.stats.sent++;
+        failed.shift();
+        pump.up();
+      } catch (err) {
+        if (last) break;
+        await pump.down(err);
+      }
+    }
+    if (failed.length > 0) {
+      pump.emit('dropped', `${failed.length} message(s) held at close could not be published to Redis`, { count: failed.length });
+      failed = [];
+    }
+  }
+
+  /** Whether the message the local subscriber returned last (`seq`) is one the in-pump published. */
+  #isOwn(seq: number): boolean {
+    const mine = this.#mine;
+    let head = this.#mineHead;
+    // Ours that the subscriber lapped over: gone, and not lag (never to be sent).
+    while (head < mine.length && (((mine[head] as number) - seq) | 0) < 0) {
+      head++;
+      this.#localMissed++;
+    }
+    const own = head < mine.length && mine[head] === seq;
+    if (own) head++;
+    if (head === mine.length) {
+      mine.length = 0;
+      head = 0;
+    } else if (head > 1024) {
+      mine.splice(0, head);
+      head = 0;
+    }
+    this.#mineHead = head;
+    return own;
+  }
+
+  // `missed` grows when the local ring lapped the bridge; own messages lapped are not lag.
+  #countLocalLag(sub: Subscriber<Buffer>): void {
+    const missed = sub.missed;
+    const lost = missed - this.#localMissed;
+    if (lost <= 0) return;
+    this.#localMissed = missed;
+    this.stats.lagLocal += lost;
+    this.#out.emit('lag', `the local Topic lapped the bridge: ${lost} message(s) lost before they reached Redis`, { count: lost });
+  }
+
+  // ---- in: Redis → local Topic -------------------------------------------------------
+
+  async #inLoop(): Promise<void> {
+    const pump = this.#in;
+    const closing = pump.ctx.closing;
+    let started = false;
+    while (!pump.closing) {
+      const sub = this.#remoteSub;
+      if (sub === undefined) {
+        await this.subscribeRemote();
+        continue;
+      }
+      if (!started) {
+        started = true;
+        pump.emit('started', 'from Redis to the local Topic');
+      }
+      let m: Buffer;
+      try {
+        m = await pump.remote(sub.receive({ timeout: POLL_MS, signal: closing }), 'receive', POLL_MS);
+        pump.up();
+      } catch (err) {
+        // Closing aborts the wait (bounded() wraps the abort as a remote error).
+        if (pump.closing || isAbort(err, closing)) break;
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_SHMKIT_LAGGED') {
+          this.#countRemoteLag((err as { missed: number }).missed);
+          continue;
+        }
+        if (code === 'ETIMEDOUT' && isIdle(err)) {
+          pump.up(); // Redis answered: nothing new
+          continue;
+        }
+        await pump.down(err);
+        continue;
+      }
+      const missed = sub.missed;
+      if (missed > this.#remoteMissed) {
+        const lost = missed - this.#remoteMissed;
+        this.#remoteMissed = missed;
+        this.#countRemoteLag(lost);
+      }
+      await this.#deliver(m);
+    }
+    if (this.#remoteSub !== undefined) {
+      await Promise.resolve(this.#remoteSub.close()).catch(() => {});
+    }
+  }
+
+  #countRemoteLag(lost: number): void {
+    this.stats.lagRemote += lost;
+    this.#in.emit('lag', `Redis trimmed ${lost} message(s) before the bridge read them`, { count: lost });
+  }
+
+  async #deliver(m: Buffer): Promise<void> {
+    const f = unframe(m);
+    if (f === undefined) return this.#publishLocal(m); // published on Redis by something else than a bridge
+    if (f.source === this.#framer.source) {
+      this.stats.ownSkipped++;
+      return;
+    }
+    const last = this.#lastOf.get(f.source);
+    if (last !== undefined) {
+      const step = (f.number - last) | 0;
+      if (step <= 0) {
+        this.stats.duplicates++;
+        this.#in.emit('duplicate', `dropped message ${f.number} of ${f.origin}, seen before`, { count: 1 });
+        return;
+      }
+      if (step > 1) {
+        this.stats.gaps += step - 1;
+        this.#in.emit('lag', `${step - 1} message(s) of ${f.origin} never reached Redis or were lost there (numbers ${last + 1}..${f.number - 1})`, { count: step - 1 });
+      }
+    }
+    this.#lastOf.set(f.source, f.number);
+    return this.#publishLocal(f.payload);
+  }
+
+  async #publishLocal(payload: Buffer): Promise<void> {
+    const pump = this.#in;
+    for (;;) {
+      try {
+        this.#local.publish(payload);
+        this.#mine.push(this.#local.lastSeq as number);
+        this.stats.received++;
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_OUT_OF_RANGE' || pump.closing) {
+          // Too long for this host's ring (it never will fit), or closing with the lock held by a stopped peer.
+          pump.emit('dropped', `a message from Redis could not be published locally: ${(err as Error).message}`, { count: 1 });
+          return;
+        }
+        await pump.localError(err); // another publisher stopped holding the lock: wait, then again
+      }
+    }
+  }
+}
+
+/** True for a receive that waited its `timeout` with nothing published (not a stalled Redis: bounded() says "did not answer"). */
+function isIdle(err: unknown): boolean {
+  return !/did not answer/.test((err as Error).message ?? '');
+}
