@@ -18,6 +18,12 @@ export interface BridgeQueueStats {
   direction: 'out' | 'in';
   /** Messages moved (taken from one side once the other had them). */
   moved: number;
+  /**
+   * `in` only: messages put in the local Queue whose release on Redis
+   * failed (Redis was away): Redis delivers them again after `claimAfter`,
+   * so the local Queue may get them twice.
+   */
+  releaseFailed: number;
 }
 
 const MIN_POLL_MS = 1;
@@ -33,7 +39,7 @@ export class QueueLink {
 
   constructor(ctx: LinkContext, name: string, direction: 'out' | 'in', local: Queue<Buffer>, remote: AsyncQueue<Buffer>) {
     this.name = name;
-    this.stats = { direction, moved: 0 };
+    this.stats = { direction, moved: 0, releaseFailed: 0 };
     this.#local = local;
     this.#remote = remote;
     this.#pump = new Pump(ctx, `queue ${name}`, direction);
@@ -137,23 +143,19 @@ export class QueueLink {
     }
   }
 
-  // The message is in the local Queue: take it off Redis. A release that
-  // never gets through (closing during an outage) leaves it to be delivered
-  // again: at least once, reported.
+  // The message is in the local Queue: take it off Redis. One attempt: a
+  // handle forgets its peek as release() starts (RedisQueue), so a failed
+  // release cannot be retried; Redis then delivers the message again after
+  // claimAfter (at least once: a duplicate here), which is counted and reported.
   async #releaseRemote(): Promise<void> {
     const pump = this.#pump;
-    for (;;) {
-      try {
-        await pump.remote(this.#remote.release(), 'release');
-        pump.up();
-        return;
-      } catch (err) {
-        if (pump.closing) {
-          pump.emit('remote-down', `a message already in the local Queue could not be released on Redis (it will be delivered again): ${(err as Error).message}`, { error: err as Error });
-          return;
-        }
-        await pump.down(err);
-      }
+    try {
+      await pump.remote(this.#remote.release(), 'release');
+      pump.up();
+    } catch (err) {
+      this.stats.releaseFailed++;
+      pump.emit('remote-down', `a message now in the local Queue was not released on Redis and will be delivered again (at least once): ${(err as Error).message}`, { error: err as Error });
+      if (!pump.closing) await pump.down(err);
     }
   }
 }

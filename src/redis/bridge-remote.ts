@@ -1,8 +1,9 @@
 // The other side of a bridge: where its Topics and Queues live past this
 // host. By default RedisTopic and RedisQueue on the bridge's client; any
 // object implementing AsyncTopic / AsyncQueue with bytes messages will do.
-import { ShmkitError, type AsyncQueue, type AsyncTopic } from '../index.js';
+import type { AsyncQueue, AsyncTopic } from '../index.js';
 import type { RedisClient } from './remote.js';
+import { ShmkitError } from '../index.js';
 
 /** Makes the remote objects a bridge carries messages to and from (bytes messages). */
 export interface BridgeRemote {
@@ -12,8 +13,18 @@ export interface BridgeRemote {
   queue(name: string): AsyncQueue<Buffer>;
 }
 
-/** RedisTopic / RedisQueue on `redis`. */
-export function defaultRemote(_redis: RedisClient, _options: { commandTimeout: number; keyPrefix: string; capacity: number | undefined; claimAfter: number | undefined }): BridgeRemote {
+/** What the bridge passes on to RedisTopic and RedisQueue. */
+export interface RemoteSettings {
+  commandTimeout: number;
+  keyPrefix: string;
+  /** Messages a Redis topic keeps; bytes a Redis queue holds (their defaults when undefined). */
+  topicCapacity: number | undefined;
+  queueCapacity: number | undefined;
+  claimAfter: number | undefined;
+}
+
+/** RedisTopic / RedisQueue (bytes) on `redis`: not in this build yet (branch redis-channel). */
+export function defaultRemote(_redis: RedisClient, _s: RemoteSettings): BridgeRemote {
   const missing = (): never => {
     throw new ShmkitError('ERR_INVALID_STATE', 'RedisTopic and RedisQueue are not in this build yet: pass options.remote');
   };

@@ -51,6 +51,13 @@ export class TopicLink {
   /** The last number seen of each other origin (origin + instance). */
   readonly #lastOf = new Map<string, number>();
   #number = 0;
+  /**
+   * A publish succeeded since the link started or last failed: only then
+   * are several sent at once. The first publish on a (re)started Redis is
+   * where a script-based remote loads its script (NOSCRIPT, then EVAL), and
+   * RedisTopic's fallback path is not safe for calls overlapping there.
+   */
+  #warm = false;
   #remoteMissed = 0;
   #localMissed = 0;
 
@@ -114,7 +121,7 @@ export class TopicLink {
       this.#countLocalLag(sub);
       if (own) continue;
       pending.push(this.#framer.frame(this.#number = (this.#number + 1) >>> 0, m));
-      if (pending.length >= this.#window) await this.#publishAll(pending);
+      if (pending.length >= (this.#warm ? this.#window : 1)) await this.#publishAll(pending);
     }
     // Closing: what is held gets its chance (each try bounded), then is dropped and reported.
     if (pending.length > 0) await this.#publishAll(pending, true);
@@ -137,9 +144,11 @@ export class TopicLink {
     }
     frames.length = 0;
     if (failed.length === 0) {
+      this.#warm = true;
       pump.up();
       return;
     }
+    this.#warm = false;
     // One at a time from here, in order: a retried frame whose first try
     // did reach Redis arrives twice, and receivers drop the second.
     await pump.down(firstError);

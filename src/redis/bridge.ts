@@ -46,11 +46,17 @@ export interface BridgeOptions extends RemoteOptions {
   topics?: ReadonlyArray<string | BridgeTopicOptions>;
   /** Queues to carry one way each. */
   queues?: ReadonlyArray<BridgeQueueOptions>;
-  /** Capacity of the Redis topics and queues (passed to RedisTopic/RedisQueue; their default when absent). */
-  remoteCapacity?: number;
+  /** Messages each Redis topic keeps (RedisTopic's `capacity`; its default, 1024, when absent). */
+  remoteTopicCapacity?: number;
+  /** Bytes each Redis queue holds (RedisQueue's `capacity`; its default, 1 MiB, when absent). */
+  remoteQueueCapacity?: number;
   /** RedisQueue's `claimAfter`: how long a message a dead bridge held waits before another takes it (ms). */
   claimAfter?: number;
-  /** Topic messages in flight to Redis at once (default 32): round trips overlap, order is kept. */
+  /**
+   * Topic messages in flight to Redis at once (default 16): round trips
+   * overlap, order is kept (one connection). After a start or a failure,
+   * one at a time until a publish succeeds.
+   */
   window?: number;
   /** First pause after a failed Redis call, in ms (default 100; doubles up to 40×). */
   retryDelay?: number;
@@ -109,10 +115,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const redis = checkClient(options.redis);
   const commandTimeout = checkCommandTimeout(options.commandTimeout);
   const keyPrefix = checkKeyPrefix(options.keyPrefix);
-  const window = positive(options.window, 'window', 32);
+  const window = positive(options.window, 'window', 16);
   const retryDelay = positive(options.retryDelay, 'retryDelay', 100);
   const framer = new Framer(options.id ?? hostname());
-  const remote = options.remote ?? defaultRemote(redis, { commandTimeout, keyPrefix, capacity: options.remoteCapacity, claimAfter: options.claimAfter });
+  const remote = options.remote ?? defaultRemote(redis, { commandTimeout, keyPrefix, topicCapacity: options.remoteTopicCapacity, queueCapacity: options.remoteQueueCapacity, claimAfter: options.claimAfter });
   const onEvent = options.onEvent;
   const controller = new AbortController();
   const counters: Counters = { errors: 0, reconnects: 0 };
