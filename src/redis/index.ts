@@ -13,6 +13,11 @@
  * await dict.set('user:1', 'alice', { ttl: 60_000 });
  * ```
  */
-
+export {};
+export { RedisQueue, DEFAULT_QUEUE_CAPACITY, DEFAULT_CLAIM_AFTER } from './redis-queue.js';
+export type { RedisQueueOptions, RedisQueueConstructor } from './redis-queue.js';
+export { RedisTopic, DEFAULT_TOPIC_CAPACITY } from './redis-topic.js';
+export type { RedisTopicOptions, RedisTopicConstructor } from './redis-topic.js';
+export { RedisSubscriber } from './redis-subscriber.js';
 export { startBridge } from './bridge.js';
 export type { Bridge, BridgeEvent, BridgeOptions, BridgeQueueOptions, BridgeQueueStats, BridgeRemote, BridgeStats, BridgeTopicOptions, BridgeTopicStats } from './bridge.js';
