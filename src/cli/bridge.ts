@@ -21,6 +21,7 @@ export interface BridgeCliOptions {
   claimAfter?: number;
   commandTimeout?: number;
   keyPrefix?: string;
+  window?: number;
   statsInterval?: number;
   json?: boolean;
 }
@@ -65,7 +66,7 @@ function printStats(s: BridgeStats, json: boolean, final: boolean): void {
   for (const [name, t] of Object.entries(s.topics)) {
     process.stdout.write(`  topic ${name}: sent ${t.sent}, received ${t.received}, own skipped ${t.ownSkipped}, duplicates ${t.duplicates}, lag local ${t.lagLocal}, lag remote ${t.lagRemote}, gaps ${t.gaps}\n`);
   }
-  for (const [name, q] of Object.entries(s.queues)) process.stdout.write(`  queue ${name} ${q.direction}: moved ${q.moved}, release failed ${q.releaseFailed}\n`);
+  for (const [name, q] of Object.entries(s.queues)) process.stdout.write(`  queue ${name} ${q.direction}: moved ${q.moved}, release failed ${q.releaseFailed}, retried ${q.retried}\n`);
 }
 
 /** Waits for the client's first `ready`, at most `ms` (a Redis that is down now is the bridge's to retry). */
@@ -113,6 +114,7 @@ export async function bridge(o: BridgeCliOptions): Promise<number> {
       claimAfter: o.claimAfter,
       commandTimeout,
       keyPrefix: o.keyPrefix,
+      window: o.window,
       onEvent: (e) => printEvent(e, json),
     });
   } catch (err) {

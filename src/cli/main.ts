@@ -120,6 +120,7 @@ function program(): Command {
     .addOption(new Option('--remote-queue-capacity <bytes>', 'bytes each Redis queue holds (default 1 MiB)').argParser(byteCount))
     .addOption(new Option('--claim-after <ms>', "RedisQueue's claimAfter: when a dead consumer's message goes to another").argParser(milliseconds))
     .addOption(new Option('--command-timeout <ms>', 'bound of every Redis round trip').argParser(milliseconds).default(5000))
+    .addOption(new Option('--window <n>', 'Topic messages in flight to Redis at once').argParser(count).default(64))
     .option('--key-prefix <prefix>', "prefix of the bridge's Redis keys (default 'shmkit:')")
     .addOption(new Option('--stats-interval <seconds>', 'print the counters this often (0: only at the end)').argParser(seconds).default(0))
     .option('--json', 'one JSON document per line: events, counters (schema in docs/CLI.md)')

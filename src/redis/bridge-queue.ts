@@ -24,6 +24,12 @@ export interface BridgeQueueStats {
    * so the local Queue may get them twice.
    */
   releaseFailed: number;
+  /**
+   * `out` only: messages sent to Redis after a failed try (a try that
+   * failed on its way back may have reached Redis: the Redis queue may
+   * hold them twice).
+   */
+  retried: number;
 }
 
 const MIN_POLL_MS = 1;
@@ -39,7 +45,7 @@ export class QueueLink {
 
   constructor(ctx: LinkContext, name: string, direction: 'out' | 'in', local: Queue<Buffer>, remote: AsyncQueue<Buffer>) {
     this.name = name;
-    this.stats = { direction, moved: 0, releaseFailed: 0 };
+    this.stats = { direction, moved: 0, releaseFailed: 0, retried: 0 };
     this.#local = local;
     this.#remote = remote;
     this.#pump = new Pump(ctx, `queue ${name}`, direction);
@@ -84,16 +90,19 @@ export class QueueLink {
   /** Sends until Redis has it (true), or the bridge closes first (false; a send under way is finished first). */
   async #sendRemote(message: Buffer): Promise<boolean> {
     const pump = this.#pump;
+    let failed = false;
     for (;;) {
       try {
         if (await pump.remote(this.#remote.trySend(message), 'trySend')) {
           pump.up();
+          if (failed) this.stats.retried++;
           return true;
         }
         pump.up();
         if (pump.closing) return false;
         await this.#idle(); // the Redis queue is full: wait for its consumers
       } catch (err) {
+        failed = true;
         if (pump.closing) return false;
         await pump.down(err);
       }

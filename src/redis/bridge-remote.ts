@@ -3,7 +3,8 @@
 // object implementing AsyncTopic / AsyncQueue with bytes messages will do.
 import type { AsyncQueue, AsyncTopic } from '../index.js';
 import type { RedisClient } from './remote.js';
-import { ShmkitError } from '../index.js';
+import { RedisQueue } from './redis-queue.js';
+import { RedisTopic } from './redis-topic.js';
 
 /** Makes the remote objects a bridge carries messages to and from (bytes messages). */
 export interface BridgeRemote {
@@ -23,10 +24,15 @@ export interface RemoteSettings {
   claimAfter: number | undefined;
 }
 
-/** RedisTopic / RedisQueue (bytes) on `redis`: not in this build yet (branch redis-channel). */
-export function defaultRemote(_redis: RedisClient, _s: RemoteSettings): BridgeRemote {
-  const missing = (): never => {
-    throw new ShmkitError('ERR_INVALID_STATE', 'RedisTopic and RedisQueue are not in this build yet: pass options.remote');
+/** RedisTopic / RedisQueue (bytes) on `redis`. */
+export function defaultRemote(redis: RedisClient, s: RemoteSettings): BridgeRemote {
+  const common = { commandTimeout: s.commandTimeout, keyPrefix: s.keyPrefix };
+  return {
+    topic: (name) => new RedisTopic(redis, name, s.topicCapacity === undefined ? common : { ...common, capacity: s.topicCapacity }),
+    queue: (name) => new RedisQueue(redis, name, {
+      ...common,
+      ...(s.queueCapacity === undefined ? {} : { capacity: s.queueCapacity }),
+      ...(s.claimAfter === undefined ? {} : { claimAfter: s.claimAfter }),
+    }),
   };
-  return { topic: missing, queue: missing };
 }

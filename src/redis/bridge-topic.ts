@@ -31,6 +31,16 @@ export interface BridgeTopicStats {
   gaps: number;
 }
 
+/** A publish in flight to Redis. */
+interface InFlight {
+  readonly frame: Buffer;
+  /** SENT, or the error. */
+  readonly result: Promise<unknown>;
+}
+
+/** What a publish in flight resolves with when Redis took it. */
+const SENT = Symbol('sent');
+
 /** How long one remote receive waits before the loop looks around (closing), in ms. */
 const POLL_MS = 1000;
 
@@ -58,6 +68,8 @@ export class TopicLink {
    * RedisTopic's fallback path is not safe for calls overlapping there.
    */
   #warm = false;
+  /** Publishes on their way to Redis, oldest first. */
+  #inflight: InFlight[] = [];
   #remoteMissed = 0;
   #localMissed = 0;
 
@@ -98,62 +110,90 @@ export class TopicLink {
     const sub = this.#localSub;
     const closing = pump.ctx.closing;
     pump.emit('started', `from the local Topic to Redis`);
-    // Frames published but not yet answered, in order; settled together
-    // (a window keeps Redis round trips overlapping).
-    const pending: Buffer[] = [];
     while (!pump.closing) {
       let m: Buffer | undefined;
       try {
         m = sub.tryReceive();
         if (m === undefined) {
-          if (pending.length > 0) {
-            await this.#publishAll(pending);
+          if (this.#inflight.length > 0) {
+            await this.#settleAll(); // nothing new: finish what is on its way first
             continue;
           }
           m = await sub.receive({ signal: closing });
         }
       } catch (err) {
-        if (isAbort(err, closing)) break;
+        if (pump.closing || isAbort(err, closing)) break;
         await pump.localError(err);
         continue;
       }
       const own = this.#isOwn(sub.lastSeq as number);
       this.#countLocalLag(sub);
       if (own) continue;
-      pending.push(this.#framer.frame(this.#number = (this.#number + 1) >>> 0, m));
-      if (pending.length >= (this.#warm ? this.#window : 1)) await this.#publishAll(pending);
+      await this.#publish(this.#framer.frame(this.#number = (this.#number + 1) >>> 0, m));
     }
-    // Closing: what is held gets its chance (each try bounded), then is dropped and reported.
-    if (pending.length > 0) await this.#publishAll(pending, true);
+    // Closing: what is on its way gets its chance (each try bounded), then is dropped and reported.
+    await this.#settleAll(true);
   }
 
-  /** Publishes `frames` (kept in order), retrying failed ones until they go (or once, when `last`); empties the array. */
-  async #publishAll(frames: Buffer[], last = false): Promise<void> {
+  // Publishes to Redis keeping up to `window` publishes in flight (a sliding
+  // window: ioredis keeps their order on its connection), one at a time
+  // until the first succeeds after a start or a failure (see #warm).
+  async #publish(frame: Buffer): Promise<void> {
+    if (!this.#warm) {
+      this.#inflight.push({ frame, result: this.#send(frame) });
+      await this.#settleAll();
+      return;
+    }
+    this.#inflight.push({ frame, result: this.#send(frame) });
+    if (this.#inflight.length < this.#window) return;
+    const head = this.#inflight[0] as InFlight;
+    if ((await head.result) === SENT) {
+      this.#inflight.shift();
+      this.stats.sent++;
+      this.#out.up();
+      return;
+    }
+    await this.#settleAll();
+  }
+
+  /** One publish, bounded; resolves with SENT or the error (never rejects). */
+  #send(frame: Buffer): Promise<unknown> {
+    return this.#out.remote(this.#remote.publish(frame), 'publish').then(() => SENT, (err: unknown) => err ?? new Error('publish failed'));
+  }
+
+  /**
+   * Waits for every publish in flight; those that failed are published
+   * again one at a time, in order, until they go (or once each, when
+   * closing: then what still fails is dropped and reported). A retried
+   * frame whose first try did reach Redis arrives twice; receivers drop
+   * the second (its number is not new).
+   */
+  async #settleAll(last = false): Promise<void> {
     const pump = this.#out;
     const remote = this.#remote;
-    const results = await Promise.allSettled(frames.map((f) => pump.remote(remote.publish(f), 'publish')));
-    let failed: Buffer[] = [];
+    const batch = this.#inflight;
+    this.#inflight = [];
+    const results = await Promise.all(batch.map((e) => e.result));
+    const failed: Buffer[] = [];
     let firstError: unknown;
-    for (let i = 0; i < frames.length; i++) {
-      const r = results[i] as PromiseSettledResult<void>;
-      if (r.status === 'fulfilled') this.stats.sent++;
+    for (let i = 0; i < batch.length; i++) {
+      if (results[i] === SENT) this.stats.sent++;
       else {
-        failed.push(frames[i] as Buffer);
-        firstError ??= r.reason;
+        failed.push((batch[i] as InFlight).frame);
+        firstError ??= results[i];
       }
     }
-    frames.length = 0;
     if (failed.length === 0) {
-      this.#warm = true;
-      pump.up();
+      if (batch.length > 0) {
+        this.#warm = true;
+        pump.up();
+      }
       return;
     }
     this.#warm = false;
-    // One at a time from here, in order: a retried frame whose first try
-    // did reach Redis arrives twice, and receivers drop the second.
-    await pump.down(firstError);
+    if (!last) await pump.down(firstError);
     while (failed.length > 0) {
-      if (pump.closing && !last) last = true;
+      if (pump.closing) last = true;
       try {
         await pump.remote(remote.publish(failed[0] as Buffer), 'publish');
         this.stats.sent++;
@@ -166,7 +206,6 @@ export class TopicLink {
     }
     if (failed.length > 0) {
       pump.emit('dropped', `${failed.length} message(s) held at close could not be published to Redis`, { count: failed.length });
-      failed = [];
     }
   }
 

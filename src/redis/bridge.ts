@@ -53,7 +53,7 @@ export interface BridgeOptions extends RemoteOptions {
   /** RedisQueue's `claimAfter`: how long a message a dead bridge held waits before another takes it (ms). */
   claimAfter?: number;
   /**
-   * Topic messages in flight to Redis at once (default 16): round trips
+   * Topic messages in flight to Redis at once (default 64): round trips
    * overlap, order is kept (one connection). After a start or a failure,
    * one at a time until a publish succeeds.
    */
@@ -115,7 +115,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const redis = checkClient(options.redis);
   const commandTimeout = checkCommandTimeout(options.commandTimeout);
   const keyPrefix = checkKeyPrefix(options.keyPrefix);
-  const window = positive(options.window, 'window', 16);
+  const window = positive(options.window, 'window', 64);
   const retryDelay = positive(options.retryDelay, 'retryDelay', 100);
   const framer = new Framer(options.id ?? hostname());
   const remote = options.remote ?? defaultRemote(redis, { commandTimeout, keyPrefix, topicCapacity: options.remoteTopicCapacity, queueCapacity: options.remoteQueueCapacity, claimAfter: options.claimAfter });
