@@ -71,6 +71,11 @@ export class TopicLink {
   /** Publishes on their way to Redis, oldest first. */
   #inflight: InFlight[] = [];
   #remoteMissed = 0;
+  /**
+   * Messages Redis trimmed (counted in lagRemote) not yet matched to a gap
+   * in some origin's numbering: a gap they explain is not counted again.
+   */
+  #trimmed = 0;
   #localMissed = 0;
 
   constructor(ctx: LinkContext, name: string, local: Topic<Buffer>, remote: AsyncTopic<Buffer>, framer: Framer, window: number) {
@@ -291,30 +296,43 @@ export class TopicLink {
 
   #countRemoteLag(lost: number): void {
     this.stats.lagRemote += lost;
+    this.#trimmed += lost;
     this.#in.emit('lag', `Redis trimmed ${lost} message(s) before the bridge read them`, { count: lost });
   }
 
   async #deliver(m: Buffer): Promise<void> {
     const f = unframe(m);
     if (f === undefined) return this.#publishLocal(m); // published on Redis by something else than a bridge
-    if (f.source === this.#framer.source) {
-      this.stats.ownSkipped++;
-      return;
-    }
+    const own = f.source === this.#framer.source;
     const last = this.#lastOf.get(f.source);
     if (last !== undefined) {
       const step = (f.number - last) | 0;
       if (step <= 0) {
-        this.stats.duplicates++;
-        this.#in.emit('duplicate', `dropped message ${f.number} of ${f.origin}, seen before`, { count: 1 });
+        if (own) this.stats.ownSkipped++;
+        else {
+          this.stats.duplicates++;
+          this.#in.emit('duplicate', `dropped message ${f.number} of ${f.origin}, seen before`, { count: 1 });
+        }
         return;
       }
       if (step > 1) {
-        this.stats.gaps += step - 1;
-        this.#in.emit('lag', `${step - 1} message(s) of ${f.origin} never reached Redis or were lost there (numbers ${last + 1}..${f.number - 1})`, { count: step - 1 });
+        // Numbers skipped: messages Redis trimmed (already counted in
+        // lagRemote: not twice), or lost on the way (never reached Redis,
+        // or Redis lost them).
+        const explained = Math.min(step - 1, this.#trimmed);
+        this.#trimmed -= explained;
+        const lost = step - 1 - explained;
+        if (lost > 0 && !own) {
+          this.stats.gaps += lost;
+          this.#in.emit('lag', `${lost} message(s) of ${f.origin} never reached Redis or were lost there (numbers ${last + 1}..${f.number - 1})`, { count: lost });
+        }
       }
     }
     this.#lastOf.set(f.source, f.number);
+    if (own) {
+      this.stats.ownSkipped++;
+      return;
+    }
     return this.#publishLocal(f.payload);
   }
 
