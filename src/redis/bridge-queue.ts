@@ -51,6 +51,11 @@ export class QueueLink {
     this.#pump = new Pump(ctx, `queue ${name}`, direction);
   }
 
+  /** Reports that the link stopped (after its handles are closed). */
+  closed(): void {
+    this.#pump.emit('closed', 'closed');
+  }
+
   async run(): Promise<void> {
     this.#pump.emit('started', this.stats.direction === 'out' ? 'from the local Queue to Redis' : 'from Redis to the local Queue');
     if (this.stats.direction === 'out') await this.#outLoop();

@@ -103,6 +103,11 @@ export class TopicLink {
     }
   }
 
+  /** Reports that the link stopped (after its handles are closed). */
+  closed(): void {
+    this.#out.emit('closed', 'closed');
+  }
+
   /** Both directions, until the bridge closes. */
   async run(): Promise<void> {
     await Promise.all([this.#outLoop(), this.#inLoop()]);

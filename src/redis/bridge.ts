@@ -180,7 +180,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         controller.abort();
         await running;
         await closeAll(closers, commandTimeout);
-        for (const l of [...topics, ...queues]) ctx.emit({ type: 'closed', link: `${l instanceof TopicLink ? 'topic' : 'queue'} ${l.name}`, direction: l instanceof QueueLink ? l.stats.direction : 'out', message: `${l instanceof TopicLink ? 'topic' : 'queue'} ${l.name}: closed` });
+        for (const l of [...topics, ...queues]) l.closed();
       })();
       return closed;
     },
