@@ -13,7 +13,7 @@
  * await dict.set('user:1', 'alice', { ttl: 60_000 });
  * ```
  */
-export {};
+export { RedisDict, type RedisDictOptions } from './redis-dict.js';
 export { RedisQueue, DEFAULT_QUEUE_CAPACITY, DEFAULT_CLAIM_AFTER } from './redis-queue.js';
 export type { RedisQueueOptions, RedisQueueConstructor } from './redis-queue.js';
 export { RedisTopic, DEFAULT_TOPIC_CAPACITY } from './redis-topic.js';

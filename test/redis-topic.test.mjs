@@ -1,0 +1,113 @@
+// RedisTopic across processes on a real redis-server: subscribers in other
+// processes see every message in one total order, lag is exact across
+// processes, and a stopped server costs ETIMEDOUT naming it, not a hang.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { RedisTopic } from 'shmkit/redis';
+import { startRedis } from './fixtures/redis.mjs';
+import { reap, startNode } from './fixtures/proc.mjs';
+import { withTimeout } from './fixtures/helpers.mjs';
+
+const PEER = fileURLToPath(new URL('./fixtures/redis-channel-peer.mjs', import.meta.url));
+// This file's own server: its data goes with it, no key clean-up needed.
+const server = await startRedis();
+const client = server.client();
+let counter = 0;
+const tname = (label) => `rt-${process.pid}-${++counter}-${label}`;
+const gotLines = (out) => out.split('\n').filter((l) => l.startsWith('got ')).map((l) => l.slice(4));
+
+test('2 publisher processes, 2 subscriber processes: each sees all 400 messages in the same order', { timeout: 90_000 }, async () => {
+  const name = tname('order');
+  const PER = 200;
+  const subs = [0, 1].map(() => startNode(PEER, ['subscribe', server.url, name, 'throw', 2 * PER], { timeoutMs: 60_000 }));
+  const pubs = [];
+  try {
+    for (const s of subs) {
+      await s.line(/^ready$/, 15_000);
+      s.send('go\n');
+    }
+    pubs.push(...[0, 1].map((i) => startNode(PEER, ['publish', server.url, name, i * PER, PER], { timeoutMs: 60_000 })));
+    for (const p of pubs) assert.equal((await withTimeout(p.done, 60_000, 'a publisher')).code, 0);
+    const seen = [];
+    for (const s of subs) {
+      const r = await withTimeout(s.done, 60_000, 'a subscriber');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^missed 0$/m);
+      seen.push(gotLines(r.stdout));
+    }
+    assert.equal(seen[0].length, 2 * PER);
+    assert.deepEqual(seen[0], seen[1], 'one total order');
+    for (const from of [0, PER]) {
+      const mine = seen[0].filter((m) => Number(m.slice(1)) >= from && Number(m.slice(1)) < from + PER);
+      assert.deepEqual(mine, Array.from({ length: PER }, (_, k) => `m${from + k}`), 'each publisher in its order');
+    }
+  } finally {
+    await reap(...subs, ...pubs);
+  }
+});
+
+test('a subscriber process that falls behind learns the exact count (throw and skip)', { timeout: 60_000 }, async () => {
+  const name = tname('lag');
+  const t = new RedisTopic(client, name, { capacity: 10 });
+  const subs = ['throw', 'skip'].map((onLag) => startNode(PEER, ['subscribe', server.url, name, onLag, 10], { timeoutMs: 30_000 }));
+  try {
+    for (const s of subs) await s.line(/^ready$/, 15_000);
+    for (let n = 0; n < 100; n++) await t.publish(`m${n}`);
+    for (const s of subs) s.send('go\n');
+    const [thrower, skipper] = await Promise.all(subs.map((s) => withTimeout(s.done, 30_000, 'a subscriber')));
+    assert.equal(thrower.code, 0, thrower.stderr);
+    assert.equal(skipper.code, 0, skipper.stderr);
+    const kept = Array.from({ length: 10 }, (_, k) => `m${90 + k}`);
+    assert.match(thrower.stdout, /^lagged 90$/m);
+    assert.match(thrower.stdout, /^missed 90$/m);
+    assert.deepEqual(gotLines(thrower.stdout), kept);
+    assert.doesNotMatch(skipper.stdout, /^lagged/m);
+    assert.match(skipper.stdout, /^missed 90$/m);
+    assert.deepEqual(gotLines(skipper.stdout), kept);
+  } finally {
+    await reap(...subs);
+    t.close();
+  }
+});
+
+test('redis-server stopped (SIGSTOP): publish, subscribe, receive reject with ETIMEDOUT naming it; SIGCONT: works again', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const t = new RedisTopic(c, tname('stopped'), { commandTimeout: 500 });
+  const engine = new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port}`);
+  try {
+    const s = await t.subscribe();
+    own.pause();
+    const calls = {
+      publish: () => t.publish('x'),
+      subscribe: () => t.subscribe(),
+      tryReceive: () => s.tryReceive(),
+      receive: () => s.receive({ timeout: 200 }),
+      'receive (no timeout)': () => s.receive(),
+    };
+    for (const [what, call] of Object.entries(calls)) {
+      const t0 = performance.now();
+      await assert.rejects(withTimeout(call(), 15_000, what), (err) => {
+        assert.equal(err.code, 'ETIMEDOUT', `${what}: ${err.message}`);
+        assert.match(err.message, engine, what);
+        return true;
+      });
+      assert.ok(performance.now() - t0 < 10_000, `${what} gave up in time`);
+    }
+    own.resume();
+    await t.publish('after');
+    const got = [];
+    for (;;) {
+      const m = await s.receive({ timeout: 2000 });
+      got.push(m.toString());
+      if (m.toString() === 'after') break;
+    }
+    assert.deepEqual(got.filter((m) => m !== 'x'), ['after'], 'the late publish of x may land; nothing else');
+    await s.close();
+  } finally {
+    own.resume();
+    t.close();
+    await own.stop();
+  }
+});
