@@ -84,7 +84,7 @@ test('two hosts: a Topic both ways, each message exactly once, no loop; a Queue 
     assert.equal(topic.sent, N, `${me} sent its own messages once (not the ${them} ones it received)`);
     assert.equal(topic.received, N);
     assert.equal(topic.ownSkipped, N, `${me} saw its own messages on Redis and skipped them`);
-    assert.equal(topic.duplicates + topic.lagLocal + topic.lagRemote + topic.gaps, 0, JSON.stringify(topic));
+    assert.equal(topic.duplicates + topic.lagLocal + topic.lagRemote + topic.gaps + topic.dropped, 0, JSON.stringify(topic));
     assert.deepEqual(s.events.filter((e) => e.type === 'closed').map((e) => e.link).sort(), ['queue /jobs', 'topic /prices']);
     assert.equal(s.last.final, true, 'the final counters are the last line');
   }
@@ -140,7 +140,7 @@ test('redis-server killed and restarted mid-stream: the bridges resume, no Queue
   const ta = stopA.stats.topics['/ticks'];
   const tb = stopB.stats.topics['/ticks'];
   assert.ok(ta.lagLocal > 0, `A's ring lapped its bridge while Redis was away, and A counted it: ${JSON.stringify(ta)}`);
-  assert.equal(delivered + ta.lagLocal + tb.lagRemote + tb.gaps, T1 + T2, `delivered ${delivered}, lag A ${JSON.stringify(ta)}, B ${JSON.stringify(tb)}: every tick delivered or counted`);
+  assert.equal(delivered + ta.lagLocal + ta.dropped + tb.lagRemote + tb.gaps + tb.dropped, T1 + T2, `delivered ${delivered}, lag A ${JSON.stringify(ta)}, B ${JSON.stringify(tb)}: every tick delivered or counted`);
   assert.ok(stopA.events.some((e) => e.type === 'lag' && e.link === 'topic /ticks'), 'the lag was logged');
 
   // The outage was reported, and the recovery.

@@ -67,7 +67,7 @@ test('frames from Redis: a numbering gap is counted and logged, a copy dropped, 
   assert.equal(r.code, 0, r.stderr);
   const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const stats = docs.at(-1).stats;
-  assert.deepEqual(stats.topics[name], { sent: 0, received: 14 + early, ownSkipped: 0, duplicates: 1, lagLocal: 0, lagRemote: trimmed, gaps: 2 });
+  assert.deepEqual(stats.topics[name], { sent: 0, received: 14 + early, ownSkipped: 0, duplicates: 1, lagLocal: 0, lagRemote: trimmed, gaps: 2, dropped: 0 });
   assert.equal(stats.lag, 2 + trimmed, 'each lost message counted once');
   const lags = docs.filter((d) => d.event?.type === 'lag').map((d) => d.event);
   assert.deepEqual(lags.map((e) => e.count).sort((a, b) => a - b), [2, trimmed]);

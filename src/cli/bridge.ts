@@ -64,7 +64,7 @@ function printStats(s: BridgeStats, json: boolean, final: boolean): void {
   }
   logLine(`stats${final ? ' (final)' : ''} bridge ${s.id}: sent ${s.sent}, received ${s.received}, lag ${s.lag}, errors ${s.errors}, reconnects ${s.reconnects}`);
   for (const [name, t] of Object.entries(s.topics)) {
-    process.stdout.write(`  topic ${name}: sent ${t.sent}, received ${t.received}, own skipped ${t.ownSkipped}, duplicates ${t.duplicates}, lag local ${t.lagLocal}, lag remote ${t.lagRemote}, gaps ${t.gaps}\n`);
+    process.stdout.write(`  topic ${name}: sent ${t.sent}, received ${t.received}, own skipped ${t.ownSkipped}, duplicates ${t.duplicates}, lag local ${t.lagLocal}, lag remote ${t.lagRemote}, gaps ${t.gaps}, dropped ${t.dropped}\n`);
   }
   for (const [name, q] of Object.entries(s.queues)) process.stdout.write(`  queue ${name} ${q.direction}: moved ${q.moved}, release failed ${q.releaseFailed}, retried ${q.retried}\n`);
 }

@@ -27,8 +27,10 @@ export interface BridgeTopicStats {
   lagLocal: number;
   /** Redis messages lost before the bridge read them (trimmed: the subscriber's `missed`). */
   lagRemote: number;
-  /** Messages of other bridges never seen here (gaps in their numbering: trimmed, or lost by Redis). */
+  /** Messages of other bridges never seen here and not trimmed by Redis (gaps in their numbering: lost on the way, or by Redis). */
   gaps: number;
+  /** Messages the bridge held and could not carry: too long for the local ring, or still failing to reach Redis at close. */
+  dropped: number;
 }
 
 /** A publish in flight to Redis. */
@@ -46,7 +48,7 @@ const POLL_MS = 1000;
 
 export class TopicLink {
   readonly name: string;
-  readonly stats: BridgeTopicStats = { sent: 0, received: 0, ownSkipped: 0, duplicates: 0, lagLocal: 0, lagRemote: 0, gaps: 0 };
+  readonly stats: BridgeTopicStats = { sent: 0, received: 0, ownSkipped: 0, duplicates: 0, lagLocal: 0, lagRemote: 0, gaps: 0, dropped: 0 };
   readonly #local: Topic<Buffer>;
   readonly #remote: AsyncTopic<Buffer>;
   readonly #framer: Framer;
@@ -215,6 +217,7 @@ export class TopicLink {
       }
     }
     if (failed.length > 0) {
+      this.stats.dropped += failed.length;
       pump.emit('dropped', `${failed.length} message(s) held at close could not be published to Redis`, { count: failed.length });
     }
   }
@@ -353,6 +356,7 @@ export class TopicLink {
         const code = (err as { code?: string }).code;
         if (code === 'ERR_OUT_OF_RANGE' || pump.closing) {
           // Too long for this host's ring (it never will fit), or closing with the lock held by a stopped peer.
+          this.stats.dropped++;
           pump.emit('dropped', `a message from Redis could not be published locally: ${(err as Error).message}`, { count: 1 });
           return;
         }

@@ -74,7 +74,7 @@ export interface BridgeStats {
   sent: number;
   /** Messages carried from Redis to this host (Topics and `in` Queues). */
   received: number;
-  /** Topic messages lost and counted: local laps, Redis trims, numbering gaps (every Topic's `lagLocal + lagRemote + gaps`). */
+  /** Topic messages lost and counted: local laps, Redis trims, numbering gaps, drops (every Topic's `lagLocal + lagRemote + gaps + dropped`). */
   lag: number;
   /** Failed calls (Redis and local), each retried. */
   errors: number;
@@ -194,7 +194,7 @@ function snapshot(id: string, counters: Counters, topics: TopicLink[], queues: Q
     s.topics[t.name] = c;
     s.sent += c.sent;
     s.received += c.received;
-    s.lag += c.lagLocal + c.lagRemote + c.gaps;
+    s.lag += c.lagLocal + c.lagRemote + c.gaps + c.dropped;
   }
   for (const q of queues) {
     const c = { ...q.stats };
