@@ -127,3 +127,57 @@ test('examples/bridge runs as shown: out to Redis, in from Redis, nothing loops'
   assert.match(r.stdout, /stats: sent 1, received 1, lag 0/);
   await redis.stop();
 });
+
+test('redis-server restarted without its data: each bridge notices its own messages no longer come back, subscribes again, and counts what it missed as gaps', async (t) => {
+  const redis = await startRedis(); // no persistence: it comes back empty, its topic numbering restarted
+  const remoteName = uniqueName('empty').slice(1);
+  const names = [uniqueName('empty-a'), uniqueName('empty-b')];
+  const events = { A: [], B: [] };
+  const bridges = [];
+  for (const [i, id] of ['A', 'B'].entries()) {
+    bridges.push(await startBridge({
+      redis: redis.client({ maxRetriesPerRequest: 1, enableOfflineQueue: false }), id, commandTimeout: 500, retryDelay: 50,
+      topics: [{ name: names[i], capacity: 1 << 20, remoteName }], onEvent: (e) => events[id].push(e),
+    }));
+  }
+  const [a, b] = names.map((n) => Topic.open(n));
+  const atB = b.subscribe();
+  t.after(async () => {
+    for (const x of bridges) await x.close();
+    a.close();
+    b.close();
+    for (const n of names) Topic.unlink(n);
+    await redis.stop();
+  });
+  const fromA = [];
+  const drain = () => {
+    for (let m; (m = atB.tryReceive()) !== undefined;) if (m.toString().startsWith('a')) fromA.push(m.toString());
+  };
+  let sent = 0;
+  const publishA = (n) => {
+    for (let i = 0; i < n; i++) a.publish(Buffer.from(`a${sent++}`));
+  };
+  // A history longer than what is published after the restart before the
+  // bridges notice: the old subscriptions stay past the end of the new numbering.
+  publishA(1000);
+  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000');
+
+  await redis.restart();
+  // Both keep publishing now and then (their own messages are the probe) until both have subscribed again.
+  const resubscribed = () => events.A.some((e) => e.type === 'resubscribed') && events.B.some((e) => e.type === 'resubscribed');
+  for (const deadline = Date.now() + 40000; !resubscribed();) {
+    assert.ok(Date.now() < deadline, 'both bridges subscribe again within 40 s');
+    publishA(1);
+    b.publish(Buffer.from('b'));
+    drain();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  publishA(10);
+  const total = sent;
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 20000, "B to get A's last message");
+  const s = bridges[1].stats().topics[names[1]];
+  assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
+  assert.ok(s.gaps > 0, `what B missed while its subscription was stale is counted: ${JSON.stringify(s)}`);
+  assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}`);
+  assert.ok(events.B.some((e) => e.type === 'lag' && /never reached Redis or were lost there/.test(e.message)), 'the gap was logged');
+});

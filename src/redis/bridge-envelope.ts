@@ -59,6 +59,11 @@ export class Framer {
     instance.copy(this.#prefix, MAGIC_LENGTH + 1 + id.length);
   }
 
+  /** The number of a frame this framer made. */
+  numberOf(frame: Buffer): number {
+    return frame.readUInt32LE(this.#prefix.length);
+  }
+
   /** A new frame: prefix, `number`, then a copy of `payload`. */
   frame(number: number, payload: Uint8Array): Buffer {
     const head = this.#prefix.length;

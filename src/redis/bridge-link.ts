@@ -16,10 +16,13 @@ export interface BridgeEvent {
    * numbering gap. `'duplicate'`: a message seen twice on Redis (a publish
    * retried after a lost reply) was dropped. `'local-error'`: a call on a
    * local object failed (retried). `'dropped'`: a Topic message the bridge
-   * held when it closed could not be published (`count`). `'closed'`: a
-   * link stopped.
+   * held when it closed could not be published (`count`). `'resubscribed'`:
+   * the bridge's own Topic messages stopped coming back from Redis (a
+   * server that came back without the topic's data restarts its
+   * numbering, past which the old subscription sees nothing): it
+   * subscribed again, from the latest message. `'closed'`: a link stopped.
    */
-  readonly type: 'started' | 'remote-down' | 'remote-up' | 'lag' | 'duplicate' | 'local-error' | 'dropped' | 'closed';
+  readonly type: 'started' | 'remote-down' | 'remote-up' | 'lag' | 'duplicate' | 'local-error' | 'dropped' | 'resubscribed' | 'closed';
   /** The link: `'topic /prices'` or `'queue /jobs'`. */
   readonly link: string;
   /** `'out'`: this host to Redis; `'in'`: Redis to this host. */

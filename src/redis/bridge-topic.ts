@@ -36,6 +36,8 @@ export interface BridgeTopicStats {
 /** A publish in flight to Redis. */
 interface InFlight {
   readonly frame: Buffer;
+  /** When it was sent (Date.now()). */
+  readonly at: number;
   /** SENT, or the error. */
   readonly result: Promise<unknown>;
 }
@@ -78,6 +80,12 @@ export class TopicLink {
    * in some origin's numbering: a gap they explain is not counted again.
    */
   #trimmed = 0;
+  /** A frame of ours that reached Redis and has not come back yet (see #resubscribe). */
+  #echo: { number: number; at: number } | undefined;
+  /** When the remote subscription was made (Date.now()). */
+  #subscribedAt = 0;
+  /** Idle this long with #echo pending: the subscription is stale. */
+  readonly #staleMs: number;
   #localMissed = 0;
 
   constructor(ctx: LinkContext, name: string, local: Topic<Buffer>, remote: AsyncTopic<Buffer>, framer: Framer, window: number) {
@@ -87,6 +95,7 @@ export class TopicLink {
     this.#framer = framer;
     this.#window = window;
     this.#out = new Pump(ctx, `topic ${name}`, 'out');
+    this.#staleMs = 2 * POLL_MS + ctx.commandTimeout;
     this.#in = new Pump(ctx, `topic ${name}`, 'in');
     // Before anything is published by the in-pump: every message it
     // publishes comes after this subscriber's starting point.
@@ -97,6 +106,9 @@ export class TopicLink {
   async subscribeRemote(): Promise<boolean> {
     try {
       this.#remoteSub = await this.#in.remote(this.#remote.subscribe({ onLag: 'skip' }), 'subscribe');
+      this.#remoteMissed = 0; // a new subscriber counts from 0
+      this.#echo = undefined;
+      this.#subscribedAt = Date.now();
       this.#in.up();
       return true;
     } catch (err) {
@@ -152,16 +164,17 @@ export class TopicLink {
   // until the first succeeds after a start or a failure (see #warm).
   async #publish(frame: Buffer): Promise<void> {
     if (!this.#warm) {
-      this.#inflight.push({ frame, result: this.#send(frame) });
+      this.#inflight.push({ frame, at: Date.now(), result: this.#send(frame) });
       await this.#settleAll();
       return;
     }
-    this.#inflight.push({ frame, result: this.#send(frame) });
+    this.#inflight.push({ frame, at: Date.now(), result: this.#send(frame) });
     if (this.#inflight.length < this.#window) return;
     const head = this.#inflight[0] as InFlight;
     if ((await head.result) === SENT) {
       this.#inflight.shift();
       this.stats.sent++;
+      this.#expectEcho(head.frame, head.at);
       this.#out.up();
       return;
     }
@@ -189,8 +202,10 @@ export class TopicLink {
     const failed: Buffer[] = [];
     let firstError: unknown;
     for (let i = 0; i < batch.length; i++) {
-      if (results[i] === SENT) this.stats.sent++;
-      else {
+      if (results[i] === SENT) {
+        this.stats.sent++;
+        this.#expectEcho((batch[i] as InFlight).frame, (batch[i] as InFlight).at);
+      } else {
         failed.push((batch[i] as InFlight).frame);
         firstError ??= results[i];
       }
@@ -207,8 +222,10 @@ export class TopicLink {
     while (failed.length > 0) {
       if (pump.closing) last = true;
       try {
+        const at = Date.now();
         await pump.remote(remote.publish(failed[0] as Buffer), 'publish');
         this.stats.sent++;
+        this.#expectEcho(failed[0] as Buffer, at);
         failed.shift();
         pump.up();
       } catch (err) {
@@ -219,6 +236,14 @@ export class TopicLink {
     if (failed.length > 0) {
       this.stats.dropped += failed.length;
       pump.emit('dropped', `${failed.length} message(s) held at close could not be published to Redis`, { count: failed.length });
+    }
+  }
+
+  // A frame of ours reached Redis: the remote subscription must bring it
+  // back, if it was sent after the subscription started (one at a time).
+  #expectEcho(frame: Buffer, sentAt: number): void {
+    if (this.#echo === undefined && this.#remoteSub !== undefined && sentAt > this.#subscribedAt) {
+      this.#echo = { number: this.#framer.numberOf(frame), at: Date.now() };
     }
   }
 
@@ -284,8 +309,11 @@ export class TopicLink {
         }
         if (code === 'ETIMEDOUT' && isIdle(err)) {
           pump.up(); // Redis answered: nothing new
+          if (this.#echo !== undefined && Date.now() - this.#echo.at > this.#staleMs) await this.#resubscribe();
           continue;
         }
+        // Redis may come back a new server (script cache empty): publishes go one at a time again.
+        this.#warm = false;
         await pump.down(err);
         continue;
       }
@@ -302,6 +330,21 @@ export class TopicLink {
     }
   }
 
+  // Idle, and a message of ours that reached Redis a while ago never came
+  // back: the subscription looks past the end of the topic (a server that
+  // lost its data restarts the numbering). Subscribe again from the latest;
+  // what other bridges published meanwhile shows as gaps in their numbering.
+  async #resubscribe(): Promise<void> {
+    const old = this.#remoteSub;
+    this.#remoteSub = undefined;
+    this.#echo = undefined;
+    this.#trimmed = 0;
+    this.#in.ctx.counters.errors++;
+    this.#in.emit('resubscribed', `this bridge's own messages no longer come back from Redis (did the server lose the topic?): subscribing again from the latest message; other bridges' numbering gaps will count what was lost`);
+    if (old !== undefined) await this.#in.remote(old.close(), 'close').catch(() => {});
+    await this.subscribeRemote();
+  }
+
   #countRemoteLag(lost: number): void {
     this.stats.lagRemote += lost;
     this.#trimmed += lost;
@@ -312,6 +355,7 @@ export class TopicLink {
     const f = unframe(m);
     if (f === undefined) return this.#publishLocal(m); // published on Redis by something else than a bridge
     const own = f.source === this.#framer.source;
+    if (own && this.#echo !== undefined && ((f.number - this.#echo.number) | 0) >= 0) this.#echo = undefined;
     const last = this.#lastOf.get(f.source);
     if (last !== undefined) {
       const step = (f.number - last) | 0;
