@@ -40,6 +40,8 @@ class Cursor implements Attempt {
   lagged = false;
   /** Messages missed in all, since subscribing. */
   missed = 0;
+  /** Sequence number (u32) of the message read() last returned; NO_SEQ before the first. */
+  last = NO_SEQ;
   closed = false;
   /** receive() calls of this subscriber parked in the wait core. */
   parked = 0;
@@ -133,6 +135,7 @@ class Cursor implements Attempt {
       }
       this.pos = (pos + size) | 0;
       this.seq = (seq + 1) | 0;
+      this.last = seq >>> 0;
       return this.#decode(copy as Buffer);
     }
   }
@@ -143,6 +146,9 @@ class Cursor implements Attempt {
     return decodeMessage(this.ring.encoding, bytes, this.ring.label);
   }
 }
+
+/** `Cursor.last` before the first message (sequence numbers are u32, so never this). */
+const NO_SEQ = -1;
 
 /** Records one read() may step over before it calls the ring corrupt. */
 const MAX_STEPS = 10_000;
@@ -185,6 +191,18 @@ export class Subscriber<T = Buffer> implements Disposable, AsyncSubscriber<T> {
     const c = this.#c;
     if (c.isClosed()) throw c.closedError();
     return c.missed;
+  }
+
+  /**
+   * The sequence number (u32) of the message this subscriber returned last,
+   * as `topic.publish()` returned it to its publisher; undefined before the
+   * first. A message that failed to decode (ERR_SHMKIT_DECODE) counts as
+   * returned.
+   */
+  get lastSeq(): number | undefined {
+    const c = this.#c;
+    if (c.isClosed()) throw c.closedError();
+    return c.last === NO_SEQ ? undefined : c.last;
   }
 
   /**

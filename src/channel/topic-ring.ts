@@ -46,6 +46,8 @@ export class TopicRing {
   closed = false;
   /** receive() calls of this handle's subscribers parked in the wait core. */
   parked = 0;
+  /** Sequence number of the message this handle published last (Topic.lastSeq). */
+  lastSeq: number | undefined = undefined;
   /** Set by Topic.close() while receives are parked: finishes the close once the last has left. */
   idle: () => void = noop;
   readonly #lock: Mutex;
@@ -88,15 +90,17 @@ export class TopicRing {
     return outOfRange('message', `at most ${this.maxMessage} bytes for ${this.label} (a quarter of its capacity, less 16)`, `${length} bytes`);
   }
 
-  /** Publishes one encoded message: lock, make room, write, unlock, wake. */
-  publish(bytes: Uint8Array | string, length: number, timeout: number): void {
+  /** Publishes one encoded message: lock, make room, write, unlock, wake. Returns its sequence number (u32). */
+  publish(bytes: Uint8Array | string, length: number, timeout: number): number {
     this.#lockPublisher(timeout, 'publish');
+    let seq: number;
     try {
-      this.#append(bytes, length);
+      seq = this.#append(bytes, length);
     } finally {
       this.#lock.unlock();
     }
     if (Atomics.load(this.cells, DATA_WAITERS) !== 0) this.wakeSubscribers();
+    return seq >>> 0;
   }
 
   /** Wakes every parked subscriber (of every process); they re-check. */
@@ -164,8 +168,8 @@ export class TopicRing {
     }
   }
 
-  // Under the publisher lock.
-  #append(bytes: Uint8Array | string, length: number): void {
+  // Under the publisher lock. Returns the record's sequence number.
+  #append(bytes: Uint8Array | string, length: number): number {
     const cells = this.cells;
     const words = this.words;
     const capacity = this.capacity;
@@ -215,6 +219,7 @@ export class TopicRing {
     // A lap completed (at most one per record: a record is under a quarter
     // of the ring). Under the lock, on TAIL's line: a plain increment.
     if (((tail0 ^ end) & ~this.mask) !== 0) cells[LAPS] = ((cells[LAPS] as number) + 1) | 0;
+    return seq;
   }
 
   /**

@@ -250,6 +250,19 @@ export class Topic<T = Buffer> extends SharedObject implements AsyncTopic<T> {
   }
 
   /**
+   * The sequence number (u32, wraps at 2^32) of the message this handle
+   * published last, undefined before its first `publish()`: the number a
+   * subscriber's `lastSeq` shows once it returns that message. A process
+   * that both publishes and subscribes (a bridge) tells its own messages
+   * from everyone else's by it.
+   */
+  get lastSeq(): number | undefined {
+    const ring = this.#ring;
+    if (ring.closed) throw ring.closedError();
+    return ring.lastSeq;
+  }
+
+  /**
    * A snapshot of the topic's counters (TopicStats), taken without the
    * publisher lock: each field is read atomically, the oldest cursor before
    * the newest, so `keptMessages` never goes negative.
@@ -284,6 +297,8 @@ export class Topic<T = Buffer> extends SharedObject implements AsyncTopic<T> {
    * for room (the oldest messages are overwritten); waits only for another
    * publisher's lock, at most `timeout` ms (default: the handle's
    * `lockTimeout`), then throws ETIMEDOUT.
+   *
+   * `lastSeq` then holds the message's sequence number.
    */
   publish(message: SendableOf<T>, options?: PublishOptions): void {
     const ring = this.#ring;
@@ -292,7 +307,7 @@ export class Topic<T = Buffer> extends SharedObject implements AsyncTopic<T> {
     const bytes = encodeMessage(ring.encoding, message, ring.label); // failures are coded (ERR_SHMKIT_ENCODE, argument errors)
     const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     if (length > ring.maxMessage) throw ring.tooLong(length);
-    ring.publish(bytes, length, timeout);
+    ring.lastSeq = ring.publish(bytes, length, timeout);
   }
 
   /** A new subscriber: its own position, read in this process only. */

@@ -15,6 +15,7 @@ import { bench } from './bench.js';
 import { inspect } from './inspect.js';
 import { metrics } from './metrics.js';
 import { top } from './top.js';
+import { bridge } from './bridge.js';
 
 function version(): string {
   try {
@@ -33,6 +34,16 @@ function seconds(value: string): number {
 function count(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function milliseconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of ms > 0');
   return n;
 }
 
@@ -97,6 +108,25 @@ function program(): Command {
     .option('--listen <host:port>', 'serve http://HOST:PORT/metrics until SIGINT/SIGTERM (port 0: any free port, printed)')
     .option('--trust-owners <uids>', "also read objects of these owners (uids separated by commas, or 'any'); default: this user's only")
     .action((pattern: string | undefined, o) => metrics(pattern, o));
+  p.command('bridge')
+    .description('carry local Topics (both ways) and Queues (one way each) to Redis and back, until SIGTERM/SIGINT; logs events and counters')
+    .option('--redis <url>', 'the Redis server (redis://HOST:PORT[/DB] or rediss://...)')
+    .option('--id <id>', "this bridge's label on Redis and in the log (default: the host name)")
+    .option('--topic <name>', 'a local Topic to carry both ways (repeatable)', collect)
+    .option('--queue-out <name>', 'a local Queue to drain into Redis (repeatable)', collect)
+    .option('--queue-in <name>', 'a local Queue to feed from Redis (repeatable)', collect)
+    .addOption(new Option('--capacity <bytes>', 'capacity of local objects the bridge creates (default 1 MiB)').argParser(byteCount))
+    .addOption(new Option('--remote-topic-capacity <messages>', 'messages each Redis topic keeps (default 1024)').argParser(count))
+    .addOption(new Option('--remote-queue-capacity <bytes>', 'bytes each Redis queue holds (default 1 MiB)').argParser(byteCount))
+    .addOption(new Option('--claim-after <ms>', "RedisQueue's claimAfter: when a dead consumer's message goes to another").argParser(milliseconds))
+    .addOption(new Option('--command-timeout <ms>', 'bound of every Redis round trip').argParser(milliseconds).default(5000))
+    .addOption(new Option('--window <n>', 'Topic messages in flight to Redis at once').argParser(count).default(64))
+    .option('--key-prefix <prefix>', "prefix of the bridge's Redis keys (default 'shmkit:')")
+    .addOption(new Option('--stats-interval <seconds>', 'print the counters this often (0: only at the end)').argParser(seconds).default(0))
+    .option('--json', 'one JSON document per line: events, counters (schema in docs/CLI.md)')
+    .action(async (o) => {
+      process.exitCode = await bridge(o);
+    });
   p.command('bench')
     .description("run the package's benchmarks (sync, channel, dict) on this machine")
     .option('--quick', 'short runs')

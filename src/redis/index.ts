@@ -21,3 +21,5 @@ export type { RedisTopicOptions, RedisTopicConstructor } from './redis-topic.js'
 export { RedisSubscriber } from './redis-subscriber.js';
 export { TwoLevelDict } from './two-level-dict.js';
 export type { TwoLevelDictOptions, TwoLevelMode, TwoLevelStats } from './two-level-dict.js';
+export { startBridge } from './bridge.js';
+export type { Bridge, BridgeEvent, BridgeOptions, BridgeQueueOptions, BridgeQueueStats, BridgeRemote, BridgeStats, BridgeTopicOptions, BridgeTopicStats } from './bridge.js';

@@ -1,0 +1,183 @@
+// The bridge on one host (real redis-server, real processes): a stalled
+// Redis is reported (ETIMEDOUT naming the server) and closing does not hang
+// on it; SIGTERM while Redis is away hands held Queue messages back to the
+// local Queue and exits 0; what the command says about bad usage and a
+// missing ioredis; examples/bridge runs as shown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { Queue, Topic } from 'shmkit';
+import { RedisTopic, startBridge } from 'shmkit/redis';
+import { startRedis } from './fixtures/redis.mjs';
+import { trackedNames } from './fixtures/names.mjs';
+import { run, startNode, startProcess } from './fixtures/proc.mjs';
+import { waitUntil, withTimeout } from './fixtures/helpers.mjs';
+
+const uniqueName = trackedNames();
+const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const NO_IOREDIS = fileURLToPath(new URL('./fixtures/bridge-no-ioredis.cjs', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../dist/examples/bridge.js', import.meta.url));
+
+test('a stalled Redis (SIGSTOP) is reported with ETIMEDOUT naming it, the link recovers after SIGCONT, and close() does not hang on it', async (t) => {
+  const redis = await startRedis();
+  const client = redis.client({ maxRetriesPerRequest: 1 });
+  const name = uniqueName('stall');
+  const events = [];
+  const bridge = await startBridge({ redis: client, id: 'stall', topics: [{ name, capacity: 65536, remoteName: name.slice(1) }], commandTimeout: 300, retryDelay: 50, onEvent: (e) => events.push(e) });
+  t.after(async () => {
+    redis.resume();
+    await bridge.close();
+    Topic.unlink(name);
+    await redis.stop();
+  });
+  const watcher = new RedisTopic(redis.client(), name.slice(1));
+  const far = await watcher.subscribe();
+  const local = Topic.open(name);
+  t.after(() => local.close());
+
+  redis.pause();
+  local.publish(Buffer.from('while stalled'));
+  await waitUntil(() => events.some((e) => e.type === 'remote-down'), 10000, 'the stall to be reported');
+  const down = events.find((e) => e.type === 'remote-down');
+  assert.equal(down.error.code, 'ETIMEDOUT', down.message);
+  assert.match(down.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port}`));
+  redis.resume();
+  // The message held through the stall goes out once Redis answers.
+  const got = await far.receive({ timeout: 10000 });
+  assert.ok(got.toString('latin1').endsWith('while stalled'));
+  await waitUntil(() => events.some((e) => e.type === 'remote-up'), 10000, 'the recovery to be reported');
+  assert.ok(bridge.stats().reconnects >= 1);
+  assert.ok(bridge.stats().errors >= 1);
+  far.close();
+  watcher.close();
+
+  // Closing while Redis is stalled: bounded by the command timeout, not hung.
+  redis.pause();
+  const t0 = Date.now();
+  await withTimeout(bridge.close(), 10000, 'close() with Redis stalled');
+  assert.ok(Date.now() - t0 < 10000);
+  redis.resume();
+});
+
+test('SIGTERM while Redis is away: the bridge exits 0 and the Queue messages it held are back in the local Queue', async (t) => {
+  const redis = await startRedis();
+  const name = uniqueName('held');
+  const q = Queue.create(name, { capacity: 65536 });
+  t.after(() => {
+    q.close();
+    Queue.unlink(name);
+  });
+  await redis.kill(); // away from the start: the bridge retries, holding the first message
+  for (let i = 0; i < 10; i++) q.trySend(Buffer.from(`order ${i}`));
+  const proc = startProcess(process.execPath, [MAIN, 'bridge', '--redis', redis.url, '--queue-out', name, '--command-timeout', '300'], { timeoutMs: 60000 });
+  t.after(() => proc.child.kill('SIGKILL'));
+  await proc.line(/ready bridge/, 20000);
+  await proc.line(/remote-down queue .* out: .*trySend/, 20000); // it holds the first message, retrying
+  proc.child.kill('SIGTERM');
+  const r = await proc.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /stopping on SIGTERM/);
+  assert.match(r.stdout, /stats \(final\) bridge .*: sent 0/);
+  assert.match(r.stdout, /closed queue /);
+  const back = [];
+  for (let m; (m = q.tryReceive()) !== undefined;) back.push(m.toString());
+  // The one the bridge held (peeked) is handed back to the Queue, which
+  // delivers it after the others (a peeked message given back by close()).
+  assert.deepEqual(back.slice().sort(), Array.from({ length: 10 }, (_, i) => `order ${i}`), 'every message still in the local Queue');
+  assert.equal(back.length, 10, 'each once');
+  await redis.stop();
+});
+
+test('shmkit bridge: bad usage exits 2 with the code on stderr; a missing ioredis exits 1 naming npm install ioredis', async () => {
+  const usage = [
+    [['bridge', '--topic', '/x'], /ERR_USAGE: --redis URL is required/],
+    [['bridge', '--redis', 'http://127.0.0.1:6379', '--topic', '/x'], /ERR_USAGE: --redis takes a redis:\/\/ or rediss:\/\/ URL/],
+    [['bridge', '--redis', 'redis://127.0.0.1:6379'], /ERR_USAGE: nothing to carry/],
+    [['bridge', '--redis', 'redis://127.0.0.1:6379', '--topic', '/x', '--command-timeout', 'soon'], /commander\.invalidArgument/],
+  ];
+  for (const [args, re] of usage) {
+    const r = await run(process.execPath, [MAIN, ...args], { timeoutMs: 15000 });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const r = await run(process.execPath, ['-r', NO_IOREDIS, MAIN, 'bridge', '--redis', 'redis://127.0.0.1:6379', '--topic', '/x'], { timeoutMs: 15000 });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^shmkit: ERR_MODULE_NOT_FOUND: .*npm install ioredis/m);
+});
+
+test('startBridge: bad options are refused before anything is opened', async () => {
+  const redis = await startRedis();
+  const client = redis.client();
+  await assert.rejects(startBridge({ redis: {}, topics: ['/x'] }), { code: 'ERR_INVALID_ARG_TYPE' });
+  await assert.rejects(startBridge({ redis: client }), { code: 'ERR_INVALID_ARG_VALUE', message: /at least one topic or queue/ });
+  await assert.rejects(startBridge({ redis: client, queues: [{ name: uniqueName('q'), direction: 'sideways' }] }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(startBridge({ redis: client, topics: ['/x'], window: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(startBridge({ redis: client, topics: ['/x'], id: '' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await redis.stop();
+});
+
+test('examples/bridge runs as shown: out to Redis, in from Redis, nothing loops', async () => {
+  const redis = await startRedis();
+  const proc = startNode(EXAMPLE, [], { timeoutMs: 30000, input: null, env: { ...process.env, REDIS_URL: redis.url } });
+  const r = await proc.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /on Redis: \d+ bytes, the bridge's frame around "EURUSD 1\.0842 \(from this host\)"/);
+  assert.match(r.stdout, /locally: {2}GBPUSD 1\.2710 \(from Redis\)/);
+  assert.match(r.stdout, /nothing more locally: true/);
+  assert.match(r.stdout, /stats: sent 1, received 1, lag 0/);
+  await redis.stop();
+});
+
+test('redis-server restarted without its data: each bridge notices its own messages no longer come back, subscribes again, and counts what it missed as gaps', async (t) => {
+  const redis = await startRedis(); // no persistence: it comes back empty, its topic numbering restarted
+  const remoteName = uniqueName('empty').slice(1);
+  const names = [uniqueName('empty-a'), uniqueName('empty-b')];
+  const events = { A: [], B: [] };
+  const bridges = [];
+  for (const [i, id] of ['A', 'B'].entries()) {
+    bridges.push(await startBridge({
+      redis: redis.client({ maxRetriesPerRequest: 1, enableOfflineQueue: false }), id, commandTimeout: 500, retryDelay: 50,
+      topics: [{ name: names[i], capacity: 1 << 20, remoteName }], onEvent: (e) => events[id].push(e),
+    }));
+  }
+  const [a, b] = names.map((n) => Topic.open(n));
+  const atB = b.subscribe();
+  t.after(async () => {
+    for (const x of bridges) await x.close();
+    a.close();
+    b.close();
+    for (const n of names) Topic.unlink(n);
+    await redis.stop();
+  });
+  const fromA = [];
+  const drain = () => {
+    for (let m; (m = atB.tryReceive()) !== undefined;) if (m.toString().startsWith('a')) fromA.push(m.toString());
+  };
+  let sent = 0;
+  const publishA = (n) => {
+    for (let i = 0; i < n; i++) a.publish(Buffer.from(`a${sent++}`));
+  };
+  // A history longer than what is published after the restart before the
+  // bridges notice: the old subscriptions stay past the end of the new numbering.
+  publishA(1000);
+  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000');
+
+  await redis.restart();
+  // Both keep publishing now and then (their own messages are the probe) until both have subscribed again.
+  const resubscribed = () => events.A.some((e) => e.type === 'resubscribed') && events.B.some((e) => e.type === 'resubscribed');
+  for (const deadline = Date.now() + 40000; !resubscribed();) {
+    assert.ok(Date.now() < deadline, 'both bridges subscribe again within 40 s');
+    publishA(1);
+    b.publish(Buffer.from('b'));
+    drain();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  publishA(10);
+  const total = sent;
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 20000, "B to get A's last message");
+  const s = bridges[1].stats().topics[names[1]];
+  assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
+  assert.ok(s.gaps > 0, `what B missed while its subscription was stale is counted: ${JSON.stringify(s)}`);
+  assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}`);
+  assert.ok(events.B.some((e) => e.type === 'lag' && /never reached Redis or were lost there/.test(e.message)), 'the gap was logged');
+});
