@@ -107,7 +107,7 @@ test('a closed handle: every getter and method throws ERR_SHMKIT_CLOSED; closed,
     assert.equal(q.name, h.name);
     q.close(); // idempotent
     const closed = expectCode('ERR_SHMKIT_CLOSED');
-    const getters = ['capacity', 'maxMessage', 'length', 'bytesUsed', 'ended', 'lastTryResult'];
+    const getters = ['capabilities', 'capacity', 'maxMessage', 'length', 'bytesUsed', 'ended', 'lastTryResult'];
     for (const g of getters) assert.throws(() => q[g], closed, g);
     const calls = {
       stats: () => q.stats(),

@@ -45,6 +45,7 @@ const TOPIC_CALLS = {
   buffer: (t) => t.buffer,
   byteOffset: (t) => t.byteOffset,
   capacity: (t) => t.capacity,
+  capabilities: (t) => t.capabilities,
   maxMessage: (t) => t.maxMessage,
   published: (t) => t.published,
   lastSeq: (t) => t.lastSeq,
