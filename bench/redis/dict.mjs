@@ -11,7 +11,10 @@
 //   commands through the auto-pipelining client, to show which part of the
 //   difference is ioredis's auto-pipelining (a Promise and a Command per
 //   call, where a hand-built pipeline has one Promise per batch) and which
-//   is RedisDict's own.
+//   is RedisDict's own. The `batch: true` row sends the same waves through a
+//   RedisDict that queues each tick's calls and sends them as one
+//   `pipeline()` (on a plain client of its own), which is what the hand
+//   pipeline does.
 //
 // The Lua operations (incr, compareAndSet) are compared with EVALSHA of the
 // same script (loaded first), which is what RedisDict sends once the script
@@ -107,12 +110,14 @@ export default async function dictSection(ctx) {
   const { redis, quick, rounds, redisLib, table, cells } = ctx;
   const plain = redis.client();
   const auto = redis.client({ enableAutoPipelining: true });
-  for (const c of [plain, auto]) {
+  const batching = redis.client();
+  for (const c of [plain, auto, batching]) {
     await c.script('LOAD', INCR_SCRIPT);
     await c.script('LOAD', CAS_SCRIPT);
   }
   const dictPlain = new redisLib.RedisDict(plain, NAME);
   const dictAuto = new redisLib.RedisDict(auto, NAME);
+  const dictBatch = new redisLib.RedisDict(batching, NAME, { batch: true });
   await dictPlain.set('g', VALUE);
 
   const BATCH = 64;
@@ -127,6 +132,7 @@ export default async function dictSection(ctx) {
     // Warm both sides (scripts cached on each connection, JIT).
     for (let i = 0; i < 1000; i++) { await dict(dictPlain); await raw(plain); }
     await waves(new Side(64 * 64), () => dict(dictAuto), 64, BATCH);
+    await waves(new Side(64 * 64), () => dict(dictBatch), 64, BATCH);
     await waves(new Side(64 * 64), () => raw(auto), 64, BATCH);
 
     const d1 = new Side(seqChunks * CHUNK);
@@ -138,8 +144,10 @@ export default async function dictSection(ctx) {
     const d2 = new Side(size);
     const r2 = new Side(size);
     const a2 = new Side(size);
+    const b2 = new Side(size);
     const sides = [
       () => waves(d2, () => dict(dictAuto), BATCHES, BATCH),
+      () => waves(b2, () => dict(dictBatch), BATCHES, BATCH),
       () => pipelined(r2, plain, raw, BATCHES, BATCH),
       () => waves(a2, () => raw(auto), BATCHES, BATCH),
     ];
@@ -149,6 +157,7 @@ export default async function dictSection(ctx) {
     seqRows.push([`RedisDict.${op}`, ...cells(d1.result(), r1.result())], ['  ioredis, same command', ...cells(r1.result())]);
     pipeRows.push(
       [`RedisDict.${op}, waves of ${BATCH} (auto-pipelined)`, ...cells(d2.result(), r2.result())],
+      [`RedisDict.${op}, waves of ${BATCH} (batch: true)`, ...cells(b2.result(), r2.result())],
       [`  ioredis pipeline() of ${BATCH}, same commands`, ...cells(r2.result())],
       [`  ioredis auto-pipelined waves, same commands`, ...cells(a2.result(), r2.result())],
     );

@@ -36,9 +36,9 @@ function capture(resolve: (value: unknown) => void, reject: (err: unknown) => vo
 
 /** One call waiting in a batch. */
 class Pending {
-  settled = false;
-  resolve: (value: unknown) => void = capturedResolve;
-  reject: (err: unknown) => void = capturedReject;
+  settled: boolean;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
   constructor(
     readonly method: string,
     readonly n: number,
@@ -55,7 +55,11 @@ class Pending {
     readonly what: string,
     readonly done: Done,
     readonly failed: Failed | undefined,
-  ) {}
+  ) {
+    this.settled = false;
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+  }
 }
 
 /** The batchers of clients: every batching RedisDict handle on a client shares one, so their calls keep their order. */
