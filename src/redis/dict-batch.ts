@@ -2,9 +2,10 @@
 // tick go to Redis as one `pipeline()` (one write, one exec Promise), with one deadline timer
 // per batch instead of a Promise, two closures and a timer per call.
 //
-// A call is one Pending: the ioredis method and its arguments (fields, not an
-// array), how to turn the reply into the call's result, and the caller's
-// resolve/reject, captured without a per-call closure. The batch is sent on
+// A call queues its command on the tick's pipeline at once (its arguments
+// all checked first) and one Pending: how to turn the reply into the call's
+// result, and the caller's resolve/reject, captured without a per-call
+// closure. The batch is sent on
 // process.nextTick, as ioredis's own auto-pipelining does. Calls of every
 // batching handle on the client keep their order; a command sent on the
 // client directly in the same tick goes before the whole batch, or after it
@@ -15,7 +16,7 @@
 // rejects every call whose bound that is with ETIMEDOUT naming the server,
 // and re-arms for the next shortest. A reply error (or a reply that does not
 // decode) rejects only its own call.
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { ShmkitError } from '../index.js';
 import { remoteError } from './remote.js';
 
@@ -23,8 +24,6 @@ import { remoteError } from './remote.js';
 export type Done = (reply: any) => unknown;
 /** Handles a failed call (the error already a ShmkitError naming the engine): its result, or a rejection. */
 export type Failed = (err: unknown) => Promise<unknown>;
-
-type Arg = string | Buffer | number;
 
 let capturedResolve: (value: unknown) => void;
 let capturedReject: (err: unknown) => void;
@@ -34,21 +33,12 @@ function capture(resolve: (value: unknown) => void, reject: (err: unknown) => vo
   capturedReject = reject;
 }
 
-/** One call waiting in a batch. */
+/** One call waiting in a batch (its command is already in the batch's pipeline). */
 class Pending {
   settled: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   constructor(
-    readonly method: string,
-    readonly n: number,
-    readonly a0: Arg,
-    readonly a1: Arg,
-    readonly a2: Arg,
-    readonly a3: Arg,
-    readonly a4: Arg,
-    readonly a5: Arg,
-    readonly a6: Arg,
     readonly timeout: number,
     readonly op: string,
     readonly key: string,
@@ -79,8 +69,9 @@ export function batcherOf(redis: Redis, engine: string): DictBatcher {
 export class DictBatcher {
   readonly #redis: Redis;
   readonly #engine: string;
+  /** This tick's pipeline (null until a call comes) and its calls, in the same order. */
+  #pipeline: ChainableCommander | null = null;
   #pending: Pending[] = [];
-  #scheduled = false;
   readonly #flush: () => void;
 
   constructor(redis: Redis, engine: string) {
@@ -90,43 +81,42 @@ export class DictBatcher {
   }
 
   /**
-   * Queues `method(a0, ..., a[n-1])` for this tick's batch; the Promise
-   * settles with `done(reply)`, or rejects as bounded() would (`failed`,
-   * when given, handles the error instead).
+   * This tick's pipeline, to queue one command on, right before add()
+   * (every argument checked first: a queued command is sent).
    */
-  call(method: string, n: number, a0: Arg, a1: Arg, a2: Arg, a3: Arg, a4: Arg, a5: Arg, a6: Arg,
-    timeout: number, op: string, key: string, what: string, done: Done, failed: Failed | undefined): Promise<any> {
-    const promise = new Promise(capture);
-    this.#pending.push(new Pending(method, n, a0, a1, a2, a3, a4, a5, a6, timeout, op, key, what, done, failed));
-    if (!this.#scheduled) {
-      this.#scheduled = true;
+  pipeline(): ChainableCommander {
+    let p = this.#pipeline;
+    if (p === null) {
+      p = this.#pipeline = this.#redis.pipeline();
       process.nextTick(this.#flush);
     }
+    return p;
+  }
+
+  /**
+   * The call whose command was just queued: its Promise settles with
+   * `done(reply)`, or rejects as bounded() would (`failed`, when given,
+   * handles the error instead).
+   */
+  add(timeout: number, op: string, key: string, what: string, done: Done, failed: Failed | undefined): Promise<any> {
+    const promise = new Promise(capture);
+    this.#pending.push(new Pending(timeout, op, key, what, done, failed));
     return promise;
   }
 
   /** Sends the calls queued so far (at the end of the tick, or before a call that bypasses the batch). */
   flush(): void {
-    this.#scheduled = false;
+    const p = this.#pipeline;
+    if (p === null) return;
     const calls = this.#pending;
-    if (calls.length === 0) return;
+    this.#pipeline = null;
     this.#pending = [];
-    const p = this.#redis.pipeline() as unknown as Record<string, (...args: Arg[]) => unknown>;
     let shortest = Infinity;
     for (let i = 0; i < calls.length; i++) {
-      const c = calls[i]!;
-      if (c.timeout < shortest) shortest = c.timeout;
-      switch (c.n) {
-        case 1: p[c.method]!(c.a0); break;
-        case 2: p[c.method]!(c.a0, c.a1); break;
-        case 3: p[c.method]!(c.a0, c.a1, c.a2); break;
-        case 4: p[c.method]!(c.a0, c.a1, c.a2, c.a3); break;
-        case 5: p[c.method]!(c.a0, c.a1, c.a2, c.a3, c.a4); break;
-        case 6: p[c.method]!(c.a0, c.a1, c.a2, c.a3, c.a4, c.a5); break;
-        default: p[c.method]!(c.a0, c.a1, c.a2, c.a3, c.a4, c.a5, c.a6); break;
-      }
+      const t = calls[i]!.timeout;
+      if (t < shortest) shortest = t;
     }
-    new Batch(calls, shortest, this.#engine).send((p as unknown as { exec(): Promise<Array<[Error | null, unknown]> | null> }).exec());
+    new Batch(calls, shortest, this.#engine).send(p.exec() as Promise<Array<[Error | null, unknown]> | null>);
   }
 }
 
@@ -150,16 +140,19 @@ class Batch {
   }
 
   #answered(replies: Array<[Error | null, unknown]> | null): void {
-    clearTimeout(this.#timer);
     const calls = this.calls;
+    // One reply per call, in order; anything else (never seen) fails them all rather than mismatch them.
+    if (replies === null || replies.length !== calls.length) {
+      this.#failedAll(new Error(`the pipeline answered ${replies?.length ?? 0} replies to ${calls.length} commands`));
+      return;
+    }
+    clearTimeout(this.#timer);
     for (let i = 0; i < calls.length; i++) {
       const c = calls[i]!;
       if (c.settled) continue;
       c.settled = true;
-      const reply = replies?.[i];
-      if (reply === undefined) {
-        this.#fail(c, new Error('no reply in the pipeline'));
-      } else if (reply[0] !== null && reply[0] !== undefined) {
+      const reply = replies[i]!;
+      if (reply[0] !== null && reply[0] !== undefined) {
         this.#fail(c, reply[0]);
       } else {
         try {

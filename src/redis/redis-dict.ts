@@ -185,7 +185,10 @@ export class RedisDict implements AsyncDict {
   get(key: string): Promise<DictValue | undefined> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('getBuffer', 1, k, 0, 0, 0, 0, 0, 0, this.#timeout, 'get', key, this.#what, decodeValue, undefined);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().getBuffer(k);
+        return this.#batch.add(this.#timeout, 'get', key, this.#what, decodeValue, undefined);
+      }
       return bounded(this.#redis.getBuffer(k), this.#timeout, this.#engine, this.#call('get', key)).then(decodeValue);
     } catch (err) {
       return Promise.reject(err);
@@ -196,7 +199,10 @@ export class RedisDict implements AsyncDict {
   ttl(key: string): Promise<number | undefined> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('pttl', 1, k, 0, 0, 0, 0, 0, 0, this.#timeout, 'ttl', key, this.#what, pttlOf, undefined);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().pttl(k);
+        return this.#batch.add(this.#timeout, 'ttl', key, this.#what, pttlOf, undefined);
+      }
       return bounded(this.#redis.pttl(k), this.#timeout, this.#engine, this.#call('ttl', key)).then(pttlOf);
     } catch (err) {
       return Promise.reject(err);
@@ -207,7 +213,10 @@ export class RedisDict implements AsyncDict {
   llen(key: string): Promise<number> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('llen', 1, k, 0, 0, 0, 0, 0, 0, this.#timeout, 'llen', key, this.#what, same, undefined);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().llen(k);
+        return this.#batch.add(this.#timeout, 'llen', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.llen(k), this.#timeout, this.#engine, this.#call('llen', key));
     } catch (err) {
       return Promise.reject(err);
@@ -250,8 +259,12 @@ export class RedisDict implements AsyncDict {
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        if (ttl === 0) return this.#batch.call('set', 2, k, v, 0, 0, 0, 0, 0, wait, 'set', key, this.#what, notEvicted, undefined);
-        return this.#batch.call('set', 4, k, v, 'PX', pxOf(ttl), 0, 0, 0, wait, 'set', key, this.#what, notEvicted, undefined);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v);
+          return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl));
+        return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v) : this.#redis.set(k, v, 'PX', pxOf(ttl));
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('set', key)).then(notEvicted);
@@ -268,8 +281,12 @@ export class RedisDict implements AsyncDict {
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        if (ttl === 0) return this.#batch.call('set', 3, k, v, 'NX', 0, 0, 0, 0, wait, 'add', key, this.#what, isOk, undefined);
-        return this.#batch.call('set', 5, k, v, 'PX', pxOf(ttl), 'NX', 0, 0, wait, 'add', key, this.#what, isOk, undefined);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v, 'NX');
+          return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'NX');
+        return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v, 'NX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'NX');
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('add', key)).then(isOk);
@@ -286,8 +303,12 @@ export class RedisDict implements AsyncDict {
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        if (ttl === 0) return this.#batch.call('set', 3, k, v, 'XX', 0, 0, 0, 0, wait, 'replace', key, this.#what, isOk, undefined);
-        return this.#batch.call('set', 5, k, v, 'PX', pxOf(ttl), 'XX', 0, 0, wait, 'replace', key, this.#what, isOk, undefined);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v, 'XX');
+          return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'XX');
+        return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v, 'XX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'XX');
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('replace', key)).then(isOk);
@@ -308,7 +329,11 @@ export class RedisDict implements AsyncDict {
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
       const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
-      if (this.#batch !== null) return this.#batch.call('evalsha', 6, CAS_SHA, 1, k, e, v, ttlText, 0, this.#callTimeout(options), 'compareAndSet', key, this.#what, isOne, this.#flagFailed);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().evalsha(CAS_SHA, 1, k, e, v, ttlText);
+        return this.#batch.add(wait, 'compareAndSet', key, this.#what, isOne, this.#flagFailed);
+      }
       const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttlText);
       return bounded(work as Promise<number>, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne, this.#flagFailed);
     } catch (err) {
@@ -320,7 +345,11 @@ export class RedisDict implements AsyncDict {
   delete(key: string, options?: DictWriteOptions): Promise<boolean> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('del', 1, k, 0, 0, 0, 0, 0, 0, this.#callTimeout(options), 'delete', key, this.#what, isOne, undefined);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().del(k);
+        return this.#batch.add(wait, 'delete', key, this.#what, isOne, undefined);
+      }
       return bounded(this.#redis.del(k), this.#callTimeout(options), this.#engine, this.#call('delete', key)).then(isOne);
     } catch (err) {
       return Promise.reject(err);
@@ -349,7 +378,10 @@ export class RedisDict implements AsyncDict {
       const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
-        if (this.#batch !== null) return this.#batch.call('evalsha', 7, INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText, wait, 'incr', key, this.#what, toNumber, this.#incrNumberFailed);
+        if (this.#batch !== null) {
+          this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+          return this.#batch.add(wait, 'incr', key, this.#what, toNumber, this.#incrNumberFailed);
+        }
         const what = this.#call('incr', key);
         const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
         return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toNumber, this.#incrNumberFailed);
@@ -357,7 +389,10 @@ export class RedisDict implements AsyncDict {
       if (typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
-      if (this.#batch !== null) return this.#batch.call('evalsha', 7, INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText, wait, 'incr', key, this.#what, toBigint, this.#incrBigintFailed);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+        return this.#batch.add(wait, 'incr', key, this.#what, toBigint, this.#incrBigintFailed);
+      }
       const what = this.#call('incr', key);
       const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
       return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toBigint, this.#incrBigintFailed);
@@ -373,8 +408,12 @@ export class RedisDict implements AsyncDict {
       const ms = checkTtl(ttl, 'ttl');
       const wait = this.#callTimeout(options);
       if (this.#batch !== null) {
-        if (ms !== 0) return this.#batch.call('pexpire', 2, k, pxOf(ms), 0, 0, 0, 0, 0, wait, 'expire', key, this.#what, isOne, undefined);
-        return this.#batch.call('evalsha', 3, PERSIST_SHA, 1, k, 0, 0, 0, 0, wait, 'expire', key, this.#what, isOne, this.#flagFailed);
+        if (ms !== 0) {
+          this.#batch.pipeline().pexpire(k, pxOf(ms));
+          return this.#batch.add(wait, 'expire', key, this.#what, isOne, undefined);
+        }
+        this.#batch.pipeline().evalsha(PERSIST_SHA, 1, k);
+        return this.#batch.add(wait, 'expire', key, this.#what, isOne, this.#flagFailed);
       }
       if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
       const work = this.#scripts.evalsha(PERSIST_SHA, 1, k) as Promise<number>;
@@ -389,7 +428,11 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       const v = encodeElement(value);
-      if (this.#batch !== null) return this.#batch.call('lpush', 2, k, v, 0, 0, 0, 0, 0, this.#callTimeout(options), 'lpush', key, this.#what, same, undefined);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().lpush(k, v);
+        return this.#batch.add(wait, 'lpush', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.lpush(k, v), this.#callTimeout(options), this.#engine, this.#call('lpush', key));
     } catch (err) {
       return Promise.reject(err);
@@ -401,7 +444,11 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       const v = encodeElement(value);
-      if (this.#batch !== null) return this.#batch.call('rpush', 2, k, v, 0, 0, 0, 0, 0, this.#callTimeout(options), 'rpush', key, this.#what, same, undefined);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().rpush(k, v);
+        return this.#batch.add(wait, 'rpush', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.rpush(k, v), this.#callTimeout(options), this.#engine, this.#call('rpush', key));
     } catch (err) {
       return Promise.reject(err);
@@ -412,7 +459,11 @@ export class RedisDict implements AsyncDict {
   lpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('lpopBuffer', 1, k, 0, 0, 0, 0, 0, 0, this.#callTimeout(options), 'lpop', key, this.#what, decodeElement, undefined);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().lpopBuffer(k);
+        return this.#batch.add(wait, 'lpop', key, this.#what, decodeElement, undefined);
+      }
       return bounded(this.#redis.lpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('lpop', key)).then(decodeElement);
     } catch (err) {
       return Promise.reject(err);
@@ -423,7 +474,11 @@ export class RedisDict implements AsyncDict {
   rpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     try {
       const k = this.#key(key);
-      if (this.#batch !== null) return this.#batch.call('rpopBuffer', 1, k, 0, 0, 0, 0, 0, 0, this.#callTimeout(options), 'rpop', key, this.#what, decodeElement, undefined);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().rpopBuffer(k);
+        return this.#batch.add(wait, 'rpop', key, this.#what, decodeElement, undefined);
+      }
       return bounded(this.#redis.rpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('rpop', key)).then(decodeElement);
     } catch (err) {
       return Promise.reject(err);
