@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { RedisDict } from 'shmkit/redis';
 import { startRedis, startRedisCluster } from './fixtures/redis.mjs';
 import { reportOf, run, startNode } from './fixtures/proc.mjs';
+import { dictConformance } from './fixtures/conformance-dict.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/redis-dict-peer.mjs', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../dist/examples/redis-dict.js', import.meta.url));
@@ -248,6 +249,7 @@ test('constructor checks; close() leaves the client open; capabilities', { timeo
   assert.throws(() => new RedisDict(client, 5), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => new RedisDict(client, 'x', { commandTimeout: 0 }), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => new RedisDict(client, 'x', 5), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => new RedisDict(client, 'x', { batch: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' });
   const dict = new RedisDict(client, uniqueDict('close'));
   assert.deepEqual({ ...dict.capabilities }, { backend: 'redis', scope: 'hosts', eviction: 'server', ttlPrecision: 1, maxValue: 512 * 1024 * 1024 - 1, consistency: 'atomic' });
   await dict.close();
@@ -283,4 +285,128 @@ test('examples/redis-dict: the same function on a shm Dict and on a RedisDict', 
   assert.equal(lines[4], 'redis keys: first:ada last:ada visits:ada');
   const left = await server.client().keys('shmkit:example-*');
   assert.deepEqual(left, [], 'the example flushes its Dict');
+});
+
+// ---- batching: the calls of one tick as one pipeline ------------------------------
+
+// The whole conformance suite once more with every call batched (batch: true, on an auto-pipelining client and on a plain one).
+const autoClient = server.client({ enableAutoPipelining: true });
+const plainClient = server.client();
+let confSeq = 0;
+for (const [label, client, options] of [['RedisDict, batch: true, auto-pipelining client', autoClient, { batch: true }], ['RedisDict, batch: true', plainClient, { batch: true }]]) {
+  dictConformance(label, () => {
+    const n = `conf-batch-${process.pid}-${++confSeq}`;
+    const dict = new RedisDict(client, n, { commandTimeout: 10_000, ...options });
+    return {
+      dict,
+      cleanup: async () => {
+        await dict.close();
+        await new RedisDict(client, n).flushAll();
+      },
+    };
+  });
+}
+
+/** Counts the pipelines (MULTI-less batches) a client execs: wraps pipeline(). */
+function countPipelines(client) {
+  const counter = { n: 0 };
+  const original = client.pipeline.bind(client);
+  client.pipeline = (...args) => { counter.n++; return original(...args); };
+  return counter;
+}
+
+test('batched: the calls of one tick go as one pipeline, their effects in call order', { timeout: 30_000 }, async () => {
+  const client = server.client({ enableAutoPipelining: true });
+  const pipelines = countPipelines(client);
+  await withDict(client, 'batch-order', async (dict) => {
+    const results = await Promise.all([
+      dict.set('k', 1), dict.incr('k', 2), dict.get('k'), dict.compareAndSet('k', 3, 'x'), dict.get('k'),
+      dict.delete('k'), dict.get('k'), dict.add('k', 5), dict.replace('k', 6), dict.get('k'),
+      dict.rpush('l', 'a'), dict.lpush('l', 1), dict.llen('l'), dict.lpop('l'), dict.rpop('l'), dict.rpop('l'),
+      dict.set('t', true, { ttl: 60_000 }), dict.ttl('t'), dict.expire('t', 0), dict.ttl('t'), dict.incr('b', 7n, { init: 1n }),
+    ]);
+    assert.equal(pipelines.n, 1, 'one pipeline for the whole tick');
+    assert.deepEqual(results.slice(0, 10), [{ evicted: 0 }, 3, 3, true, 'x', true, undefined, true, true, 6]);
+    assert.deepEqual(results.slice(10, 16), [1, 2, 2, 1, 'a', undefined]);
+    assert.ok(results[17] > 59_000 && results[17] <= 60_000, `ttl ${results[17]}`);
+    assert.deepEqual(results.slice(18), [true, 0, 8n]);
+    // Two handles of one Dict on the client share the batch: their calls keep their order.
+    const other = new RedisDict(client, dict.name, { batch: true });
+    assert.deepEqual(await Promise.all([dict.set('two', 1), other.incr('two', 1), dict.get('two'), other.delete('two'), dict.get('two')]), [{ evicted: 0 }, 2, 2, true, undefined]);
+    assert.equal(pipelines.n, 2);
+    // A command sent on the client directly in the same tick goes after the whole batch (its first call came first).
+    const key = `shmkit:${dict.name}:raw`;
+    const [, raw, , after] = await Promise.all([dict.set('raw', 'a'), client.get(key), client.set(key, 'sb'), dict.get('raw')]);
+    assert.equal(raw, 'sa');
+    assert.equal(after, 'a');
+    assert.equal(await dict.get('raw'), 'b');
+    // keys() and flushAll() send the pending batch first.
+    const p = dict.set('late', 1);
+    assert.ok((await dict.keys(0)).includes('late'));
+    await p;
+  }, { batch: true });
+});
+
+test('batched: an error reaches only its own call; the rest of the batch succeeds', { timeout: 30_000 }, async () => {
+  const client = server.client({ enableAutoPipelining: true });
+  await withDict(client, 'batch-errors', async (dict) => {
+    await client.set(`shmkit:${dict.name}:foreign`, 'zzz');
+    await dict.rpush('list', 'a');
+    await dict.set('s', 'text');
+    const calls = [
+      dict.get('list'), dict.set('ok', 1), dict.get('foreign'), dict.incr('s', 1), dict.incr('ok', 1n), dict.lpush('s', 'x'),
+      dict.get('ok'), dict.set('bad', 1, { ttl: -1 }), dict.delete('ok', { timeout: -5 }), dict.lpop('ok', { timeout: 'x' }), dict.compareAndSet('ok', 1, 2), dict.get('ok'),
+    ];
+    const settled = await Promise.allSettled(calls);
+    const codes = settled.map((r) => (r.status === 'rejected' ? r.reason.code : r.value));
+    assert.deepEqual(codes, ['ERR_SHMKIT_WRONG_TYPE', { evicted: 0 }, 'ERR_SHMKIT_DECODE', 'ERR_SHMKIT_NOT_A_NUMBER', 'ERR_SHMKIT_NOT_A_NUMBER', 'ERR_SHMKIT_WRONG_TYPE', 1, 'ERR_OUT_OF_RANGE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', true, 2]);
+    assert.equal(await dict.get('bad'), undefined, 'a call whose arguments fail sends nothing');
+    assert.match(settled[0].reason.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${server.port} failed RedisDict '${dict.name}': get 'list'`));
+    assert.match(settled[3].reason.message, /incr 's'/);
+    // NOSCRIPT inside a batch: each script call is sent again as EVAL, alone.
+    await client.script('FLUSH');
+    assert.deepEqual(await Promise.all([dict.incr('n', 1, { init: 0 }), dict.compareAndSet('n', 1, 5), dict.incr('n', 1), dict.expire('n', 0)]), [1, true, 6, true]);
+  }, { batch: true });
+});
+
+test('batched: each call keeps its own bound (one timer per batch) and ETIMEDOUT names the server', { timeout: 60_000 }, async () => {
+  const client = server.client({ maxRetriesPerRequest: 1 });
+  const commandTimeout = 600;
+  const dict = new RedisDict(client, uniqueDict('batch-stopped'), { commandTimeout, batch: true });
+  await dict.set('k', 1);
+  server.pause();
+  try {
+    const t0 = Date.now();
+    const took = {};
+    const watch = (label, p) => p.then(
+      (v) => { throw new Error(`${label} resolved ${v}`); },
+      (err) => { took[label] = Date.now() - t0; return err; },
+    );
+    const errs = await Promise.all([
+      watch('get', dict.get('k')), watch('delete100', dict.delete('k', { timeout: 100 })), watch('incr', dict.incr('k', 1)),
+      watch('set300', dict.set('k', 2, { timeout: 300 })), watch('compareAndSet', dict.compareAndSet('k', 1, 3)),
+    ]);
+    for (const err of errs) {
+      assert.equal(err.code, 'ETIMEDOUT', err.message);
+      assert.match(err.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${server.port} did not answer RedisDict '.*': \\w+ 'k' within \\d+ ms`));
+    }
+    assert.match(errs[1].message, /delete 'k' within 100 ms/);
+    assert.match(errs[3].message, /set 'k' within 300 ms/);
+    assert.ok(took.delete100 >= 90 && took.delete100 < 300, `delete (100 ms) after ${took.delete100} ms`);
+    assert.ok(took.set300 >= 290 && took.set300 < commandTimeout, `set (300 ms) after ${took.set300} ms`);
+    for (const op of ['get', 'incr', 'compareAndSet']) assert.ok(took[op] >= commandTimeout - 10 && took[op] < commandTimeout + 5000, `${op} after ${took[op]} ms`);
+  } finally {
+    server.resume();
+  }
+  assert.equal(await dict.incr('n', 1, { init: 0 }), 1);
+  await dict.flushAll();
+});
+
+test('batch: a Cluster client sends each call on its own (no cross-slot pipeline)', { timeout: 60_000 }, async () => {
+  const client = cluster.client();
+  await withDict(client, 'batch-cluster', async (dict) => {
+    const n = 50;
+    await Promise.all(Array.from({ length: n }, (_, i) => dict.set(`k${i}`, i)));
+    assert.deepEqual(await Promise.all(Array.from({ length: n }, (_, i) => dict.get(`k${i}`))), Array.from({ length: n }, (_, i) => i));
+  }, { batch: true });
 });

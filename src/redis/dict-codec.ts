@@ -69,13 +69,23 @@ function tooLarge(name: string, bytes: number): never {
   throw new ShmkitError('ENOSPC', `ENOSPC: "${name}" of ${bytes} bytes can never fit in a Redis string (at most ${MAX_VALUE_BYTES} bytes after the type tag)`);
 }
 
+/**
+ * Buffer's own slicers: `toString(encoding, start)` checks its arguments
+ * and looks the encoding up on every call, half the cost of decoding a
+ * short value (these are Node's Buffer methods behind it, on every Buffer).
+ */
+interface Slicer {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+
 /** A stored value back as JavaScript (null, Redis's nil: undefined). */
 export function decodeValue(stored: Buffer | null): DictValue | undefined {
   if (stored === null) return undefined;
   switch (stored[0]) {
-    case TAG_STRING: return stored.toString('utf8', 1);
-    case TAG_NUMBER: return Number(stored.toString('latin1', 1));
-    case TAG_BIGINT: return BigInt(stored.toString('latin1', 1));
+    case TAG_STRING: return (stored as unknown as Slicer).utf8Slice(1, stored.length);
+    case TAG_NUMBER: return Number((stored as unknown as Slicer).latin1Slice(1, stored.length));
+    case TAG_BIGINT: return BigInt((stored as unknown as Slicer).latin1Slice(1, stored.length));
     case TAG_BOOLEAN: return stored[1] === 0x31;
     case TAG_BYTES: return stored.subarray(1);
     default: throw foreign(stored);
@@ -86,8 +96,8 @@ export function decodeValue(stored: Buffer | null): DictValue | undefined {
 export function decodeElement(stored: Buffer | null): string | number | undefined {
   if (stored === null) return undefined;
   switch (stored[0]) {
-    case TAG_STRING: return stored.toString('utf8', 1);
-    case TAG_NUMBER: return Number(stored.toString('latin1', 1));
+    case TAG_STRING: return (stored as unknown as Slicer).utf8Slice(1, stored.length);
+    case TAG_NUMBER: return Number((stored as unknown as Slicer).latin1Slice(1, stored.length));
     default: throw foreign(stored);
   }
 }

@@ -15,9 +15,20 @@ import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, c
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
 import { CAS_SHA, INCR_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
 import { keepTimerList } from './dict-timers.js';
+import { batcherOf, type DictBatcher } from './dict-batch.js';
 
-/** Options of a RedisDict: those of every Redis-backed object. */
-export interface RedisDictOptions extends RemoteOptions {}
+/** Options of a RedisDict: those of every Redis-backed object, and batching. */
+export interface RedisDictOptions extends RemoteOptions {
+  /**
+   * Send the calls made in one tick (by every handle on the client with
+   * `batch: true`) as one `pipeline()`: one write, one deadline timer per
+   * batch (default false: each call is its own command). A command sent on
+   * the client directly in the same tick goes before or after the whole
+   * batch. Ignored for a `Cluster` client, which sends each call on its own
+   * (its `enableAutoPipelining` groups them per node).
+   */
+  batch?: boolean;
+}
 
 /** Largest key, in UTF-8 bytes: the shared-memory Dict's limit, so keys move between backends. */
 const MAX_KEY_BYTES = 65535;
@@ -65,6 +76,9 @@ function isOk(reply: string | null): boolean {
 function isOne(reply: number): boolean {
   return reply === 1;
 }
+function same<T>(reply: T): T {
+  return reply;
+}
 function toNumber(reply: string | null): number | undefined {
   return reply === null ? undefined : Number(reply);
 }
@@ -111,6 +125,8 @@ export class RedisDict implements AsyncDict {
   /** `RedisDict 'name'`, for messages. */
   readonly #what: string;
   #closed = false;
+  /** This tick's calls, sent as one pipeline (null: each call is sent as it is made). */
+  readonly #batch: DictBatcher | null;
   // Failure handlers of script calls (NOSCRIPT: EVAL once; the incr script's own error).
   readonly #incrNumberFailed: (err: unknown) => Promise<number | undefined>;
   readonly #incrBigintFailed: (err: unknown) => Promise<bigint | undefined>;
@@ -132,6 +148,10 @@ export class RedisDict implements AsyncDict {
     this.#clientPrefix = clientOptions?.keyPrefix ?? '';
     this.#engine = describeClient(this.#redis);
     this.#what = `RedisDict '${name}'`;
+    const batch = opts?.batch;
+    if (batch !== undefined && typeof batch !== 'boolean') throw invalidArgType('options.batch', 'of type boolean', batch);
+    const isCluster = (this.#redis as Cluster).isCluster === true;
+    this.#batch = !isCluster && batch === true ? batcherOf(this.#redis as Redis, this.#engine) : null;
     this.#scripts = this.#redis as unknown as ScriptClient;
     // Made once per handle, so a script call allocates no closure for its failure path.
     this.#incrNumberFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<string | null>).then(toNumber);
@@ -165,6 +185,10 @@ export class RedisDict implements AsyncDict {
   get(key: string): Promise<DictValue | undefined> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().getBuffer(k);
+        return this.#batch.add(this.#timeout, 'get', key, this.#what, decodeValue, undefined);
+      }
       return bounded(this.#redis.getBuffer(k), this.#timeout, this.#engine, this.#call('get', key)).then(decodeValue);
     } catch (err) {
       return Promise.reject(err);
@@ -175,6 +199,10 @@ export class RedisDict implements AsyncDict {
   ttl(key: string): Promise<number | undefined> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().pttl(k);
+        return this.#batch.add(this.#timeout, 'ttl', key, this.#what, pttlOf, undefined);
+      }
       return bounded(this.#redis.pttl(k), this.#timeout, this.#engine, this.#call('ttl', key)).then(pttlOf);
     } catch (err) {
       return Promise.reject(err);
@@ -185,6 +213,10 @@ export class RedisDict implements AsyncDict {
   llen(key: string): Promise<number> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().llen(k);
+        return this.#batch.add(this.#timeout, 'llen', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.llen(k), this.#timeout, this.#engine, this.#call('llen', key));
     } catch (err) {
       return Promise.reject(err);
@@ -199,6 +231,7 @@ export class RedisDict implements AsyncDict {
   async keys(max = 1024): Promise<string[]> {
     this.#checkOpen();
     checkInteger('max', max, 0, 2 ** 31 - 1);
+    this.#batch?.flush();
     const found = new Set<string>();
     const strip = this.#clientPrefix.length + this.#prefix.length;
     const pattern = `${globEscape(this.#clientPrefix + this.#prefix)}*`;
@@ -224,6 +257,15 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v);
+          return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl));
+        return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+      }
       const work = ttl === 0 ? this.#redis.set(k, v) : this.#redis.set(k, v, 'PX', pxOf(ttl));
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('set', key)).then(notEvicted);
     } catch (err) {
@@ -237,6 +279,15 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v, 'NX');
+          return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'NX');
+        return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
+      }
       const work = ttl === 0 ? this.#redis.set(k, v, 'NX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'NX');
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('add', key)).then(isOk);
     } catch (err) {
@@ -250,6 +301,15 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        if (ttl === 0) {
+          this.#batch.pipeline().set(k, v, 'XX');
+          return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
+        }
+        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'XX');
+        return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
+      }
       const work = ttl === 0 ? this.#redis.set(k, v, 'XX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'XX');
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('replace', key)).then(isOk);
     } catch (err) {
@@ -268,7 +328,13 @@ export class RedisDict implements AsyncDict {
       const e = expected === undefined ? '' : encodeValue(expected, 'expected');
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
-      const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttl === 0 ? '0' : String(pxOf(ttl)));
+      const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().evalsha(CAS_SHA, 1, k, e, v, ttlText);
+        return this.#batch.add(wait, 'compareAndSet', key, this.#what, isOne, this.#flagFailed);
+      }
+      const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttlText);
       return bounded(work as Promise<number>, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne, this.#flagFailed);
     } catch (err) {
       return Promise.reject(err);
@@ -279,6 +345,11 @@ export class RedisDict implements AsyncDict {
   delete(key: string, options?: DictWriteOptions): Promise<boolean> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().del(k);
+        return this.#batch.add(wait, 'delete', key, this.#what, isOne, undefined);
+      }
       return bounded(this.#redis.del(k), this.#callTimeout(options), this.#engine, this.#call('delete', key)).then(isOne);
     } catch (err) {
       return Promise.reject(err);
@@ -305,15 +376,24 @@ export class RedisDict implements AsyncDict {
       const ttl = checkTtl(opts?.ttl);
       const wait = opts?.timeout === undefined ? this.#timeout : checkCallTimeout(opts.timeout);
       const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
-      const what = this.#call('incr', key);
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
+        if (this.#batch !== null) {
+          this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+          return this.#batch.add(wait, 'incr', key, this.#what, toNumber, this.#incrNumberFailed);
+        }
+        const what = this.#call('incr', key);
         const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
         return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toNumber, this.#incrNumberFailed);
       }
       if (typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
+      if (this.#batch !== null) {
+        this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+        return this.#batch.add(wait, 'incr', key, this.#what, toBigint, this.#incrBigintFailed);
+      }
+      const what = this.#call('incr', key);
       const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
       return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toBigint, this.#incrBigintFailed);
     } catch (err) {
@@ -327,6 +407,14 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       const ms = checkTtl(ttl, 'ttl');
       const wait = this.#callTimeout(options);
+      if (this.#batch !== null) {
+        if (ms !== 0) {
+          this.#batch.pipeline().pexpire(k, pxOf(ms));
+          return this.#batch.add(wait, 'expire', key, this.#what, isOne, undefined);
+        }
+        this.#batch.pipeline().evalsha(PERSIST_SHA, 1, k);
+        return this.#batch.add(wait, 'expire', key, this.#what, isOne, this.#flagFailed);
+      }
       if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
       const work = this.#scripts.evalsha(PERSIST_SHA, 1, k) as Promise<number>;
       return bounded(work, wait, this.#engine, this.#call('expire', key)).then(isOne, this.#flagFailed);
@@ -340,6 +428,11 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       const v = encodeElement(value);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().lpush(k, v);
+        return this.#batch.add(wait, 'lpush', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.lpush(k, v), this.#callTimeout(options), this.#engine, this.#call('lpush', key));
     } catch (err) {
       return Promise.reject(err);
@@ -351,6 +444,11 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       const v = encodeElement(value);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().rpush(k, v);
+        return this.#batch.add(wait, 'rpush', key, this.#what, same, undefined);
+      }
       return bounded(this.#redis.rpush(k, v), this.#callTimeout(options), this.#engine, this.#call('rpush', key));
     } catch (err) {
       return Promise.reject(err);
@@ -361,6 +459,11 @@ export class RedisDict implements AsyncDict {
   lpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().lpopBuffer(k);
+        return this.#batch.add(wait, 'lpop', key, this.#what, decodeElement, undefined);
+      }
       return bounded(this.#redis.lpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('lpop', key)).then(decodeElement);
     } catch (err) {
       return Promise.reject(err);
@@ -371,6 +474,11 @@ export class RedisDict implements AsyncDict {
   rpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
     try {
       const k = this.#key(key);
+      if (this.#batch !== null) {
+        const wait = this.#callTimeout(options);
+        this.#batch.pipeline().rpopBuffer(k);
+        return this.#batch.add(wait, 'rpop', key, this.#what, decodeElement, undefined);
+      }
       return bounded(this.#redis.rpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('rpop', key)).then(decodeElement);
     } catch (err) {
       return Promise.reject(err);
@@ -385,6 +493,7 @@ export class RedisDict implements AsyncDict {
   async flushAll(options?: DictWriteOptions): Promise<void> {
     this.#checkOpen();
     const wait = this.#callTimeout(options);
+    this.#batch?.flush();
     const pattern = `${globEscape(this.#clientPrefix + this.#prefix)}*`;
     const strip = this.#clientPrefix.length;
     const what = `${this.#what}: flushAll()`;
