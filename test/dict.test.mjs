@@ -1223,6 +1223,7 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       llen: () => h.llen('l'),
       size: () => h.size,
       capacity: () => h.capacity,
+      capabilities: () => h.capabilities,
       timeout: () => h.timeout,
       freeSpace: () => h.freeSpace(),
       check: () => h.check(),
