@@ -70,6 +70,12 @@ function globEscape(text: string): string {
 }
 
 // Reply converters: module functions, so a call allocates no closure.
+// ioredis types SET's NX and XX as separate overloads: one signature for both.
+type SetIfTarget = { set(...args: unknown[]): Promise<'OK' | null> };
+function sendSetIf(target: SetIfTarget, k: string, v: string | Buffer, ttl: number, condition: 'NX' | 'XX'): Promise<'OK' | null> {
+  return ttl === 0 ? target.set(k, v, condition) : target.set(k, v, 'PX', pxOf(ttl), condition);
+}
+
 function isOk(reply: string | null): boolean {
   return reply === 'OK';
 }
@@ -275,43 +281,27 @@ export class RedisDict implements AsyncDict {
 
   /** Stores only when `key` is absent (SET NX); false when present. */
   add(key: string, value: DictValue, options?: DictSetOptions): Promise<boolean> {
-    try {
-      const k = this.#key(key);
-      const v = encodeValue(value, 'value');
-      const ttl = this.#setTtl(options);
-      if (this.#batch !== null) {
-        const wait = this.#callTimeout(options);
-        if (ttl === 0) {
-          this.#batch.pipeline().set(k, v, 'NX');
-          return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
-        }
-        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'NX');
-        return this.#batch.add(wait, 'add', key, this.#what, isOk, undefined);
-      }
-      const work = ttl === 0 ? this.#redis.set(k, v, 'NX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'NX');
-      return bounded(work, this.#callTimeout(options), this.#engine, this.#call('add', key)).then(isOk);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#setIf('add', 'NX', key, value, options);
   }
 
   /** Stores only when `key` is present (SET XX); false when absent. */
   replace(key: string, value: DictValue, options?: DictSetOptions): Promise<boolean> {
+    return this.#setIf('replace', 'XX', key, value, options);
+  }
+
+  /** add (NX) and replace (XX): one SET with the condition, true when it stored. */
+  #setIf(call: 'add' | 'replace', condition: 'NX' | 'XX', key: string, value: DictValue, options: DictSetOptions | undefined): Promise<boolean> {
     try {
       const k = this.#key(key);
       const v = encodeValue(value, 'value');
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        if (ttl === 0) {
-          this.#batch.pipeline().set(k, v, 'XX');
-          return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
-        }
-        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl), 'XX');
-        return this.#batch.add(wait, 'replace', key, this.#what, isOk, undefined);
+        sendSetIf(this.#batch.pipeline() as unknown as SetIfTarget, k, v, ttl, condition);
+        return this.#batch.add(wait, call, key, this.#what, isOk, undefined);
       }
-      const work = ttl === 0 ? this.#redis.set(k, v, 'XX') : this.#redis.set(k, v, 'PX', pxOf(ttl), 'XX');
-      return bounded(work, this.#callTimeout(options), this.#engine, this.#call('replace', key)).then(isOk);
+      const work = sendSetIf(this.#redis as unknown as SetIfTarget, k, v, ttl, condition);
+      return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(isOk);
     } catch (err) {
       return Promise.reject(err);
     }
