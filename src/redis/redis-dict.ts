@@ -415,61 +415,56 @@ export class RedisDict implements AsyncDict {
 
   /** Pushes `value` onto the head of the list at `key` (LPUSH); returns its new length. */
   lpush(key: string, value: string | number, options?: DictWriteOptions): Promise<number> {
-    try {
-      const k = this.#key(key);
-      const v = encodeElement(value);
-      if (this.#batch !== null) {
-        const wait = this.#callTimeout(options);
-        this.#batch.pipeline().lpush(k, v);
-        return this.#batch.add(wait, 'lpush', key, this.#what, same, undefined);
-      }
-      return bounded(this.#redis.lpush(k, v), this.#callTimeout(options), this.#engine, this.#call('lpush', key));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#push('lpush', key, value, options);
   }
 
   /** Pushes `value` onto the tail of the list at `key` (RPUSH); returns its new length. */
   rpush(key: string, value: string | number, options?: DictWriteOptions): Promise<number> {
+    return this.#push('rpush', key, value, options);
+  }
+
+  /** Takes the head of the list at `key` (LPOP); undefined when empty or absent. */
+  lpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
+    return this.#pop('lpop', key, options);
+  }
+
+  /** Takes the tail of the list at `key` (RPOP); undefined when empty or absent. */
+  rpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
+    return this.#pop('rpop', key, options);
+  }
+
+  /** lpush and rpush: one push at the named end; each command keeps its own (monomorphic) call site. */
+  #push(call: 'lpush' | 'rpush', key: string, value: string | number, options: DictWriteOptions | undefined): Promise<number> {
     try {
       const k = this.#key(key);
       const v = encodeElement(value);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().rpush(k, v);
-        return this.#batch.add(wait, 'rpush', key, this.#what, same, undefined);
+        const pipeline = this.#batch.pipeline();
+        if (call === 'lpush') pipeline.lpush(k, v);
+        else pipeline.rpush(k, v);
+        return this.#batch.add(wait, call, key, this.#what, same, undefined);
       }
-      return bounded(this.#redis.rpush(k, v), this.#callTimeout(options), this.#engine, this.#call('rpush', key));
+      const work = call === 'lpush' ? this.#redis.lpush(k, v) : this.#redis.rpush(k, v);
+      return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** Takes the head of the list at `key` (LPOP); undefined when empty or absent. */
-  lpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
+  /** lpop and rpop: one pop at the named end, the element decoded. */
+  #pop(call: 'lpop' | 'rpop', key: string, options: DictWriteOptions | undefined): Promise<string | number | undefined> {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().lpopBuffer(k);
-        return this.#batch.add(wait, 'lpop', key, this.#what, decodeElement, undefined);
+        const pipeline = this.#batch.pipeline();
+        if (call === 'lpop') pipeline.lpopBuffer(k);
+        else pipeline.rpopBuffer(k);
+        return this.#batch.add(wait, call, key, this.#what, decodeElement, undefined);
       }
-      return bounded(this.#redis.lpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('lpop', key)).then(decodeElement);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /** Takes the tail of the list at `key` (RPOP); undefined when empty or absent. */
-  rpop(key: string, options?: DictWriteOptions): Promise<string | number | undefined> {
-    try {
-      const k = this.#key(key);
-      if (this.#batch !== null) {
-        const wait = this.#callTimeout(options);
-        this.#batch.pipeline().rpopBuffer(k);
-        return this.#batch.add(wait, 'rpop', key, this.#what, decodeElement, undefined);
-      }
-      return bounded(this.#redis.rpopBuffer(k), this.#callTimeout(options), this.#engine, this.#call('rpop', key)).then(decodeElement);
+      const work = call === 'lpop' ? this.#redis.lpopBuffer(k) : this.#redis.rpopBuffer(k);
+      return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(decodeElement);
     } catch (err) {
       return Promise.reject(err);
     }
