@@ -23,6 +23,7 @@ import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClie
 import { checkEncoding, decodeMessage, encodeMessage, encodedLength, type MessageEncoding } from './message-codec.js';
 import { checkChannelName, checkIntOption, checkOptionsObject, deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
+import { receiveUntilClosed } from './stream-receive.js';
 import { ACK, GROUP, LEAVE, RENEW, SEND, TAKE } from './stream-queue-scripts.js';
 
 /** Options of a RedisQueue handle. */
@@ -275,17 +276,8 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   }
 
   /** Receives messages until the handle is closed (the loop then ends). */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let m: T;
-      try {
-        m = await this.receive();
-      } catch (err) {
-        if ((err as ShmkitError).code === 'ERR_SHMKIT_CLOSED' && this.#closed) return;
-        throw err;
-      }
-      yield m;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    return receiveUntilClosed(this);
   }
 
   /**

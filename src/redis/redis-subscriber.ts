@@ -7,6 +7,7 @@ import { bounded, type RedisClient } from './remote.js';
 import { decodeMessage, type MessageEncoding } from './message-codec.js';
 import { deadlineOf, msLeft, parseWaitOptions } from './stream-options.js';
 import { LanePool } from './stream-lane.js';
+import { receiveUntilClosed } from './stream-receive.js';
 import { commands } from './stream-script.js';
 import { START } from './stream-topic-scripts.js';
 
@@ -129,17 +130,8 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
    * throws LaggedError out of the loop; iterating again goes on from the
    * oldest message kept.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let m: T;
-      try {
-        m = await this.receive();
-      } catch (err) {
-        if ((err as ShmkitError).code === 'ERR_SHMKIT_CLOSED' && this.#closed) return;
-        throw err;
-      }
-      yield m;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    return receiveUntilClosed(this);
   }
 
   /** Stops this subscriber: its connection ends; a receive() waiting rejects with ERR_SHMKIT_CLOSED. Idempotent. */
