@@ -33,6 +33,14 @@ local function fmtnum(x)
   end
   return string.format('%.17g', x)
 end
+local function neg64(l)
+  local carry = 1
+  for k = 4, 1, -1 do
+    local x = 65535 - l[k] + carry
+    l[k] = x % 65536
+    carry = math.floor(x / 65536)
+  end
+end
 local function parse64(s)
   local l = {0, 0, 0, 0}
   local first = 1
@@ -46,14 +54,7 @@ local function parse64(s)
       carry = math.floor(x / 65536)
     end
   end
-  if neg then
-    local carry = 1
-    for k = 4, 1, -1 do
-      local x = 65535 - l[k] + carry
-      l[k] = x % 65536
-      carry = math.floor(x / 65536)
-    end
-  end
+  if neg then neg64(l) end
   return l
 end
 local function add64(a, b)
@@ -69,14 +70,7 @@ end
 local function fmt64(l)
   local m = {l[1], l[2], l[3], l[4]}
   local neg = m[1] >= 32768
-  if neg then
-    local carry = 1
-    for k = 4, 1, -1 do
-      local x = 65535 - m[k] + carry
-      m[k] = x % 65536
-      carry = math.floor(x / 65536)
-    end
-  end
+  if neg then neg64(m) end
   local out = ''
   while true do
     local rem = 0
