@@ -70,13 +70,22 @@ export function checkKeyPrefix(value: unknown): string {
  * WRONGTYPE reply) with the engine in the message and the original as `cause`.
  */
 export function bounded<T>(work: Promise<T>, ms: number, engine: string, what: string): Promise<T> {
+  return timeBound(work, ms, engine, what, true);
+}
+
+/**
+ * bounded() and TwoLevelDict's within(): resolves or rejects as `work` does
+ * (its error through remoteError() when `asRemote`, else as it is), or
+ * rejects with ETIMEDOUT naming `engine` and `what` once `ms` pass.
+ */
+export function timeBound<T>(work: Promise<T>, ms: number, engine: string, what: string, asRemote: boolean): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${engine} did not answer ${what} within ${ms} ms`, { path: what }));
     }, ms);
     work.then(
       (value) => { clearTimeout(timer); resolve(value); },
-      (err: unknown) => { clearTimeout(timer); reject(remoteError(err, engine, what)); },
+      (err: unknown) => { clearTimeout(timer); reject(asRemote ? remoteError(err, engine, what) : err); },
     );
   });
 }

@@ -3,7 +3,7 @@
 // server); these add the TwoLevelDict's own bound, which the lease TTL and the
 // synced-counter pushes are computed from, and leave the remote's errors as
 // they are (an argument error stays a TypeError with its Node code).
-import { ShmkitError } from '../index.js';
+import { timeBound } from './remote.js';
 
 /** Runs `f` as a promise, a synchronous throw becoming a rejection. */
 export function call<T>(f: () => T | Promise<T>): Promise<T> {
@@ -12,15 +12,7 @@ export function call<T>(f: () => T | Promise<T>): Promise<T> {
 
 /** Resolves or rejects as `work` does, or rejects with ETIMEDOUT naming `engine` once `ms` pass. */
 export function within<T>(work: Promise<T>, ms: number, engine: string, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${engine} did not answer ${what} within ${ms} ms`, { path: what }));
-    }, ms);
-    work.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (err: unknown) => { clearTimeout(timer); reject(err); },
-    );
-  });
+  return timeBound(work, ms, engine, what, false);
 }
 
 /**
