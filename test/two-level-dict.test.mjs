@@ -155,18 +155,25 @@ test('a subscriber that drops misses messages; when it is back it flushes the ho
   t.diagnostic(`invalidations received by a while down: ${a.stats().invalidations - before.invalidations} (the flush covers a lost one)`);
 });
 
-test('Redis stalled: near hits still answer; misses and writes reject with ETIMEDOUT naming the server', async (t) => {
+// A TwoLevelDict (commandTimeout 300 ms) on a Redis of its own, which the
+// test may pause; stopped and unlinked after the test.
+async function stallable(t, label, options) {
   const stalled = await startRedis();
   const redis = stalled.client();
-  const near = nearName('stall');
-  const remote = makeRemote(redis, 'stall', { commandTimeout: 300 });
-  const dict = new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote, redis, commandTimeout: 300, nearTtl: 60000 });
+  const near = nearName(label);
+  const remote = makeRemote(redis, label, { commandTimeout: 300 });
+  const dict = new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote, redis, commandTimeout: 300, ...options });
   t.after(async () => {
     stalled.resume();
     await dict.close();
     TwoLevelDict.unlink(near);
     await stalled.stop();
   });
+  return { stalled, remote, dict };
+}
+
+test('Redis stalled: near hits still answer; misses and writes reject with ETIMEDOUT naming the server', async (t) => {
+  const { stalled, dict } = await stallable(t, 'stall', { nearTtl: 60000 });
   await dict.ready();
   await dict.set('cached', 'yes');
   assert.equal(await dict.get('cached'), 'yes');
@@ -184,17 +191,7 @@ test('Redis stalled: near hits still answer; misses and writes reject with ETIME
 });
 
 test('Redis stalled, synced counters: incr of a key the host has a view of answers from shared memory; the sums arrive after', async (t) => {
-  const stalled = await startRedis();
-  const redis = stalled.client();
-  const near = nearName('stall-cnt');
-  const remote = makeRemote(redis, 'stall-cnt', { commandTimeout: 300 });
-  const dict = new TwoLevelDict({ near: { name: near, memory: 1 << 20 }, remote, redis, commandTimeout: 300, mode: 'synced-counter', syncInterval: 50 });
-  t.after(async () => {
-    stalled.resume();
-    await dict.close();
-    TwoLevelDict.unlink(near);
-    await stalled.stop();
-  });
+  const { stalled, remote, dict } = await stallable(t, 'stall-cnt', { mode: 'synced-counter', syncInterval: 50 });
   await dict.ready();
   assert.equal(await dict.incr('n', 1, { init: 0 }), 1, 'the first incr of the host reads the global value');
   stalled.pause();
