@@ -23,25 +23,20 @@ let counter = 0;
 const redisName = (label) => `conf-${process.pid}-${++counter}-${label}`;
 
 // Shared memory: capacity in ring bytes (64-byte cells; maxMessage capacity/2).
+// Queue and Topic share create/open/unlink: one factory serves both.
+const shmFactory = (Kind, prefix) => async ({ size, encoding }) => {
+  const n = name(prefix);
+  const options = { capacity: size === 'small' ? 256 : 1 << 16, ...(encoding ? { encoding } : {}) };
+  return {
+    handle: Kind.create(n, options),
+    reopen: async () => Kind.open(n, encoding ? { encoding } : {}),
+    dispose: async () => Kind.unlink(n),
+  };
+};
+
 describe('shm', () => {
-  queueConformance('shm', async ({ size, encoding }) => {
-    const n = name('q');
-    const options = { capacity: size === 'small' ? 256 : 1 << 16, ...(encoding ? { encoding } : {}) };
-    return {
-      handle: Queue.create(n, options),
-      reopen: async () => Queue.open(n, encoding ? { encoding } : {}),
-      dispose: async () => Queue.unlink(n),
-    };
-  });
-  topicConformance('shm', async ({ size, encoding }) => {
-    const n = name('t');
-    const options = { capacity: size === 'small' ? 256 : 1 << 16, ...(encoding ? { encoding } : {}) };
-    return {
-      handle: Topic.create(n, options),
-      reopen: async () => Topic.open(n, encoding ? { encoding } : {}),
-      dispose: async () => Topic.unlink(n),
-    };
-  });
+  queueConformance('shm', shmFactory(Queue, 'q'));
+  topicConformance('shm', shmFactory(Topic, 't'));
 });
 
 // Redis: RedisQueue capacity in encoded bytes, RedisTopic capacity in messages.
