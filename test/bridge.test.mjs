@@ -171,7 +171,9 @@ test('redis-server restarted without its data: the bridges go on with the new hi
   // subscriber notices (the counter below its place) and goes on from the
   // new history's start.
   publishA(1000);
-  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000');
+  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000').catch((err) => {
+    throw new Error(`${err.message}: B got ${fromA.length}, ${JSON.stringify(statsB())}, ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
+  });
 
   await redis.restart();
   // Both publish now and then until one of A's messages sent after the restart reaches B.
@@ -224,4 +226,26 @@ test("a remote subscription that goes stale (sees nothing more, says nothing): e
   assert.ok(s.gaps > 0, `what B missed while its subscription was stale is counted: ${JSON.stringify(s)}`);
   assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}`);
   assert.ok(events.B.some((e) => e.type === 'lag' && /never reached Redis or were lost there/.test(e.message)), 'the gap was logged');
+});
+
+test('a receive slower than the bridge\'s bound on it (a slow server) is waited for again, not abandoned: the message it brings is delivered, not lost', async (t) => {
+  const redis = await startRedis();
+  const remotes = [];
+  const withRemote = (client) => {
+    remotes.push(staleableRemote(client, { commandTimeout: 500 }));
+    return { remote: remotes.at(-1) };
+  };
+  const { events, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'slow', withRemote);
+  publishA(10);
+  await waitUntil(() => (drain(), fromA.length === 10), 30000, 'B to get the first 10');
+  // B's next receive brings A's message 3 s late: past the bound of 1 s (its wait) + 500 ms (commandTimeout).
+  remotes[1].holdNext(3000);
+  publishA(1);
+  await waitUntil(() => events.B.some((e) => e.type === 'remote-down' && /did not answer receive/.test(e.message)), 30000, "B's bound on the receive to expire");
+  publishA(10);
+  const total = sent();
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
+  const s = statsB();
+  assert.deepEqual(fromA, Array.from({ length: total }, (_, i) => `a${i}`), `every message of A once, in order: ${JSON.stringify(s)}`);
+  assert.equal(s.gaps, 0, JSON.stringify(s));
 });

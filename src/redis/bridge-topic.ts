@@ -82,6 +82,8 @@ export class TopicLink {
   #trimmed = 0;
   /** A frame of ours that reached Redis and has not come back yet (see #resubscribe). */
   #echo: { number: number; at: number } | undefined;
+  /** The remote receive in progress, kept when the bound on it expired before it ended (see #inLoop). */
+  #receiving: Pending<Buffer> | undefined;
   /** When the remote subscription was made (Date.now()). */
   #subscribedAt = 0;
   /** Idle this long with #echo pending: the subscription is stale. */
@@ -106,6 +108,7 @@ export class TopicLink {
   async subscribeRemote(): Promise<boolean> {
     try {
       this.#remoteSub = await this.#in.remote(this.#remote.subscribe({ onLag: 'skip' }), 'subscribe');
+      this.#receiving = undefined; // one of the old subscriber's ends with it
       this.#remoteMissed = 0; // a new subscriber counts from 0
       this.#echo = undefined;
       this.#subscribedAt = Date.now();
@@ -296,10 +299,16 @@ export class TopicLink {
         pump.emit('started', 'from Redis to the local Topic');
       }
       let m: Buffer;
+      // A receive our bound gave up on is still running (a slow server, a
+      // stalled event loop): wait for that one again rather than start a
+      // second on the same subscriber, whose message nobody would take.
+      const receiving = this.#receiving ??= pending(sub.receive({ timeout: POLL_MS, signal: closing }));
       try {
-        m = await pump.remote(sub.receive({ timeout: POLL_MS, signal: closing }), 'receive', POLL_MS);
+        m = await pump.remote(receiving.result, 'receive', POLL_MS);
+        this.#receiving = undefined;
         pump.up();
       } catch (err) {
+        if (receiving.settled) this.#receiving = undefined;
         // Closing aborts the wait (bounded() wraps the abort as a remote error).
         if (pump.closing || isAbort(err, closing)) break;
         const code = (err as { code?: string }).code;
@@ -408,6 +417,19 @@ export class TopicLink {
       }
     }
   }
+}
+
+/** A call in progress and whether it has ended yet. */
+interface Pending<T> {
+  readonly result: Promise<T>;
+  settled: boolean;
+}
+
+function pending<T>(work: Promise<T>): Pending<T> {
+  const p: Pending<T> = { result: work, settled: false };
+  // Attached before anyone awaits `work`: `settled` is set by the time they see its outcome.
+  work.then(() => { p.settled = true; }, () => { p.settled = true; });
+  return p;
 }
 
 /** True for a receive that waited its `timeout` with nothing published (not a stalled Redis: bounded() says "did not answer"). */
