@@ -343,6 +343,9 @@ export class TopicLink {
   // back: the subscription looks past the end of the topic (a server that
   // lost its data restarts the numbering). Subscribe again from the latest;
   // what other bridges published meanwhile shows as gaps in their numbering.
+  // RedisTopic's subscriber notices a lost history by itself (the counter
+  // below its place) and goes on with the new one, so with the default
+  // remote this rarely fires: it is for remotes whose subscriptions do not.
   async #resubscribe(): Promise<void> {
     const old = this.#remoteSub;
     this.#remoteSub = undefined;
