@@ -238,8 +238,9 @@ test('a receive slower than the bridge\'s bound on it (a slow server) is waited 
   const { events, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'slow', withRemote);
   publishA(10);
   await waitUntil(() => (drain(), fromA.length === 10), 30000, 'B to get the first 10');
-  // B's next receive brings A's message 3 s late: past the bound of 1 s (its wait) + 500 ms (commandTimeout).
-  remotes[1].holdNext(3000);
+  // B's next receive brings A's message 5 s late: past the bridge's bound on
+  // it, 1 s (its wait) + 4 × 500 ms (commandTimeout: the round trips after the wait).
+  remotes[1].holdNext(5000);
   publishA(1);
   await waitUntil(() => events.B.some((e) => e.type === 'remote-down' && /did not answer receive/.test(e.message)), 30000, "B's bound on the receive to expire");
   publishA(10);

@@ -47,6 +47,15 @@ const SENT = Symbol('sent');
 
 /** How long one remote receive waits before the loop looks around (closing), in ms. */
 const POLL_MS = 1000;
+/**
+ * Round trips a remote receive may make after its wait, each bounded by
+ * commandTimeout on its own: RedisTopic's reads the reply of its blocked
+ * XREAD, then checks for a lost history (GET, at worst a script) and reads
+ * again. The bridge's bound on the whole receive leaves room for them, so
+ * that a slow server is not called down while the receive is within its
+ * own bounds (a stalled one still is, by the bound of the call that hangs).
+ */
+const RECEIVE_ROUND_TRIPS = 3;
 
 export class TopicLink {
   readonly name: string;
@@ -304,7 +313,7 @@ export class TopicLink {
       // second on the same subscriber, whose message nobody would take.
       const receiving = this.#receiving ??= pending(sub.receive({ timeout: POLL_MS, signal: closing }));
       try {
-        m = await pump.remote(receiving.result, 'receive', POLL_MS);
+        m = await pump.remote(receiving.result, 'receive', POLL_MS + RECEIVE_ROUND_TRIPS * pump.ctx.commandTimeout);
         this.#receiving = undefined;
         pump.up();
       } catch (err) {
