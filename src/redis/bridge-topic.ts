@@ -311,13 +311,14 @@ export class TopicLink {
       // A receive our bound gave up on is still running (a slow server, a
       // stalled event loop): wait for that one again rather than start a
       // second on the same subscriber, whose message nobody would take.
-      const receiving = this.#receiving ??= pending(sub.receive({ timeout: POLL_MS, signal: closing }));
+      let receiving: Pending<Buffer> | undefined;
       try {
+        receiving = this.#receiving ??= pending(sub.receive({ timeout: POLL_MS, signal: closing }));
         m = await pump.remote(receiving.result, 'receive', POLL_MS + RECEIVE_ROUND_TRIPS * pump.ctx.commandTimeout);
         this.#receiving = undefined;
         pump.up();
       } catch (err) {
-        if (receiving.settled) this.#receiving = undefined;
+        if (receiving === undefined || receiving.settled) this.#receiving = undefined;
         // Closing aborts the wait (bounded() wraps the abort as a remote error).
         if (pump.closing || isAbort(err, closing)) break;
         const code = (err as { code?: string }).code;
