@@ -152,6 +152,11 @@ async function twoBridges(t, redis, tag, extra = () => ({})) {
     for (const n of names) Topic.unlink(n);
     await redis.stop();
   });
+  // startBridge() returns before a subscription that failed at first (the
+  // client still connecting) is made again: until then, what A publishes is
+  // not B's to see (a subscription starts from the latest message).
+  const subscribed = () => ['A', 'B'].every((id) => events[id].some((e) => e.type === 'started' && e.direction === 'in'));
+  await waitUntil(subscribed, 30000, 'both bridges to subscribe on Redis');
   const fromA = [];
   const drain = () => {
     for (let m; (m = atB.tryReceive()) !== undefined;) if (m.toString().startsWith('a')) fromA.push(m.toString());
