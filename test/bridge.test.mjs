@@ -12,6 +12,7 @@ import { startRedis } from './fixtures/redis.mjs';
 import { trackedNames } from './fixtures/names.mjs';
 import { run, startNode, startProcess } from './fixtures/proc.mjs';
 import { waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { staleableRemote } from './fixtures/bridge-stale-remote.mjs';
 
 const uniqueName = trackedNames();
 const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -128,16 +129,18 @@ test('examples/bridge runs as shown: out to Redis, in from Redis, nothing loops'
   await redis.stop();
 });
 
-test('redis-server restarted without its data: each bridge notices its own messages no longer come back, subscribes again, and counts what it missed as gaps', async (t) => {
-  const redis = await startRedis(); // no persistence: it comes back empty, its topic numbering restarted
-  const remoteName = uniqueName('empty').slice(1);
-  const names = [uniqueName('empty-a'), uniqueName('empty-b')];
+// The restart and the stale-subscription tests share this: bridges A and B
+// on one remote topic, A's messages as B's local subscriber sees them.
+async function twoBridges(t, redis, tag, extra = () => ({})) {
+  const remoteName = uniqueName(tag).slice(1);
+  const names = [uniqueName(`${tag}-a`), uniqueName(`${tag}-b`)];
   const events = { A: [], B: [] };
   const bridges = [];
   for (const [i, id] of ['A', 'B'].entries()) {
+    const client = redis.client({ maxRetriesPerRequest: 1, enableOfflineQueue: false });
     bridges.push(await startBridge({
-      redis: redis.client({ maxRetriesPerRequest: 1, enableOfflineQueue: false }), id, commandTimeout: 500, retryDelay: 50,
-      topics: [{ name: names[i], capacity: 1 << 20, remoteName }], onEvent: (e) => events[id].push(e),
+      redis: client, id, commandTimeout: 500, retryDelay: 50,
+      topics: [{ name: names[i], capacity: 1 << 20, remoteName }], onEvent: (e) => events[id].push(e), ...extra(client),
     }));
   }
   const [a, b] = names.map((n) => Topic.open(n));
@@ -149,6 +152,11 @@ test('redis-server restarted without its data: each bridge notices its own messa
     for (const n of names) Topic.unlink(n);
     await redis.stop();
   });
+  // startBridge() returns before a subscription that failed at first (the
+  // client still connecting) is made again: until then, what A publishes is
+  // not B's to see (a subscription starts from the latest message).
+  const subscribed = () => ['A', 'B'].every((id) => events[id].some((e) => e.type === 'started' && e.direction === 'in'));
+  await waitUntil(subscribed, 30000, 'both bridges to subscribe on Redis');
   const fromA = [];
   const drain = () => {
     for (let m; (m = atB.tryReceive()) !== undefined;) if (m.toString().startsWith('a')) fromA.push(m.toString());
@@ -157,27 +165,93 @@ test('redis-server restarted without its data: each bridge notices its own messa
   const publishA = (n) => {
     for (let i = 0; i < n; i++) a.publish(Buffer.from(`a${sent++}`));
   };
-  // A history longer than what is published after the restart before the
-  // bridges notice: the old subscriptions stay past the end of the new numbering.
+  return { events, bridges, b, fromA, drain, publishA, sent: () => sent, statsB: () => bridges[1].stats().topics[names[1]] };
+}
+
+test('redis-server restarted without its data: the bridges go on with the new history (RedisTopic notices it), every message of A reaching B or counted as a gap', async (t) => {
+  const redis = await startRedis(); // no persistence: it comes back empty, its topic numbering restarted
+  const { events, b, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'empty');
+  // A history longer than what is published after the restart: the old
+  // subscriptions are past the end of the new numbering, which RedisTopic's
+  // subscriber notices (the counter below its place) and goes on from the
+  // new history's start.
   publishA(1000);
-  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000');
+  await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000').catch((err) => {
+    throw new Error(`${err.message}: B got ${fromA.length}, ${JSON.stringify(statsB())}, ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
+  });
 
   await redis.restart();
-  // Both keep publishing now and then (their own messages are the probe) until both have subscribed again.
-  const resubscribed = () => events.A.some((e) => e.type === 'resubscribed') && events.B.some((e) => e.type === 'resubscribed');
-  for (const deadline = Date.now() + 40000; !resubscribed();) {
-    assert.ok(Date.now() < deadline, 'both bridges subscribe again within 40 s');
+  // Both publish now and then until one of A's messages sent after the restart reaches B.
+  const first = sent();
+  for (const deadline = Date.now() + 60000; !fromA.some((m) => Number(m.slice(1)) >= first);) {
+    assert.ok(Date.now() < deadline, `a message of A published after the restart reaches B within 60 s: ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
     publishA(1);
     b.publish(Buffer.from('b'));
     drain();
     await new Promise((r) => setTimeout(r, 100));
   }
   publishA(10);
-  const total = sent;
-  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 20000, "B to get A's last message");
-  const s = bridges[1].stats().topics[names[1]];
+  const total = sent();
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
+  const s = statsB();
+  assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
+  assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}: ${JSON.stringify(s)}`);
+});
+
+test("a remote subscription that goes stale (sees nothing more, says nothing): each bridge notices its own messages no longer come back, subscribes again, and counts what it missed as gaps", async (t) => {
+  const redis = await startRedis();
+  const remotes = [];
+  const withRemote = (client) => {
+    remotes.push(staleableRemote(client, { commandTimeout: 500 }));
+    return { remote: remotes.at(-1) };
+  };
+  const { events, b, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'stale', withRemote);
+  publishA(100);
+  await waitUntil(() => (drain(), fromA.length === 100), 30000, 'B to get the first 100');
+  assert.ok(!events.A.concat(events.B).some((e) => e.type === 'resubscribed'), 'no resubscribe while the subscriptions are fine');
+
+  for (const r of remotes) r.staleAll();
+  // Both keep publishing now and then (their own messages are the probe)
+  // until both have subscribed again. The check needs idle receives with an
+  // own message overdue for 2 polls + commandTimeout (2.5 s here): seconds,
+  // not 60, even on a loaded machine.
+  const resubscribed = () => events.A.some((e) => e.type === 'resubscribed') && events.B.some((e) => e.type === 'resubscribed');
+  for (const deadline = Date.now() + 60000; !resubscribed();) {
+    assert.ok(Date.now() < deadline, `both bridges subscribe again within 60 s: ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
+    publishA(1);
+    b.publish(Buffer.from('b'));
+    drain();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  publishA(10);
+  const total = sent();
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
+  const s = statsB();
   assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
   assert.ok(s.gaps > 0, `what B missed while its subscription was stale is counted: ${JSON.stringify(s)}`);
   assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}`);
   assert.ok(events.B.some((e) => e.type === 'lag' && /never reached Redis or were lost there/.test(e.message)), 'the gap was logged');
+});
+
+test('a receive slower than the bridge\'s bound on it (a slow server) is waited for again, not abandoned: the message it brings is delivered, not lost', async (t) => {
+  const redis = await startRedis();
+  const remotes = [];
+  const withRemote = (client) => {
+    remotes.push(staleableRemote(client, { commandTimeout: 500 }));
+    return { remote: remotes.at(-1) };
+  };
+  const { events, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'slow', withRemote);
+  publishA(10);
+  await waitUntil(() => (drain(), fromA.length === 10), 30000, 'B to get the first 10');
+  // B's next receive brings A's message 5 s late: past the bridge's bound on
+  // it, 1 s (its wait) + 4 × 500 ms (commandTimeout: the round trips after the wait).
+  remotes[1].holdNext(5000);
+  publishA(1);
+  await waitUntil(() => events.B.some((e) => e.type === 'remote-down' && /did not answer receive/.test(e.message)), 30000, "B's bound on the receive to expire");
+  publishA(10);
+  const total = sent();
+  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
+  const s = statsB();
+  assert.deepEqual(fromA, Array.from({ length: total }, (_, i) => `a${i}`), `every message of A once, in order: ${JSON.stringify(s)}`);
+  assert.equal(s.gaps, 0, JSON.stringify(s));
 });

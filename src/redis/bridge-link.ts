@@ -17,10 +17,11 @@ export interface BridgeEvent {
    * retried after a lost reply) was dropped. `'local-error'`: a call on a
    * local object failed (retried). `'dropped'`: a Topic message the bridge
    * held when it closed could not be published (`count`). `'resubscribed'`:
-   * the bridge's own Topic messages stopped coming back from Redis (a
-   * server that came back without the topic's data restarts its
-   * numbering, past which the old subscription sees nothing): it
-   * subscribed again, from the latest message. `'closed'`: a link stopped.
+   * the bridge's own Topic messages stopped coming back from Redis while
+   * it sat idle (a subscription past the end of a restarted numbering
+   * that does not notice it: RedisTopic's does, and goes on with the new
+   * history): it subscribed again, from the latest message. `'closed'`:
+   * a link stopped.
    */
   readonly type: 'started' | 'remote-down' | 'remote-up' | 'lag' | 'duplicate' | 'local-error' | 'dropped' | 'resubscribed' | 'closed';
   /** The link: `'topic /prices'` or `'queue /jobs'`. */

@@ -47,6 +47,15 @@ const SENT = Symbol('sent');
 
 /** How long one remote receive waits before the loop looks around (closing), in ms. */
 const POLL_MS = 1000;
+/**
+ * Round trips a remote receive may make after its wait, each bounded by
+ * commandTimeout on its own: RedisTopic's reads the reply of its blocked
+ * XREAD, then checks for a lost history (GET, at worst a script) and reads
+ * again. The bridge's bound on the whole receive leaves room for them, so
+ * that a slow server is not called down while the receive is within its
+ * own bounds (a stalled one still is, by the bound of the call that hangs).
+ */
+const RECEIVE_ROUND_TRIPS = 3;
 
 export class TopicLink {
   readonly name: string;
@@ -82,6 +91,8 @@ export class TopicLink {
   #trimmed = 0;
   /** A frame of ours that reached Redis and has not come back yet (see #resubscribe). */
   #echo: { number: number; at: number } | undefined;
+  /** The remote receive in progress, kept when the bound on it expired before it ended (see #inLoop). */
+  #receiving: Pending<Buffer> | undefined;
   /** When the remote subscription was made (Date.now()). */
   #subscribedAt = 0;
   /** Idle this long with #echo pending: the subscription is stale. */
@@ -106,6 +117,7 @@ export class TopicLink {
   async subscribeRemote(): Promise<boolean> {
     try {
       this.#remoteSub = await this.#in.remote(this.#remote.subscribe({ onLag: 'skip' }), 'subscribe');
+      this.#receiving = undefined; // one of the old subscriber's ends with it
       this.#remoteMissed = 0; // a new subscriber counts from 0
       this.#echo = undefined;
       this.#subscribedAt = Date.now();
@@ -296,10 +308,17 @@ export class TopicLink {
         pump.emit('started', 'from Redis to the local Topic');
       }
       let m: Buffer;
+      // A receive our bound gave up on is still running (a slow server, a
+      // stalled event loop): wait for that one again rather than start a
+      // second on the same subscriber, whose message nobody would take.
+      let receiving: Pending<Buffer> | undefined;
       try {
-        m = await pump.remote(sub.receive({ timeout: POLL_MS, signal: closing }), 'receive', POLL_MS);
+        receiving = this.#receiving ??= pending(sub.receive({ timeout: POLL_MS, signal: closing }));
+        m = await pump.remote(receiving.result, 'receive', POLL_MS + RECEIVE_ROUND_TRIPS * pump.ctx.commandTimeout);
+        this.#receiving = undefined;
         pump.up();
       } catch (err) {
+        if (receiving === undefined || receiving.settled) this.#receiving = undefined;
         // Closing aborts the wait (bounded() wraps the abort as a remote error).
         if (pump.closing || isAbort(err, closing)) break;
         const code = (err as { code?: string }).code;
@@ -334,6 +353,9 @@ export class TopicLink {
   // back: the subscription looks past the end of the topic (a server that
   // lost its data restarts the numbering). Subscribe again from the latest;
   // what other bridges published meanwhile shows as gaps in their numbering.
+  // RedisTopic's subscriber notices a lost history by itself (the counter
+  // below its place) and goes on with the new one, so with the default
+  // remote this rarely fires: it is for remotes whose subscriptions do not.
   async #resubscribe(): Promise<void> {
     const old = this.#remoteSub;
     this.#remoteSub = undefined;
@@ -408,6 +430,19 @@ export class TopicLink {
       }
     }
   }
+}
+
+/** A call in progress and whether it has ended yet. */
+interface Pending<T> {
+  readonly result: Promise<T>;
+  settled: boolean;
+}
+
+function pending<T>(work: Promise<T>): Pending<T> {
+  const p: Pending<T> = { result: work, settled: false };
+  // Attached before anyone awaits `work`: `settled` is set by the time they see its outcome.
+  work.then(() => { p.settled = true; }, () => { p.settled = true; });
+  return p;
 }
 
 /** True for a receive that waited its `timeout` with nothing published (not a stalled Redis: bounded() says "did not answer"). */
