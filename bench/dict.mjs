@@ -57,7 +57,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   now, parseArgs, emit, loadShmkit, sleep, usage, usageSince, pinned, summarize, startWatchdog, runJson, sig, ratio, fmtRatio,
-  machineInfo, machineLine, startRun, cpuSnap, othersCpu, stealCpu, fmtRate, fmtCpus } from './lib/common.mjs';
+  machineInfo, machineLine, startRun, cpuSnap, othersCpu, stealCpu, fmtRate, fmtCpus, mulberry32 } from './lib/common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const args = parseArgs(process.argv.slice(2));
@@ -75,16 +75,6 @@ const SKIP_REDIS = 'install redis-server (apt-get install redis-server)';
 // Flat one-byte strings (so no test pays for flattening a cons string).
 const flat = (s) => Buffer.from(s, 'latin1').toString('latin1');
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Fisher-Yates, in place, with a seeded generator (the same order in every process).
 function shuffle(a, rnd) {

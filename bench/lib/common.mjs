@@ -44,6 +44,18 @@ export async function loadShmkit() {
   }
 }
 
+/** mulberry32: a small seeded PRNG, () => [0, 1), the same sequence for the same seed. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 export function busyWaitNs(ns) {

@@ -12,24 +12,13 @@
 //    other hosts, and a miss for this host afterwards).
 //
 // Runs in one process; default export `async (ctx) => {}` (see bench/redis.mjs).
-import { fmtRatio, fmtRate, fmtUs, ratio } from '../lib/common.mjs';
+import { fmtRatio, fmtRate, fmtUs, mulberry32, ratio } from '../lib/common.mjs';
 
 const VALUE = 'v'.repeat(64);
 const KEYS = 10_000;
 const ZIPF_S = 1.0;
 const TARGET = 30;
 
-/** Mulberry32: a small seeded PRNG, so every run draws the same key sequence. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s. */
 function zipf(n, s, random) {
@@ -110,7 +99,7 @@ export default async function twoLevel(ctx) {
     const rows = [];
     for (const writeShare of [0, 0.01]) {
       dict.near.flushAll(); // a cold near copy for each mix (the Dict's own flush: this bench is its only user)
-      const random = prng(13);
+      const random = mulberry32(13);
       const rank = zipf(KEYS, ZIPF_S, random);
       const before = { stats: dict.stats(), calls: await commandCalls(client) };
       const res = await timeIt(() => {
