@@ -165,37 +165,48 @@ async function twoBridges(t, redis, tag, extra = () => ({})) {
   const publishA = (n) => {
     for (let i = 0; i < n; i++) a.publish(Buffer.from(`a${sent++}`));
   };
-  return { events, bridges, b, fromA, drain, publishA, sent: () => sent, statsB: () => bridges[1].stats().topics[names[1]] };
+  const statsB = () => bridges[1].stats().topics[names[1]];
+  const eventsText = () => JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) });
+  /** Both publish now and then (their own messages are the probe) until `done()`, within 60 s. */
+  const probeUntil = async (done, what) => {
+    for (const deadline = Date.now() + 60000; !done();) {
+      assert.ok(Date.now() < deadline, `${what} within 60 s: ${eventsText()}`);
+      publishA(1);
+      b.publish(Buffer.from('b'));
+      drain();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  /** Ten more from A, all of them at B; returns B's stats after checking every message of A reached B once or was counted as a gap. */
+  const finish = async () => {
+    publishA(10);
+    const total = sent;
+    await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
+    const s = statsB();
+    assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
+    assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}: ${JSON.stringify(s)}`);
+    return s;
+  };
+  return { events, bridges, b, fromA, drain, publishA, sent: () => sent, statsB, eventsText, probeUntil, finish };
 }
 
 test('redis-server restarted without its data: the bridges go on with the new history (RedisTopic notices it), every message of A reaching B or counted as a gap', async (t) => {
   const redis = await startRedis(); // no persistence: it comes back empty, its topic numbering restarted
-  const { events, b, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'empty');
+  const { fromA, drain, publishA, sent, statsB, eventsText, probeUntil, finish } = await twoBridges(t, redis, 'empty');
   // A history longer than what is published after the restart: the old
   // subscriptions are past the end of the new numbering, which RedisTopic's
   // subscriber notices (the counter below its place) and goes on from the
   // new history's start.
   publishA(1000);
   await waitUntil(() => (drain(), fromA.length === 1000), 30000, 'B to get the first 1000').catch((err) => {
-    throw new Error(`${err.message}: B got ${fromA.length}, ${JSON.stringify(statsB())}, ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
+    throw new Error(`${err.message}: B got ${fromA.length}, ${JSON.stringify(statsB())}, ${eventsText()}`);
   });
 
   await redis.restart();
   // Both publish now and then until one of A's messages sent after the restart reaches B.
   const first = sent();
-  for (const deadline = Date.now() + 60000; !fromA.some((m) => Number(m.slice(1)) >= first);) {
-    assert.ok(Date.now() < deadline, `a message of A published after the restart reaches B within 60 s: ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
-    publishA(1);
-    b.publish(Buffer.from('b'));
-    drain();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  publishA(10);
-  const total = sent();
-  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
-  const s = statsB();
-  assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
-  assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}: ${JSON.stringify(s)}`);
+  await probeUntil(() => fromA.some((m) => Number(m.slice(1)) >= first), 'a message of A published after the restart reaches B');
+  await finish();
 });
 
 test("a remote subscription that goes stale (sees nothing more, says nothing): each bridge notices its own messages no longer come back, subscribes again, and counts what it missed as gaps", async (t) => {
@@ -205,31 +216,18 @@ test("a remote subscription that goes stale (sees nothing more, says nothing): e
     remotes.push(staleableRemote(client, { commandTimeout: 500 }));
     return { remote: remotes.at(-1) };
   };
-  const { events, b, fromA, drain, publishA, sent, statsB } = await twoBridges(t, redis, 'stale', withRemote);
+  const { events, fromA, drain, publishA, probeUntil, finish } = await twoBridges(t, redis, 'stale', withRemote);
   publishA(100);
   await waitUntil(() => (drain(), fromA.length === 100), 30000, 'B to get the first 100');
   assert.ok(!events.A.concat(events.B).some((e) => e.type === 'resubscribed'), 'no resubscribe while the subscriptions are fine');
 
   for (const r of remotes) r.staleAll();
-  // Both keep publishing now and then (their own messages are the probe)
-  // until both have subscribed again. The check needs idle receives with an
-  // own message overdue for 2 polls + commandTimeout (2.5 s here): seconds,
-  // not 60, even on a loaded machine.
+  // The check needs idle receives with an own message overdue for 2 polls +
+  // commandTimeout (2.5 s here): seconds, not 60, even on a loaded machine.
   const resubscribed = () => events.A.some((e) => e.type === 'resubscribed') && events.B.some((e) => e.type === 'resubscribed');
-  for (const deadline = Date.now() + 60000; !resubscribed();) {
-    assert.ok(Date.now() < deadline, `both bridges subscribe again within 60 s: ${JSON.stringify({ A: events.A.map((e) => e.message), B: events.B.map((e) => e.message) })}`);
-    publishA(1);
-    b.publish(Buffer.from('b'));
-    drain();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  publishA(10);
-  const total = sent();
-  await waitUntil(() => (drain(), fromA.at(-1) === `a${total - 1}`), 30000, "B to get A's last message");
-  const s = statsB();
-  assert.equal(new Set(fromA).size, fromA.length, 'nothing twice');
+  await probeUntil(resubscribed, 'both bridges subscribe again');
+  const s = await finish();
   assert.ok(s.gaps > 0, `what B missed while its subscription was stale is counted: ${JSON.stringify(s)}`);
-  assert.equal(fromA.length + s.gaps, total, `every message of A delivered to B or counted as a gap: ${fromA.length} + ${s.gaps} of ${total}`);
   assert.ok(events.B.some((e) => e.type === 'lag' && /never reached Redis or were lost there/.test(e.message)), 'the gap was logged');
 });
 
