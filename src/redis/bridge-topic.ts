@@ -76,9 +76,12 @@ export class TopicLink {
   #number = 0;
   /**
    * A publish succeeded since the link started or last failed: only then
-   * are several sent at once. The first publish on a (re)started Redis is
-   * where a script-based remote loads its script (NOSCRIPT, then EVAL), and
-   * RedisTopic's fallback path is not safe for calls overlapping there.
+   * are several sent at once. While Redis may be away, a window of
+   * publishes could fail in part, a later one landing before an earlier one
+   * is retried (its number then looks old to receivers and counts as a
+   * duplicate); one at a time until Redis answers keeps the order. (The
+   * NOSCRIPT-then-EVAL fallback of a restarted server is safe for
+   * overlapping calls: LuaScript.run copies each call's arguments.)
    */
   #warm = false;
   /** Publishes on their way to Redis, oldest first. */
@@ -331,7 +334,7 @@ export class TopicLink {
           if (this.#echo !== undefined && Date.now() - this.#echo.at > this.#staleMs) await this.#resubscribe();
           continue;
         }
-        // Redis may come back a new server (script cache empty): publishes go one at a time again.
+        // Redis may be going away: publishes go one at a time until one succeeds again.
         this.#warm = false;
         await pump.down(err);
         continue;
