@@ -17,7 +17,7 @@ fs.writeFileSync(path.join(dir, 'index.mjs'), lines.join('\n'));
 fs.writeFileSync(path.join(dir, 'index.d.mts'), "export * from './index.js';\n");
 
 // The other entry points (package.json "exports"), the same way.
-for (const entry of ['prometheus', 'redis']) {
+for (const entry of ['prometheus', 'redis', 'stores/rate-limiter-flexible', 'stores/keyv', 'stores/express-rate-limit']) {
   const edir = path.join(dir, entry);
   const enames = Object.keys(require(path.join(edir, 'index.js'))).filter((n) => n !== '__esModule' && n !== 'default');
   fs.writeFileSync(path.join(edir, 'index.mjs'), ["import cjs from './index.js';", `export const { ${enames.join(', ')} } = cjs;`, 'export default cjs;', ''].join('\n'));

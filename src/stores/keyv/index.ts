@@ -1,0 +1,2 @@
+// `shmkit/keyv`: being built (issue 14).
+export type { DictOption, DictByName } from '../dict-option.js';

@@ -1,0 +1,2 @@
+// `shmkit/rate-limiter-flexible`: being built (issue 14).
+export type { DictOption, DictByName } from '../dict-option.js';
