@@ -1,0 +1,61 @@
+// npm run bench:server: shmkit's stores and Topic inside real multi-process
+// HTTP servers (examples/http-cluster, examples/realtime-feed), driven by
+// autocannon on loopback, against the stores servers use today (Redis, the
+// cluster master over IPC, per-process memory), all measured in this run. A
+// benchmark, not a test: nothing here is asserted on timing.
+//
+//   node bench/server.mjs [--quick] [--only rate-limit,cache,feed]
+//
+// Each section is a module in bench/server/ whose default export is
+// `async (ctx) => void`; ctx: { quick, redis (a redis-server this script
+// started on a free loopback port: port, url, client()), table(title,
+// columns, rows), chart({ id, title, unit, bars: [{ label, value, reference? }] }),
+// note(text) }. Sections print their own tables (p50/p99, ratios against the
+// references measured in the same run, targets judged); everything printed
+// through ctx is also saved in bench/results/server.json for BENCHMARKS.md.
+import { machineInfo, machineLine, parseArgs } from './lib/common.mjs';
+import { saveResults } from './lib/results.mjs';
+import { startRedis } from '../test/fixtures/redis.mjs';
+
+const SECTIONS = ['rate-limit', 'cache', 'feed'];
+const args = parseArgs(process.argv.slice(2));
+const quick = Boolean(args.quick);
+const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
+
+const tables = [];
+const charts = [];
+const notes = [];
+/** Prints a Markdown table (and keeps it for bench/results/server.json). */
+function table(title, columns, rows) {
+  tables.push({ title, columns, rows });
+  console.log(`\n### ${title}\n`);
+  console.log(`| ${columns.join(' | ')} |`);
+  console.log(`|${columns.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+function chart(spec) { charts.push(spec); }
+function note(text) { notes.push(text); console.log(`\n${text}`); }
+
+console.log(machineLine(machineInfo()));
+const redis = await startRedis();
+const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
+console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`);
+const ctx = { quick, redis, table, chart, note };
+try {
+  for (const name of only) {
+    if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
+    const mod = await import(`./server/${name}.mjs`).catch((err) => {
+      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`server/${name}.mjs`)) return null;
+      throw err;
+    });
+    if (mod === null) { console.log(`\n(section ${name}: not written yet)`); continue; }
+    await mod.default(ctx);
+  }
+} finally {
+  await redis.stop();
+}
+if (only.length === SECTIONS.length) {
+  const file = saveResults('server', { command: `npm run bench:server${quick ? ' -- --quick' : ''}`, tables, charts, notes });
+  console.log(`\nresults: ${file}`);
+}
+process.exit(0);
