@@ -1,0 +1,80 @@
+// bench:server section "cache": examples/http-cluster's response cache (a
+// Keyv in front of GET /item/:id, whose response costs ITEM_WORK SHA-256
+// rounds to compute) with each store, driven by autocannon on loopback, in
+// the same run: KeyvShm (one cache in shared memory for every worker),
+// @keyv/redis (the redis-server bench/server.mjs started) and a per-process
+// lru-cache (each worker caches alone; 10 000 entries each, so the whole key
+// set fits and only the sharing differs).
+//
+// The key mix: 10 000 items, zipf-like (s = 1.0, seeded with mulberry32),
+// every server starting cold (its warm-up run asks for other items). The
+// rate limiter is off (RATE_LIMITER=none) so only the cache differs.
+// Measured: requests/s, p50/p99, and the hit ratio from the server's own
+// counters (/stats: hits and misses of the measured rounds).
+import { fmtRate, fmtRatio, mulberry32, ratio, sig } from '../lib/common.mjs';
+import { CONNECTIONS, WORKERS, fmtMs, measure, startApps, stats, stopApps, warm, zipf } from './lib-app.mjs';
+
+const KEYS = 10_000;
+const ZIPF_S = 1.0;
+/** SHA-256 rounds per miss: about a millisecond of CPU. */
+const ITEM_WORK = 500;
+
+export default async function cache(ctx) {
+  const variants = [
+    { id: 'shm', label: 'KeyvShm', env: { CACHE: 'shm' } },
+    { id: 'redis', label: '@keyv/redis', env: { CACHE: 'redis', REDIS_URL: ctx.redis.url }, reference: true },
+    { id: 'lru', label: 'lru-cache (per process)', env: { CACHE: 'lru', LRU_MAX: String(KEYS) }, reference: true },
+  ];
+  const rounds = ctx.quick ? 1 : 3;
+  const seconds = ctx.quick ? 3 : 6;
+  const rank = zipf(KEYS, ZIPF_S, mulberry32(14));
+  const setupRequest = (req) => {
+    req.path = `/item/${rank()}`;
+    return req;
+  };
+  let warmCount = 0;
+  const warmRequest = (req) => {
+    req.path = `/item/warm-${warmCount++ % 100}`;
+    return req;
+  };
+
+  const apps = await startApps(variants, { RATE_LIMITER: 'none', ITEM_WORK: String(ITEM_WORK), CACHE_TTL: String(30 * 60_000) });
+  let results;
+  const hitRatio = new Map();
+  try {
+    await warm(apps, { seconds: ctx.quick ? 1 : 2, setupRequest: warmRequest });
+    const before = new Map();
+    for (const app of apps) before.set(app, (await stats(app.server.port)).cache);
+    results = await measure(apps, { rounds, seconds, setupRequest });
+    for (const app of apps) {
+      const after = (await stats(app.server.port)).cache;
+      const hits = after.hits - before.get(app).hits;
+      const misses = after.misses - before.get(app).misses;
+      hitRatio.set(app, { hits, misses, ratio: hits / (hits + misses) });
+    }
+  } finally {
+    await stopApps(apps);
+  }
+
+  const shm = apps[0];
+  ctx.table(
+    `caching: GET /item/:id through examples/http-cluster (${WORKERS} HTTP workers, autocannon ${CONNECTIONS} connections, ` +
+      `${KEYS} items zipf s = ${ZIPF_S} from a cold cache, ${ITEM_WORK} SHA-256 rounds per miss; ${rounds} × ${seconds} s per store, interleaved)`,
+    ['cache', 'req/s', 'p50 ms', 'p99 ms', 'KeyvShm ÷ this', 'hit ratio', 'misses (computed)'],
+    apps.map((app) => {
+      const r = results.get(app);
+      const h = hitRatio.get(app);
+      return [
+        app.label, fmtRate(r.rate), fmtMs(r.p50Ms), fmtMs(r.p99Ms),
+        app === shm ? '—' : fmtRatio(ratio(results.get(shm).rate, r.rate)),
+        `${sig(100 * h.ratio)}%`, `${h.misses}${r.errors ? ` (${r.errors} errors)` : ''}`,
+      ];
+    }),
+  );
+  ctx.chart({
+    id: 'server-cache',
+    title: `HTTP req/s of a cached endpoint through examples/http-cluster by cache store (${WORKERS} workers, zipf mix, loopback)`,
+    unit: 'req/s',
+    bars: apps.map((app) => ({ label: app.label, value: Math.round(results.get(app).rate), ...(app.reference ? { reference: true } : {}) })),
+  });
+}

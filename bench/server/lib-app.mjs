@@ -1,0 +1,138 @@
+// Shared by bench/server/rate-limit.mjs and cache.mjs: the examples/http-cluster
+// server started in several configurations (variants of the same app), and
+// autocannon driving them on loopback.
+//
+// The variants of one section run side by side (an idle server costs no
+// CPU) and are measured in interleaved rounds (A B C, A B C, ...), so a
+// burst of background load on this shared machine lands on all of them
+// rather than on whichever ran at that moment. A variant's requests/s is
+// its responses over its measured seconds, all rounds together; p50/p99 are
+// nearest-rank over every response's latency (autocannon's own histogram
+// keeps whole milliseconds).
+import os from 'node:os';
+import autocannon from 'autocannon';
+import { summarize } from '../lib/common.mjs';
+import { request, startHttpCluster } from '../../test/fixtures/http-cluster-server.mjs';
+
+/** HTTP workers of every server: the CPUs, as the example's default. */
+export const WORKERS = os.availableParallelism();
+/** Concurrent connections autocannon keeps open. */
+export const CONNECTIONS = 32;
+
+/** Starts one server per variant ({ label, env }), one after another; resolves with [{ ...variant, server }]. */
+export async function startApps(variants, env) {
+  const apps = [];
+  try {
+    for (const v of variants) {
+      const prefix = `bench-server-${process.pid}-${v.id}`;
+      const server = await startHttpCluster({ WORKERS: String(WORKERS), APP_PREFIX: prefix, ...env, ...v.env }, { timeoutMs: 30 * 60_000 });
+      apps.push({ ...v, server });
+    }
+  } catch (err) {
+    await stopApps(apps);
+    throw err;
+  }
+  return apps;
+}
+
+/** Stops every server with SIGTERM (as a user would) and waits for each; a failed stop is reported, not thrown. */
+export async function stopApps(apps) {
+  for (const { server } of apps) server.proc.child.kill('SIGTERM');
+  for (const { label, server } of apps) {
+    const timer = setTimeout(() => server.proc.kill(), 20_000);
+    const r = await server.proc.done.catch((err) => ({ code: null, signal: err.message, stderr: '' }));
+    clearTimeout(timer);
+    if (r.code !== 0) console.error(`(${label}: the server exited ${r.code ?? r.signal}; stderr: ${r.stderr.slice(-500)})`);
+  }
+}
+
+/** The server's /stats (not rate-limited, counted). */
+export async function stats(port) {
+  const r = await request(port, { path: '/stats' });
+  if (r.status !== 200) throw new Error(`/stats answered ${r.status}: ${r.text}`);
+  return r.json;
+}
+
+/**
+ * One autocannon run against `port`: `seconds` long, or `amount` requests;
+ * `setupRequest(req)` may set each request's path and headers. Resolves with
+ * { responses, seconds, codes: { status: count }, errors, latencies (ns,
+ * Float64Array), n }.
+ */
+export async function load(port, { seconds, amount, path = '/', headers = {}, setupRequest, connections = CONNECTIONS }) {
+  const latencies = new Float64Array(1 << 22);
+  let n = 0;
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
+    requests: [{ method: 'GET', path, headers, ...(setupRequest ? { setupRequest } : {}) }],
+  });
+  instance.on('response', (_client, _status, _bytes, ms) => {
+    if (n < latencies.length) latencies[n++] = ms * 1e6;
+  });
+  const r = await instance;
+  const codes = Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, { count }]) => [code, Number(count)]));
+  return { responses: r.requests.total, seconds: r.duration, codes, errors: r.errors + r.timeouts, latencies, n };
+}
+
+/** A warm-up run of `seconds` per app (JIT, connections), before anything is measured. */
+export async function warm(apps, { seconds, setupRequest }) {
+  for (const app of apps) await load(app.server.port, { seconds, setupRequest });
+}
+
+/**
+ * `rounds` interleaved rounds of `seconds` each over `apps`. Resolves with a
+ * Map app → { rate, p50Ms, p99Ms, responses, seconds, codes, errors }.
+ */
+export async function measure(apps, { rounds, seconds, setupRequest }) {
+  const totals = new Map(apps.map((app) => [app, { responses: 0, seconds: 0, codes: {}, errors: 0, samples: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const app of apps) {
+      const r = await load(app.server.port, { seconds, setupRequest });
+      const t = totals.get(app);
+      t.responses += r.responses;
+      t.seconds += r.seconds;
+      t.errors += r.errors;
+      for (const [code, count] of Object.entries(r.codes)) t.codes[code] = (t.codes[code] ?? 0) + count;
+      t.samples.push(r.latencies.subarray(0, r.n));
+    }
+  }
+  const results = new Map();
+  for (const [app, t] of totals) {
+    const all = new Float64Array(t.samples.reduce((a, s) => a + s.length, 0));
+    let at = 0;
+    for (const s of t.samples) {
+      all.set(s, at);
+      at += s.length;
+    }
+    const q = summarize(all, all.length);
+    results.set(app, { rate: t.responses / t.seconds, p50Ms: q.p50_ns / 1e6, p99Ms: q.p99_ns / 1e6, responses: t.responses, seconds: t.seconds, codes: t.codes, errors: t.errors });
+  }
+  return results;
+}
+
+/** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s (as bench/redis/two-level.mjs draws its mix). */
+export function zipf(n, s, random) {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) cdf[k] = (sum += 1 / (k + 1) ** s);
+  for (let k = 0; k < n; k++) cdf[k] /= sum;
+  return () => {
+    const u = random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Milliseconds with 2 significant decimals for the tables. */
+export function fmtMs(ms) {
+  if (ms == null || Number.isNaN(ms)) return '—';
+  return ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}

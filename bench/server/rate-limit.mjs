@@ -1,0 +1,92 @@
+// bench:server section "rate-limit": examples/http-cluster with each
+// rate-limiter-flexible store, driven by autocannon on loopback, in the same
+// run: RateLimiterShm (shmkit's shared memory), RateLimiterMemory (per
+// process: the no-sharing ceiling, and wrong by N×), RateLimiterCluster (the
+// cluster primary over IPC) and RateLimiterRedis (ioredis, the redis-server
+// bench/server.mjs started).
+//
+// 1. Throughput: GET / with x-client-id drawn uniformly from 10 000 ids
+//    (seeded), 1000 points per id per 60 s, so nearly every request is
+//    admitted and each one costs one consume: requests/s, p50/p99.
+// 2. Admission: one client id, (workers + 1) × points requests over 32
+//    connections spread over every worker: how many were admitted. A shared
+//    store admits exactly `points`; per-process stores up to workers × points.
+//
+// Targets judged: RateLimiterShm ≥ 0.95× RateLimiterMemory's requests/s and
+// ≥ 1.3× RateLimiterRedis's, with exact admission.
+import { fmtRate, fmtRatio, mulberry32, ratio, sig } from '../lib/common.mjs';
+import { CONNECTIONS, WORKERS, fmtMs, load, measure, startApps, stopApps, warm } from './lib-app.mjs';
+
+const CLIENTS = 10_000;
+const POINTS = 1000;
+const DURATION_S = 60;
+const TARGET_VS_MEMORY = 0.95;
+const TARGET_VS_REDIS = 1.3;
+
+const atLeast = (r, target) => (Number.isNaN(r) ? 'n/a' : r >= target ? `meets (≥ ${target}×)` : `**misses** (target ≥ ${target}×)`);
+
+export default async function rateLimit(ctx) {
+  const variants = [
+    { id: 'shm', label: 'RateLimiterShm', env: { RATE_LIMITER: 'shm' } },
+    { id: 'memory', label: 'RateLimiterMemory (per process)', env: { RATE_LIMITER: 'memory' }, reference: true },
+    { id: 'cluster', label: 'RateLimiterCluster (primary over IPC)', env: { RATE_LIMITER: 'cluster' }, reference: true },
+    { id: 'redis', label: 'RateLimiterRedis (ioredis)', env: { RATE_LIMITER: 'redis', REDIS_URL: ctx.redis.url }, reference: true },
+  ];
+  const rounds = ctx.quick ? 1 : 3;
+  const seconds = ctx.quick ? 3 : 6;
+  const random = mulberry32(14);
+  const setupRequest = (req) => {
+    req.headers = { ...req.headers, 'x-client-id': `c${Math.floor(random() * CLIENTS)}` };
+    return req;
+  };
+
+  const apps = await startApps(variants, { RATE_POINTS: String(POINTS), RATE_DURATION: String(DURATION_S) });
+  let results;
+  const admission = new Map();
+  const requestsForAdmission = (WORKERS + 1) * POINTS;
+  try {
+    await warm(apps, { seconds: ctx.quick ? 1 : 2, setupRequest });
+    results = await measure(apps, { rounds, seconds, setupRequest });
+    for (const app of apps) {
+      const r = await load(app.server.port, { amount: requestsForAdmission, headers: { 'x-client-id': 'admission' } });
+      admission.set(app, { admitted: r.codes['200'] ?? 0, limited: r.codes['429'] ?? 0, other: r.responses - (r.codes['200'] ?? 0) - (r.codes['429'] ?? 0) });
+    }
+  } finally {
+    await stopApps(apps);
+  }
+
+  const shm = apps[0];
+  const rate = (id) => results.get(apps.find((a) => a.id === id)).rate;
+  ctx.table(
+    `rate limiting: GET / through examples/http-cluster (${WORKERS} HTTP workers, autocannon ${CONNECTIONS} connections, ` +
+      `${CLIENTS} client ids, ${POINTS} points per ${DURATION_S} s; ${rounds} × ${seconds} s per store, interleaved)`,
+    ['store', 'req/s', 'p50 ms', 'p99 ms', 'RateLimiterShm ÷ this', 'admitted under load', `admission: 1 client, ${requestsForAdmission} requests`, 'admitted ÷ points'],
+    apps.map((app) => {
+      const r = results.get(app);
+      const a = admission.get(app);
+      const admittedUnderLoad = (r.codes['200'] ?? 0) / r.responses;
+      return [
+        app.label, fmtRate(r.rate), fmtMs(r.p50Ms), fmtMs(r.p99Ms),
+        app === shm ? '—' : fmtRatio(ratio(results.get(shm).rate, r.rate)),
+        `${sig(100 * admittedUnderLoad)}%${r.errors ? ` (${r.errors} errors)` : ''}`,
+        `${a.admitted} admitted, ${a.limited} × 429${a.other ? `, ${a.other} other` : ''}`,
+        `${sig(a.admitted / POINTS)}×${a.admitted === POINTS ? ' (exact)' : ''}`,
+      ];
+    }),
+  );
+
+  const vsMemory = ratio(rate('shm'), rate('memory'));
+  const vsRedis = ratio(rate('shm'), rate('redis'));
+  const shmAdmitted = admission.get(shm).admitted;
+  ctx.table('rate limiting: targets', ['target', 'measured', 'verdict'], [
+    [`RateLimiterShm ≥ ${TARGET_VS_MEMORY}× RateLimiterMemory's req/s (the no-sharing ceiling)`, fmtRatio(vsMemory), atLeast(vsMemory, TARGET_VS_MEMORY)],
+    [`RateLimiterShm ≥ ${TARGET_VS_REDIS}× RateLimiterRedis's req/s`, fmtRatio(vsRedis), atLeast(vsRedis, TARGET_VS_REDIS)],
+    ['RateLimiterShm admits exactly the points across workers', `${shmAdmitted} of ${POINTS}`, shmAdmitted === POINTS ? 'meets' : '**misses**'],
+  ]);
+  ctx.chart({
+    id: 'server-rate-limit',
+    title: `HTTP req/s through examples/http-cluster by rate-limiter store (${WORKERS} workers, loopback)`,
+    unit: 'req/s',
+    bars: apps.map((app) => ({ label: app.label, value: Math.round(results.get(app).rate), ...(app.reference ? { reference: true } : {}) })),
+  });
+}
