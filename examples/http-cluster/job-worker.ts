@@ -8,16 +8,18 @@ import { openShared, type Job } from './stores.js';
 const RESULT_TTL = 60 * 60_000;
 
 export async function runJobWorker(config: Config): Promise<void> {
-  const shared = await openShared(config);
-  const { app, jobs } = shared;
+  // Asked to stop by the primary, by its loss, or by a SIGTERM to this process alone (the
+  // primary starts another). ^C reaches the whole process group: the primary stops us then.
   const stopping = new AbortController();
   process.on('message', (m: { cmd?: string }) => { if (m?.cmd === 'stop') stopping.abort(); });
-  process.on('disconnect', () => stopping.abort()); // the primary is gone
+  process.on('disconnect', () => stopping.abort());
   process.on('SIGTERM', () => stopping.abort());
-  process.on('SIGINT', () => {}); // ^C reaches the whole process group: the primary stops us
+  process.on('SIGINT', () => {});
+  const shared = await openShared(config);
+  const { app, jobs } = shared;
   process.send?.({ ready: true });
 
-  for (;;) {
+  while (!stopping.signal.aborted) {
     let job: Job;
     try {
       job = await jobs.receive({ signal: stopping.signal });

@@ -58,9 +58,11 @@ async function runPrimary(config: Config): Promise<void> {
     });
   };
 
-  const stop = async (why: string): Promise<number> => {
+  // Stops every worker (SIGKILL after STOP_MS), then removes the objects; once, whoever asks first.
+  let stopped: Promise<void> | undefined;
+  const stop = (why: string): Promise<void> => stopped ??= (async () => {
     stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    const workers = [...roles.keys()].filter((w) => !w.isDead());
     for (const w of workers) {
       try {
         w.send({ cmd: 'stop' });
@@ -75,40 +77,9 @@ async function runPrimary(config: Config): Promise<void> {
     }));
     if (config.backend === 'shm') removeObjects(Object.values(objectNames(config)));
     console.log(`http-cluster: stopped (${why})`);
-    return 0;
-  };
+  })();
 
-  let ports: number[];
-  try {
-    const started = Promise.all([
-      ...Array.from({ length: config.workers }, () => fork('http')),
-      fork('jobs'),
-    ]);
-    ports = await Promise.race([
-      started,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the workers did not start within ${START_MS} ms`)), START_MS).unref()),
-    ]);
-  } catch (err) {
-    console.error(`http-cluster: ${(err as Error).message}`);
-    await stop('start failed');
-    process.exit(1);
-  }
-
-  const pids = (role: Role) => [...roles].filter(([w, r]) => r === role && !w.isDead()).map(([w]) => w.process.pid).join(' ');
-  // One line a script can parse: the port, then the processes.
-  console.log(`http-cluster: listening on http://${config.host}:${ports[0]} ` +
-    `(backend ${config.backend}, rate limiter ${config.rateLimiter}, cache ${config.cache}, prefix ${config.prefix}; ` +
-    `primary ${process.pid}, http workers ${pids('http')}, job worker ${pids('jobs')})`);
-
-  // A worker that dies while the server runs is replaced.
-  cluster.on('exit', (worker, code, signal) => {
-    const role = roles.get(worker);
-    roles.delete(worker);
-    if (stopping || role === undefined) return;
-    console.error(`http-cluster: ${role} worker ${worker.id} (pid ${worker.process.pid}) exited (${code ?? signal}); starting another`);
-    fork(role).catch((err: unknown) => console.error(`http-cluster: ${(err as Error).message}`));
-  });
-
+  // Signals are taken from the start: a ^C while the workers start stops them too.
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -117,13 +88,44 @@ async function runPrimary(config: Config): Promise<void> {
       for (const w of roles.keys()) w.process.kill('SIGKILL');
       return;
     }
-    stop(signal).then((code) => process.exit(code), (err: unknown) => {
+    stop(signal).then(() => process.exit(0), (err: unknown) => {
       console.error(`http-cluster: stopping: ${(err as Error).stack}`);
       process.exit(1);
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  // A worker that dies while the server runs is replaced (one that dies while starting fails the start).
+  let running = false;
+  cluster.on('exit', (worker, code, signal) => {
+    const role = roles.get(worker);
+    roles.delete(worker);
+    if (!running || stopping || role === undefined) return;
+    console.error(`http-cluster: ${role} worker ${worker.id} (pid ${worker.process.pid}) exited (${code ?? signal}); starting another`);
+    fork(role).catch((err: unknown) => console.error(`http-cluster: ${(err as Error).message}`));
+  });
+
+  let ports: number[];
+  try {
+    ports = await Promise.race([
+      Promise.all([...Array.from({ length: config.workers }, () => fork('http')), fork('jobs')]),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the workers did not start within ${START_MS} ms`)), START_MS).unref()),
+    ]);
+  } catch (err) {
+    if (stopping) return; // a signal came: onSignal finishes
+    console.error(`http-cluster: ${(err as Error).message}`);
+    await stop('start failed');
+    process.exit(1);
+  }
+  if (stopping) return;
+  running = true;
+
+  const pids = (role: Role) => [...roles].filter(([w, r]) => r === role && !w.isDead()).map(([w]) => w.process.pid).join(' ');
+  // One line a script can parse: the port, then the processes.
+  console.log(`http-cluster: listening on http://${config.host}:${ports[0]} ` +
+    `(backend ${config.backend}, rate limiter ${config.rateLimiter}, cache ${config.cache}, prefix ${config.prefix}; ` +
+    `primary ${process.pid}, http workers ${pids('http')}, job worker ${pids('jobs')})`);
 }
 
 function main(): void {
@@ -136,7 +138,9 @@ function main(): void {
   }
   const run = cluster.isPrimary ? runPrimary : process.env.HTTP_CLUSTER_ROLE === 'jobs' ? runJobWorker : runHttpWorker;
   run(config).catch((err: unknown) => {
-    console.error(`http-cluster${cluster.isPrimary ? '' : ` ${process.env.HTTP_CLUSTER_ROLE} worker ${cluster.worker?.id}`}: ${(err as Error).stack ?? err}`);
+    // The primary's failures are about the start (objects that exist, bad settings): the message says it all.
+    const text = cluster.isPrimary ? (err as Error).message : (err as Error).stack;
+    console.error(`http-cluster${cluster.isPrimary ? '' : ` ${process.env.HTTP_CLUSTER_ROLE} worker ${cluster.worker?.id}`}: ${text ?? err}`);
     process.exit(1);
   });
 }

@@ -74,7 +74,7 @@ export function createObjects(config: Config): void {
     removeObjects(created);
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new Error(`${(err as Error).message}\nAnother server runs with APP_PREFIX=${config.prefix}, or a stopped one left its objects: ` +
-        `pick another APP_PREFIX, or remove objects no live process uses with \`npx shmkit gc ${config.prefix}\`.`, { cause: err });
+        `pick another APP_PREFIX, or remove objects no live process uses with \`npx shmkit gc '${config.prefix}-*'\`.`, { cause: err });
     }
     throw err;
   }

@@ -34,6 +34,14 @@ class HttpError extends Error {
 
 export async function runHttpWorker(config: Config): Promise<void> {
   const workerId = String(cluster.worker?.id ?? 0);
+  // Asked to stop by the primary, by its loss, or by a SIGTERM to this worker alone (the
+  // primary starts another). ^C reaches the whole process group: the primary stops us then.
+  const stopRequest = new AbortController();
+  process.on('message', (m: { cmd?: string }) => { if (m?.cmd === 'stop') stopRequest.abort(); });
+  process.on('disconnect', () => stopRequest.abort());
+  process.on('SIGTERM', () => stopRequest.abort());
+  process.on('SIGINT', () => {});
+
   const shared = await openShared(config);
   const stores = await openWorkerStores(config, shared);
   const app = new App(config, workerId, shared, stores);
@@ -47,16 +55,15 @@ export async function runHttpWorker(config: Config): Promise<void> {
   });
   server.keepAliveTimeout = 5000;
 
-  let stopping = false;
   const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
     // Stop accepting, let requests in flight finish (bounded), then close the handles.
-    const closed = new Promise((resolve) => server.close(resolve));
-    server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), 2000);
-    await closed;
-    clearTimeout(force);
+    if (server.listening) {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      await closed;
+      clearTimeout(force);
+    }
     await stores.close();
     await shared.close();
     process.exit(0);
@@ -65,11 +72,8 @@ export async function runHttpWorker(config: Config): Promise<void> {
     console.error(`http-cluster worker ${workerId}: stopping: ${(err as Error).stack}`);
     process.exit(1);
   });
-  process.on('message', (m: { cmd?: string }) => { if (m?.cmd === 'stop') stopOrDie(); });
-  process.on('disconnect', stopOrDie); // the primary is gone
-  process.on('SIGTERM', stopOrDie); // this worker alone (the primary starts another)
-  process.on('SIGINT', () => {}); // ^C reaches the whole process group: the primary stops us
-
+  if (stopRequest.signal.aborted) return stopOrDie();
+  stopRequest.signal.addEventListener('abort', stopOrDie, { once: true });
   // In a cluster worker the primary owns the socket; PORT=0 picks one port that every worker shares.
   server.listen(config.port, config.host);
 }
