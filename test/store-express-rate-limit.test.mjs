@@ -122,7 +122,7 @@ class ResetAfterIncr {
   close() {}
 }
 
-test('increment: a counter gone between the incr and the ttl read ends the window now, counted once; a counter without a TTL gets the window', () => withDict('erl-race', async (dict) => {
+test('increment: a counter gone between the incr and the ttl read ends the window now, counted once; a counter without a TTL gets the window; totalHits is at least 1', () => withDict('erl-race', async (dict) => {
   const store = new ShmStore({ dict: new ResetAfterIncr(dict) });
   store.init({ windowMs: 60_000 });
   dict.set(`erl:${IP}`, 4, { ttl: 60_000 });
@@ -141,6 +141,12 @@ test('increment: a counter gone between the incr and the ttl read ends the windo
   const left = dict.ttl('erl:forever');
   assert.ok(left > 29_000 && left <= 30_000, `ttl ${left}`);
   assert.ok(Math.abs(f.resetTime.getTime() - (Date.now() + left)) < 1000);
+
+  // A counter that another request's decrement (of a hit counted before a reset) holds at -1
+  // for a moment: this hit was counted, so the client has at least 1, as express-rate-limit requires.
+  dict.set('erl:between', -1, { ttl: 30_000 });
+  assert.equal((await plain.increment('between')).totalHits, 1);
+  assert.equal(dict.get('erl:between'), 0);
 }));
 
 test('decrement: skipFailedRequests and skipSuccessfulRequests take hits back, never below 0, and never create a counter', () => withDict('erl-decrement', async (dict) => {

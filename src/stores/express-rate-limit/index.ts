@@ -98,9 +98,9 @@ export class ShmStore implements Store {
     const k = this.prefix + key;
     const hits = await this.#dict.incr(k, 1, { init: 0, ttl: this.#windowMs });
     const left = await this.#dict.ttl(k);
-    // A decrement of an earlier request can meet a counter that a reset (resetKey, or the
-    // window ending) brought back to 0 meanwhile, and leave it below this hit's own count:
-    // this hit was counted, so the client has at least 1 (express-rate-limit requires >= 1).
+    // decrement() holds a counter at -1 for a moment when it takes back a hit counted before a
+    // reset (it gives the one back at once): an incr landing in that moment reads 0. This hit
+    // was counted, so the client has at least 1 (express-rate-limit requires >= 1).
     const totalHits = Math.max(hits, 1);
     if (left === undefined) {
       // The counter expired (or was reset) between the incr and the ttl read: the window this
