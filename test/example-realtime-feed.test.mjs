@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { uniqueName } from './fixtures/names.mjs';
-import { withTimeout } from './fixtures/helpers.mjs';
+import { unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
 import { reap } from './fixtures/proc.mjs';
 import { startRedis } from './fixtures/redis.mjs';
 import { connectClient, eventually, startFeed, udpSender } from './fixtures/feed-sse.mjs';
@@ -54,6 +54,7 @@ async function stopFeed(feed, prefix, workerPids) {
   const r = await withTimeout(feed.proc.done, 15_000, 'the feed to stop');
   assert.equal(r.code, 0, `exit ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   assert.match(r.stdout, /^realtime-feed: stopped after/m);
+  assert.equal(r.stderr, '', 'no process of the feed reported an error');
   assert.deepEqual(leftIn(prefix), [], 'shm objects left behind');
   assert.deepEqual(workerPids.filter(alive), [], 'worker processes left');
   return r;
@@ -146,6 +147,7 @@ test('realtime-feed: every client that reads gets every tick in order once; one 
     sender?.close();
     for (const c of clients) c.close();
     await reap(feed.proc);
+    unlinkQuietly(...leftIn(prefix).map((n) => `/${n}`)); // (after a failure)
   }
 });
 
@@ -175,6 +177,7 @@ async function smallRun(env, prefix) {
     sender?.close();
     for (const c of clients) c.close();
     await reap(feed.proc);
+    unlinkQuietly(...leftIn(prefix).map((n) => `/${n}`)); // (after a failure)
   }
 }
 

@@ -69,7 +69,8 @@ export async function openFeed(config: Config): Promise<Feed> {
     }
     case 'ipc': {
       // The primary sends each tick as a base64 string (the default `json`
-      // serialisation of cluster IPC, as most code uses it).
+      // serialisation of cluster IPC, as most code uses it); its other
+      // messages are objects.
       const local = new LocalTopic(config.ticksKept);
       process.on('message', (m: unknown) => {
         if (typeof m === 'string') local.publish(Buffer.from(m, 'base64'));

@@ -23,7 +23,7 @@ import { readConfig, statsName, type Config } from './config.js';
 import { openSink, type TickSink } from './feeds.js';
 import { startIngest, type Ingest } from './ingest.js';
 import { INGEST_ROW, StatsBoard, trackProcess, type Stats } from './stats.js';
-import { runWorker } from './worker.js';
+import { runWorker, STOP } from './worker.js';
 
 /** How long the workers have to stop before they are killed. */
 const STOP_MS = 5000;
@@ -52,7 +52,7 @@ async function primary(config: Config): Promise<void> {
     clearInterval(sampler);
     await ingest?.close();
     const exited = [...workers.values()].map((w) => new Promise((resolve) => (w.isDead() ? resolve(null) : w.once('exit', resolve))));
-    for (const w of workers.values()) if (w.isConnected()) w.send('stop');
+    for (const w of workers.values()) if (w.isConnected()) w.send(STOP);
     let killed = 0;
     const timer = setTimeout(() => {
       for (const w of workers.values()) {

@@ -65,9 +65,10 @@ export function symbolOf(bytes: Uint8Array): string | undefined {
 
 /** The tick in `bytes`, or undefined when they are not one. */
 export function decodeTick(bytes: Buffer): Tick | undefined {
-  const symbol = symbolOf(bytes);
+  const symbol = symbolOf(bytes); // (undefined for a length other than TICK_LENGTH)
+  if (symbol === undefined) return undefined;
   const price = bytes.readDoubleLE(PRICE_OFFSET);
-  if (symbol === undefined || !Number.isFinite(price)) return undefined;
+  if (!Number.isFinite(price)) return undefined;
   return {
     symbol,
     price,

@@ -29,7 +29,7 @@ export async function runWorker(config: Config, rowIndex: number): Promise<void>
   // Until it serves anyone, stopping is just exiting.
   let stop = async (): Promise<void> => process.exit(0);
   process.on('message', (m: unknown) => {
-    if (m === 'stop') void stop();
+    if (isStop(m)) void stop();
   });
   process.on('disconnect', () => void stop()); // the primary is gone
   // ^C reaches every process of the terminal's group: the primary stops the workers in order.
@@ -118,6 +118,10 @@ export async function runWorker(config: Config, rowIndex: number): Promise<void>
     server.listen(config.port, config.host, () => resolve());
   });
 }
+
+/** What the primary sends a worker to stop it. */
+export const STOP = { stop: true } as const;
+const isStop = (m: unknown): boolean => typeof m === 'object' && m !== null && (m as { stop?: unknown }).stop === true;
 
 function plain(res: http.ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain' });
