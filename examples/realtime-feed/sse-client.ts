@@ -72,13 +72,16 @@ export function connectTicks(url: string, on: FeedHandlers, timeoutMs = 10_000):
   });
 }
 
-/** One event's type and data (undefined for a comment-only block). */
+/** One event's type and data (undefined for a comment-only block). Lines found with indexOf: this runs for every tick. */
 function parseEvent(block: string): { type: string; data: string } | undefined {
   let type = 'message';
   let data: string | undefined;
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event: ')) type = line.slice(7);
-    else if (line.startsWith('data: ')) data = data === undefined ? line.slice(6) : `${data}\n${line.slice(6)}`;
+  for (let at = 0; at < block.length; ) {
+    let end = block.indexOf('\n', at);
+    if (end < 0) end = block.length;
+    if (block.startsWith('event: ', at)) type = block.slice(at + 7, end);
+    else if (block.startsWith('data: ', at)) data = data === undefined ? block.slice(at + 6, end) : `${data}\n${block.slice(at + 6, end)}`;
+    at = end + 1;
   }
   return data === undefined ? undefined : { type, data };
 }
