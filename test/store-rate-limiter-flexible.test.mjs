@@ -15,6 +15,7 @@
 //    the workers saw acknowledged and at most that plus the kills that hit
 //    a call in flight; then the limiter still answers, from this process and
 //    from a new worker.
+// 5. Typings: fixtures/rlf-types.ts compiles, and what must not, does not.
 // The Redis-backed Dicts: store-rate-limiter-flexible-redis.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ import { Dict, SharedArray } from 'shmkit';
 import { RateLimiterShm } from 'shmkit/rate-limiter-flexible';
 import { processShmNames, trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, withTimeout } from './fixtures/helpers.mjs';
-import { killedOk, reap, runNode, startNode } from './fixtures/proc.mjs';
+import { killedOk, reap, run, runNode, startNode } from './fixtures/proc.mjs';
 import { checkParity } from './fixtures/rlf-parity.mjs';
 
 const names = trackedNames();
@@ -234,4 +235,14 @@ test(`workers consuming in a tight loop SIGKILLed ${KILLS} times: stored = ackno
       SharedArray.unlink(slotsName);
     }
   });
+});
+
+// ---- typings -----------------------------------------------------------------
+
+test('typings: fixtures/rlf-types.ts compiles (strict, node16) and each @ts-expect-error is an error', { timeout: 120000 }, async () => {
+  const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  const r = await run(process.execPath, [TSC, '--noEmit', '--strict', '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable',
+    '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', fileURLToPath(new URL('./fixtures/rlf-types.ts', import.meta.url))],
+  { timeoutMs: 100000, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
 });
