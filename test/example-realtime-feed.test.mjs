@@ -195,3 +195,48 @@ test('realtime-feed with BACKEND=ipc (the benchmark\'s reference): the same feed
   const r = await smallRun({ BACKEND: 'ipc' }, uniqueName('feed'));
   assert.match(r.stdout, /ticks via process\.send/);
 });
+
+test('realtime-feed: a SIGKILLed worker is started again and the others go on; a SIGKILLed primary takes its workers with it', { timeout: 90_000 }, async () => {
+  const prefix = uniqueName('feed');
+  const feed = await startFeed({ WORKERS: '2', FEED_PREFIX: prefix });
+  const clients = [];
+  let sender;
+  try {
+    while (new Set(clients.map((c) => c.worker)).size < 2) {
+      assert.ok(clients.length < 8, `clients all on one worker: ${clients.map((c) => c.worker)}`);
+      clients.push(await connectClient(feed.httpPort));
+    }
+    const victim = clients[0].worker;
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => clients.filter((c) => c.worker === victim).every((c) => c.ended), 10_000, 'the killed worker\'s clients to see their streams end');
+    let pids;
+    await eventually(async () => (pids = (await feed.stats()).workers.map((w) => w.pid)).length === 2 && !pids.includes(victim) && pids.every(alive),
+      15_000, () => `a new worker in the dead one's row: ${pids}`);
+    assert.match(feed.proc.stderr, new RegExp(`worker ${victim} died \\(SIGKILL\\); starting another`));
+    // Clients on the new worker too, then ticks: every live client gets them all.
+    const replacement = pids.find((p) => !clients.some((c) => c.worker === p));
+    while (!clients.some((c) => c.worker === replacement)) {
+      assert.ok(clients.length < 16, `no client reached the new worker ${replacement}`);
+      clients.push(await connectClient(feed.httpPort));
+    }
+    const live = clients.filter((c) => !c.ended);
+    sender = await udpSender(feed.udpPort);
+    await sender.send(300, 1000);
+    const stats = await ingested(feed, sender.sent);
+    await eventually(() => live.every((c) => c.seqs.length >= stats.ingest.published), 15_000, () => `clients got ${live.map((c) => c.seqs.length)} of ${stats.ingest.published}`);
+    for (const c of live) assert.deepEqual(c.seqs, live[0].seqs);
+    assertInOrder(live[0].seqs, 'a live client');
+    assert.equal(live[0].seqs.length, stats.ingest.published);
+
+    // The primary SIGKILLed: its workers see the IPC channel close and stop on their own.
+    feed.proc.child.kill('SIGKILL');
+    await withTimeout(feed.proc.done, 10_000, 'the primary to die');
+    await eventually(() => !pids.some(alive), 10_000, () => `workers left: ${pids.filter(alive)}`);
+    await eventually(() => live.every((c) => c.ended), 10_000, 'the streams to end');
+  } finally {
+    sender?.close();
+    for (const c of clients) c.close();
+    await reap(feed.proc);
+    unlinkQuietly(...leftIn(prefix).map((n) => `/${n}`)); // the primary was killed: nobody removed them
+  }
+});

@@ -41,13 +41,19 @@ async function primary(config: Config): Promise<void> {
   let stopping = false;
   const busy: Busy = { seconds: 0, ticks: 0, cpuMicros: 0, peak: 0 };
 
-  const fork = (row: number, port: number): Worker => {
-    const worker = cluster.fork({ FEED_ROW: String(row), PORT: String(port) });
+  // Every worker listens on config.port, a worker started again too: with
+  // 0, the cluster picked one free port for the first and shares that
+  // listener with every worker that asks for port 0 while one holds it.
+  const fork = (row: number): Worker => {
+    const worker = cluster.fork({ FEED_ROW: String(row) });
     workers.set(row, worker);
     return worker;
   };
 
-  async function stop(code: number): Promise<never> {
+  // The first call stops everything; later ones (a second ^C) change nothing.
+  let stopped: Promise<void> | undefined;
+  const stop = (code: number): Promise<void> => (stopped ??= stopAll(code));
+  async function stopAll(code: number): Promise<void> {
     stopping = true;
     clearInterval(sampler);
     await ingest?.close();
@@ -73,11 +79,10 @@ async function primary(config: Config): Promise<void> {
 
   try {
     sink = await openSink(config, () => [...workers.values()]);
-    // Every worker listens on config.port; with 0 the cluster picks one free
-    // port for all of them. Each says when it listens (or dies first).
+    // Each worker says when it listens (or dies first).
     let port = config.port;
     await Promise.all(Array.from({ length: config.workers }, (_, i) => new Promise<void>((resolve, reject) => {
-      const w = fork(i + 1, config.port);
+      const w = fork(i + 1);
       w.once('listening', (address) => {
         port = address.port;
         listening.add(w);
@@ -97,7 +102,7 @@ async function primary(config: Config): Promise<void> {
         return;
       }
       console.error(`realtime-feed: worker ${w.process.pid} died (${signal ?? code}); starting another`);
-      const again = fork(row, port);
+      const again = fork(row);
       again.once('listening', () => listening.add(again));
     });
     const { address: udpHost, port: udpPort } = ingest.address;
@@ -108,6 +113,7 @@ async function primary(config: Config): Promise<void> {
   } catch (err) {
     console.error(`realtime-feed: ${(err as Error).message}`);
     await stop(1);
+    return;
   }
 
   // The last second's rates, for GET /stats (row 0 holds them); and the
@@ -130,7 +136,7 @@ async function primary(config: Config): Promise<void> {
     }
     last = now;
   }, 1000);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(0));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 }
 
 function makeBoard(config: Config): StatsBoard {

@@ -31,7 +31,7 @@ export async function runWorker(config: Config, rowIndex: number): Promise<void>
   process.on('message', (m: unknown) => {
     if (isStop(m)) void stop();
   });
-  process.on('disconnect', () => void stop()); // the primary is gone
+  // (A worker whose primary dies exits: node:cluster does that when the IPC channel closes.)
   // ^C reaches every process of the terminal's group: the primary stops the workers in order.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void stop());
