@@ -8,12 +8,12 @@
 // benchmark's reference), smaller.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { uniqueName } from './fixtures/names.mjs';
-import { unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
-import { reap } from './fixtures/proc.mjs';
+import { unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
+import { reap, startNode } from './fixtures/proc.mjs';
 import { startRedis } from './fixtures/redis.mjs';
-import { connectClient, eventually, startFeed, udpSender } from './fixtures/feed-sse.mjs';
+import { FEED_MAIN, connectClient, eventually, startFeed, udpSender } from './fixtures/feed-sse.mjs';
 
 /** Ticks per second the test sends: modest, so UDP on loopback does not drop (drops would be counted, and allowed for). */
 const RATE = 5000;
@@ -238,5 +238,36 @@ test('realtime-feed: a SIGKILLed worker is started again and the others go on; a
     for (const c of clients) c.close();
     await reap(feed.proc);
     unlinkQuietly(...leftIn(prefix).map((n) => `/${n}`)); // the primary was killed: nobody removed them
+  }
+});
+
+/** Processes whose environment holds FEED_PREFIX=`prefix` (the feed's primary and workers). */
+function feedProcesses(prefix) {
+  const mark = `\0FEED_PREFIX=${prefix}\0`;
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+    try {
+      return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(mark);
+    } catch {
+      return false; // gone
+    }
+  });
+}
+
+test('realtime-feed: SIGTERM while the workers start still stops with exit code 0 and leaves nothing', { timeout: 60_000 }, async () => {
+  const prefix = uniqueName('feed');
+  const proc = startNode(FEED_MAIN, [], { timeoutMs: 30_000, env: { ...process.env, PORT: '0', UDP_PORT: '0', WORKERS: '2', FEED_PREFIX: prefix } });
+  try {
+    // The Topic exists once the primary handles signals and before its workers listen.
+    await waitUntil(() => leftIn(prefix).includes(`${prefix.slice(1)}-ticks`) || proc.exited, 20_000, 'the feed to create its Topic');
+    proc.child.kill('SIGTERM');
+    const r = await withTimeout(proc.done, 15_000, 'the feed to stop');
+    assert.equal(r.code, 0, `exit ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /ready/, 'stopped before it was ready (else this test tests nothing new)');
+    assert.equal(r.stderr, '');
+    assert.deepEqual(leftIn(prefix), []);
+    await eventually(() => feedProcesses(prefix).length === 0, 5000, () => `processes left: ${feedProcesses(prefix)}`);
+  } finally {
+    await reap(proc);
+    unlinkQuietly(...leftIn(prefix).map((n) => `/${n}`));
   }
 });

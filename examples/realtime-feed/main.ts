@@ -46,6 +46,10 @@ async function primary(config: Config): Promise<void> {
   // listener with every worker that asks for port 0 while one holds it.
   const fork = (row: number): Worker => {
     const worker = cluster.fork({ FEED_ROW: String(row) });
+    // A send to a worker that just exited fails (EPIPE); its 'exit' tells the rest.
+    worker.on('error', (err) => {
+      if (!stopping) console.error(`realtime-feed: worker ${worker.process.pid}: ${err.message}`);
+    });
     workers.set(row, worker);
     return worker;
   };
@@ -76,6 +80,7 @@ async function primary(config: Config): Promise<void> {
     SharedArray.unlink(statsName(config));
     process.exit(code);
   }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
   try {
     sink = await openSink(config, () => [...workers.values()]);
@@ -111,7 +116,7 @@ async function primary(config: Config): Promise<void> {
     console.log(`realtime-feed: SSE on http://${config.host}:${port}/ticks, counters on http://${config.host}:${port}/stats`);
     console.log(`realtime-feed: ready (pid ${process.pid}); stop with ^C or SIGTERM`);
   } catch (err) {
-    console.error(`realtime-feed: ${(err as Error).message}`);
+    if (!stopping) console.error(`realtime-feed: ${(err as Error).message}`); // (else: a worker told to stop before it listened)
     await stop(1);
     return;
   }
@@ -136,7 +141,6 @@ async function primary(config: Config): Promise<void> {
     }
     last = now;
   }, 1000);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 }
 
 function makeBoard(config: Config): StatsBoard {
@@ -182,7 +186,7 @@ const config = (() => {
 })();
 if (cluster.isPrimary) {
   primary(config).catch((err) => {
-    console.error(err);
+    console.error(`realtime-feed: ${(err as Error).message}`);
     process.exit(1);
   });
 } else {
