@@ -1,7 +1,8 @@
 // shmkit/keyv (KeyvShm) beyond Keyv's compliance suite (store-keyv-suite.test.mjs):
 // its options, what it stores in the Dict, clear() of one namespace, a full
-// Dict, disconnect(); one cache shared by processes using Keyv, cacheable and
-// cache-manager; and processes SIGKILLed in the middle of their cache calls.
+// Dict, disconnect(), its typings; one cache shared by processes using Keyv,
+// cacheable and cache-manager; and processes SIGKILLed in the middle of
+// their cache calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { Dict } from 'shmkit';
 import { KeyvShm } from 'shmkit/keyv';
 import { trackedNames, uniqueName } from './fixtures/names.mjs';
 import { expectCode, sleep, withTimeout } from './fixtures/helpers.mjs';
-import { killedOk, reap, reportOf, runNode, startNode } from './fixtures/proc.mjs';
+import { killedOk, reap, reportOf, run, runNode, startNode } from './fixtures/proc.mjs';
 
 const PEER = fileURLToPath(new URL('./fixtures/keyv-peer.mjs', import.meta.url));
 const CHURN = fileURLToPath(new URL('./fixtures/keyv-churn.mjs', import.meta.url));
@@ -137,6 +138,14 @@ test('disconnect() closes a Dict the store opened by name, never one handed in',
   await handed.disconnect();
   assert.equal(mine.closed, false);
   assert.equal(await handed.get('k'), 'v');
+});
+
+test('typings: fixtures/keyv-types.ts compiles (strict, node16): KeyvShm is the store Keyv, cacheable and cache-manager take', { timeout: 60_000 }, async () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const r = await run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '--noEmit', '--strict', '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable',
+    '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', fileURLToPath(new URL('./fixtures/keyv-types.ts', import.meta.url))],
+  { timeoutMs: 50_000, cwd: root });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
 });
 
 // ---- one cache across processes ----
