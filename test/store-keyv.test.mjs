@@ -277,7 +277,7 @@ test('processes SIGKILLed mid-call: every value read anywhere was written whole,
   let found = 0;
   for (const p of survivors) {
     const r = await reportOf(p, 'churn survivor');
-    assert.ok(r.ops > 250, `${r.ops} operations`);
+    assert.ok(r.ops >= 250, `${r.ops} operations`); // 50 before 'ready', 200 after 'stop'
     found += r.found;
     running.delete(p);
   }
