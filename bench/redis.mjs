@@ -3,13 +3,19 @@
 // on a free loopback port (Debian's redis-server package).
 //
 //   node bench/redis.mjs [--quick] [--only dict,channel,two-level,bridge] [--rounds N]
+//                        [--save | --results DIR]
 //
 // Each section is a module in bench/redis/ whose default export is
 // `async (ctx) => void`; ctx: { redis (the server: port, url, client()),
 // quick, rounds, shmkit, redisLib (shmkit/redis), table(title, columns, rows),
-// timeIt(fn, { ops, concurrency }) }. Sections print their own tables (p50/p99
-// and the ratio against the reference measured in the same run).
+// chart(spec: bench/lib/chart.mjs), note(text), timeIt(fn, { ops, concurrency }) }.
+// Sections print their own tables (p50/p99 and the ratio against the
+// reference measured in the same run). With --save (`npm run bench:redis`
+// passes it) a whole run's tables, notes and charts are also saved in
+// bench/results/redis.json and redis-*.svg for BENCHMARKS.md (--results DIR:
+// into DIR).
 import { machineInfo, machineLine, parseArgs, summarize, fmtRate, fmtUs, fmtRatio, ratio } from './lib/common.mjs';
+import { resultsDir, saveResults, commandLine } from './lib/results.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['dict', 'channel', 'two-level', 'bridge'];
@@ -18,13 +24,22 @@ const quick = Boolean(args.quick);
 const rounds = Number(args.rounds ?? (quick ? 1 : 3));
 const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
 
-/** Prints a Markdown table. */
+const saveDir = resultsDir(args);
+const tables = [];
+const charts = [];
+const notes = [];
+/** Prints a Markdown table (and keeps it for bench/results/redis.json). */
 function table(title, columns, rows) {
+  tables.push({ title, columns, rows });
   console.log(`\n### ${title}\n`);
   console.log(`| ${columns.join(' | ')} |`);
   console.log(`|${columns.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
+
+function chart(spec) { charts.push(spec); }
+/** Prints a paragraph (and keeps it). */
+function note(text) { notes.push(text); console.log(`\n${text}`); }
 
 /**
  * Runs `fn(i)` `ops` times with up to `concurrency` calls in flight; returns
@@ -57,8 +72,10 @@ const redisLib = await import('shmkit/redis');
 console.log(machineLine(machineInfo()));
 const redis = await startRedis();
 const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
-console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`);
-const ctx = { redis, quick, rounds, shmkit, redisLib, table, timeIt, cells };
+const serverLine = `redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`;
+console.log(serverLine);
+notes.push(serverLine);
+const ctx = { redis, quick, rounds, shmkit, redisLib, table, chart, note, timeIt, cells };
 try {
   for (const name of only) {
     if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
@@ -71,5 +88,10 @@ try {
   }
 } finally {
   await redis.stop();
+}
+if (saveDir && only.length !== SECTIONS.length) console.log('\n(results not saved: --only ran a part of the benchmark)');
+else if (saveDir) {
+  const file = saveResults('redis', { dir: saveDir, quick, command: commandLine('bench:redis', process.argv.slice(2)), tables, charts, notes });
+  console.log(`\nresults: ${file}`);
 }
 process.exit(0);
