@@ -15,7 +15,7 @@
 // bench/results/redis.json and redis-*.svg for BENCHMARKS.md (--results DIR:
 // into DIR).
 import { machineInfo, machineLine, parseArgs, summarize, fmtRate, fmtUs, fmtRatio, ratio } from './lib/common.mjs';
-import { resultsDir, saveResults, commandLine } from './lib/results.mjs';
+import { resultsDir, saveResults, commandLine, reportCollector } from './lib/results.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['dict', 'channel', 'two-level', 'bridge'];
@@ -25,21 +25,9 @@ const rounds = Number(args.rounds ?? (quick ? 1 : 3));
 const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
 
 const saveDir = resultsDir(args);
-const tables = [];
-const charts = [];
-const notes = [];
-/** Prints a Markdown table (and keeps it for bench/results/redis.json). */
-function table(title, columns, rows) {
-  tables.push({ title, columns, rows });
-  console.log(`\n### ${title}\n`);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-}
-
-function chart(spec) { charts.push(spec); }
-/** Prints a paragraph (and keeps it). */
-function note(text) { notes.push(text); console.log(`\n${text}`); }
+// What the sections print through ctx (table, note) and their charts, kept for bench/results/redis.json.
+const out = reportCollector();
+const { table, chart, note } = out;
 
 /**
  * Runs `fn(i)` `ops` times with up to `concurrency` calls in flight; returns
@@ -72,9 +60,7 @@ const redisLib = await import('shmkit/redis');
 console.log(machineLine(machineInfo()));
 const redis = await startRedis();
 const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
-const serverLine = `redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`;
-console.log(serverLine);
-notes.push(serverLine);
+out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`);
 const ctx = { redis, quick, rounds, shmkit, redisLib, table, chart, note, timeIt, cells };
 try {
   for (const name of only) {
@@ -83,7 +69,7 @@ try {
       if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`redis/${name}.mjs`)) return null;
       throw err;
     });
-    if (mod === null) { console.log(`\n(section ${name}: not written yet)`); continue; }
+    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
     await mod.default(ctx);
   }
 } finally {
@@ -91,7 +77,8 @@ try {
 }
 if (saveDir && only.length !== SECTIONS.length) console.log('\n(results not saved: --only ran a part of the benchmark)');
 else if (saveDir) {
-  const file = saveResults('redis', { dir: saveDir, quick, command: commandLine('bench:redis', process.argv.slice(2)), tables, charts, notes });
+  const { tables, charts, notes, report } = out;
+  const file = saveResults('redis', { dir: saveDir, quick, command: commandLine('bench:redis', process.argv.slice(2)), tables, charts, notes, report });
   console.log(`\nresults: ${file}`);
 }
 process.exit(0);

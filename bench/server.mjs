@@ -18,7 +18,7 @@
 // chart spec (`better: 'higher' | 'lower'` and grouped bars, e.g. p50/p99,
 // are there too).
 import { machineInfo, machineLine, parseArgs } from './lib/common.mjs';
-import { commandLine, resultsDir, saveResults } from './lib/results.mjs';
+import { commandLine, reportCollector, resultsDir, saveResults } from './lib/results.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['rate-limit', 'cache', 'feed'];
@@ -27,26 +27,14 @@ const quick = Boolean(args.quick);
 const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
 const saveDir = resultsDir(args);
 
-const tables = [];
-const charts = [];
-const notes = [];
-/** Prints a Markdown table (and keeps it for bench/results/server.json). */
-function table(title, columns, rows) {
-  tables.push({ title, columns, rows });
-  console.log(`\n### ${title}\n`);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-}
-function chart(spec) { charts.push(spec); }
-function note(text) { notes.push(text); console.log(`\n${text}`); }
+// What the sections print through ctx (table, note) and their charts, kept for bench/results/server.json.
+const out = reportCollector();
+const { table, chart, note } = out;
 
 console.log(machineLine(machineInfo()));
 const redis = await startRedis();
 const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
-const serverLine = `redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`;
-console.log(serverLine);
-notes.push(serverLine);
+out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`);
 const ctx = { quick, redis, table, chart, note };
 try {
   for (const name of only) {
@@ -55,7 +43,7 @@ try {
       if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`server/${name}.mjs`)) return null;
       throw err;
     });
-    if (mod === null) { console.log(`\n(section ${name}: not written yet)`); continue; }
+    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
     await mod.default(ctx);
   }
 } finally {
@@ -63,7 +51,8 @@ try {
 }
 if (saveDir && only.length !== SECTIONS.length) console.log('\n(results not saved: --only ran a part of the benchmark)');
 else if (saveDir) {
-  const file = saveResults('server', { dir: saveDir, quick, command: commandLine('bench:server', process.argv.slice(2)), tables, charts, notes });
+  const { tables, charts, notes, report } = out;
+  const file = saveResults('server', { dir: saveDir, quick, command: commandLine('bench:server', process.argv.slice(2)), tables, charts, notes, report });
   console.log(`\nresults: ${file}`);
 }
 process.exit(0);

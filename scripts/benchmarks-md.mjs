@@ -138,8 +138,9 @@ function readResults(dir) {
   return docs;
 }
 
+// A run that measured nothing (every section of bench:server not written yet) is no result.
 function hasResults(doc) {
-  return Boolean(doc && ((doc.tables?.length ?? 0) + (doc.charts?.length ?? 0) > 0 || doc.report));
+  return Boolean(doc && (doc.tables?.length ?? 0) + (doc.charts?.length ?? 0) > 0);
 }
 
 /** The bars of a chart as { label, value, reference } (one series of a grouped chart). */
@@ -203,13 +204,15 @@ function anchorOf(title) {
   return title.toLowerCase().replace(/[^\p{L}\p{N} -]/gu, '').trim().replace(/ /g, '-');
 }
 
-/** The report a run printed, as part of this document: no title or machine line, headings one level down. */
+/** The report a run printed, as part of this document: no title or machine line, its top headings at level 3. */
 function reportBody(report) {
-  const lines = String(report).replace(/\s+$/, '').split('\n');
+  const lines = String(report).replace(/\s+$/, '').split('\n').filter((line) => !/^# /.test(line) && !/^machine: /.test(line));
+  const levels = lines.map((line) => /^(#+) /.exec(line)?.[1].length).filter(Boolean);
+  const shift = levels.length ? 3 - Math.min(...levels) : 0;
   const out = [];
   for (const line of lines) {
-    if (/^# /.test(line) || /^machine: /.test(line)) continue;
-    out.push(line.startsWith('#') ? `##${line}` : line);
+    const h = /^(#+) /.exec(line);
+    out.push(h ? `${'#'.repeat(h[1].length + shift)}${line.slice(h[1].length)}` : line);
   }
   while (out.length && out[0].trim() === '') out.shift();
   return out.join('\n');
@@ -217,7 +220,7 @@ function reportBody(report) {
 
 function tableMd({ title, columns, rows }) {
   const esc = (c) => String(c).replace(/\|/g, '\\|');
-  return [`#### ${title}`, '', `| ${columns.map(esc).join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`,
+  return [`### ${title}`, '', `| ${columns.map(esc).join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`), ''].join('\n');
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart, formatValue } from '../bench/lib/chart.mjs';
-import { resultsDir, saveResults, commandLine, tablesFromMarkdown } from '../bench/lib/results.mjs';
+import { resultsDir, saveResults, commandLine, tablesFromMarkdown, reportCollector } from '../bench/lib/results.mjs';
 import { benchmarksMd, headlines, readmeBlock, comparison, BENCHES } from '../scripts/benchmarks-md.mjs';
 import { run } from './fixtures/proc.mjs';
 
@@ -90,6 +90,17 @@ test('results: saved only when asked, never into an installed package; JSON and 
   saveResults('demo', { dir: out, charts: [BARS] });
   assert.deepEqual(readdirSync(out).sort(), ['demo-rt.svg', 'demo.json'], 'the chart this run no longer draws is gone');
   assert.throws(() => saveResults('demo', { dir: out, charts: [{ ...BARS, id: '../x' }] }), /chart id/);
+
+  // A driver's ctx (bench:server, bench:redis): what it prints is what it keeps, in order.
+  const printed = [];
+  const c = reportCollector((line) => printed.push(line));
+  c.print('redis-server 7');
+  c.table('T', ['a', 'b'], [['1', '2']]);
+  c.note('a note');
+  c.chart(BARS);
+  assert.equal(c.report, `${printed.join('\n')}\n`);
+  assert.equal(c.report, 'redis-server 7\n\n### T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\na note\n');
+  assert.deepEqual([c.tables, c.notes, c.charts], [[{ title: 'T', columns: ['a', 'b'], rows: [['1', '2']] }], ['a note'], [BARS]]);
 });
 
 test('the shipped scripts refuse --save from an installed copy before running anything', async () => {
@@ -119,9 +130,10 @@ test('BENCHMARKS.md: every benchmark, no numbers without results; headlines and 
     bars: [{ label: 'RateLimiterShm', value: 15000 }, { label: 'RateLimiterRedis', value: 10000, reference: true }] };
   const docs = new Map([
     ['channel', { bench: 'channel', quick: true, date: '2025-01-02T03:04:05.000Z', machine: 'machine: nproc 2, test box', command: 'npm run bench:channel -- --quick',
-      charts: [chart], tables: [], report: '# shmkit channel benchmark\n\nmachine: nproc 2\n\n## 1. Round trip\n\n| a |\n|---|\n| 1 |\n' }],
+      charts: [chart], tables: [], report: '# shmkit channel benchmark\n\nmachine: nproc 2\n\n## 1. Round trip\n\n| a |\n|---|\n| 1 |\n\n### 1a. Detail\n' }],
     ['server', { bench: 'server', date: '2025-01-02T03:04:05.000Z', machine: 'machine: nproc 2', command: 'npm run bench:server', charts: [server],
       tables: [{ title: 'Rate limiting', columns: ['store', 'req/s'], rows: [['shm', '15 000']] }], notes: ['a note'] }],
+    ['redis', { bench: 'redis', machine: 'machine: nproc 2', command: 'npm run bench:redis', charts: [], tables: [], report: '\n(section dict: not written yet)\n' }],
   ]);
   const md = benchmarksMd(docs);
   assert.ok(md.includes('| 64-byte message, round trip between two processes (p50) ([channel](#messages-between-processes-queue)) | shmkit Queue await receive(): 4.00 µs | Unix socket (Node net): 32.0 µs | 8× faster |'), md);
@@ -130,10 +142,11 @@ test('BENCHMARKS.md: every benchmark, no numbers without results; headlines and 
   assert.ok(md.includes('![RT](bench/results/channel-round-trip.svg)'));
   assert.ok(md.includes('**A `--quick` run**'));
   assert.ok(md.includes('- **Reproduce:** `npm run bench:channel -- --quick`'));
-  assert.ok(md.includes('### 1. Round trip'), 'the report, headings one level down');
+  assert.ok(md.includes('\n### 1. Round trip\n') && md.includes('\n#### 1a. Detail\n'), 'the report, its top headings at level 3');
   assert.doesNotMatch(md, /# shmkit channel benchmark|machine: nproc 2\n/, 'without its title and machine line (the section says them)');
-  assert.ok(md.includes('#### Rate limiting\n\n| store | req/s |\n|---|---|\n| shm | 15 000 |'), 'tables of a bench without a report');
+  assert.ok(md.includes('### Rate limiting\n\n| store | req/s |\n|---|---|\n| shm | 15 000 |'), 'tables of a bench without a report');
   assert.ok(md.includes('No results yet: `npm run bench:dict`'));
+  assert.ok(md.includes('No results yet: `npm run bench:redis`'), 'a run that measured nothing is no result');
   assert.equal(headlines(docs).length, 2);
   assert.equal(comparison(10, 5, 'higher'), '2× faster');
   assert.equal(comparison(10, 5, 'lower'), '2× slower');

@@ -88,6 +88,37 @@ export function saveResults(bench, { dir = RESULTS_DIR, command, quick, tables =
 }
 
 /**
+ * The printing side of a driver whose sections report through a ctx
+ * (bench/server.mjs, bench/redis.mjs): `table()` and `note()` print as
+ * Markdown and keep what they printed, in order (`report`), `chart()` keeps a
+ * chart spec; all of it goes to saveResults().
+ */
+export function reportCollector(log = console.log) {
+  const tables = [];
+  const charts = [];
+  const notes = [];
+  const lines = [];
+  const print = (text) => { lines.push(text); log(text); };
+  return {
+    tables, charts, notes, print,
+    /** Prints a Markdown table. */
+    table(title, columns, rows) {
+      tables.push({ title, columns, rows });
+      print(`\n### ${title}\n`);
+      print(`| ${columns.join(' | ')} |`);
+      print(`|${columns.map(() => '---').join('|')}|`);
+      for (const r of rows) print(`| ${r.join(' | ')} |`);
+    },
+    /** Keeps a chart spec (bench/lib/chart.mjs) for the saved results. */
+    chart(spec) { charts.push(spec); },
+    /** Prints a paragraph. */
+    note(text) { notes.push(text); print(`\n${text}`); },
+    /** Everything printed so far. */
+    get report() { return `${lines.join('\n')}\n`; },
+  };
+}
+
+/**
  * The Markdown tables in a printed report: [{ title, columns, rows }], each
  * titled by the heading (## or ###) above it. Cells are kept as printed.
  */
