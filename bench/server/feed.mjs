@@ -138,9 +138,13 @@ export default async function feed(ctx) {
     results.map((r) => [r.label, fmtRate(r.busy.offered), fmtRate(r.busy.ticksIn), fmtRate(r.busy.deliveries), `${((100 * r.busy.deliveries) / (r.busy.ticksIn * CLIENTS)).toFixed(0)} %`,
       String(r.busy.missed), us(r.busy.p50), us(r.busy.p99), us(r.busy.cpuPerTick)]));
   const bars = (pick) => results.map((r) => ({ label: r.label, value: Math.round(pick(r) * 10) / 10, ...(r.reference ? { reference: true } : {}) }));
-  ctx.chart({ id: 'feed-deliveries', title: `Realtime feed: deliveries/s to ${CLIENTS} SSE clients at ${fmtRate(high)} ticks/s offered`, unit: 'deliveries/s', bars: bars((r) => r.busy.deliveries) });
-  ctx.chart({ id: 'feed-latency-p99', title: `Realtime feed: p99 latency, datagram to client, at ${low} ticks/s`, unit: 'µs', bars: bars((r) => r.calm.p99 ?? NaN) });
-  ctx.chart({ id: 'feed-cpu', title: `Realtime feed: CPU per tick (ingest + workers) at ${fmtRate(high)} ticks/s offered`, unit: 'µs/tick', bars: bars((r) => r.busy.cpuPerTick) });
+  ctx.chart({ id: 'feed-deliveries', title: `Realtime feed: deliveries/s to ${CLIENTS} SSE clients at ${fmtRate(high)} ticks/s offered`, unit: 'deliveries/s', better: 'higher', bars: bars((r) => r.busy.deliveries) });
+  ctx.chart({
+    id: 'feed-latency', kind: 'grouped', title: `Realtime feed: latency from datagram to client at ${low} ticks/s`, unit: 'µs', better: 'lower',
+    series: ['p50', 'p99'],
+    groups: results.map((r) => ({ label: r.label, values: [r.calm.p50 ?? NaN, r.calm.p99 ?? NaN].map((v) => Math.round(v)), ...(r.reference ? { reference: true } : {}) })),
+  });
+  ctx.chart({ id: 'feed-cpu', title: `Realtime feed: CPU per tick (ingest + workers) at ${fmtRate(high)} ticks/s offered`, unit: 'µs/tick', better: 'lower', bars: bars((r) => r.busy.cpuPerTick) });
   ctx.note(`Realtime feed: examples/realtime-feed as a user runs it (UDP ticks in, Server-Sent Events out, one subscription per client), ${CLIENTS} clients in one watch-ticks process, ` +
     `ticks from send-ticks, ${seconds} s per rate. "process.send" is the same server with the primary forwarding each tick to every worker over cluster IPC ` +
     '(each worker keeps its own ring); "RedisTopic" publishes to a local redis-server. "sent/s": what send-ticks achieved of the rate offered; ' +
