@@ -5,6 +5,8 @@
 //   node bench/channel.mjs --quick    shorter windows and fewer round trips (< 90 s)
 //   options: --n N (timed round trips)  --warmup W  --only 1,2,3 or ids (1a,1b,1c,1x,2,3...)
 //            --deadline-ms MS (per latency test)  --json-out FILE (every row's raw result as JSON)
+//            --save (the report, its tables and charts into bench/results/: channel.json, channel-*.svg,
+//            for BENCHMARKS.md; `npm run bench:channel` passes it)  --results DIR (the same, into DIR)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed, hit
 //   its deadline or failed a message check.
 //
@@ -58,6 +60,7 @@ import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize,
   startWatchdog, runJson, fmtUs, sig, ratio, fmtRatio, cpuPerRt, sleepsPerRt,
   machineInfo, machineLine, echoFrames, startRun, cpuSnap, othersCpu, fmtRate, fmtCpus } from './lib/common.mjs';
+import { resultsDir, saveResults, commandLine, tablesFromMarkdown } from './lib/results.mjs';
 
 // The package under test: `shmkit`, or another build's entry (SHMKIT_BENCH_DIST). A
 // build from before the renames (0.1) gets trySendMany/tryReceiveMany/tryReserve/tryPeek
@@ -1041,6 +1044,7 @@ async function orchestrate() {
   const only = args.only ? String(args.only).split(',') : null;
   const want = (id) => !only || only.some((o) => id === o || id.startsWith(o));
   const wantSec = (sec) => !only || only.some((o) => o.startsWith(sec) || sec.startsWith(o)); // a section with anything selected
+  const saveDir = resultsDir(args); // before the run: a bad --save fails at once
   const { tag, tmp, newName, log, remaining, cleanup } = startRun('channel-bench', BUDGET_MS, tStart);
   const R = {};
   try {
@@ -1325,12 +1329,67 @@ async function orchestrate() {
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. ` +
       `${failed.length ? `**Failed or flagged: ${failed.join(', ')}.**` : 'All tests completed and every message check passed.'} ` +
       `Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
-    process.stdout.write(out.join('\n') + '\n');
+    const report = out.join('\n') + '\n';
+    process.stdout.write(report);
     if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R)); // every row's raw result (bench/ab-channel.mjs)
+    if (saveDir && only) log('results not saved: --only ran a part of the benchmark');
+    else if (saveDir) {
+      const file = saveResults('channel', { dir: saveDir, quick, command: commandLine('bench:channel', process.argv.slice(2)),
+        tables: tablesFromMarkdown(report), charts: channelCharts(R), report });
+      log(`results: ${file}`);
+    }
     process.exitCode = failed.length ? 1 : 0;
   } finally {
     cleanup();
   }
+}
+
+// The charts of BENCHMARKS.md, from the same results as the report: the
+// Queue next to the C, socket, TCP and process.send references of this run.
+const ZERO_COPY = 'Zero-copy: the producer copies the message into the ring, the consumer reads a few bytes of it in place (no copy out).';
+function channelCharts(R) {
+  const us = (ns) => (ns == null ? null : ns / 1000);
+  const usable = (r) => r && !r.skipped && r.ok !== false;
+  const lat = (label, r, reference = false) => ({ label, values: [us(r?.p50_ns), us(r?.p99_ns)], reference });
+  const pinnedRan = usable(R['1c-ps']);
+  const pinnedOr = (p, u) => (pinnedRan ? R[p] : R[u]);
+  const tput = (sz, field) => [
+    { label: 'C SPSC ring (copy in + out)', value: R[`2-${sz}-c`]?.[field] ?? null, reference: true },
+    { label: 'shmkit trySend / tryReceive', value: R[`2-${sz}-copy`]?.[field] ?? null },
+    { label: 'shmkit trySendMany / tryReceiveMany', value: R[`2-${sz}-many`]?.[field] ?? null },
+    { label: 'shmkit zero-copy (reserve / peek)', value: R[`2-${sz}-zc`]?.[field] ?? null },
+    { label: 'Unix socket (Node net)', value: R[`2-${sz}-uds`]?.[field] ?? null, reference: true },
+  ];
+  return [
+    {
+      id: 'round-trip', kind: 'grouped', title: 'Round trip of a 64-byte message between two processes, back to back',
+      unit: 'µs', better: 'lower', series: ['p50', 'p99'],
+      groups: [
+        lat('C busy-spin, one cache line', R['1a-c'], true),
+        lat('shmkit Queue tryReceive() loop', R['1a']),
+        lat('shmkit Queue receiveSync()', R['1b-s']),
+        lat('shmkit Queue await receive()', R['1b-a']),
+        lat('Unix socket (Node net)', R['1x-uds'], true),
+        lat('TCP 127.0.0.1 (noDelay)', R['1x-tcp'], true),
+        lat('process.send (child_process IPC)', R['1x-ipc'], true),
+      ],
+    },
+    {
+      id: 'round-trip-parked', kind: 'grouped',
+      title: `Round trip when the receiver has gone to sleep (100 µs pause)${pinnedRan ? ', two pinned CPUs' : ''}`,
+      unit: 'µs', better: 'lower', series: ['p50', 'p99'],
+      groups: [
+        lat('C futex ping-pong', pinnedOr('1c-pc', '1c-c'), true),
+        lat('shmkit Queue receiveSync()', pinnedOr('1c-ps', '1c-s')),
+        lat('shmkit Queue await receive()', pinnedOr('1c-pa', '1c-a')),
+        lat('Unix socket (Node net)', pinnedOr('1c-pu', '1c-u'), true),
+      ],
+    },
+    { id: 'throughput-64', title: 'One-way throughput, 64-byte messages, one producer → one consumer', unit: 'msgs/s', better: 'higher',
+      bars: tput('64', 'msgs_per_s'), caption: ZERO_COPY },
+    { id: 'throughput-64k', title: 'One-way throughput, 64 KiB messages, one producer → one consumer', unit: 'MB/s', better: 'higher',
+      bars: tput('64k', 'MB_per_s'), caption: ZERO_COPY },
+  ];
 }
 
 // ------------------------------------------------------------------------------ main

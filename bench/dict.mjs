@@ -5,6 +5,8 @@
 //   node bench/dict.mjs --quick    shorter windows, fewer repetitions (~25 s here; budget 36 s)
 //   options: --only 1,2,3,4,5,6  --keys N (default 100000)  --redis-server PATH
 //            --json-out FILE (every test's raw result as JSON: bench/ab-channel.mjs --bench dict)
+//            --save (the report, its tables and charts into bench/results/: dict.json, dict-*.svg,
+//            for BENCHMARKS.md; `npm run bench:dict` passes it)  --results DIR (the same, into DIR)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed or a
 //   value check failed (a skipped Redis section is not a failure).
 //
@@ -58,6 +60,7 @@ import { Worker } from 'node:worker_threads';
 import {
   now, parseArgs, emit, loadShmkit, sleep, usage, usageSince, pinned, summarize, startWatchdog, runJson, sig, ratio, fmtRatio,
   machineInfo, machineLine, startRun, cpuSnap, othersCpu, stealCpu, fmtRate, fmtCpus, mulberry32 } from './lib/common.mjs';
+import { resultsDir, saveResults, commandLine, tablesFromMarkdown } from './lib/results.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const args = parseArgs(process.argv.slice(2));
@@ -707,6 +710,7 @@ async function orchestrate() {
   const BUDGET_MS = quick ? 36000 : 130000;
   const only = args.only ? String(args.only).split(',') : null;
   const want = (id) => !only || only.includes(id);
+  const saveDir = resultsDir(args); // before the run: a bad --save fails at once
   // Windows (ms). 1: rounds × window per op, interleaved; 2: reps × (1 reader, 2 readers);
   // 3: rounds × (Redis awaited, Redis pipelined, shmkit, shmkit awaited) per op.
   const P = quick
@@ -958,13 +962,79 @@ async function orchestrate() {
 
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
-    process.stdout.write(out.join('\n') + '\n');
+    const report = out.join('\n') + '\n';
+    process.stdout.write(report);
     if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R));
+    if (saveDir && only) log('results not saved: --only ran a part of the benchmark');
+    else if (saveDir) {
+      const file = saveResults('dict', { dir: saveDir, quick, command: commandLine('bench:dict', process.argv.slice(2)),
+        tables: tablesFromMarkdown(report), charts: dictCharts(R, N), report });
+      log(`results: ${file}`);
+    }
     const failed = Object.values(R).some((r) => r.ok === false);
     process.exitCode = failed ? 1 : 0;
   } finally {
     cleanup();
   }
+}
+
+// The charts of BENCHMARKS.md, from the same results as the report: the
+// Dict next to a JS Map, Redis and the memory floor measured in this run.
+function dictCharts(R, n) {
+  const r1 = R['1'], r3 = R['3'], r5 = R['5'];
+  const OPS = [['get', 'get'], ['set', 'set'], ['incr', 'incr']];
+  const ops = (r, prefix) => OPS.map(([op]) => r?.[`${prefix}-${op}`]?.ops_per_s ?? null);
+  // Redis's best placement of each op (the report's verdict uses the same).
+  const best = (kind) => OPS.map(([op]) => {
+    const v = ['free', 'same', 'split'].map((pl) => r3?.[`${kind}-${op}@${pl}`]?.ops_per_s).filter((x) => x > 0);
+    return v.length ? Math.max(...v) : null;
+  });
+  const charts = [
+    {
+      id: 'vs-map', kind: 'grouped', title: 'One process: shmkit Dict vs a plain JS Map (same strings, same order)',
+      unit: 'ops/s', better: 'higher', series: OPS.map(([, l]) => l),
+      groups: [{ label: 'shmkit Dict', values: ops(r1, 'dict') }, { label: 'JS Map (one process only)', values: ops(r1, 'map'), reference: true }],
+    },
+  ];
+  if (r3 && !r3.skipped) {
+    charts.push({
+      id: 'vs-redis', kind: 'grouped', title: 'Against Redis on loopback (ioredis), same process, same keys',
+      unit: 'ops/s', better: 'higher', series: OPS.map(([, l]) => l),
+      groups: [
+        { label: 'shmkit Dict, plain calls', values: ops(r3, 'shm') },
+        { label: 'shmkit Dict, await on each', values: ops(r3, 'await') },
+        { label: 'Redis, pipelined ×100', values: best('pipe'), reference: true },
+        { label: 'Redis, awaited one by one', values: best('redis'), reference: true },
+      ],
+      caption: 'Redis: the fastest of three placements of client and server (free, same CPU, two CPUs).',
+    });
+  }
+  const sizes = r5?.sizes ?? [];
+  if (sizes.length) {
+    const col = (f) => sizes.map((row) => f(row) ?? null);
+    charts.push({
+      id: 'working-set', kind: 'grouped', title: 'get against the number of entries (p50 per op)',
+      unit: 'ns', better: 'lower', series: sizes.map((row) => `${row.n.toLocaleString('en-US')} keys`),
+      groups: [
+        { label: 'shmkit Dict get', values: col((row) => row['dict-get']?.p50_ns) },
+        { label: 'JS Map get', values: col((row) => row['map-get']?.p50_ns), reference: true },
+        { label: 'one random 64 B memory read', values: col((row) => row.floor?.p50_ns), reference: true },
+      ],
+      caption: 'A get follows at least two random reads (bucket, entry) after reading its key string.',
+    });
+  }
+  const mem = r1?.mem;
+  if (mem) {
+    charts.push({
+      id: 'memory', title: `Memory per entry: ${KEY_BYTES}-byte key, ${VAL_BYTES}-byte string value`, unit: 'bytes', better: 'lower',
+      bars: [
+        { label: 'shmkit Dict', value: mem.strings_used / mem.strings_size },
+        ...(r3?.mem ? [{ label: 'Redis (used_memory)', value: (r3.mem.used_after - r3.mem.used_before) / n, reference: true }] : []),
+        { label: 'the key and value bytes alone', value: KEY_BYTES + VAL_BYTES, reference: true },
+      ],
+    });
+  }
+  return charts;
 }
 
 // ------------------------------------------------------------------------------ main

@@ -3,13 +3,19 @@
 // on a free loopback port (Debian's redis-server package).
 //
 //   node bench/redis.mjs [--quick] [--only dict,channel,two-level,bridge] [--rounds N]
+//                        [--save | --results DIR]
 //
 // Each section is a module in bench/redis/ whose default export is
 // `async (ctx) => void`; ctx: { redis (the server: port, url, client()),
 // quick, rounds, shmkit, redisLib (shmkit/redis), table(title, columns, rows),
-// timeIt(fn, { ops, concurrency }) }. Sections print their own tables (p50/p99
-// and the ratio against the reference measured in the same run).
+// chart(spec: bench/lib/chart.mjs), note(text), timeIt(fn, { ops, concurrency }) }.
+// Sections print their own tables (p50/p99 and the ratio against the
+// reference measured in the same run). With --save (`npm run bench:redis`
+// passes it) a whole run's tables, notes and charts are also saved in
+// bench/results/redis.json and redis-*.svg for BENCHMARKS.md (--results DIR:
+// into DIR).
 import { machineInfo, machineLine, parseArgs, summarize, fmtRate, fmtUs, fmtRatio, ratio } from './lib/common.mjs';
+import { resultsDir, saveResults, commandLine, reportCollector } from './lib/results.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['dict', 'channel', 'two-level', 'bridge'];
@@ -18,13 +24,10 @@ const quick = Boolean(args.quick);
 const rounds = Number(args.rounds ?? (quick ? 1 : 3));
 const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
 
-/** Prints a Markdown table. */
-function table(title, columns, rows) {
-  console.log(`\n### ${title}\n`);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-}
+const saveDir = resultsDir(args);
+// What the sections print through ctx (table, note) and their charts, kept for bench/results/redis.json.
+const out = reportCollector();
+const { table, chart, note } = out;
 
 /**
  * Runs `fn(i)` `ops` times with up to `concurrency` calls in flight; returns
@@ -57,8 +60,8 @@ const redisLib = await import('shmkit/redis');
 console.log(machineLine(machineInfo()));
 const redis = await startRedis();
 const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
-console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`);
-const ctx = { redis, quick, rounds, shmkit, redisLib, table, timeIt, cells };
+out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`);
+const ctx = { redis, quick, rounds, shmkit, redisLib, table, chart, note, timeIt, cells };
 try {
   for (const name of only) {
     if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
@@ -66,10 +69,16 @@ try {
       if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`redis/${name}.mjs`)) return null;
       throw err;
     });
-    if (mod === null) { console.log(`\n(section ${name}: not written yet)`); continue; }
+    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
     await mod.default(ctx);
   }
 } finally {
   await redis.stop();
+}
+if (saveDir && only.length !== SECTIONS.length) console.log('\n(results not saved: --only ran a part of the benchmark)');
+else if (saveDir) {
+  const { tables, charts, notes, report } = out;
+  const file = saveResults('redis', { dir: saveDir, quick, command: commandLine('bench:redis', process.argv.slice(2)), tables, charts, notes, report });
+  console.log(`\nresults: ${file}`);
 }
 process.exit(0);

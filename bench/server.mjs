@@ -4,42 +4,37 @@
 // cluster master over IPC, per-process memory), all measured in this run. A
 // benchmark, not a test: nothing here is asserted on timing.
 //
-//   node bench/server.mjs [--quick] [--only rate-limit,cache,feed]
+//   node bench/server.mjs [--quick] [--only rate-limit,cache,feed] [--save | --results DIR]
 //
 // Each section is a module in bench/server/ whose default export is
 // `async (ctx) => void`; ctx: { quick, redis (a redis-server this script
 // started on a free loopback port: port, url, client()), table(title,
 // columns, rows), chart({ id, title, unit, bars: [{ label, value, reference? }] }),
 // note(text) }. Sections print their own tables (p50/p99, ratios against the
-// references measured in the same run, targets judged); everything printed
-// through ctx is also saved in bench/results/server.json for BENCHMARKS.md.
+// references measured in the same run, targets judged). With --save
+// (`npm run bench:server` passes it) a whole run's tables, notes and charts
+// are also saved in bench/results/server.json and server-<chart id>.svg for
+// BENCHMARKS.md (--results DIR: into DIR); bench/lib/chart.mjs describes a
+// chart spec (`better: 'higher' | 'lower'` and grouped bars, e.g. p50/p99,
+// are there too).
 import { machineInfo, machineLine, parseArgs } from './lib/common.mjs';
-import { saveResults } from './lib/results.mjs';
+import { commandLine, reportCollector, resultsDir, saveResults } from './lib/results.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['rate-limit', 'cache', 'feed'];
 const args = parseArgs(process.argv.slice(2));
 const quick = Boolean(args.quick);
 const only = typeof args.only === 'string' ? args.only.split(',') : SECTIONS;
+const saveDir = resultsDir(args);
 
-const tables = [];
-const charts = [];
-const notes = [];
-/** Prints a Markdown table (and keeps it for bench/results/server.json). */
-function table(title, columns, rows) {
-  tables.push({ title, columns, rows });
-  console.log(`\n### ${title}\n`);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-}
-function chart(spec) { charts.push(spec); }
-function note(text) { notes.push(text); console.log(`\n${text}`); }
+// What the sections print through ctx (table, note) and their charts, kept for bench/results/server.json.
+const out = reportCollector();
+const { table, chart, note } = out;
 
 console.log(machineLine(machineInfo()));
 const redis = await startRedis();
 const version = (await redis.client().info('server')).match(/redis_version:(\S+)/)?.[1];
-console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`);
+out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`);
 const ctx = { quick, redis, table, chart, note };
 try {
   for (const name of only) {
@@ -48,14 +43,16 @@ try {
       if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`server/${name}.mjs`)) return null;
       throw err;
     });
-    if (mod === null) { console.log(`\n(section ${name}: not written yet)`); continue; }
+    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
     await mod.default(ctx);
   }
 } finally {
   await redis.stop();
 }
-if (only.length === SECTIONS.length) {
-  const file = saveResults('server', { command: `npm run bench:server${quick ? ' -- --quick' : ''}`, tables, charts, notes });
+if (saveDir && only.length !== SECTIONS.length) console.log('\n(results not saved: --only ran a part of the benchmark)');
+else if (saveDir) {
+  const { tables, charts, notes, report } = out;
+  const file = saveResults('server', { dir: saveDir, quick, command: commandLine('bench:server', process.argv.slice(2)), tables, charts, notes, report });
   console.log(`\nresults: ${file}`);
 }
 process.exit(0);

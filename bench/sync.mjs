@@ -5,6 +5,8 @@
 //   node bench/sync.mjs --quick    3 000 round trips per test (~15 s here)
 //   options: --n N  --warmup W (default 2000)  --only 1,2a,2b,3a,3b,idle,4  --deadline-ms MS
 //            --json-out FILE (every test's raw result as JSON: bench/ab-channel.mjs --bench sync)
+//            --save (the report, its tables and charts into bench/results/: sync.json, sync-*.svg,
+//            for BENCHMARKS.md; `npm run bench:sync` passes it)  --results DIR (the same, into DIR)
 //   Prints markdown on stdout, progress on stderr; exit status 1 if any test failed.
 //
 // What runs (each test is its own process group; this process only orchestrates):
@@ -42,6 +44,7 @@ import {
   now, parseArgs, emit, loadShmkit, sleep, busyWaitNs, usage, usageSince, pinned, summarize, procStatTicks,
   startWatchdog, runJson, fmtUs, sig, ratio, fmtRatio, verdict, cpuPerRt, sleepsPerRt,
   flagsOf, machineInfo, machineLine, echoFrames, startRun } from './lib/common.mjs';
+import { resultsDir, saveResults, commandLine, tablesFromMarkdown } from './lib/results.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SELF);
@@ -389,6 +392,7 @@ async function orchestrate() {
   const BUDGET_MS = quick ? 58000 : 175000;
   const only = args.only ? new Set(String(args.only).split(',')) : null;
   const want = (id) => !only || only.has(id) || only.has(id[0]);
+  const saveDir = resultsDir(args); // before the run: a bad --save fails at once
   const { tag, tmp, newName, log, remaining, cleanup } = startRun('sync-bench', BUDGET_MS, tStart);
   const sockPath = path.join(tmp, 'uds.sock');
   const R = {};
@@ -587,12 +591,61 @@ async function orchestrate() {
     if (args['json-out']) fs.writeFileSync(String(args['json-out']), JSON.stringify(R)); // every test's raw result (bench/ab-channel.mjs)
     const left = fs.readdirSync('/dev/shm').filter((f) => f.startsWith(tag));
     out.push(`Run wall time ${((Date.now() - tStart) / 1000).toFixed(1)} s. Cleanup: ${left.length ? `leftover /dev/shm entries (removed now): ${left.join(', ')}` : 'no leftover /dev/shm entries'}.`);
-    process.stdout.write(out.join('\n') + '\n');
+    const report = out.join('\n') + '\n';
+    process.stdout.write(report);
+    if (saveDir && only) log('results not saved: --only ran a part of the benchmark');
+    else if (saveDir) {
+      const file = saveResults('sync', { dir: saveDir, quick, command: commandLine('bench:sync', process.argv.slice(2)),
+        tables: tablesFromMarkdown(report), charts: syncCharts(R), report });
+      log(`results: ${file}`);
+    }
     const failed = Object.values(R).some((r) => r.ok === false);
     process.exitCode = failed ? 1 : 0;
   } finally {
     cleanup();
   }
+}
+
+// The charts of BENCHMARKS.md, from the same results as the report: shmkit
+// next to the C and socket references of this run.
+function syncCharts(R) {
+  const us = (ns) => (ns == null ? null : ns / 1000);
+  const usable = (r) => r && !r.skipped && r.ok !== false;
+  // The pinned pair when it ran (like with like), else the unpinned one.
+  const pinnedOr = (p, u) => (usable(R[p]) ? R[p] : R[u]);
+  const pinnedRan = usable(R['2a-p']);
+  const lat = (label, r, reference = false) => ({ label, values: [us(r?.p50_ns), us(r?.p99_ns)], reference });
+  return [
+    {
+      id: 'mutex', title: 'Uncontended lock + unlock, one thread (median of batches)', unit: 'ns per pair', better: 'lower',
+      bars: [
+        { label: 'shmkit Mutex lockSync + unlock', value: R['1js']?.mutex?.median_ns ?? null },
+        { label: 'C pthread mutex (robust, shared)', value: R['1c']?.median_ns ?? null, reference: true },
+        { label: 'JS Atomics CAS + store', value: R['1js']?.cas?.median_ns ?? null, reference: true },
+      ],
+    },
+    {
+      id: 'parked', kind: 'grouped', title: `Parked hand-off round trip, two processes${pinnedRan ? ' on two pinned CPUs' : ''}`,
+      unit: 'µs', better: 'lower', series: ['p50', 'p99'],
+      groups: [
+        lat('C futex ping-pong', pinnedOr('2a-pc', '2a-c'), true),
+        lat('shmkit waitSync, spin 0', pinnedOr('2a-p', '2a')),
+        lat('C futex, 100 µs pause', pinnedOr('3b-pc', '3b-c'), true),
+        lat('shmkit await wait(), 100 µs pause', pinnedOr('3b-p', '3b')),
+        lat('Unix socket (Node net)', pinnedOr('4-p', '4'), true),
+      ],
+    },
+    {
+      id: 'spin', kind: 'grouped', title: 'Back-to-back round trip, two processes (waiters spin first)',
+      unit: 'µs', better: 'lower', series: ['p50', 'p99'],
+      groups: [
+        lat('C busy-spin ping-pong', R['2b-c'], true),
+        lat('shmkit waitSync, default spin', R['2b']),
+        lat('shmkit await wait(), default spin', R['3a']),
+        lat('Unix socket (Node net)', R['4'], true),
+      ],
+    },
+  ];
 }
 
 // ------------------------------------------------------------------------------ main

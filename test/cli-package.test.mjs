@@ -30,7 +30,7 @@ async function npm(cwd, args, cmd = 'npm') {
 test('npx shmkit from the packed tarball: --help, ls --json, doctor --json', { timeout: 120000 }, async () => {
   const packed = JSON.parse(await npm(ROOT, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]));
   const files = packed[0].files.map((f) => f.path);
-  for (const f of ['dist/src/cli/main.js', 'bench/sync.mjs', 'bench/channel.mjs', 'bench/dict.mjs', 'bench/lib/common.mjs', 'bench/c/sync-ref.c', 'bench/c/channel-ref.c']) {
+  for (const f of ['dist/src/cli/main.js', 'bench/sync.mjs', 'bench/channel.mjs', 'bench/dict.mjs', 'bench/lib/common.mjs', 'bench/lib/results.mjs', 'bench/lib/chart.mjs', 'bench/c/sync-ref.c', 'bench/c/channel-ref.c']) {
     assert.ok(files.includes(f), `the tarball ships ${f}`);
   }
   assert.ok(files.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node')), 'the tarball ships the prebuild');

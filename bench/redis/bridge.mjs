@@ -101,7 +101,7 @@ export default async function bridgeSection(ctx) {
   const why = namespacesUnavailable();
   const [a, b] = why === undefined ? [await startHost('A'), await startHost('B')] : [null, null];
   if (why !== undefined) {
-    console.log(`\n(section bridge: ${why}; skipped)`);
+    ctx.note(`(section bridge: ${why}; skipped)`);
     return;
   }
   const rows = [];
@@ -130,7 +130,16 @@ export default async function bridgeSection(ctx) {
     rows.push(['bridge, paced 1/ms', ...cells(best.bridgePaced, best.plainPaced), String(best.bridgePaced.lost)]);
     table(`bridge: 64 B Topic messages host A → host B (${n} burst, ${paced} paced; best of ${rounds}; hosts in their own IPC+mount namespaces)`,
       ['path', 'msgs/s', 'p50 µs', 'p99 µs', 'vs plain', 'lost'], rows);
-    console.log('\nburst: rate = messages / (last received − first sent); latency includes the queueing of the burst. paced: latency of one message at a time.');
+    ctx.note('burst: rate = messages / (last received − first sent); latency includes the queueing of the burst. paced: latency of one message at a time.');
+    const us = (ns) => ns / 1000;
+    ctx.chart({
+      id: 'bridge', kind: 'grouped', title: '64 B Topic messages from host A to host B: bridge vs plain ioredis streams',
+      unit: 'µs', better: 'lower', series: ['p50', 'p99'],
+      groups: [
+        { label: 'shmkit bridge, paced 1/ms', values: [us(best.bridgePaced.p50_ns), us(best.bridgePaced.p99_ns)] },
+        { label: 'ioredis XADD → XREAD, paced', values: [us(best.plainPaced.p50_ns), us(best.plainPaced.p99_ns)], reference: true },
+      ],
+    });
     await a.call('stop', {});
     await b.call('stop', {});
   } finally {

@@ -134,6 +134,16 @@ export default async function channel(ctx) {
       row(ctx, 'direct: EVALSHA publish + XREAD', refPubRead, null),
       row(ctx, 'RedisTopic publish + tryReceive', classPubRead, refPubRead),
     ]);
+  const pairSeries = ['shmkit RedisQueue / RedisTopic', { name: 'the same commands through ioredis', reference: true }];
+  ctx.chart({
+    id: 'channel-awaited', kind: 'grouped', title: 'RedisQueue / RedisTopic vs the same commands, one call awaited at a time',
+    unit: 'ops/s', better: 'higher', series: pairSeries,
+    groups: [
+      { label: 'queue send + receive', values: [classQueue.rate, refQueue.rate] },
+      { label: 'topic publish', values: [classPublish.rate, refPublish.rate] },
+      { label: 'topic publish + read', values: [classPubRead.rate, refPubRead.rate] },
+    ],
+  });
 
   // ---- pipelined ----
   const qa = new redisLib.RedisQueue(auto, tag(), { capacity: 1 << 30 });
@@ -183,6 +193,15 @@ export default async function channel(ctx) {
       row(ctx, `pipeline: EVALSHA publish ×${BATCH}`, refPubPipe, null),
       row(ctx, 'RedisTopic publish (autopipelined)', classPubAuto, refPubPipe),
     ]);
+  ctx.chart({
+    id: 'channel-pipelined', kind: 'grouped', title: `RedisQueue / RedisTopic, ${BATCH} in flight, vs a hand-made pipeline of the same commands`,
+    unit: 'messages/s', better: 'higher', series: pairSeries,
+    groups: [
+      { label: 'queue send', values: [classSendAuto.rate, refSendPipe.rate] },
+      { label: 'queue receive', values: [classReceiveAuto.rate, refTakePipe.rate] },
+      { label: 'topic publish', values: [classPubAuto.rate, refPubPipe.rate] },
+    ],
+  });
 
   for (const h of [q, qa, t, t2, ta]) await h.close();
   for (const k of [qk, qak]) await plain.del(k, `${k}:bytes`, `${k}:full`, `${k}:space`);

@@ -153,6 +153,7 @@ export default async function dictSection(ctx) {
 
   const seqRows = [];
   const pipeRows = [];
+  const rates = { dict: [], raw: [], auto: [], batch: [], pipeline: [], rawAuto: [] }; // ops/s per op, for the charts
   for (const { op, dict, raw } of OPS) {
     // Warm both sides (scripts cached on each connection, JIT).
     for (let i = 0; i < 1000; i++) { await dict(dictPlain); await raw(plain); }
@@ -182,6 +183,7 @@ export default async function dictSection(ctx) {
       for (let j = 0; j < sides.length; j++) await sides[(j + k) % sides.length]();
     }
     seqRows.push([`RedisDict.${op}`, ...cells(d1.result(), r1.result())], ['  ioredis, same command', ...cells(r1.result())]);
+    for (const [k, side] of [['dict', d1], ['raw', r1], ['auto', d2], ['batch', b2], ['pipeline', r2], ['rawAuto', a2]]) rates[k].push(side.result().rate);
     pipeRows.push(
       [`RedisDict.${op}, waves of ${BATCH} (auto-pipelined)`, ...cells(d2.result(), r2.result())],
       [`RedisDict.${op}, waves of ${BATCH} (batch: true)`, ...cells(b2.result(), r2.result())],
@@ -192,5 +194,21 @@ export default async function dictSection(ctx) {
   }
   table('RedisDict, awaited one by one, vs the same command through ioredis', ['op', 'ops/s', 'p50 µs', 'p99 µs', 'ratio'], seqRows);
   table('RedisDict pipelined vs a hand-built ioredis pipeline of the same commands (ratio: against the pipeline)', ['op', 'ops/s', 'p50 µs', 'p99 µs', 'ratio'], pipeRows);
+  const series = OPS.map((o) => o.op);
+  ctx.chart({
+    id: 'dict-awaited', kind: 'grouped', title: 'RedisDict vs the same commands through ioredis, awaited one by one',
+    unit: 'ops/s', better: 'higher', series,
+    groups: [{ label: 'shmkit RedisDict', values: rates.dict }, { label: 'ioredis, same commands', values: rates.raw, reference: true }],
+  });
+  ctx.chart({
+    id: 'dict-pipelined', kind: 'grouped', title: `RedisDict pipelined (waves of ${BATCH}) vs an ioredis pipeline of the same commands`,
+    unit: 'ops/s', better: 'higher', series,
+    groups: [
+      { label: 'shmkit RedisDict, batch: true', values: rates.batch },
+      { label: 'shmkit RedisDict, auto-pipelined', values: rates.auto },
+      { label: `ioredis pipeline() of ${BATCH}`, values: rates.pipeline, reference: true },
+      { label: 'ioredis, auto-pipelined waves', values: rates.rawAuto, reference: true },
+    ],
+  });
   await dictPlain.flushAll();
 }

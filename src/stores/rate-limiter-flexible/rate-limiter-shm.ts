@@ -1,0 +1,169 @@
+// RateLimiterShm: rate-limiter-flexible's store base over a shmkit Dict.
+//
+// The library's RateLimiterStoreAbstract does everything a limiter does
+// (points, blocking, execEvenly, the in-memory block, the insuranceLimiter)
+// and asks its store four things; this file answers them with Dict calls:
+//
+//   _upsert (consume, penalty, reward)  incr(key, points, { init: 0, ttl: msDuration }),
+//                                       then ttl(key)
+//   _upsert with forceExpire (block, set)  set(key, points, { ttl: msDuration })
+//   _get                                get(key), then ttl(key)
+//   _delete                             delete(key)
+//
+// The one rule that makes the limit exact across processes: consumedPoints
+// is always the value the atomic incr returned, never a value read apart
+// from it. incr creates the window when the key is missing or expired (its
+// TTL applies only then), so there is no separate "start a window" step to
+// race with. ttl(key) only tells how long that window has left: if the key
+// expired between the two calls, the window this consume counted in is over
+// and msBeforeNext is 0; if another process already started the next one,
+// msBeforeNext is that window's (at most `duration`: a caller told to wait
+// waits at most one window too long, and is never let in early).
+//
+// Errors of the Dict (a closed handle, a write lock not free in time, a Redis
+// server that does not answer) reject the hook's Promise, and the store base
+// hands the call to the insuranceLimiter, as it does for its own stores.
+import type { AsyncDict, Awaitable } from '../../index.js';
+import { argType, resolveDict } from '../dict-option.js';
+import { RateLimiterRes, RateLimiterStoreAbstract, type MutableRes } from './library.js';
+import type { RateLimiterShmOptions } from './options.js';
+
+/** msBeforeNext of a key that never expires, as the library reports it (RateLimiterMemory, RateLimiterRedis). */
+const NEVER_EXPIRES = -1;
+/** What Dict.ttl returns for an entry that never expires. */
+const TTL_FOREVER = 0;
+
+/** The library's constructor argument: its typings ask for a `storeClient`, which this store does not use. */
+type StoreOptions = ConstructorParameters<typeof RateLimiterStoreAbstract>[0];
+
+/**
+ * A rate-limiter-flexible limiter whose counters live in a shmkit Dict: every
+ * process (every worker of a `cluster`, PM2 or `fork` set) that opens the
+ * same Dict shares one exact limit, with no master process. It has the
+ * options and behaviour of `RateLimiterMemory` (points, duration,
+ * blockDuration, execEvenly, keyPrefix; consume, penalty, reward, block,
+ * set, get, delete) and of the library's other stores (insuranceLimiter,
+ * inMemoryBlockOnConsumed), being built on the same store base.
+ *
+ * ```ts
+ * import { RateLimiterShm } from 'shmkit/rate-limiter-flexible';
+ * const limiter = new RateLimiterShm({ dict: { name: '/rate-limits', memory: 16 << 20 }, points: 100, duration: 60 });
+ * await limiter.consume(ip); // rejects with a RateLimiterRes past 100 per minute, across all workers
+ * ```
+ */
+export class RateLimiterShm extends RateLimiterStoreAbstract {
+  readonly #dict: AsyncDict;
+  readonly #owned: boolean;
+  /** The incr options of the last window length used (one object per length, not one per call). */
+  #incr: { init: number; ttl: number } = { init: 0, ttl: 0 };
+  #closed = false;
+
+  /**
+   * Builds a limiter over `options.dict` (see {@link RateLimiterShmOptions}).
+   * Throws `ERR_INVALID_ARG_TYPE` when `options` is not an object or `dict`
+   * is neither a Dict, an AsyncDict nor `{ name }`; the library's own errors
+   * for its options (`points`, `duration`, ...).
+   */
+  constructor(options: RateLimiterShmOptions) {
+    if (options === null || typeof options !== 'object') throw argType('RateLimiterShm: options', 'an object', options);
+    super(options as unknown as StoreOptions); // no storeClient: the Dict is the store
+    const { dict, owned } = resolveDict('RateLimiterShm: options.dict', options.dict);
+    this.#dict = dict;
+    this.#owned = owned;
+  }
+
+  /**
+   * Releases the limiter: closes its Dict when it opened it (`{ name }`),
+   * leaves a Dict it was given open. Idempotent. Calls after it reject (or go
+   * to the insuranceLimiter) with `ERR_SHMKIT_CLOSED` when the Dict was its own.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) await this.#dict.close();
+  }
+
+  // ---- the store base's hooks (called by RateLimiterStoreAbstract) ----
+
+  /**
+   * consume, penalty, reward: adds `points` (negative for reward) in one
+   * atomic incr and resolves with the window's RateLimiterRes (remaining
+   * points are set by _getRateLimiterRes). block, set (`forceExpire`): stores
+   * `points` with a TTL of `msDuration` (0: forever).
+   * @internal
+   */
+  _upsert(rlKey: string | number, points: number, msDuration: number, forceExpire = false): Promise<unknown> {
+    const key = typeof rlKey === 'string' ? rlKey : String(rlKey);
+    try {
+      if (forceExpire) return Promise.resolve(this.#dict.set(key, points, { ttl: msDuration > 0 ? msDuration : TTL_FOREVER }));
+      const consumed = this.#dict.incr(key, points, this.#incrOptions(msDuration));
+      // The shared-memory Dict answers at once: then nothing is awaited.
+      if (typeof consumed !== 'number') return this.#windowLater(key, points, consumed);
+      const ttl = this.#dict.ttl(key);
+      if (ttl !== undefined && typeof ttl !== 'number') return ttl.then((t) => windowRes(consumed, points, t));
+      return Promise.resolve(windowRes(consumed, points, ttl));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * The key's window (`isFirstInDuration` false), or null when the key is
+   * missing or expires while being read.
+   * @internal
+   */
+  async _get(rlKey: string | number): Promise<MutableRes | null> {
+    const key = typeof rlKey === 'string' ? rlKey : String(rlKey);
+    const value = await this.#dict.get(key);
+    if (value === undefined) return null;
+    const ttl = await this.#dict.ttl(key);
+    if (ttl === undefined) return null;
+    return new RateLimiterRes(0, msBeforeNext(ttl), Number(value), false) as MutableRes;
+  }
+
+  /**
+   * Removes the key; whether it was there.
+   * @internal
+   */
+  async _delete(rlKey: string | number): Promise<boolean> {
+    return this.#dict.delete(typeof rlKey === 'string' ? rlKey : String(rlKey));
+  }
+
+  /**
+   * Completes what _upsert or _get resolved with: the remaining points.
+   * @internal
+   */
+  _getRateLimiterRes(_rlKey: string | number, _changedPoints: number, res: MutableRes): MutableRes {
+    res.remainingPoints = Math.max(this.points - res.consumedPoints, 0);
+    return res;
+  }
+
+  // ---- helpers ----
+
+  /** `{ init: 0, ttl: msDuration }`, the same object while the window length stays the same. */
+  #incrOptions(msDuration: number): { init: number; ttl: number } {
+    if (this.#incr.ttl !== msDuration) this.#incr = { init: 0, ttl: msDuration };
+    return this.#incr;
+  }
+
+  /** _upsert's consume on a Dict that answers with Promises (Redis): ttl is asked once the incr is done. */
+  async #windowLater(key: string, points: number, consumed: Awaitable<number>): Promise<MutableRes> {
+    const total = await consumed;
+    return windowRes(total, points, await this.#dict.ttl(key));
+  }
+}
+
+/**
+ * The RateLimiterRes of a consume that brought the window to `consumed`.
+ * isFirstInDuration: this call's points are all the window holds (as
+ * RateLimiterRedis decides it; incr does not say whether it created the key).
+ */
+function windowRes(consumed: number, points: number, ttl: number | undefined): MutableRes {
+  return new RateLimiterRes(0, msBeforeNext(ttl), consumed, consumed === points) as MutableRes;
+}
+
+/** Dict.ttl as the library's msBeforeNext: -1 forever; 0 when the key expired after the incr (its window is over). */
+function msBeforeNext(ttl: number | undefined): number {
+  if (ttl === undefined) return 0;
+  return ttl === TTL_FOREVER ? NEVER_EXPIRES : ttl;
+}
