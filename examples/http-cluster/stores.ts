@@ -31,6 +31,8 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import { Dict, Queue, type AsyncDict, type AsyncQueue } from 'shmkit';
+import { KeyvShm } from 'shmkit/keyv';
+import { RateLimiterShm } from 'shmkit/rate-limiter-flexible';
 import { RedisDict, RedisQueue } from 'shmkit/redis';
 import type { Config } from './config.js';
 
@@ -144,11 +146,13 @@ export async function openWorkerStores(config: Config, shared: Shared): Promise<
   const limits = { points: config.ratePoints, duration: config.rateDuration, keyPrefix: `${config.prefix}-rl` };
   let limiter: RateLimiterAbstract | null;
   switch (config.rateLimiter) {
-    case 'shm':
-      // TODO(issue 14): RateLimiterShm from shmkit/rate-limiter-flexible over backendDict(names.limits).
-      backendDict(names.limits);
-      limiter = new RateLimiterMemory(limits);
+    case 'shm': {
+      // The one line that makes the limit exact across workers: RateLimiterMemory's options, plus the Dict.
+      const rateLimiter = new RateLimiterShm({ ...limits, dict: backendDict(names.limits) });
+      toClose.push(() => rateLimiter.close());
+      limiter = rateLimiter;
       break;
+    }
     case 'redis':
       limiter = new RateLimiterRedis({ ...limits, storeClient: shared.redis });
       break;
@@ -167,9 +171,8 @@ export async function openWorkerStores(config: Config, shared: Shared): Promise<
   let cache: Keyv<string>;
   switch (config.cache) {
     case 'shm':
-      // TODO(issue 14): new KeyvShm({ dict: backendDict(names.cache), namespace: 'items' }).
-      backendDict(names.cache);
-      cache = new Keyv<string>({ namespace: 'items' });
+      // One cache for every worker: what one computes, the others serve.
+      cache = new Keyv<string>({ store: new KeyvShm({ dict: backendDict(names.cache), namespace: 'items' }), namespace: 'items' });
       break;
     case 'redis':
       cache = createKeyv(config.redisUrl!, { namespace: `${config.prefix}-cache` }) as unknown as Keyv<string>;
