@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { Dict } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { sleep, withTimeout } from './fixtures/helpers.mjs';
+import { sleep, unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
 import { startRedis } from './fixtures/redis.mjs';
 import { request, startHttpCluster } from './fixtures/http-cluster-server.mjs';
 
@@ -36,6 +36,13 @@ function client(port) {
 }
 
 const shmLeft = (prefix) => readdirSync('/dev/shm').filter((n) => n.startsWith(prefix));
+
+/** For finally blocks: a server that failed a check is killed, and what it left removed. */
+async function killServer(server, prefix) {
+  server.proc.kill();
+  await server.proc.done.catch(() => {});
+  unlinkQuietly(...shmLeft(prefix).map((n) => `/${n}`));
+}
 
 function alive(pid) {
   try {
@@ -174,8 +181,7 @@ test('http-cluster on shared memory: exact rate limit, shared cache, sessions, c
     assert.deepEqual(stats.cache, { hits: 1, misses: 1 });
     await stopServer(server, prefix);
   } finally {
-    server.proc.kill();
-    await server.proc.done.catch(() => {});
+    await killServer(server, prefix);
   }
 });
 
@@ -200,7 +206,6 @@ test('http-cluster with BACKEND=redis: the same app on RedisDict and RedisQueue,
     }
     await stopServer(server, prefix);
   } finally {
-    server.proc.kill();
-    await server.proc.done.catch(() => {});
+    await killServer(server, prefix);
   }
 });
