@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { Dict } from 'shmkit';
 import { uniqueName } from './fixtures/names.mjs';
-import { sleep, unlinkQuietly, withTimeout } from './fixtures/helpers.mjs';
+import { sleep, unlinkQuietly, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { startRedis } from './fixtures/redis.mjs';
 import { request, startHttpCluster } from './fixtures/http-cluster-server.mjs';
 
@@ -128,19 +128,48 @@ async function checkJob(c, jobWorkerPid) {
   }
 }
 
-/** /stats counts every request the server got (this one included), split over both workers. */
-async function checkStats(c) {
+/** /stats counts every request the server got (this one included), split over the `workers` that served them. */
+async function checkStats(c, workers = 2) {
   const stats = await c.send({ path: '/stats' });
   assert.equal(stats.status, 200, stats.text);
   assert.equal(stats.json.requests, c.made, `/stats: ${stats.text}`);
   const perWorker = Object.values(stats.json.workers);
-  assert.equal(perWorker.length, 2, `/stats: ${stats.text}`);
+  assert.equal(perWorker.length, workers, `/stats: ${stats.text}`);
   assert.ok(perWorker.every((n) => n > 0));
   assert.equal(perWorker.reduce((a, b) => a + b, 0), c.made);
   return stats.json;
 }
 
-test('http-cluster on shared memory: exact rate limit, shared cache, sessions, counter and jobs across 2 workers; SIGTERM cleans up', async () => {
+/**
+ * A worker SIGKILLed while the server runs is replaced by a new one, and
+ * nothing shared is lost with it: a session made before is read by the new
+ * worker. The new worker's pid joins `server.pids.http` (for stopServer).
+ */
+async function checkWorkerReplaced(c, server) {
+  const login = await c.send({ method: 'POST', path: '/login', body: { user: 'bob' } });
+  const cookie = /^sid=[\w-]+/.exec(login.headers['set-cookie']?.[0] ?? '')?.[0];
+  const [victim] = server.pids.http;
+  process.kill(victim, 'SIGKILL');
+  // Requests only once the primary knows (a connection handed to the dead worker would hang).
+  const replaced = new RegExp(`\\(pid ${victim}\\) exited \\(SIGKILL\\); starting another`);
+  await waitUntil(() => replaced.test(server.proc.stderr), 15_000, 'the primary to replace the killed worker');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    // Until the new worker listens, the survivor takes every connection.
+    const r = await c.send({ path: '/me', headers: { cookie } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.user, 'bob');
+    const pid = Number(r.headers['x-worker-pid']);
+    if (!server.pids.http.includes(pid)) {
+      server.pids.http.push(pid);
+      return;
+    }
+    assert.ok(Date.now() < deadline, 'no new worker answered within 15 s');
+    await sleep(20);
+  }
+}
+
+test('http-cluster on shared memory: exact rate limit, shared cache, sessions, counter and jobs across 2 workers, a killed worker replaced; SIGTERM cleans up', async () => {
   const prefix = uniqueName('http').slice(1);
   const server = await startHttpCluster({ WORKERS: '2', APP_PREFIX: prefix, RATE_POINTS: String(LIMIT), DICT_MEMORY: String(1 << 20) });
   try {
@@ -179,6 +208,8 @@ test('http-cluster on shared memory: exact rate limit, shared cache, sessions, c
     await checkJob(c, server.pids.jobs);
     const stats = await checkStats(c);
     assert.deepEqual(stats.cache, { hits: 1, misses: 1 });
+    await checkWorkerReplaced(c, server);
+    await checkStats(c, 3);
     await stopServer(server, prefix);
   } finally {
     await killServer(server, prefix);
