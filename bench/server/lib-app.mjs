@@ -3,7 +3,7 @@
 // autocannon driving them on loopback.
 //
 // The variants of one section run side by side (an idle server costs no
-// CPU) and are measured in interleaved rounds (A B C, A B C, ...), so a
+// CPU) and are measured in interleaved rounds (A B C, C B A, ...), so a
 // burst of background load on this shared machine lands on all of them
 // rather than on whichever ran at that moment. A variant's requests/s is
 // its responses over its measured seconds, all rounds together; p50/p99 are
@@ -71,9 +71,11 @@ export async function load(port, { seconds, amount, path = '/', headers = {}, se
   instance.on('response', (_client, _status, _bytes, ms) => {
     if (n < latencies.length) latencies[n++] = ms * 1e6;
   });
+  const started = performance.now();
   const r = await instance;
+  const elapsed = (performance.now() - started) / 1000;
   const codes = Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, { count }]) => [code, Number(count)]));
-  return { responses: r.requests.total, seconds: r.duration, codes, errors: r.errors + r.timeouts, latencies, n };
+  return { responses: r.requests.total, seconds: elapsed, codes, errors: r.errors + r.timeouts, latencies, n };
 }
 
 /** A warm-up run of `seconds` per app (JIT, connections), before anything is measured. */
@@ -82,14 +84,18 @@ export async function warm(apps, { seconds, setupRequest }) {
 }
 
 /**
- * `rounds` interleaved rounds of `seconds` each over `apps`. Resolves with a
- * Map app → { rate, p50Ms, p99Ms, responses, seconds, codes, errors }.
+ * `rounds` interleaved rounds over `apps`, in alternating order, each of
+ * `seconds` or of `amount` requests. `requests(app)` gives each app's
+ * setupRequest once (each app may draw the same seeded sequence). Resolves
+ * with a Map app → { rate, p50Ms, p99Ms, responses, seconds, codes, errors }.
  */
-export async function measure(apps, { rounds, seconds, setupRequest }) {
+export async function measure(apps, { rounds, seconds, amount, requests }) {
+  const setups = new Map(apps.map((app) => [app, requests(app)]));
   const totals = new Map(apps.map((app) => [app, { responses: 0, seconds: 0, codes: {}, errors: 0, samples: [] }]));
   for (let round = 0; round < rounds; round++) {
-    for (const app of apps) {
-      const r = await load(app.server.port, { seconds, setupRequest });
+    // A B C, then C B A, ...: no store always goes first (or right after the same other).
+    for (const app of round % 2 === 0 ? apps : [...apps].reverse()) {
+      const r = await load(app.server.port, { seconds, amount, setupRequest: setups.get(app) });
       const t = totals.get(app);
       t.responses += r.responses;
       t.seconds += r.seconds;

@@ -6,8 +6,9 @@
 // bench/server.mjs started).
 //
 // 1. Throughput: GET / with x-client-id drawn uniformly from 10 000 ids
-//    (seeded), 1000 points per id per 60 s, so nearly every request is
-//    admitted and each one costs one consume: requests/s, p50/p99.
+//    (seeded, the same sequence for every store), 1000 points per id per
+//    60 s, so nearly every request is admitted and each one costs one
+//    consume: requests/s, p50/p99, in short interleaved rounds.
 // 2. Admission: one client id, (workers + 1) × points requests over 32
 //    connections spread over every worker: how many were admitted. A shared
 //    store admits exactly `points`; per-process stores up to workers × points.
@@ -32,12 +33,16 @@ export default async function rateLimit(ctx) {
     { id: 'cluster', label: 'RateLimiterCluster (primary over IPC)', env: { RATE_LIMITER: 'cluster' }, reference: true },
     { id: 'redis', label: 'RateLimiterRedis (ioredis)', env: { RATE_LIMITER: 'redis', REDIS_URL: ctx.redis.url }, reference: true },
   ];
-  const rounds = ctx.quick ? 1 : 3;
-  const seconds = ctx.quick ? 3 : 6;
-  const random = mulberry32(14);
-  const setupRequest = (req) => {
-    req.headers = { ...req.headers, 'x-client-id': `c${Math.floor(random() * CLIENTS)}` };
-    return req;
+  // Short interleaved rounds: on a shared machine, load comes and goes within seconds.
+  const rounds = ctx.quick ? 2 : 6;
+  const seconds = ctx.quick ? 2 : 3;
+  /** Requests with x-client-id drawn uniformly from CLIENTS ids: the same seeded sequence for every store. */
+  const clientIds = () => {
+    const random = mulberry32(14);
+    return (req) => {
+      req.headers = { ...req.headers, 'x-client-id': `c${Math.floor(random() * CLIENTS)}` };
+      return req;
+    };
   };
 
   const apps = await startApps(variants, { RATE_POINTS: String(POINTS), RATE_DURATION: String(DURATION_S) });
@@ -45,8 +50,8 @@ export default async function rateLimit(ctx) {
   const admission = new Map();
   const requestsForAdmission = (WORKERS + 1) * POINTS;
   try {
-    await warm(apps, { seconds: ctx.quick ? 1 : 2, setupRequest });
-    results = await measure(apps, { rounds, seconds, setupRequest });
+    await warm(apps, { seconds: ctx.quick ? 1 : 2, setupRequest: clientIds() });
+    results = await measure(apps, { rounds, seconds, requests: clientIds });
     for (const app of apps) {
       const r = await load(app.server.port, { amount: requestsForAdmission, headers: { 'x-client-id': 'admission' } });
       admission.set(app, { admitted: r.codes['200'] ?? 0, limited: r.codes['429'] ?? 0, other: r.responses - (r.codes['200'] ?? 0) - (r.codes['429'] ?? 0) });
@@ -84,9 +89,22 @@ export default async function rateLimit(ctx) {
     ['RateLimiterShm admits exactly the points across workers', `${shmAdmitted} of ${POINTS}`, shmAdmitted === POINTS ? 'meets' : '**misses**'],
   ]);
   ctx.chart({
-    id: 'server-rate-limit',
-    title: `HTTP req/s through examples/http-cluster by rate-limiter store (${WORKERS} workers, loopback)`,
+    id: 'rate-limit-throughput',
+    title: `Rate limiting: HTTP req/s through examples/http-cluster by store (${WORKERS} workers, loopback)`,
     unit: 'req/s',
+    better: 'higher',
     bars: apps.map((app) => ({ label: app.label, value: Math.round(results.get(app).rate), ...(app.reference ? { reference: true } : {}) })),
   });
+  ctx.chart({
+    id: 'rate-limit-latency', kind: 'grouped', title: `Rate limiting: HTTP latency by store (${CONNECTIONS} connections)`, unit: 'ms', better: 'lower',
+    series: ['p50', 'p99'],
+    groups: apps.map((app) => ({ label: app.label, values: [results.get(app).p50Ms, results.get(app).p99Ms].map((v) => Math.round(v * 100) / 100), ...(app.reference ? { reference: true } : {}) })),
+  });
+  ctx.note(`Rate limiting: examples/http-cluster as a user runs it (${WORKERS} HTTP workers and a job worker), started once per store with RATE_LIMITER=shm|memory|cluster|redis; ` +
+    `autocannon in this process, ${CONNECTIONS} keep-alive connections on loopback, GET / (a hello; every request also counts itself in the app's Dict, the same for every store). ` +
+    `Throughput: x-client-id drawn uniformly (seeded) from ${CLIENTS} ids with ${POINTS} points each per ${DURATION_S} s, so nearly every request is admitted and costs one consume; ` +
+    `the stores are measured in interleaved rounds after a warm-up, p50/p99 over every response. Admission: one client id, ${requestsForAdmission} requests over ${CONNECTIONS} connections ` +
+    `(the cluster spreads them over every worker): a shared store admits exactly ${POINTS}, RateLimiterMemory up to ${WORKERS} × ${POINTS} (each worker counts alone). ` +
+    'RateLimiterCluster keeps the counts in the primary and asks it over IPC per request; RateLimiterRedis sends one Lua call per request to a local redis-server. ' +
+    'The load generator, the servers and redis-server share this machine\'s CPUs.');
 }
