@@ -32,6 +32,8 @@ import { runHttpWorker } from './worker.js';
 const START_MS = 30_000;
 /** Bound on a worker's graceful stop; it is SIGKILLed after that. */
 const STOP_MS = 10_000;
+/** Pause before a worker that died is replaced. */
+const RESTART_DELAY_MS = 500;
 
 type Role = 'http' | 'jobs';
 
@@ -63,13 +65,9 @@ async function runPrimary(config: Config): Promise<void> {
   const stop = (why: string): Promise<void> => stopped ??= (async () => {
     stopping = true;
     const workers = [...roles.keys()].filter((w) => !w.isDead());
-    for (const w of workers) {
-      try {
-        w.send({ cmd: 'stop' });
-      } catch {
-        // its channel is closed already: it stops on 'disconnect'
-      }
-    }
+    // A worker whose channel is closed already stops on 'disconnect'; with a callback, a
+    // failed send (EPIPE from a worker exiting right now) is reported there, not thrown.
+    for (const w of workers) if (w.isConnected()) w.send({ cmd: 'stop' }, () => {});
     await Promise.all(workers.map(async (w) => {
       const timer = setTimeout(() => w.process.kill('SIGKILL'), STOP_MS);
       if (!w.isDead()) await once(w, 'exit');
@@ -103,7 +101,10 @@ async function runPrimary(config: Config): Promise<void> {
     roles.delete(worker);
     if (!running || stopping || role === undefined) return;
     console.error(`http-cluster: ${role} worker ${worker.id} (pid ${worker.process.pid}) exited (${code ?? signal}); starting another`);
-    fork(role).catch((err: unknown) => console.error(`http-cluster: ${(err as Error).message}`));
+    // After a pause: a worker that cannot start (Redis down) is retried at a calm pace, not in a tight loop.
+    setTimeout(() => {
+      if (!stopping) fork(role).catch((err: unknown) => console.error(`http-cluster: ${(err as Error).message}`));
+    }, RESTART_DELAY_MS);
   });
 
   let ports: number[];
