@@ -11,7 +11,7 @@
 // keeps whole milliseconds).
 import os from 'node:os';
 import autocannon from 'autocannon';
-import { summarize } from '../lib/common.mjs';
+import { procStatTicks, summarize } from '../lib/common.mjs';
 import { request, startHttpCluster } from '../../test/fixtures/http-cluster-server.mjs';
 
 /** HTTP workers of every server: the CPUs, as the example's default. */
@@ -68,35 +68,58 @@ export async function load(port, { seconds, amount, path = '/', headers = {}, se
     ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [{ method: 'GET', path, headers, ...(setupRequest ? { setupRequest } : {}) }],
   });
+  // autocannon notices the end of a run on its 1 s sampling tick: its own duration is rounded up
+  // to whole seconds. The rate is counted up to the last response instead.
+  const started = performance.now();
+  let lastResponse = started;
   instance.on('response', (_client, _status, _bytes, ms) => {
+    lastResponse = performance.now();
     if (n < latencies.length) latencies[n++] = ms * 1e6;
   });
-  const started = performance.now();
   const r = await instance;
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsed = (lastResponse - started) / 1000;
   const codes = Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, { count }]) => [code, Number(count)]));
   return { responses: r.requests.total, seconds: elapsed, codes, errors: r.errors + r.timeouts, latencies, n };
 }
 
-/** A warm-up run of `seconds` per app (JIT, connections), before anything is measured. */
-export async function warm(apps, { seconds, setupRequest }) {
-  for (const app of apps) await load(app.server.port, { seconds, setupRequest });
+/**
+ * A warm-up run per app (JIT, connections, a cache), of `seconds` or
+ * `amount` requests (`requests(app)`: its setupRequest), before anything is
+ * measured.
+ */
+export async function warm(apps, { seconds, amount, requests }) {
+  for (const app of apps) await load(app.server.port, { seconds, amount, setupRequest: requests(app) });
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat's CPU times. */
+const TICKS_PER_S = 100;
+
+/** CPU ticks used so far by an app's processes (primary, HTTP workers, job worker) and its `cpuPids` (a redis-server it uses). */
+function cpuTicks(app) {
+  const { primary, http, jobs } = app.server.pids;
+  return [primary, ...http, jobs, ...(app.cpuPids ?? [])].reduce((sum, pid) => sum + (procStatTicks(pid) || 0), 0);
 }
 
 /**
  * `rounds` interleaved rounds over `apps`, in alternating order, each of
  * `seconds` or of `amount` requests. `requests(app)` gives each app's
  * setupRequest once (each app may draw the same seeded sequence). Resolves
- * with a Map app → { rate, p50Ms, p99Ms, responses, seconds, codes, errors }.
+ * with a Map app → { rate, p50Ms, p99Ms, cpuUsPerRequest, responses,
+ * seconds, codes, errors, roundRates }; cpuUsPerRequest is the CPU its
+ * processes (and its `cpuPids`) spent per response; roundRates the
+ * requests/s of each round (for pairedRatio).
  */
 export async function measure(apps, { rounds, seconds, amount, requests }) {
   const setups = new Map(apps.map((app) => [app, requests(app)]));
-  const totals = new Map(apps.map((app) => [app, { responses: 0, seconds: 0, codes: {}, errors: 0, samples: [] }]));
+  const totals = new Map(apps.map((app) => [app, { responses: 0, seconds: 0, ticks: 0, codes: {}, errors: 0, samples: [], roundRates: [] }]));
   for (let round = 0; round < rounds; round++) {
     // A B C, then C B A, ...: no store always goes first (or right after the same other).
     for (const app of round % 2 === 0 ? apps : [...apps].reverse()) {
+      const ticks = cpuTicks(app);
       const r = await load(app.server.port, { seconds, amount, setupRequest: setups.get(app) });
       const t = totals.get(app);
+      t.ticks += cpuTicks(app) - ticks;
+      t.roundRates.push(r.responses / r.seconds);
       t.responses += r.responses;
       t.seconds += r.seconds;
       t.errors += r.errors;
@@ -113,9 +136,23 @@ export async function measure(apps, { rounds, seconds, amount, requests }) {
       at += s.length;
     }
     const q = summarize(all, all.length);
-    results.set(app, { rate: t.responses / t.seconds, p50Ms: q.p50_ns / 1e6, p99Ms: q.p99_ns / 1e6, responses: t.responses, seconds: t.seconds, codes: t.codes, errors: t.errors });
+    results.set(app, {
+      rate: t.responses / t.seconds, p50Ms: q.p50_ns / 1e6, p99Ms: q.p99_ns / 1e6, cpuUsPerRequest: (t.ticks / TICKS_PER_S) * 1e6 / t.responses,
+      responses: t.responses, seconds: t.seconds, codes: t.codes, errors: t.errors, roundRates: t.roundRates,
+    });
   }
   return results;
+}
+
+/**
+ * How `a` compares with `b` when the machine's load moves between rounds:
+ * the median over rounds of a's requests/s ÷ b's in the same round (the two
+ * ran seconds apart). A total over all rounds lets one busy moment decide.
+ */
+export function pairedRatio(a, b) {
+  const ratios = a.roundRates.map((rate, i) => rate / b.roundRates[i]).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }
 
 /** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s (as bench/redis/two-level.mjs draws its mix). */

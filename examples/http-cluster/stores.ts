@@ -99,17 +99,14 @@ export interface Shared {
   /** Sessions, counters, job states and results. */
   readonly app: AsyncDict;
   readonly jobs: AsyncQueue<Job>;
-  /** The Redis connection of this process, when anything uses Redis (RATE_LIMITER=redis shares it). */
+  /** The Redis connection of this process with BACKEND=redis (the worker's RedisDicts share it). */
   readonly redis: Redis | undefined;
   close(): Promise<void>;
 }
 
 export async function openShared(config: Config): Promise<Shared> {
   const names = objectNames(config);
-  const redis = config.redisUrl !== undefined && (config.backend === 'redis' || config.rateLimiter === 'redis')
-    ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-    : undefined;
-  await redis?.connect();
+  const redis = config.backend === 'redis' ? await connectRedis(config) : undefined;
   const app: AsyncDict = config.backend === 'redis' ? new RedisDict(redis!, names.app) : Dict.open(names.app);
   const jobs: AsyncQueue<Job> = config.backend === 'redis'
     ? new RedisQueue<Job>(redis!, names.jobs, { encoding: 'json', capacity: JOBS_CAPACITY })
@@ -124,6 +121,12 @@ export async function openShared(config: Config): Promise<Shared> {
       await redis?.quit();
     },
   };
+}
+
+async function connectRedis(config: Config): Promise<Redis> {
+  const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  return redis;
 }
 
 /** What only the HTTP workers open: the rate limiter (null for RATE_LIMITER=none) and the response cache. */
@@ -143,6 +146,14 @@ export async function openWorkerStores(config: Config, shared: Shared): Promise<
     return dict;
   };
 
+  /** RATE_LIMITER=redis: the backend's connection, or one of its own with BACKEND=shm. */
+  const redisClient = async (): Promise<Redis> => {
+    if (shared.redis !== undefined) return shared.redis;
+    const own = await connectRedis(config);
+    toClose.push(() => own.quit());
+    return own;
+  };
+
   const limits = { points: config.ratePoints, duration: config.rateDuration, keyPrefix: `${config.prefix}-rl` };
   let limiter: RateLimiterAbstract | null;
   switch (config.rateLimiter) {
@@ -154,7 +165,7 @@ export async function openWorkerStores(config: Config, shared: Shared): Promise<
       break;
     }
     case 'redis':
-      limiter = new RateLimiterRedis({ ...limits, storeClient: shared.redis });
+      limiter = new RateLimiterRedis({ ...limits, storeClient: await redisClient() });
       break;
     case 'cluster':
       // The primary holds the counters (RateLimiterClusterMaster); each consume is a round trip over IPC.
