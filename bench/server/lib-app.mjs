@@ -6,9 +6,10 @@
 // CPU) and are measured in interleaved rounds (A B C, C B A, ...), so a
 // burst of background load on this shared machine lands on all of them
 // rather than on whichever ran at that moment. A variant's requests/s is
-// its responses over its measured seconds, all rounds together; p50/p99 are
-// nearest-rank over every response's latency (autocannon's own histogram
-// keeps whole milliseconds).
+// its responses over its measured seconds (to the last response), all
+// rounds together; a ratio between two variants is the median of the
+// rounds' ratios; p50/p99 are nearest-rank over every response's latency
+// (autocannon's own histogram keeps whole milliseconds).
 import os from 'node:os';
 import autocannon from 'autocannon';
 import { procStatTicks, summarize } from '../lib/common.mjs';
@@ -19,6 +20,26 @@ export const WORKERS = os.availableParallelism();
 /** Concurrent connections autocannon keeps open. */
 export const CONNECTIONS = 32;
 
+// Servers still running: if this script ends another way than through stopApps (an error, a
+// SIGTERM of its own), each gets a SIGTERM and stops as a user's would, removing its objects.
+const live = new Set();
+let hooked = false;
+function terminateLive() {
+  for (const server of live) server.proc.child.kill('SIGTERM');
+}
+function track(server) {
+  live.add(server);
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', terminateLive);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(signal, () => {
+      terminateLive();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 /** Starts one server per variant ({ label, env }), one after another; resolves with [{ ...variant, server }]. */
 export async function startApps(variants, env) {
   const apps = [];
@@ -26,6 +47,7 @@ export async function startApps(variants, env) {
     for (const v of variants) {
       const prefix = `bench-server-${process.pid}-${v.id}`;
       const server = await startHttpCluster({ WORKERS: String(WORKERS), APP_PREFIX: prefix, ...env, ...v.env }, { timeoutMs: 30 * 60_000 });
+      track(server);
       apps.push({ ...v, server });
     }
   } catch (err) {
@@ -42,6 +64,7 @@ export async function stopApps(apps) {
     const timer = setTimeout(() => server.proc.kill(), 20_000);
     const r = await server.proc.done.catch((err) => ({ code: null, signal: err.message, stderr: '' }));
     clearTimeout(timer);
+    live.delete(server);
     if (r.code !== 0) console.error(`(${label}: the server exited ${r.code ?? r.signal}; stderr: ${r.stderr.slice(-500)})`);
   }
 }
