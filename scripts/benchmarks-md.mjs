@@ -153,6 +153,12 @@ function barsOf(chart, series = 0) {
   return (chart.bars ?? []).map((b) => ({ label: b.label, value: b.value ?? null, reference: Boolean(b.reference) }));
 }
 
+/** "2 workers" of "Topic (shm), 2 workers"; null when the label has no size after a comma. */
+function sizeOf(label) {
+  const m = /, (\d+ \w+)$/.exec(label);
+  return m ? m[1] : null;
+}
+
 function better(chart) {
   if (chart.better === 'higher' || chart.better === 'lower') return chart.better;
   return isTime(chart.unit ?? '') ? 'lower' : 'higher';
@@ -173,11 +179,25 @@ export function comparison(shm, ref, direction) {
 export function headlines(docs, specs = HEADLINES) {
   const out = [];
   const auto = [];
-  // bench:server's charts are written by its sections: each one's first shmkit bar against its references.
+  // bench:server's charts are written by its sections: each shmkit bar against its references. Bars
+  // labelled with a size after a comma ("Topic (shm), 2 workers") are compared only with references of
+  // the same size (2 workers with 2 workers: a ratio across sizes would say nothing about the store);
+  // the README quotes the largest size measured for every reference kind.
   for (const chart of docs.get('server')?.charts ?? []) {
     const bars = barsOf(chart, 0);
-    const own = bars.find((b) => !b.reference);
-    if (own) auto.push({ bench: 'server', chart: chart.id, series: 0, what: chart.title, of: own.label, vs: bars.filter((b) => b.reference).map((b) => b.label), readme: true });
+    const refs = bars.filter((b) => b.reference);
+    const sized = bars.filter((b) => !b.reference && sizeOf(b.label) !== null);
+    if (sized.length === 0) {
+      const own = bars.find((b) => !b.reference);
+      if (own) auto.push({ bench: 'server', chart: chart.id, series: 0, what: chart.title, of: own.label, vs: refs.map((b) => b.label), readme: true });
+      continue;
+    }
+    for (const own of sized) {
+      const vs = refs.filter((b) => sizeOf(b.label) === sizeOf(own.label)).map((b) => b.label);
+      if (vs.length) auto.push({ bench: 'server', chart: chart.id, series: 0, what: `${chart.title}, ${sizeOf(own.label)}`, of: own.label, vs, readme: false });
+    }
+    const largest = auto.filter((h) => h.chart === chart.id).at(-1);
+    if (largest) largest.readme = true;
   }
   for (const h of [...specs, ...auto]) {
     const chart = docs.get(h.bench)?.charts?.find((c) => c.id === h.chart);
