@@ -16,6 +16,7 @@
 // into DIR).
 import { machineInfo, machineLine, parseArgs, summarize, fmtRate, fmtUs, fmtRatio, ratio } from './lib/common.mjs';
 import { resultsDir, saveResults, commandLine, reportCollector } from './lib/results.mjs';
+import { runSections } from './lib/sections.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['dict', 'channel', 'two-level', 'bridge'];
@@ -63,15 +64,7 @@ const version = (await redis.client().info('server')).match(/redis_version:(\S+)
 out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run, ${rounds} round(s)`);
 const ctx = { redis, quick, rounds, shmkit, redisLib, table, chart, note, timeIt, cells };
 try {
-  for (const name of only) {
-    if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
-    const mod = await import(`./redis/${name}.mjs`).catch((err) => {
-      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`redis/${name}.mjs`)) return null;
-      throw err;
-    });
-    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
-    await mod.default(ctx);
-  }
+  await runSections(new URL('./redis/', import.meta.url), SECTIONS, only, ctx);
 } finally {
   await redis.stop();
 }

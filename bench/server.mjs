@@ -19,6 +19,7 @@
 // are there too).
 import { machineInfo, machineLine, parseArgs } from './lib/common.mjs';
 import { commandLine, reportCollector, resultsDir, saveResults } from './lib/results.mjs';
+import { runSections } from './lib/sections.mjs';
 import { startRedis } from '../test/fixtures/redis.mjs';
 
 const SECTIONS = ['rate-limit', 'cache', 'feed'];
@@ -37,15 +38,7 @@ const version = (await redis.client().info('server')).match(/redis_version:(\S+)
 out.print(`redis-server ${version} on 127.0.0.1:${redis.port}; ${quick ? 'quick' : 'full'} run`);
 const ctx = { quick, redis, table, chart, note };
 try {
-  for (const name of only) {
-    if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
-    const mod = await import(`./server/${name}.mjs`).catch((err) => {
-      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`server/${name}.mjs`)) return null;
-      throw err;
-    });
-    if (mod === null) { note(`(section ${name}: not written yet)`); continue; }
-    await mod.default(ctx);
-  }
+  await runSections(new URL('./server/', import.meta.url), SECTIONS, only, ctx);
 } finally {
   await redis.stop();
 }

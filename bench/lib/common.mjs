@@ -56,6 +56,25 @@ export function mulberry32(seed) {
   };
 }
 
+/** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s (a zipf-like key mix), drawing from `random`. */
+export function zipf(n, s, random) {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) cdf[k] = (sum += 1 / (k + 1) ** s);
+  for (let k = 0; k < n; k++) cdf[k] /= sum;
+  return () => {
+    const u = random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 export function busyWaitNs(ns) {

@@ -12,32 +12,13 @@
 //    other hosts, and a miss for this host afterwards).
 //
 // Runs in one process; default export `async (ctx) => {}` (see bench/redis.mjs).
-import { fmtRatio, fmtRate, fmtUs, mulberry32, ratio } from '../lib/common.mjs';
+import { fmtRatio, fmtRate, fmtUs, mulberry32, ratio, zipf } from '../lib/common.mjs';
 
 const VALUE = 'v'.repeat(64);
 const KEYS = 10_000;
 const ZIPF_S = 1.0;
 const TARGET = 30;
 
-
-/** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s. */
-function zipf(n, s, random) {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = (sum += 1 / (k + 1) ** s);
-  for (let k = 0; k < n; k++) cdf[k] /= sum;
-  return () => {
-    const u = random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 /** Calls of each command so far (INFO commandstats). */
 async function commandCalls(client) {

@@ -13,8 +13,8 @@
 // (RATE_LIMITER=none) so only the cache differs. Measured: requests/s,
 // p50/p99, and the hit ratio from the server's own counters (/stats: hits
 // and misses of the measured rounds).
-import { fmtRate, fmtRatio, mulberry32, sig } from '../lib/common.mjs';
-import { CONNECTIONS, WORKERS, fmtMs, measure, pairedRatio, startApps, stats, stopApps, warm, zipf } from './lib-app.mjs';
+import { fmtRate, fmtRatio, mulberry32, sig, zipf } from '../lib/common.mjs';
+import { CONNECTIONS, WORKERS, fmtMs, measure, pairedRatio, startApps, stats, stopApps, warm } from './lib-app.mjs';
 
 const KEYS = 10_000;
 const ZIPF_S = 1.0;

@@ -178,25 +178,6 @@ export function pairedRatio(a, b) {
   return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }
 
-/** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s (as bench/redis/two-level.mjs draws its mix). */
-export function zipf(n, s, random) {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = (sum += 1 / (k + 1) ** s);
-  for (let k = 0; k < n; k++) cdf[k] /= sum;
-  return () => {
-    const u = random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 /** Milliseconds with 2 significant decimals for the tables. */
 export function fmtMs(ms) {
   if (ms == null || Number.isNaN(ms)) return '—';
