@@ -23,7 +23,7 @@
 // Errors of the Dict (a closed handle, a write lock not free in time, a Redis
 // server that does not answer) reject the hook's Promise, and the store base
 // hands the call to the insuranceLimiter, as it does for its own stores.
-import type { AsyncDict, Awaitable } from '../../index.js';
+import { Dict, type AsyncDict, type Awaitable } from '../../index.js';
 import { argType, resolveDict } from '../dict-option.js';
 import { RateLimiterRes, RateLimiterStoreAbstract, type MutableRes } from './library.js';
 import type { RateLimiterShmOptions } from './options.js';
@@ -32,6 +32,18 @@ import type { RateLimiterShmOptions } from './options.js';
 const NEVER_EXPIRES = -1;
 /** What Dict.ttl returns for an entry that never expires. */
 const TTL_FOREVER = 0;
+
+/** A result of the library (the type of its `RateLimiterRes` class). */
+type Res = InstanceType<typeof RateLimiterRes>;
+
+/** The store base's members consume uses, which its typings leave out (they are the same in every version since 5). */
+interface StoreBase {
+  getKey(key: string | number): string | number;
+  getInMemoryBlockMsBeforeExpire(rlKey: string | number): number;
+  _getKeySecDuration(options: { [key: string]: unknown }): number;
+  _afterConsume(resolve: (res: Res) => void, reject: (err: unknown) => void, rlKey: string | number, changedPoints: number, storeResult: MutableRes): void;
+  _handleError(err: unknown, funcName: string, resolve: (res: Res) => void, reject: (err: unknown) => void, params: unknown[]): void;
+}
 
 /** The library's constructor argument: its typings ask for a `storeClient`, which this store does not use. */
 type StoreOptions = ConstructorParameters<typeof RateLimiterStoreAbstract>[0];
@@ -57,6 +69,8 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
   /** The incr options of the last window length used (one object per length, not one per call). */
   #incr: { init: number; ttl: number } = { init: 0, ttl: 0 };
   #closed = false;
+  /** The Dict is this host's shared-memory Dict: every call answers at once, never with a Promise. */
+  readonly #answersAtOnce: boolean;
 
   /**
    * Builds a limiter over `options.dict` (see {@link RateLimiterShmOptions}).
@@ -70,6 +84,7 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     const { dict, owned } = resolveDict('RateLimiterShm: options.dict', options.dict);
     this.#dict = dict;
     this.#owned = owned;
+    this.#answersAtOnce = dict instanceof Dict;
   }
 
   /**
@@ -81,6 +96,43 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#owned) await this.#dict.close();
+  }
+
+  /**
+   * The library's `consume` (see RateLimiterStoreAbstract), in one Promise
+   * when the Dict answers at once (shared memory): the store base's own path
+   * wraps each call in four (`_operation`, `_consume`, `_upsert`, and its
+   * `then`), about 1.7 µs of a 3.5 µs consume. The steps and their order are
+   * the base's: the in-memory block, the upsert, `_afterConsume` (blocking,
+   * execEvenly, rejection past `points`); a failure goes to `_handleError`
+   * (the insuranceLimiter) as `_operation` sends it, rejections with a
+   * RateLimiterRes included (it passes those through). A Dict that answers
+   * with Promises (Redis) takes the base's path unchanged.
+   */
+  override consume(key: string | number, pointsToConsume = 1, options: { [key: string]: unknown } = {}): Promise<Res> {
+    if (!this.#answersAtOnce) return super.consume(key, pointsToConsume, options);
+    const base = this as unknown as StoreBase;
+    return new Promise((resolve, reject) => {
+      const fail = (err: unknown): void => base._handleError(err, 'consume', resolve, reject, [key, pointsToConsume, options]);
+      const rlKey = base.getKey(key);
+      const blockedMs = base.getInMemoryBlockMsBeforeExpire(rlKey);
+      if (blockedMs > 0) { reject(new RateLimiterRes(0, blockedMs)); return; }
+      let res: MutableRes;
+      try {
+        res = this.#consumeNow(rlKey, pointsToConsume, base._getKeySecDuration(options) * 1000);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      base._afterConsume(resolve, fail, rlKey, pointsToConsume, res);
+    });
+  }
+
+  /** consume's upsert on a Dict that answers at once (`#answersAtOnce`). */
+  #consumeNow(rlKey: string | number, points: number, msDuration: number): MutableRes {
+    const key = typeof rlKey === 'string' ? rlKey : String(rlKey); // keyPrefix '' leaves a number key as it is
+    const consumed = this.#dict.incr(key, points, this.#incrOptions(msDuration)) as number;
+    return windowRes(consumed, points, this.#dict.ttl(key) as number | undefined);
   }
 
   // ---- the store base's hooks (called by RateLimiterStoreAbstract) ----
