@@ -2,29 +2,24 @@
 // time, and writes each result back into the app's Dict, where any HTTP
 // worker reads it for GET /jobs/:id. The HTTP workers never wait for a job.
 import type { Config } from './config.js';
+import { stopSignal } from './stop.js';
 import { openShared, type Job } from './stores.js';
 
 /** How long a job's result is kept. */
 const RESULT_TTL = 60 * 60_000;
 
 export async function runJobWorker(config: Config): Promise<void> {
-  // Asked to stop by the primary, by its loss, or by a SIGTERM to this process alone (the
-  // primary starts another). ^C reaches the whole process group: the primary stops us then.
-  const stopping = new AbortController();
-  process.on('message', (m: { cmd?: string }) => { if (m?.cmd === 'stop') stopping.abort(); });
-  process.on('disconnect', () => stopping.abort());
-  process.on('SIGTERM', () => stopping.abort());
-  process.on('SIGINT', () => {});
+  const stopping = stopSignal();
   const shared = await openShared(config);
   const { app, jobs } = shared;
   process.send?.({ ready: true });
 
-  while (!stopping.signal.aborted) {
+  while (!stopping.aborted) {
     let job: Job;
     try {
-      job = await jobs.receive({ signal: stopping.signal });
+      job = await jobs.receive({ signal: stopping });
     } catch (err) {
-      if (stopping.signal.aborted) break;
+      if (stopping.aborted) break;
       throw err;
     }
     const started = performance.now();

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
+import { stopSignal } from './stop.js';
 import { computeItem, openShared, openWorkerStores, type Shared, type WorkerStores } from './stores.js';
 
 /** Largest request body read (JSON of /login and /jobs). */
@@ -34,13 +35,7 @@ class HttpError extends Error {
 
 export async function runHttpWorker(config: Config): Promise<void> {
   const workerId = String(cluster.worker?.id ?? 0);
-  // Asked to stop by the primary, by its loss, or by a SIGTERM to this worker alone (the
-  // primary starts another). ^C reaches the whole process group: the primary stops us then.
-  const stopRequest = new AbortController();
-  process.on('message', (m: { cmd?: string }) => { if (m?.cmd === 'stop') stopRequest.abort(); });
-  process.on('disconnect', () => stopRequest.abort());
-  process.on('SIGTERM', () => stopRequest.abort());
-  process.on('SIGINT', () => {});
+  const stopRequest = stopSignal();
 
   const shared = await openShared(config);
   const stores = await openWorkerStores(config, shared);
@@ -72,8 +67,8 @@ export async function runHttpWorker(config: Config): Promise<void> {
     console.error(`http-cluster worker ${workerId}: stopping: ${(err as Error).stack}`);
     process.exit(1);
   });
-  if (stopRequest.signal.aborted) return stopOrDie();
-  stopRequest.signal.addEventListener('abort', stopOrDie, { once: true });
+  if (stopRequest.aborted) return stopOrDie();
+  stopRequest.addEventListener('abort', stopOrDie, { once: true });
   // In a cluster worker the primary owns the socket; PORT=0 picks one port that every worker shares.
   server.listen(config.port, config.host);
 }
