@@ -66,3 +66,10 @@ export function argType(name: string, expected: string, actual: unknown): TypeEr
   e.code = 'ERR_INVALID_ARG_TYPE';
   return e;
 }
+
+/** `RangeError` with `code: 'ERR_OUT_OF_RANGE'`, as Node's own APIs throw. */
+export function outOfRange(name: string, expected: string, actual: unknown): RangeError & { code: string } {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${expected}. Received ${String(actual)}`) as RangeError & { code: string };
+  e.code = 'ERR_OUT_OF_RANGE';
+  return e;
+}

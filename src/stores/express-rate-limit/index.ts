@@ -16,7 +16,7 @@
 // run time, and the Store interface it implements is checked by tsc here.
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import type { AsyncDict } from '../../index.js';
-import { argType, resolveDict, type DictOption } from '../dict-option.js';
+import { argType, outOfRange, resolveDict, type DictOption } from '../dict-option.js';
 
 export type { DictOption, DictByName } from '../dict-option.js';
 
@@ -154,11 +154,4 @@ export class ShmStore implements Store {
 
 function resetAfter(ms: number): Date {
   return new Date(Date.now() + ms);
-}
-
-/** `RangeError` with `code: 'ERR_OUT_OF_RANGE'`, as Node's own APIs throw. */
-function outOfRange(name: string, expected: string, actual: unknown): RangeError & { code: string } {
-  const e = new RangeError(`The value of "${name}" is out of range. It must be ${expected}. Received ${String(actual)}`) as RangeError & { code: string };
-  e.code = 'ERR_OUT_OF_RANGE';
-  return e;
 }
