@@ -113,7 +113,6 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     if (!this.#answersAtOnce) return super.consume(key, pointsToConsume, options);
     const base = this as unknown as StoreBase;
     return new Promise((resolve, reject) => {
-      const fail = (err: unknown): void => base._handleError(err, 'consume', resolve, reject, [key, pointsToConsume, options]);
       const rlKey = base.getKey(key);
       const blockedMs = base.getInMemoryBlockMsBeforeExpire(rlKey);
       if (blockedMs > 0) { reject(new RateLimiterRes(0, blockedMs)); return; }
@@ -121,10 +120,17 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
       try {
         res = this.#consumeNow(rlKey, pointsToConsume, base._getKeySecDuration(options) * 1000);
       } catch (err) {
-        fail(err);
+        base._handleError(err, 'consume', resolve, reject, [key, pointsToConsume, options]);
         return;
       }
-      base._afterConsume(resolve, fail, rlKey, pointsToConsume, res);
+      // _afterConsume rejects with a RateLimiterRes (which _handleError passes
+      // through as it is) except when the block it writes past `points` fails:
+      // only then can an error need the insuranceLimiter, so only a limiter with
+      // a blockDuration pays for the closure that sends it there.
+      const rejectBlock = this.blockDuration > 0
+        ? (err: unknown): void => base._handleError(err, 'consume', resolve, reject, [key, pointsToConsume, options])
+        : reject;
+      base._afterConsume(resolve, rejectBlock, rlKey, pointsToConsume, res);
     });
   }
 
