@@ -1,4 +1,4 @@
-// bench/ab-channel.mjs - A/B of two shmkit builds on sections 2 and 3 of bench/channel.mjs
+// bench/ab-channel.mjs - A/B of shmkit builds on sections 2 and 3 of bench/channel.mjs
 // (one-way throughput 1 + 1, and 3 + 3 processes), or with --bench dict on section 1 of
 // bench/dict.mjs (get/set/incr in one process), or with --bench sync on bench/sync.mjs
 // (tests 1, 2a, 2b, 3a, 3b: uncontended Mutex, Notifier hand-offs), alternating the
@@ -6,11 +6,26 @@
 // pairs/s = 1e9 / median ns per lock+unlock (test 1), round trips/s = 1e9 / p50 ns.
 //
 //   node bench/ab-channel.mjs --a DIR --b DIR [--rounds 3] [--quick] [--only 2,3] [--bench channel|dict|sync]
-//   DIR: a package root holding dist/src/index.mjs and build/Release/shmkit.node (e.g. a
-//   copy of this checkout's dist/ and build/ made before a change). Each round runs
-//   channel.mjs once per build (order A B, then B A, ...); the table gives each row's
-//   median msgs/s per build and B / A. Rows of the C ring and the Unix socket are
-//   references (the same code both times): their ratio shows the run's noise.
+//   node bench/ab-channel.mjs --builds NAME=DIR,NAME=DIR[,...] --paired [--rounds 9] [--quick] [--only 2,3] [--rows ID,...]
+//
+//   DIR: a package root holding dist/src/index.mjs and its built addon (e.g. a worktree of
+//   an older commit after `npm run build`). The benchmark script is always this checkout's;
+//   only the library under it changes.
+//
+//   Default mode: each round runs the whole selection once per build (order A B, then
+//   B A, ...); the table gives each row's median per build and B / A of the medians.
+//
+//   --paired: on this 2-vCPU VM the host moves vCPUs around, and a row's rate can jump
+//   between two levels for seconds at a time (its own C reference row too), so medians
+//   of whole-section runs taken tens of seconds apart compare different machines. Paired
+//   mode runs ONE ROW at a time for every build back to back (channel: `--rows ID`; the
+//   order of the builds rotates every round), so the builds of a round meet the same
+//   placement, and it reports for each build against the first (and each against the one
+//   before it) the median over rounds of the per-round ratio, with its spread (the rounds'
+//   lowest and highest ratios). Rows of the C ring and the Unix socket run the same code
+//   for every build: their ratios are the run's noise floor. sync runs one test (with its C
+//   reference) at a time; dict's section 1 is one process for all its rows, so there a
+//   round runs it once per build, back to back.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,11 +35,27 @@ import { parseArgs } from './lib/common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
-if (!args.a || !args.b) {
-  console.error('usage: node bench/ab-channel.mjs --a DIR --b DIR [--rounds N] [--quick] [--only 2,3] [--bench channel|dict|sync]');
+const USAGE = 'usage: node bench/ab-channel.mjs (--a DIR --b DIR | --builds NAME=DIR,NAME=DIR,...) [--paired] [--rounds N] [--quick] ' +
+  '[--only 2,3] [--rows ID,...] [--bench channel|dict|sync]';
+
+/** The builds, in order: the first is the baseline of every "÷ first" ratio. */
+function buildsOf() {
+  if (args.builds) {
+    const list = String(args.builds).split(',').map((spec) => {
+      const eq = spec.indexOf('=');
+      return eq > 0 ? { name: spec.slice(0, eq), dir: path.resolve(spec.slice(eq + 1)) } : null;
+    });
+    if (list.length >= 2 && list.every(Boolean)) return list;
+  } else if (args.a && args.b) {
+    return [{ name: 'A', dir: path.resolve(String(args.a)) }, { name: 'B', dir: path.resolve(String(args.b)) }];
+  }
+  console.error(USAGE);
   process.exit(2);
 }
-const builds = { A: path.resolve(String(args.a)), B: path.resolve(String(args.b)) };
+const builds = buildsOf();
+for (const b of builds) {
+  if (!fs.existsSync(path.join(b.dir, 'dist/src/index.mjs'))) { console.error(`${b.name}: no dist/src/index.mjs under ${b.dir}`); process.exit(2); }
+}
 const rounds = Number(args.rounds ?? 3);
 const bench = String(args.bench ?? 'channel');
 if (bench !== 'channel' && bench !== 'dict' && bench !== 'sync') {
@@ -32,6 +63,18 @@ if (bench !== 'channel' && bench !== 'dict' && bench !== 'sync') {
   process.exit(2);
 }
 const only = String(args.only ?? ({ dict: '1', sync: '1,2a,2b,3a,3b' }[bench] ?? '2,3'));
+const paired = Boolean(args.paired);
+
+/** Row ids of channel.mjs sections 2 and 3 (as its --rows takes them), in its order. */
+function channelRows() {
+  const sections = only.split(',');
+  const rows = [];
+  if (sections.includes('2')) {
+    for (const sz of ['64', '64k']) for (const api of ['c', 'copy', 'into', 'many', 'zc', 'zch', 'uds']) rows.push(`2-${sz}-${api}`);
+  }
+  if (sections.includes('3')) rows.push('3-sync', '3-async', '3-many', '3-sync11');
+  return rows;
+}
 
 // bench/dict.mjs's result of a test: { get: {ops_per_s, ...}, set: ..., 'map-get': ... } -> rows like channel.mjs's.
 function dictRows(r) {
@@ -61,8 +104,10 @@ function syncRows(r) {
   return rows;
 }
 
-function runOnce(dir, out) {
-  const argv = [path.join(HERE, `${bench}.mjs`), '--only', only, '--json-out', out, ...(args.quick ? ['--quick'] : [])];
+/** One run of the benchmark on one build: `unit` is a channel row id or a sync test (paired mode), or null (the whole selection). */
+function runOnce(dir, out, unit) {
+  const select = !unit ? ['--only', only] : bench === 'sync' ? ['--only', unit] : ['--only', only, '--rows', unit];
+  const argv = [path.join(HERE, `${bench}.mjs`), ...select, '--json-out', out, ...(args.quick ? ['--quick'] : [])];
   return new Promise((resolve) => {
     execFile(process.execPath, argv, { env: { ...process.env, SHMKIT_BENCH_DIST: path.join(dir, 'dist/src/index.mjs') }, maxBuffer: 1 << 24 },
       (err, stdout, stderr) => {
@@ -76,35 +121,76 @@ function runOnce(dir, out) {
   });
 }
 
-const samples = { A: {}, B: {} };
+// samples[build][row][round] = msgs/s (undefined where that run failed)
+const samples = Object.fromEntries(builds.map((b) => [b.name, {}]));
+// Paired mode runs channel rows one at a time, and sync tests one at a time (each with its C reference).
+const units = !paired || bench === 'dict' ? [null] : bench === 'sync' ? only.split(',') : args.rows ? String(args.rows).split(',') : channelRows();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-channel-'));
 for (let i = 0; i < rounds; i++) {
-  for (const which of i % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-    process.stderr.write(`round ${i + 1}/${rounds}: ${which} (${builds[which]})\n`);
-    const r = await runOnce(builds[which], path.join(tmp, `${which}-${i}.json`));
-    for (const [id, row] of Object.entries(r)) {
-      if (typeof row?.msgs_per_s !== 'number' || id.endsWith('-wrap')) continue;
-      (samples[which][id] ??= []).push(row.msgs_per_s);
-      if (Array.isArray(row.consumer_received)) {
-        const total = row.consumer_received.reduce((a, b) => a + b, 0);
-        (samples[which][`${id} min consumer share`] ??= []).push(total > 0 ? Math.min(...row.consumer_received) / total : 0);
+  for (const unit of units) {
+    // Rotate the order every round, so that no build is always first after a pause.
+    const order = builds.map((_, k) => builds[(k + i) % builds.length]);
+    if (!paired && i % 2 === 1) order.reverse();
+    for (const b of order) {
+      process.stderr.write(`round ${i + 1}/${rounds}${unit ? ` ${unit}` : ''}: ${b.name} (${b.dir})\n`);
+      const r = await runOnce(b.dir, path.join(tmp, `${b.name}-${i}.json`), unit);
+      for (const [id, row] of Object.entries(r)) {
+        if (typeof row?.msgs_per_s !== 'number' || id.endsWith('-wrap')) continue;
+        ((samples[b.name][id] ??= [])[i] = row.msgs_per_s);
+        if (Array.isArray(row.consumer_received)) {
+          const total = row.consumer_received.reduce((a, c) => a + c, 0);
+          ((samples[b.name][`${id} min consumer share`] ??= [])[i] = total > 0 ? Math.min(...row.consumer_received) / total : 0);
+        }
       }
     }
   }
 }
 fs.rmSync(tmp, { recursive: true, force: true });
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
+const median = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
 const fmt = (v, share) => (Number.isFinite(v) ? (share ? `${(v * 100).toFixed(1)} %` : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`) : '—');
-const ids = [...new Set([...Object.keys(samples.A), ...Object.keys(samples.B)])];
+const ids = [...new Set(builds.flatMap((b) => Object.keys(samples[b.name])))];
+const isRef = (id) => /-(c|pc|uds)$|:map-/.test(id);
 const unit = { dict: 'ops/s', sync: 'pairs or round trips per second' }[bench] ?? 'msgs/s';
-const lines = [`A = ${builds.A}`, `B = ${builds.B}`, `${rounds} rounds each, alternating; medians (${unit})`, '',
-  '| row | A | B | B / A | A samples | B samples |', '|---|---|---|---|---|---|'];
-for (const id of ids) {
-  const share = id.endsWith('share');
-  const a = median(samples.A[id] ?? []), b = median(samples.B[id] ?? []);
-  const ref = /-(c|pc|uds)$|:map-/.test(id) ? ' (reference)' : '';
-  lines.push(`| ${id}${ref} | ${fmt(a, share)} | ${fmt(b, share)} | ${Number.isFinite(a / b) ? (b / a).toFixed(2) : '—'} | ` +
-    `${(samples.A[id] ?? []).map((v) => fmt(v, share)).join(' ')} | ${(samples.B[id] ?? []).map((v) => fmt(v, share)).join(' ')} |`);
+const lines = [...builds.map((b) => `${b.name} = ${b.dir}`)];
+
+if (!paired) {
+  const [A, B] = builds;
+  lines.push(`${rounds} rounds each, alternating; medians (${unit})`, '',
+    `| row | ${A.name} | ${B.name} | ${B.name} / ${A.name} | ${A.name} samples | ${B.name} samples |`, '|---|---|---|---|---|---|');
+  for (const id of ids) {
+    const share = id.endsWith('share');
+    const a = median(samples[A.name][id] ?? []), b = median(samples[B.name][id] ?? []);
+    lines.push(`| ${id}${isRef(id) ? ' (reference)' : ''} | ${fmt(a, share)} | ${fmt(b, share)} | ${Number.isFinite(a / b) ? (b / a).toFixed(2) : '—'} | ` +
+      `${(samples[A.name][id] ?? []).map((v) => fmt(v, share)).join(' ')} | ${(samples[B.name][id] ?? []).map((v) => fmt(v, share)).join(' ')} |`);
+  }
+} else {
+  // Per-round ratio of build x to build y, over the rounds where both ran.
+  const ratios = (id, x, y) => {
+    const xs = samples[x.name][id] ?? [], ys = samples[y.name][id] ?? [];
+    const out = [];
+    for (let i = 0; i < rounds; i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i]) && ys[i] > 0) out.push(xs[i] / ys[i]);
+    return out;
+  };
+  const cell = (rs) => (rs.length ? `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : '—');
+  const pairs = [];
+  for (let k = 1; k < builds.length; k++) {
+    pairs.push([builds[k], builds[k - 1]]);
+    if (k > 1) pairs.push([builds[k], builds[0]]);
+  }
+  lines.push(`${rounds} rounds; each round runs ${units[0] ? `one ${bench === 'sync' ? 'test' : 'row'} at a time, every build back to back` : 'the selection once per build, back to back'} ` +
+    `(order rotating). Per build: the median ${unit}. Per pair: the median over rounds of that round's ratio, with the lowest and highest in brackets.`, '',
+  `| row | ${builds.map((b) => b.name).join(' | ')} | ${pairs.map(([x, y]) => `${x.name} / ${y.name}`).join(' | ')} |`,
+  `|---|${builds.map(() => '---:').join('|')}|${pairs.map(() => '---:').join('|')}|`);
+  for (const id of ids) {
+    const share = id.endsWith('share');
+    lines.push(`| ${id}${isRef(id) ? ' (reference)' : ''} | ${builds.map((b) => fmt(median(samples[b.name][id] ?? []), share)).join(' | ')} | ` +
+      `${pairs.map(([x, y]) => cell(ratios(id, x, y))).join(' | ')} |`);
+  }
+  lines.push('', 'Every round (msgs/s):', '');
+  for (const id of ids) {
+    const share = id.endsWith('share');
+    lines.push(`- ${id}: ${builds.map((b) => `${b.name} ${(samples[b.name][id] ?? []).map((v) => fmt(v, share)).join(' ')}`).join('; ')}`);
+  }
 }
 process.stdout.write(lines.join('\n') + '\n');

@@ -4,6 +4,8 @@
 //   node bench/channel.mjs            full run (~2 min here; hard budget 4 min)
 //   node bench/channel.mjs --quick    shorter windows and fewer round trips (< 90 s)
 //   options: --n N (timed round trips)  --warmup W  --only 1,2,3 or ids (1a,1b,1c,1x,2,3...)
+//            --rows ID,... (sections 2 and 3: only these rows, by exact id, e.g. 2-64-copy,3-sync;
+//            bench/ab-channel.mjs --paired runs one row at a time with it)
 //            --deadline-ms MS (per latency test)  --json-out FILE (every row's raw result as JSON)
 //            --save (the report, its tables and charts into bench/results/: channel.json, channel-*.svg,
 //            for BENCHMARKS.md; `npm run bench:channel` passes it)  --results DIR (the same, into DIR)
@@ -1044,6 +1046,9 @@ async function orchestrate() {
   const only = args.only ? String(args.only).split(',') : null;
   const want = (id) => !only || only.some((o) => id === o || id.startsWith(o));
   const wantSec = (sec) => !only || only.some((o) => o.startsWith(sec) || sec.startsWith(o)); // a section with anything selected
+  // --rows: exact row ids of sections 2 and 3 (a prefix would not do: '2-64-c' starts '2-64-copy')
+  const rows = args.rows ? new Set(String(args.rows).split(',')) : null;
+  const wantRow = (id) => (rows ? rows.has(id) : want(id.slice(0, id.indexOf('-'))) || want(id));
   const saveDir = resultsDir(args); // before the run: a bad --save fails at once
   const { tag, tmp, newName, log, remaining, cleanup } = startRun('channel-bench', BUDGET_MS, tStart);
   const R = {};
@@ -1149,18 +1154,17 @@ async function orchestrate() {
 
     // ---- 2. one-way throughput
     const tLimit = T_WARM + T_MEAS + 20000;
-    if (want('2')) await run('2-wrap', 'wrap check', node, [SELF, '--role', 'wrap-check', '--count', '34000', '--name', newName('2-wrap')], 25000);
+    if (want('2') && !rows) await run('2-wrap', 'wrap check', node, [SELF, '--role', 'wrap-check', '--count', '34000', '--name', newName('2-wrap')], 25000);
     const SIZES = [64, 65536];
     const APIS = ['copy', 'into', 'many', 'zc', 'zch'];
     for (const size of SIZES) {
-      if (!want('2')) break;
       const sz = size === 64 ? '64' : '64k';
-      await run(`2-${sz}-c`, `C ring ${size} B`, cbin, ['ring', String(size), String(T_WARM), String(T_MEAS), newName(`2-${sz}-c`)], tLimit, { needsC: true });
+      if (wantRow(`2-${sz}-c`)) await run(`2-${sz}-c`, `C ring ${size} B`, cbin, ['ring', String(size), String(T_WARM), String(T_MEAS), newName(`2-${sz}-c`)], tLimit, { needsC: true });
       for (const api of APIS) {
-        await run(`2-${sz}-${api}`, `Queue ${api} ${size} B`, node, [SELF, '--role', 'tput-cons', '--api', api, '--size', String(size),
+        if (wantRow(`2-${sz}-${api}`)) await run(`2-${sz}-${api}`, `Queue ${api} ${size} B`, node, [SELF, '--role', 'tput-cons', '--api', api, '--size', String(size),
           '--batch', '64', '--recv-batch', '64', '--name', newName(`2-${sz}-${api}`), '--warm-ms', String(T_WARM), '--measure-ms', String(T_MEAS)], tLimit);
       }
-      await run(`2-${sz}-uds`, `Unix socket ${size} B`, node, [SELF, '--role', 'sock-tput-cons', '--size', String(size), '--sock', path.join(tmp, `2-${sz}.sock`),
+      if (wantRow(`2-${sz}-uds`)) await run(`2-${sz}-uds`, `Unix socket ${size} B`, node, [SELF, '--role', 'sock-tput-cons', '--size', String(size), '--sock', path.join(tmp, `2-${sz}.sock`),
         '--warm-ms', String(T_WARM), '--measure-ms', String(T_MEAS)], tLimit);
     }
 
@@ -1170,7 +1174,7 @@ async function orchestrate() {
       ['3-sync', 'sync', 3, 3], ['3-async', 'async', 3, 3], ['3-many', 'many', 3, 3], ['3-sync11', 'sync', 1, 1],
     ];
     for (const [id, api, np, nc] of MPMC) {
-      if (!want(id)) continue;
+      if (rows ? !rows.has(id) : !want(id)) continue;
       await run(id, `${np}+${nc} ${api}`, node, [SELF, '--role', 'mpmc', '--api', api, '--np', String(np), '--nc', String(nc),
         '--name', newName(`${id}-q`), '--ctl', newName(`${id}-ctl`), '--warm-ms', String(M_WARM), '--measure-ms', String(M_MEAS)], mLimit);
     }
