@@ -69,8 +69,8 @@ function program(): Command {
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((pattern: string | undefined, o) => ls(pattern, o));
   p.command('rm')
-    .description('remove POSIX objects by name; refuses one a live process uses unless --force')
-    .argument('<name...>', 'names, with or without the leading /')
+    .description('remove POSIX objects or System V segments (sysv:0x<key>) by name; refuses one a live process uses unless --force')
+    .argument('<name...>', 'POSIX names, with or without the leading /; sysv:0x<key> or sysv:private:<shmid>')
     .option('-f, --force', 'remove even if live processes use it (they keep their mapping)')
     .action((names: string[], o) => rm(names, o));
   p.command('gc')
