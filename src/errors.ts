@@ -24,6 +24,12 @@ export type ShmkitOwnErrorCode =
   | 'ERR_SHMKIT_NO_ADDON'
   | 'ERR_SHMKIT_FOREIGN_OWNER'
   | 'ERR_SHMKIT_REMOTE' // a remote engine (Redis) failed or refused; the message names it
+  // The `shmkit` command's (docs/CLI.md), on its stderr: the library's
+  // functions never throw them, but they are the package's codes all the same.
+  | 'ERR_SHMKIT_IN_USE' // `rm` refused an object a live process uses
+  | 'ERR_SHMKIT_RM' // `rm` could not remove some of the names (after one line per name)
+  | 'ERR_SHMKIT_GC' // `gc` could not remove some of the objects it meant to
+  | 'ERR_SHMKIT_CLI' // a failure that carried no code of its own
   | 'ERR_INVALID_STATE';
 
 /** Node's codes for bad arguments, thrown before anything is touched. */

@@ -29,7 +29,8 @@
 // All missing names are printed at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -232,4 +233,51 @@ test('docs/API.md documents every public name', () => {
   const { missing } = missingNames();
   const list = missing.map((n) => `  ${n}`).join('\n');
   assert.equal(missing.length, 0, `${missing.length} public names are missing from docs/API.md (rule: test/api-docs.test.mjs):\n${list}`);
+});
+
+// Issue 10's rule for error codes: every ERR_SHMKIT_* code shmkit's source
+// uses (as a string literal: what it throws or prints, the command's own
+// included) is in the exported ShmkitOwnErrorCode union and has a row in
+// API.md's error table; and every member of the union has a row.
+// ShmkitErrorCode's `E${Uppercase<string>}` member accepts any ERR_SHMKIT_*
+// string, so the compiler cannot check this.
+
+/** Every `.ts` file under `dir`. */
+function sourceFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+}
+
+function codesInSource() {
+  const codes = new Set();
+  for (const f of sourceFiles(join(ROOT, 'src'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/'(ERR_SHMKIT_[A-Z_]+)'/g)) codes.add(m[1]);
+  }
+  return codes;
+}
+
+function codesInUnion() {
+  const dts = readFileSync(join(ROOT, 'dist/src/errors.d.ts'), 'utf8');
+  const union = /export type ShmkitOwnErrorCode =([^;]*);/.exec(dts);
+  assert.ok(union, 'ShmkitOwnErrorCode not found in dist/src/errors.d.ts');
+  return new Set([...union[1].matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]));
+}
+
+function codesInTable() {
+  const codes = new Set();
+  for (const line of readFileSync(API_MD, 'utf8').split('\n')) {
+    const first = /^\| ([^|]*) \|/.exec(line);
+    if (first) for (const m of first[1].matchAll(/`(ERR_[A-Z_]+)`/g)) codes.add(m[1]);
+  }
+  return codes;
+}
+
+test('every ERR_SHMKIT_ code in the source is in the ShmkitOwnErrorCode union and in API.md\'s error table, and every union member in the table', () => {
+  const source = codesInSource();
+  const union = codesInUnion();
+  const table = codesInTable();
+  for (const c of ['ERR_SHMKIT_CLOSED', 'ERR_SHMKIT_IN_USE', 'ERR_SHMKIT_GC']) assert.ok(source.has(c), `the source scan finds ${c}`);
+  assert.deepEqual([...source].filter((c) => !union.has(c)), [], 'codes missing from ShmkitOwnErrorCode (src/errors.ts)');
+  assert.deepEqual([...source].filter((c) => !table.has(c)), [], "codes missing from API.md's error table");
+  assert.deepEqual([...union].filter((c) => !table.has(c)), [], "union members missing from API.md's error table");
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { Barrier, Condition, Mutex, Notifier, Queue, RwLock, Semaphore, SharedArray, Topic } from 'shmkit';
+import { Barrier, Condition, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic } from 'shmkit';
 import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, reportOf, startNode } from './fixtures/proc.mjs';
@@ -170,6 +170,37 @@ test('Topic: a publisher killed holding the lock: publishersDied is 1 after the 
       assert.deepEqual([s.publishersDied, s.lockContended, s.published], [1, 0, 1]);
     } finally {
       await reap(holder);
+    }
+  });
+});
+
+test('Topic: two processes publishing in tight loops while the publisher lock is held: lockContended counts the waits, published is exact', async () => {
+  await withNamed(Topic, 'topic-contended', (n) => Topic.create(n, { capacity: 1 << 16 }), async (t, name) => {
+    const K = 2000;
+    // This process takes the publisher lock as a publisher would (the Mutex
+    // at byte 512: PUBLISHER_LOCK_OFFSET, src/channel/topic-layout.ts), so
+    // the children's first publishes must wait whatever the scheduling.
+    const seg = Segment.open(name);
+    const lock = Mutex.attach(seg.buffer, 512);
+    lock.lockSync({ timeout: STEP_MS });
+    let held = true;
+    const a = peer('topic-publish', name, K, 40);
+    const b = peer('topic-publish', name, K, 40);
+    try {
+      // A publisher parks only after its tryLock failed and its spin gave up: then it surely waited.
+      await waitUntil(() => lock.stats().waiting >= 1, 2 * STEP_MS, 'a publisher to wait for the lock');
+      lock.unlock();
+      held = false;
+      await Promise.all([reportOf(a, 'a'), reportOf(b, 'b')]); // then both publish in tight loops, against each other
+      const s = t.stats();
+      assert.equal(s.published, 2 * K, 'every publish counted once');
+      assert.ok(s.lockContended >= 1 && s.lockContended <= 2 * K, `lockContended ${s.lockContended}`);
+      assert.equal(s.publishersDied, 0);
+    } finally {
+      if (held) lock.unlock();
+      lock.close();
+      seg.close();
+      await reap(a, b);
     }
   });
 });

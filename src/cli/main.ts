@@ -69,16 +69,16 @@ function program(): Command {
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((pattern: string | undefined, o) => ls(pattern, o));
   p.command('rm')
-    .description('remove POSIX objects by name; refuses one a live process uses unless --force')
-    .argument('<name...>', 'names, with or without the leading /')
+    .description('remove POSIX objects or System V segments (sysv:0x<key>) by name; refuses one a live process uses unless --force')
+    .argument('<name...>', 'POSIX names, with or without the leading /; sysv:0x<key> or sysv:private:<shmid>')
     .option('-f, --force', 'remove even if live processes use it (they keep their mapping)')
     .action((names: string[], o) => rm(names, o));
   p.command('gc')
-    .description('remove shmkit objects in /dev/shm that no live process maps or holds open')
+    .description('remove shmkit objects in /dev/shm that no live process maps or holds open (with --raw also raw ones and System V segments)')
     .argument('[pattern]', 'only names matching this glob')
     .option('-n, --dry-run', 'list what would be removed and why; remove nothing')
     .addOption(new Option('--min-age <seconds>', 'only objects unchanged for at least this long').argParser(seconds).default(5))
-    .option('--raw', 'also remove raw segments (no shmkit header)')
+    .option('--raw', 'also remove raw segments (no shmkit header) and unattached System V segments')
     .option('--json', 'print JSON (schema in docs/CLI.md)')
     .action((pattern: string | undefined, o) => gc(pattern, o));
   p.command('inspect')

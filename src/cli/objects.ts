@@ -6,6 +6,7 @@ import { closeSync, lstatSync, openSync, readSync, statSync, constants as fsCons
 import { HEADER_LENGTH, Segment, SysVSegment, readHeader } from '../index.js';
 import { devKey, hiddenCandidates, scanUsers, type ObjectUser, type UsersScan } from './users.js';
 import { ownerOf } from './output.js';
+import { lastActivity, sysvName } from './sysv.js';
 
 /** Where an object lives. */
 export type ObjectType = 'posix' | 'sysv' | 'memfd';
@@ -28,7 +29,7 @@ export interface ObjectRow {
   uid: number;
   /** The user name of uid, or the uid as a string. */
   owner: string;
-  /** ISO time the age counts from: posix, the later of mtime and ctime; sysv, ctime; memfd, null. */
+  /** ISO time the age counts from: posix, the later of mtime and ctime; sysv, the latest of ctime, atime and dtime; memfd, null. */
   changed: string | null;
   /** Seconds since `changed` (null for memfd). */
   ageSeconds: number | null;
@@ -40,6 +41,10 @@ export interface ObjectRow {
   id?: number;
   key?: number;
   attachments?: number;
+  /** System V only: the creator's uid (it may remove the segment, as its owner may). */
+  cuid?: number;
+  /** System V only: IPC_RMID was asked; the kernel destroys it at its last detach. */
+  removed?: boolean;
   /** memfd only: its inode. */
   ino?: number;
 }
@@ -106,22 +111,25 @@ export function listObjects(now = Date.now()): Listing {
   }
   for (const s of sysv) {
     const key = s.key >>> 0;
+    const changed = lastActivity(s) * 1000;
     objects.push({
       type: 'sysv',
-      name: key === 0 ? `sysv:private:${s.id}` : `sysv:0x${key.toString(16).padStart(8, '0')}`,
+      name: sysvName(key, s.id),
       kind: null,
       version: null,
       size: s.size,
       mode: s.mode,
       uid: s.uid,
       owner: ownerOf(s.uid),
-      changed: new Date(s.ctime * 1000).toISOString(),
-      ageSeconds: Math.max(0, Math.round(now - s.ctime * 1000) / 1000),
+      changed: new Date(changed).toISOString(),
+      ageSeconds: Math.max(0, Math.round(now - changed) / 1000),
       users: scan.sysv.get(s.id) ?? [],
       unknownUsers: hiddenCandidates(scan.hidden, s.uid, s.mode).map((p) => p.pid),
       id: s.id,
       key,
       attachments: s.attachments,
+      cuid: s.cuid,
+      removed: s.removed,
     });
   }
   for (const m of scan.memfds.values()) {
