@@ -6,7 +6,7 @@
 // pairs/s = 1e9 / median ns per lock+unlock (test 1), round trips/s = 1e9 / p50 ns.
 //
 //   node bench/ab-channel.mjs --a DIR --b DIR [--rounds 3] [--quick] [--only 2,3] [--bench channel|dict|sync]
-//   node bench/ab-channel.mjs --builds NAME=DIR,NAME=DIR[,...] --paired [--rounds 9] [--quick] [--only 2,3] [--rows ID,...]
+//   node bench/ab-channel.mjs --builds NAME=DIR,NAME=DIR[,...] --paired [--rounds 9] [--quick] [--only 2,3] [--rows ID,...] [--max-others 0.3]
 //
 //   DIR: a package root holding dist/src/index.mjs and its built addon (e.g. a worktree of
 //   an older commit after `npm run build`). The benchmark script is always this checkout's;
@@ -22,7 +22,10 @@
 //   order of the builds rotates every round), so the builds of a round meet the same
 //   placement, and it reports for each build against the first (and each against the one
 //   before it) the median over rounds of the per-round ratio, with its spread (the rounds'
-//   lowest and highest ratios). Rows of the C ring and the Unix socket run the same code
+//   lowest and highest ratios). A round in which another process used more than
+//   --max-others CPUs' worth of time (default 0.3; channel and dict report it per run)
+//   during either build's run is left out of that pair's ratios and counted.
+//   Rows of the C ring and the Unix socket run the same code
 //   for every build: their ratios are the run's noise floor. sync runs one test (with its C
 //   reference) at a time; dict's section 1 is one process for all its rows, so there a
 //   round runs it once per build, back to back.
@@ -36,7 +39,7 @@ import { parseArgs } from './lib/common.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
 const USAGE = 'usage: node bench/ab-channel.mjs (--a DIR --b DIR | --builds NAME=DIR,NAME=DIR,...) [--paired] [--rounds N] [--quick] ' +
-  '[--only 2,3] [--rows ID,...] [--bench channel|dict|sync]';
+  '[--only 2,3] [--rows ID,...] [--max-others CPUS] [--bench channel|dict|sync]';
 
 /** The builds, in order: the first is the baseline of every "÷ first" ratio. */
 function buildsOf() {
@@ -80,7 +83,9 @@ function channelRows() {
 function dictRows(r) {
   const rows = {};
   for (const [test, result] of Object.entries(r)) {
-    for (const [op, v] of Object.entries(result ?? {})) if (typeof v?.ops_per_s === 'number') rows[`${test}:${op}`] = { msgs_per_s: v.ops_per_s };
+    for (const [op, v] of Object.entries(result ?? {})) {
+      if (typeof v?.ops_per_s === 'number') rows[`${test}:${op}`] = { msgs_per_s: v.ops_per_s, others_cpus: result.others_cpus };
+    }
   }
   return rows;
 }
@@ -121,8 +126,13 @@ function runOnce(dir, out, unit) {
   });
 }
 
-// samples[build][row][round] = msgs/s (undefined where that run failed)
+// samples[build][row][round] = msgs/s (undefined where that run failed);
+// others[build][row][round] = CPUs' worth of time other processes used during it (when the bench reports it)
 const samples = Object.fromEntries(builds.map((b) => [b.name, {}]));
+const others = Object.fromEntries(builds.map((b) => [b.name, {}]));
+// A round whose runs met other work on the machine (a build, a test suite) is left out
+// of the paired ratios: more than this many CPUs' worth of others' time during a run.
+const MAX_OTHERS = Number(args['max-others'] ?? 0.3);
 // Paired mode runs channel rows one at a time, and sync tests one at a time (each with its C reference).
 const units = !paired || bench === 'dict' ? [null] : bench === 'sync' ? only.split(',') : args.rows ? String(args.rows).split(',') : channelRows();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-channel-'));
@@ -137,6 +147,7 @@ for (let i = 0; i < rounds; i++) {
       for (const [id, row] of Object.entries(r)) {
         if (typeof row?.msgs_per_s !== 'number' || id.endsWith('-wrap')) continue;
         ((samples[b.name][id] ??= [])[i] = row.msgs_per_s);
+        if (typeof row.others_cpus === 'number') ((others[b.name][id] ??= [])[i] = row.others_cpus);
         if (Array.isArray(row.consumer_received)) {
           const total = row.consumer_received.reduce((a, c) => a + c, 0);
           ((samples[b.name][`${id} min consumer share`] ??= [])[i] = total > 0 ? Math.min(...row.consumer_received) / total : 0);
@@ -147,6 +158,7 @@ for (let i = 0; i < rounds; i++) {
 }
 fs.rmSync(tmp, { recursive: true, force: true });
 
+const baseOf = (id) => (id.endsWith(' min consumer share') ? id.slice(0, -' min consumer share'.length) : id);
 const median = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
 const fmt = (v, share) => (Number.isFinite(v) ? (share ? `${(v * 100).toFixed(1)} %` : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`) : '—');
 const ids = [...new Set(builds.flatMap((b) => Object.keys(samples[b.name])))];
@@ -165,21 +177,31 @@ if (!paired) {
       `${(samples[A.name][id] ?? []).map((v) => fmt(v, share)).join(' ')} | ${(samples[B.name][id] ?? []).map((v) => fmt(v, share)).join(' ')} |`);
   }
 } else {
-  // Per-round ratio of build x to build y, over the rounds where both ran.
+  // Per-round ratio of build x to build y, over the rounds where both ran on a quiet machine.
+  const quiet = (b, id, i) => !((others[b.name][baseOf(id)] ?? [])[i] > MAX_OTHERS);
   const ratios = (id, x, y) => {
     const xs = samples[x.name][id] ?? [], ys = samples[y.name][id] ?? [];
     const out = [];
-    for (let i = 0; i < rounds; i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i]) && ys[i] > 0) out.push(xs[i] / ys[i]);
+    let ran = 0;
+    for (let i = 0; i < rounds; i++) {
+      if (!(Number.isFinite(xs[i]) && Number.isFinite(ys[i]) && ys[i] > 0)) continue;
+      ran++;
+      if (quiet(x, id, i) && quiet(y, id, i)) out.push(xs[i] / ys[i]);
+    }
+    out.ran = ran;
     return out;
   };
-  const cell = (rs) => (rs.length ? `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : '—');
+  const cell = (rs) => (rs.length
+    ? `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}${rs.length < rs.ran ? `; ${rs.length} of ${rs.ran}` : ''})`
+    : rs.ran ? `— (0 of ${rs.ran} quiet)` : '—');
   const pairs = [];
   for (let k = 1; k < builds.length; k++) {
     pairs.push([builds[k], builds[k - 1]]);
     if (k > 1) pairs.push([builds[k], builds[0]]);
   }
   lines.push(`${rounds} rounds; each round runs ${units[0] ? `one ${bench === 'sync' ? 'test' : 'row'} at a time, every build back to back` : 'the selection once per build, back to back'} ` +
-    `(order rotating). Per build: the median ${unit}. Per pair: the median over rounds of that round's ratio, with the lowest and highest in brackets.`, '',
+    `(order rotating). Per build: the median ${unit}. Per pair: the median over rounds of that round's ratio, with the lowest and highest in brackets; ` +
+    `rounds in which another process used more than ${MAX_OTHERS} CPU during either run are left out (shown as "k of n" when any were).`, '',
   `| row | ${builds.map((b) => b.name).join(' | ')} | ${pairs.map(([x, y]) => `${x.name} / ${y.name}`).join(' | ')} |`,
   `|---|${builds.map(() => '---:').join('|')}|${pairs.map(() => '---:').join('|')}|`);
   for (const id of ids) {
@@ -187,10 +209,11 @@ if (!paired) {
     lines.push(`| ${id}${isRef(id) ? ' (reference)' : ''} | ${builds.map((b) => fmt(median(samples[b.name][id] ?? []), share)).join(' | ')} | ` +
       `${pairs.map(([x, y]) => cell(ratios(id, x, y))).join(' | ')} |`);
   }
-  lines.push('', 'Every round (msgs/s):', '');
+  lines.push('', `Every round (${unit}; * = others used more than ${MAX_OTHERS} CPU during that run):`, '');
   for (const id of ids) {
     const share = id.endsWith('share');
-    lines.push(`- ${id}: ${builds.map((b) => `${b.name} ${(samples[b.name][id] ?? []).map((v) => fmt(v, share)).join(' ')}`).join('; ')}`);
+    const round = (b, v, i) => `${fmt(v, share)}${quiet(b, id, i) ? '' : '*'}`;
+    lines.push(`- ${id}: ${builds.map((b) => `${b.name} ${(samples[b.name][id] ?? []).map((v, i) => round(b, v, i)).join(' ')}`).join('; ')}`);
   }
 }
 process.stdout.write(lines.join('\n') + '\n');
