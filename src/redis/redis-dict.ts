@@ -15,7 +15,7 @@ import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, c
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
 import { CAS_SHA, INCR_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
 import { keepTimerList } from './dict-timers.js';
-import { batcherOf, type DictBatcher } from './dict-batch.js';
+import { batcherOf, type Batcher } from './pipeline-batch.js';
 
 /** Options of a RedisDict: those of every Redis-backed object, and batching. */
 export interface RedisDictOptions extends RemoteOptions {
@@ -132,7 +132,7 @@ export class RedisDict implements AsyncDict {
   readonly #what: string;
   #closed = false;
   /** This tick's calls, sent as one pipeline (null: each call is sent as it is made). */
-  readonly #batch: DictBatcher | null;
+  readonly #batch: Batcher | null;
   // Failure handlers of script calls (NOSCRIPT: EVAL once; the incr script's own error).
   readonly #incrNumberFailed: (err: unknown) => Promise<number | undefined>;
   readonly #incrBigintFailed: (err: unknown) => Promise<bigint | undefined>;
@@ -193,7 +193,7 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         this.#batch.pipeline().getBuffer(k);
-        return this.#batch.add(this.#timeout, 'get', key, this.#what, decodeValue, undefined);
+        return this.#batch.add(this.#timeout, this.#what, 'get', key, decodeValue, undefined);
       }
       return bounded(this.#redis.getBuffer(k), this.#timeout, this.#engine, this.#call('get', key)).then(decodeValue);
     } catch (err) {
@@ -207,7 +207,7 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         this.#batch.pipeline().pttl(k);
-        return this.#batch.add(this.#timeout, 'ttl', key, this.#what, pttlOf, undefined);
+        return this.#batch.add(this.#timeout, this.#what, 'ttl', key, pttlOf, undefined);
       }
       return bounded(this.#redis.pttl(k), this.#timeout, this.#engine, this.#call('ttl', key)).then(pttlOf);
     } catch (err) {
@@ -221,7 +221,7 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         this.#batch.pipeline().llen(k);
-        return this.#batch.add(this.#timeout, 'llen', key, this.#what, same, undefined);
+        return this.#batch.add(this.#timeout, this.#what, 'llen', key, same, undefined);
       }
       return bounded(this.#redis.llen(k), this.#timeout, this.#engine, this.#call('llen', key));
     } catch (err) {
@@ -267,10 +267,10 @@ export class RedisDict implements AsyncDict {
         const wait = this.#callTimeout(options);
         if (ttl === 0) {
           this.#batch.pipeline().set(k, v);
-          return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+          return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
         }
         this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl));
-        return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+        return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v) : this.#redis.set(k, v, 'PX', pxOf(ttl));
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('set', key)).then(notEvicted);
@@ -298,7 +298,7 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
         sendSetIf(this.#batch.pipeline() as unknown as SetIfTarget, k, v, ttl, condition);
-        return this.#batch.add(wait, call, key, this.#what, isOk, undefined);
+        return this.#batch.add(wait, this.#what, call, key, isOk, undefined);
       }
       const work = sendSetIf(this.#redis as unknown as SetIfTarget, k, v, ttl, condition);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(isOk);
@@ -322,7 +322,7 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
         this.#batch.pipeline().evalsha(CAS_SHA, 1, k, e, v, ttlText);
-        return this.#batch.add(wait, 'compareAndSet', key, this.#what, isOne, this.#flagFailed);
+        return this.#batch.add(wait, this.#what, 'compareAndSet', key, isOne, this.#flagFailed);
       }
       const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttlText);
       return bounded(work as Promise<number>, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne, this.#flagFailed);
@@ -338,7 +338,7 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
         this.#batch.pipeline().del(k);
-        return this.#batch.add(wait, 'delete', key, this.#what, isOne, undefined);
+        return this.#batch.add(wait, this.#what, 'delete', key, isOne, undefined);
       }
       return bounded(this.#redis.del(k), this.#callTimeout(options), this.#engine, this.#call('delete', key)).then(isOne);
     } catch (err) {
@@ -370,7 +370,7 @@ export class RedisDict implements AsyncDict {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
         if (this.#batch !== null) {
           this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
-          return this.#batch.add(wait, 'incr', key, this.#what, toNumber, this.#incrNumberFailed);
+          return this.#batch.add(wait, this.#what, 'incr', key, toNumber, this.#incrNumberFailed);
         }
         const what = this.#call('incr', key);
         const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
@@ -381,7 +381,7 @@ export class RedisDict implements AsyncDict {
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
       if (this.#batch !== null) {
         this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
-        return this.#batch.add(wait, 'incr', key, this.#what, toBigint, this.#incrBigintFailed);
+        return this.#batch.add(wait, this.#what, 'incr', key, toBigint, this.#incrBigintFailed);
       }
       const what = this.#call('incr', key);
       const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
@@ -400,10 +400,10 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         if (ms !== 0) {
           this.#batch.pipeline().pexpire(k, pxOf(ms));
-          return this.#batch.add(wait, 'expire', key, this.#what, isOne, undefined);
+          return this.#batch.add(wait, this.#what, 'expire', key, isOne, undefined);
         }
         this.#batch.pipeline().evalsha(PERSIST_SHA, 1, k);
-        return this.#batch.add(wait, 'expire', key, this.#what, isOne, this.#flagFailed);
+        return this.#batch.add(wait, this.#what, 'expire', key, isOne, this.#flagFailed);
       }
       if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
       const work = this.#scripts.evalsha(PERSIST_SHA, 1, k) as Promise<number>;
@@ -443,7 +443,7 @@ export class RedisDict implements AsyncDict {
         const pipeline = this.#batch.pipeline();
         if (call === 'lpush') pipeline.lpush(k, v);
         else pipeline.rpush(k, v);
-        return this.#batch.add(wait, call, key, this.#what, same, undefined);
+        return this.#batch.add(wait, this.#what, call, key, same, undefined);
       }
       const work = call === 'lpush' ? this.#redis.lpush(k, v) : this.#redis.rpush(k, v);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key));
@@ -461,7 +461,7 @@ export class RedisDict implements AsyncDict {
         const pipeline = this.#batch.pipeline();
         if (call === 'lpop') pipeline.lpopBuffer(k);
         else pipeline.rpopBuffer(k);
-        return this.#batch.add(wait, call, key, this.#what, decodeElement, undefined);
+        return this.#batch.add(wait, this.#what, call, key, decodeElement, undefined);
       }
       const work = call === 'lpop' ? this.#redis.lpopBuffer(k) : this.#redis.rpopBuffer(k);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(decodeElement);

@@ -1,15 +1,18 @@
-// RedisDict's batching: the calls batching handles on one client get in one
-// tick go to Redis as one `pipeline()` (one write, one exec Promise), with one deadline timer
-// per batch instead of a Promise, two closures and a timer per call.
+// Batching for the Redis-backed objects (RedisDict, RedisQueue, RedisTopic
+// with `batch: true`): the calls batching handles on one client make in one
+// tick go to Redis as one `pipeline()` (one write, one exec Promise), with
+// one deadline timer per batch instead of a Promise, two closures and a
+// timer per call.
 //
 // A call queues its command on the tick's pipeline at once (its arguments
 // all checked first) and one Pending: how to turn the reply into the call's
 // result, and the caller's resolve/reject, captured without a per-call
-// closure. The batch is sent on
-// process.nextTick, as ioredis's own auto-pipelining does. Calls of every
-// batching handle on the client keep their order; a command sent on the
-// client directly in the same tick goes before the whole batch, or after it
-// when the batch's first call came first.
+// closure. The batch is sent on process.nextTick, as ioredis's own
+// auto-pipelining does. Calls of every batching handle on the client keep
+// their order; a command sent on the client directly in the same tick goes
+// before the whole batch, or after it when the batch's first call came
+// first (flush() first sends the batch, for a handle whose next command
+// must come after it).
 //
 // Each call keeps its own bound: the batch's timer fires at the shortest
 // bound among its calls (counted from the moment the batch is written),
@@ -20,10 +23,16 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { ShmkitError } from '../index.js';
 import { remoteError } from './remote.js';
 
-/** Turns a reply into the call's result (may throw: the call rejects). */
-export type Done = (reply: any) => unknown;
-/** Handles a failed call (the error already a ShmkitError naming the engine): its result, or a rejection. */
-export type Failed = (err: unknown) => Promise<unknown>;
+/**
+ * Turns a reply into the call's result (may throw: the call rejects);
+ * `arg` is the value the call was added with.
+ */
+export type Done = (reply: any, arg: any) => unknown;
+/**
+ * Handles a failed call (the error already a ShmkitError naming the
+ * engine): its result, or a Promise of it, or a throw or rejection.
+ */
+export type Failed = (err: unknown, arg: any) => unknown;
 
 let capturedResolve: (value: unknown) => void;
 let capturedReject: (err: unknown) => void;
@@ -33,40 +42,50 @@ function capture(resolve: (value: unknown) => void, reject: (err: unknown) => vo
   capturedReject = reject;
 }
 
-/** One call waiting in a batch (its command is already in the batch's pipeline). */
+/**
+ * One call waiting in a batch (its command is already in the batch's
+ * pipeline). What its errors name: `<what>: <op> '<key>'`, or `what`
+ * alone when `key` is null.
+ */
 class Pending {
   settled: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   constructor(
     readonly timeout: number,
-    readonly op: string,
-    readonly key: string,
     readonly what: string,
+    readonly op: string,
+    readonly key: string | null,
     readonly done: Done,
     readonly failed: Failed | undefined,
+    readonly arg: unknown,
   ) {
     this.settled = false;
     this.resolve = capturedResolve;
     this.reject = capturedReject;
   }
+
+  /** What this call's errors name (built only when one is thrown). */
+  describe(): string {
+    return this.key === null ? this.what : `${this.what}: ${this.op} '${this.key}'`;
+  }
 }
 
-/** The batchers of clients: every batching RedisDict handle on a client shares one, so their calls keep their order. */
-const batchers = new WeakMap<Redis, DictBatcher>();
+/** The batchers of clients: every batching handle on a client shares one, so their calls keep their order. */
+const batchers = new WeakMap<Redis, Batcher>();
 
 /** The batcher of `redis` (one per client). */
-export function batcherOf(redis: Redis, engine: string): DictBatcher {
+export function batcherOf(redis: Redis, engine: string): Batcher {
   let b = batchers.get(redis);
   if (b === undefined) {
-    b = new DictBatcher(redis, engine);
+    b = new Batcher(redis, engine);
     batchers.set(redis, b);
   }
   return b;
 }
 
-/** The batches of the batching RedisDict handles on one server client. */
-export class DictBatcher {
+/** The batches of the batching handles on one server client. */
+export class Batcher {
   readonly #redis: Redis;
   readonly #engine: string;
   /** This tick's pipeline (null until a call comes) and its calls, in the same order. */
@@ -95,12 +114,13 @@ export class DictBatcher {
 
   /**
    * The call whose command was just queued: its Promise settles with
-   * `done(reply)`, or rejects as bounded() would (`failed`, when given,
-   * handles the error instead).
+   * `done(reply, arg)`, or rejects as bounded() would (`failed`, when
+   * given, handles the error instead). `what`, `op` and `key` are what its
+   * errors name (see Pending).
    */
-  add(timeout: number, op: string, key: string, what: string, done: Done, failed: Failed | undefined): Promise<any> {
+  add(timeout: number, what: string, op: string, key: string | null, done: Done, failed: Failed | undefined, arg?: unknown): Promise<any> {
     const promise = new Promise(capture);
-    this.#pending.push(new Pending(timeout, op, key, what, done, failed));
+    this.#pending.push(new Pending(timeout, what, op, key, done, failed, arg));
     return promise;
   }
 
@@ -156,7 +176,7 @@ class Batch {
         this.#fail(c, reply[0]);
       } else {
         try {
-          c.resolve(c.done(reply[1]));
+          c.resolve(c.done(reply[1], c.arg));
         } catch (err) {
           c.reject(err);
         }
@@ -174,9 +194,16 @@ class Batch {
   }
 
   #fail(c: Pending, err: unknown): void {
-    const e = remoteError(err, this.engine, `${c.what}: ${c.op} '${c.key}'`);
-    if (c.failed === undefined) c.reject(e);
-    else c.resolve(c.failed(e));
+    const e = remoteError(err, this.engine, c.describe());
+    if (c.failed === undefined) {
+      c.reject(e);
+      return;
+    }
+    try {
+      c.resolve(c.failed(e, c.arg));
+    } catch (thrown) {
+      c.reject(thrown);
+    }
   }
 
   /** The timer fired: reject the calls bound by `#armed`, re-arm for the next shortest bound. */
@@ -187,7 +214,7 @@ class Batch {
       if (c.settled) continue;
       if (c.timeout <= armed) {
         c.settled = true;
-        const what = `${c.what}: ${c.op} '${c.key}'`;
+        const what = c.describe();
         c.reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
       } else if (c.timeout < next) {
         next = c.timeout;
