@@ -122,10 +122,10 @@ test('a peek still held at close() goes to the next consumer at once', { timeout
   await b.close();
 });
 
-test('redis-server stopped (SIGSTOP): every call rejects with ETIMEDOUT naming it; SIGCONT: works again', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`redis-server stopped (SIGSTOP)${label}: every call rejects with ETIMEDOUT naming it; SIGCONT: works again`, { timeout: 60_000 }, async () => {
   const own = await startRedis();
   const c = own.client();
-  const q = new RedisQueue(c, qname('stopped'), { commandTimeout: 500, claimAfter: 1000 });
+  const q = new RedisQueue(c, qname('stopped'), { commandTimeout: 500, claimAfter: 1000, ...extra });
   const engine = new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port}`);
   try {
     await q.send('before');
@@ -262,9 +262,9 @@ test('redis-server restarted without persistence: the queue (group included) is 
   }
 });
 
-test('scripts flushed (SCRIPT FLUSH) with 300 sends in flight: EVAL fallback, each message exactly once', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`scripts flushed (SCRIPT FLUSH) with 300 sends in flight${label}: EVAL fallback, each message exactly once`, { timeout: 60_000 }, async () => {
   const auto = server.client({ enableAutoPipelining: true });
-  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json' });
+  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json', ...extra });
   try {
     await q.send({ n: -1 });
     assert.deepEqual(await q.receive({ timeout: 5000 }), { n: -1 });
@@ -326,5 +326,70 @@ test("a client with its own ioredis keyPrefix: every key (scripts' and blocking 
     await q.close();
     t.close();
     prefixed.disconnect();
+  }
+});
+
+/** Counts the pipelines a client execs: wraps pipeline(). */
+function countPipelines(c) {
+  const counter = { n: 0 };
+  const original = c.pipeline.bind(c);
+  c.pipeline = (...args) => { counter.n++; return original(...args); };
+  return counter;
+}
+
+test('batch: true: the sends of one tick go as one pipeline, in call order; a tick of tryReceive is one pipeline of takes, then one of acks', { timeout: 30_000 }, async () => {
+  const c = server.client();
+  const pipelines = countPipelines(c);
+  const q = new RedisQueue(c, qname('batch-order'), { encoding: 'json', batch: true });
+  const other = new RedisQueue(c, q.name, { encoding: 'json', batch: true });
+  try {
+    const n = 100;
+    // Two handles of one queue on the client share the batch: their sends keep their order.
+    const sent = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? q : other).trySend(i)));
+    assert.deepEqual(sent, Array(n).fill(true));
+    assert.equal(pipelines.n, 1, 'one pipeline for the tick of sends');
+    const got = await Promise.all(Array.from({ length: n + 1 }, () => q.tryReceive()));
+    assert.equal(pipelines.n, 3, 'one pipeline of takes, one of acks');
+    assert.deepEqual(got, [...Array.from({ length: n }, (_, i) => i), undefined], 'FIFO, then nothing');
+    assert.equal(await c.get(`${q.key}:bytes`), '0', 'every taken message acknowledged and its bytes given back');
+    // A full queue answers false to its own call only.
+    const small = new RedisQueue(c, qname('batch-full'), { capacity: 4, batch: true });
+    assert.deepEqual(await Promise.all([small.trySend('ab'), small.trySend('cde'), small.trySend('cd')]), [true, false, true]);
+    assert.deepEqual(await Promise.all([small.tryReceive(), small.tryReceive(), small.tryReceive()]).then((m) => m.map(String)), ['ab', 'cd', 'undefined']);
+    await small.close();
+    // A bad argument rejects its own call and sends nothing; the rest of the tick goes.
+    const settled = await Promise.allSettled([q.trySend(1), q.trySend(undefined), q.trySend(2)]);
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual([await q.receive({ timeout: 5000 }), await q.receive({ timeout: 5000 }), await q.tryReceive()], [1, 2, undefined]);
+  } finally {
+    await q.close();
+    await other.close();
+    c.disconnect();
+  }
+});
+
+test('batch: true on a stopped server (SIGSTOP): each call of one batch keeps its own bound, one timer for the batch', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-bound'), { commandTimeout: 400, batch: true });
+  const slow = new RedisQueue(c, q.name, { commandTimeout: 900, batch: true });
+  try {
+    await q.send('before');
+    own.pause();
+    const t0 = performance.now();
+    const took = (p) => p.then((v) => { throw new Error(`resolved ${v}`); }, (err) => ({ err, ms: performance.now() - t0 }));
+    const [a, b, r] = await Promise.all([took(q.trySend('x')), took(slow.trySend('y')), took(q.tryReceive())]);
+    for (const { err } of [a, b, r]) {
+      assert.equal(err.code, 'ETIMEDOUT', err.message);
+      assert.match(err.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port} did not answer EVALSHA (send|take) \\(RedisQueue\\.(trySend|tryReceive)\\) within (400|900) ms`));
+    }
+    assert.ok(a.ms >= 390 && a.ms < 900, `trySend (400 ms) after ${a.ms} ms`);
+    assert.ok(r.ms >= 390 && r.ms < 900, `tryReceive (400 ms) after ${r.ms} ms`);
+    assert.ok(b.ms >= 890 && b.ms < 5000, `trySend (900 ms) after ${b.ms} ms`);
+  } finally {
+    own.resume();
+    await q.close();
+    await slow.close();
+    await own.stop();
   }
 });

@@ -72,10 +72,10 @@ test('a subscriber process that falls behind learns the exact count (throw and s
   }
 });
 
-test('redis-server stopped (SIGSTOP): publish, subscribe, receive reject with ETIMEDOUT naming it; SIGCONT: works again', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`redis-server stopped (SIGSTOP)${label}: publish, subscribe, receive reject with ETIMEDOUT naming it; SIGCONT: works again`, { timeout: 60_000 }, async () => {
   const own = await startRedis();
   const c = own.client();
-  const t = new RedisTopic(c, tname('stopped'), { commandTimeout: 500 });
+  const t = new RedisTopic(c, tname('stopped'), { commandTimeout: 500, ...extra });
   const engine = new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port}`);
   try {
     const s = await t.subscribe();
@@ -159,4 +159,51 @@ test('argument checks and key layout', async () => {
   t.close();
   assert.equal(s.closed, true, 'closing the topic closes its subscribers');
   await assert.rejects(t.publish('x'), { code: 'ERR_SHMKIT_CLOSED' });
+});
+
+/** Counts the pipelines a client execs: wraps pipeline(). */
+function countPipelines(c) {
+  const counter = { n: 0 };
+  const original = c.pipeline.bind(c);
+  c.pipeline = (...args) => { counter.n++; return original(...args); };
+  return counter;
+}
+
+test('batch: true: the publishes of one tick go as one pipeline, in call order; a read in the same tick comes after them', { timeout: 30_000 }, async () => {
+  const c = server.client();
+  const pipelines = countPipelines(c);
+  const t = new RedisTopic(c, tname('batch-order'), { encoding: 'json', batch: true });
+  const other = new RedisTopic(c, t.name, { encoding: 'json', batch: true });
+  try {
+    const s = await t.subscribe();
+    const n = 100;
+    // Two handles of one topic on the client share the batch: their publishes keep their order.
+    await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? t : other).publish(i)));
+    assert.equal(pipelines.n, 1, 'one pipeline for the tick');
+    const got = [];
+    for (let m = await s.tryReceive(); m !== undefined; m = await s.tryReceive()) got.push(m);
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i));
+    // Published and read in the same tick, not awaited in between: the read sends the batch first.
+    const [, , read] = await Promise.all([t.publish('a'), t.publish('b'), s.tryReceive()]);
+    assert.equal(read, 'a');
+    assert.equal(await s.tryReceive(), 'b');
+    // A subscriber made in the same tick as a publish starts after it.
+    const [, late] = await Promise.all([t.publish('c'), t.subscribe()]);
+    await t.publish('d');
+    assert.equal(await late.tryReceive(), 'd');
+    // NOSCRIPT inside a batch: each publish is sent again as EVAL, in order.
+    await c.script('FLUSH');
+    await Promise.all([t.publish('e'), t.publish('f'), t.publish('g')]);
+    assert.deepEqual([await late.tryReceive(), await late.tryReceive(), await late.tryReceive()], ['e', 'f', 'g']);
+    // A publish with its own timeout, and a bad one rejecting only itself.
+    const settled = await Promise.allSettled([t.publish('h', { timeout: 1000 }), t.publish('i', { timeout: -1 }), t.publish(undefined)]);
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'rejected']);
+    assert.equal(await late.tryReceive(), 'h');
+    await s.close();
+    await late.close();
+  } finally {
+    t.close();
+    other.close();
+    c.disconnect();
+  }
 });
