@@ -1,18 +1,26 @@
 // Batching for the Redis-backed objects (RedisDict, RedisQueue, RedisTopic
-// with `batch: true`): the calls batching handles on one client make in one
-// tick go to Redis as one `pipeline()` (one write, one exec Promise), with
-// one deadline timer per batch instead of a Promise, two closures and a
-// timer per call.
+// with `batch: true`): the commands batching handles on one client make in
+// one tick go to Redis in one socket write, with one deadline timer per
+// batch instead of a Promise, two closures and a timer per call.
 //
-// A call queues its command on the tick's pipeline at once (its arguments
-// all checked first) and one Pending: how to turn the reply into the call's
-// result, and the caller's resolve/reject, captured without a per-call
-// closure. The batch is sent on process.nextTick, as ioredis's own
-// auto-pipelining does. Calls of every batching handle on the client keep
-// their order; a command sent on the client directly in the same tick goes
-// before the whole batch, or after it when the batch's first call came
-// first (flush() first sends the batch, for a handle whose next command
-// must come after it).
+// A call makes its command at once (its arguments all checked first),
+// through a pipeline object kept as a command factory: its command
+// methods build ioredis Commands (with the client's keyPrefix) and hand
+// them here instead of queueing them. The batch is sent on
+// process.nextTick, as ioredis's own auto-pipelining does: every command
+// through the client's sendCommand() (its offline queue, reconnection and
+// reply matching as for any command), their bytes gathered into one socket
+// write as a pipeline's are (Gather). Not through pipeline.exec(): a
+// pipeline adds two Promise reactions and two closures per command and an
+// array of results, garbage that took a third of the client's CPU (in the
+// collector) on a batch of GETs.
+//
+// Each call keeps a Pending: how to turn the reply into the call's result,
+// and the caller's resolve/reject, captured without a closure of ours per
+// call. Calls of every batching handle on the client keep their order; a
+// command sent on the client directly in the same tick goes before the
+// whole batch (flush() sends the batch first, for a handle whose next
+// command must come after it).
 //
 // Each call keeps its own bound: the batch's timer fires at the shortest
 // bound among its calls (counted from the moment the batch is written),
@@ -51,6 +59,8 @@ class Pending {
   settled: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** The batch it went out in (set when sent). */
+  batch: Batch | null;
   constructor(
     readonly timeout: number,
     readonly what: string,
@@ -63,6 +73,37 @@ class Pending {
     this.settled = false;
     this.resolve = capturedResolve;
     this.reject = capturedReject;
+    this.batch = null;
+  }
+
+  /** The command's reply came (its Promise's reaction: a method, so the call makes no closure). */
+  answered(reply: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.batch!.settledOne();
+    try {
+      this.resolve(this.done(reply, this.arg));
+    } catch (err) {
+      this.reject(err);
+    }
+  }
+
+  /** The command failed (a reply error, the connection closed). */
+  failedWith(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const batch = this.batch!;
+    batch.settledOne();
+    const e = remoteError(err, batch.engine, this.describe());
+    if (this.failed === undefined) {
+      this.reject(e);
+      return;
+    }
+    try {
+      this.resolve(this.failed(e, this.arg));
+    } catch (thrown) {
+      this.reject(thrown);
+    }
   }
 
   /** What this call's errors name (built only when one is thrown). */
@@ -84,36 +125,51 @@ export function batcherOf(redis: Redis, engine: string): Batcher {
   return b;
 }
 
+/** What the batcher uses of an ioredis Command: the Promise of its reply. */
+interface SentCommand {
+  readonly promise: Promise<unknown>;
+}
+
 /** The batches of the batching handles on one server client. */
 export class Batcher {
   readonly #redis: Redis;
   readonly #engine: string;
-  /** This tick's pipeline (null until a call comes) and its calls, in the same order. */
-  #pipeline: ChainableCommander | null = null;
+  /** Builds this tick's commands: a pipeline never exec'd, its sendCommand replaced by #take. */
+  readonly #factory: ChainableCommander;
+  /** This tick's commands and their calls, in the same order (a call is added right after its command). */
+  #commands: SentCommand[] = [];
   #pending: Pending[] = [];
+  #scheduled = false;
   readonly #flush: () => void;
+  readonly #gather: Gather;
 
   constructor(redis: Redis, engine: string) {
     this.#redis = redis;
     this.#engine = engine;
     this.#flush = () => this.flush();
+    const factory = redis.pipeline();
+    (factory as unknown as { sendCommand: (command: SentCommand) => unknown }).sendCommand = (command) => {
+      this.#commands.push(command);
+      return factory;
+    };
+    this.#factory = factory;
+    this.#gather = new Gather(redis);
   }
 
   /**
-   * This tick's pipeline, to queue one command on, right before add()
-   * (every argument checked first: a queued command is sent).
+   * Where to make one command of this tick, right before add() (every
+   * argument checked first: a command made is sent).
    */
   pipeline(): ChainableCommander {
-    let p = this.#pipeline;
-    if (p === null) {
-      p = this.#pipeline = this.#redis.pipeline();
+    if (!this.#scheduled) {
+      this.#scheduled = true;
       process.nextTick(this.#flush);
     }
-    return p;
+    return this.#factory;
   }
 
   /**
-   * The call whose command was just queued: its Promise settles with
+   * The call whose command was just made: its Promise settles with
    * `done(reply, arg)`, or rejects as bounded() would (`failed`, when
    * given, handles the error instead). `what`, `op` and `key` are what its
    * errors name (see Pending).
@@ -124,20 +180,93 @@ export class Batcher {
     return promise;
   }
 
-  /** Sends the calls queued so far (at the end of the tick, or before a call that bypasses the batch). */
+  /** Sends the commands made so far (at the end of the tick, or before a command that bypasses the batch). */
   flush(): void {
-    const p = this.#pipeline;
-    if (p === null) return;
+    this.#scheduled = false;
+    const commands = this.#commands;
     const calls = this.#pending;
-    this.#pipeline = null;
+    if (commands.length === 0) return;
+    this.#commands = [];
     this.#pending = [];
     let shortest = Infinity;
     for (let i = 0; i < calls.length; i++) {
       const t = calls[i]!.timeout;
       if (t < shortest) shortest = t;
     }
-    new Batch(calls, shortest, this.#engine).send(p.exec() as Promise<Array<[Error | null, unknown]> | null>);
+    const batch = new Batch(calls, shortest, this.#engine);
+    const redis = this.#redis;
+    const gather = this.#gather;
+    gather.begin();
+    try {
+      for (let i = 0; i < commands.length; i++) {
+        const c = calls[i]!;
+        c.batch = batch;
+        // A client not ready queues the command (and writes it through `gather` once it is: at once then).
+        redis.sendCommand(commands[i] as never, gather as never);
+        commands[i]!.promise.then(answered.bind(c), failedWith.bind(c));
+      }
+    } finally {
+      gather.end();
+    }
   }
+}
+
+/**
+ * The stream a batch's commands are written to: between begin() and end()
+ * it gathers their bytes, and end() writes them to the client's socket in
+ * one write; outside (a command queued while the client reconnected, sent
+ * again later) it writes at once.
+ */
+class Gather {
+  readonly #redis: Redis;
+  #on = false;
+  #text = '';
+  #buffers: Buffer[] | null = null;
+
+  constructor(redis: Redis) {
+    this.#redis = redis;
+  }
+
+  begin(): void {
+    this.#on = true;
+  }
+
+  /** What ioredis calls with each command's bytes (a string, or a Buffer when an argument is one). */
+  write(chunk: string | Buffer): boolean {
+    if (!this.#on) return this.#redis.stream.write(chunk);
+    if (typeof chunk === 'string') {
+      this.#text += chunk;
+    } else {
+      const buffers = this.#buffers ??= [];
+      if (this.#text !== '') {
+        buffers.push(Buffer.from(this.#text));
+        this.#text = '';
+      }
+      buffers.push(chunk);
+    }
+    return true;
+  }
+
+  end(): void {
+    this.#on = false;
+    const buffers = this.#buffers;
+    const text = this.#text;
+    this.#buffers = null;
+    this.#text = '';
+    if (buffers !== null) {
+      if (text !== '') buffers.push(Buffer.from(text));
+      this.#redis.stream.write(Buffer.concat(buffers));
+    } else if (text !== '') {
+      this.#redis.stream.write(text);
+    }
+  }
+}
+
+function answered(this: Pending, reply: unknown): void {
+  this.answered(reply);
+}
+function failedWith(this: Pending, err: unknown): void {
+  this.failedWith(err);
 }
 
 /** One batch in flight: its calls and its deadline timer. */
@@ -145,6 +274,8 @@ class Batch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The bound the timer is armed for (ms after the write). */
   #armed: number;
+  /** Calls not settled yet: the timer goes when none is left. */
+  #left: number;
 
   constructor(
     readonly calls: Pending[],
@@ -152,58 +283,13 @@ class Batch {
     readonly engine: string,
   ) {
     this.#armed = shortest;
+    this.#left = calls.length;
     this.#timer = setTimeout(() => this.#expire(), shortest);
   }
 
-  send(replies: Promise<Array<[Error | null, unknown]> | null>): void {
-    replies.then((r) => this.#answered(r), (err: unknown) => this.#failedAll(err));
-  }
-
-  #answered(replies: Array<[Error | null, unknown]> | null): void {
-    const calls = this.calls;
-    // One reply per call, in order; anything else (never seen) fails them all rather than mismatch them.
-    if (replies === null || replies.length !== calls.length) {
-      this.#failedAll(new Error(`the pipeline answered ${replies?.length ?? 0} replies to ${calls.length} commands`));
-      return;
-    }
-    clearTimeout(this.#timer);
-    for (let i = 0; i < calls.length; i++) {
-      const c = calls[i]!;
-      if (c.settled) continue;
-      c.settled = true;
-      const reply = replies[i]!;
-      if (reply[0] !== null && reply[0] !== undefined) {
-        this.#fail(c, reply[0]);
-      } else {
-        try {
-          c.resolve(c.done(reply[1], c.arg));
-        } catch (err) {
-          c.reject(err);
-        }
-      }
-    }
-  }
-
-  #failedAll(err: unknown): void {
-    clearTimeout(this.#timer);
-    for (const c of this.calls) {
-      if (c.settled) continue;
-      c.settled = true;
-      this.#fail(c, err);
-    }
-  }
-
-  #fail(c: Pending, err: unknown): void {
-    const e = remoteError(err, this.engine, c.describe());
-    if (c.failed === undefined) {
-      c.reject(e);
-      return;
-    }
-    try {
-      c.resolve(c.failed(e, c.arg));
-    } catch (thrown) {
-      c.reject(thrown);
-    }
+  /** One call settled (answered, failed or timed out). */
+  settledOne(): void {
+    if (--this.#left === 0) clearTimeout(this.#timer);
   }
 
   /** The timer fired: reject the calls bound by `#armed`, re-arm for the next shortest bound. */
@@ -214,6 +300,7 @@ class Batch {
       if (c.settled) continue;
       if (c.timeout <= armed) {
         c.settled = true;
+        this.#left--;
         const what = c.describe();
         c.reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
       } else if (c.timeout < next) {
