@@ -1,7 +1,7 @@
 // Batching for the Redis-backed objects (RedisDict, RedisQueue, RedisTopic
 // with `batch: true`): the commands batching handles on one client make in
 // one tick go to Redis in one socket write, with one deadline timer per
-// batch instead of a Promise, two closures and a timer per call.
+// batch instead of one per call.
 //
 // A call makes its command at once (its arguments all checked first),
 // through a pipeline object kept as a command factory: its command
@@ -16,8 +16,10 @@
 // collector) on a batch of GETs.
 //
 // Each call keeps a Pending: how to turn the reply into the call's result,
-// and the caller's resolve/reject, captured without a closure of ours per
-// call. Calls of every batching handle on the client keep their order; a
+// and the caller's resolve/reject (captured by a module function, not a
+// closure); its command's Promise reaches it through two bound functions
+// (replies could be matched to calls by their order, but a command ioredis
+// sends again after a reconnection is answered out of that order). Calls of every batching handle on the client keep their order; a
 // command sent on the client directly in the same tick goes before the
 // whole batch (flush() sends the batch first, for a handle whose next
 // command must come after it).
@@ -76,7 +78,7 @@ class Pending {
     this.batch = null;
   }
 
-  /** The command's reply came (its Promise's reaction: a method, so the call makes no closure). */
+  /** The command's reply came. */
   answered(reply: unknown): void {
     if (this.settled) return;
     this.settled = true;
@@ -157,10 +159,11 @@ export class Batcher {
   }
 
   /**
-   * Where to make one command of this tick, right before add() (every
-   * argument checked first: a command made is sent).
+   * Where to make one command of this tick (`commander().getBuffer(key)`),
+   * right before add() (every argument checked first: a command made is
+   * sent).
    */
-  pipeline(): ChainableCommander {
+  commander(): ChainableCommander {
     if (!this.#scheduled) {
       this.#scheduled = true;
       process.nextTick(this.#flush);

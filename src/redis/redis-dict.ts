@@ -21,8 +21,9 @@ import { batcherOf, type Batcher } from './pipeline-batch.js';
 export interface RedisDictOptions extends RemoteOptions {
   /**
    * Send the calls made in one tick (by every handle on the client with
-   * `batch: true`) as one `pipeline()`: one write, one deadline timer per
-   * batch (default false: each call is its own command). A command sent on
+   * `batch: true`) together, as a `pipeline()` would: one socket write, one
+   * deadline timer per batch (default false: each call is sent as it is
+   * made). A command sent on
    * the client directly in the same tick goes before or after the whole
    * batch. Ignored for a `Cluster` client, which sends each call on its own
    * (its `enableAutoPipelining` groups them per node).
@@ -192,7 +193,7 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().getBuffer(k);
+        this.#batch.commander().getBuffer(k);
         return this.#batch.add(this.#timeout, this.#what, 'get', key, decodeValue, undefined);
       }
       return bounded(this.#redis.getBuffer(k), this.#timeout, this.#engine, this.#call('get', key)).then(decodeValue);
@@ -206,7 +207,7 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().pttl(k);
+        this.#batch.commander().pttl(k);
         return this.#batch.add(this.#timeout, this.#what, 'ttl', key, pttlOf, undefined);
       }
       return bounded(this.#redis.pttl(k), this.#timeout, this.#engine, this.#call('ttl', key)).then(pttlOf);
@@ -220,7 +221,7 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().llen(k);
+        this.#batch.commander().llen(k);
         return this.#batch.add(this.#timeout, this.#what, 'llen', key, same, undefined);
       }
       return bounded(this.#redis.llen(k), this.#timeout, this.#engine, this.#call('llen', key));
@@ -266,10 +267,10 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
         if (ttl === 0) {
-          this.#batch.pipeline().set(k, v);
+          this.#batch.commander().set(k, v);
           return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
         }
-        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl));
+        this.#batch.commander().set(k, v, 'PX', pxOf(ttl));
         return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v) : this.#redis.set(k, v, 'PX', pxOf(ttl));
@@ -297,7 +298,7 @@ export class RedisDict implements AsyncDict {
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        sendSetIf(this.#batch.pipeline() as unknown as SetIfTarget, k, v, ttl, condition);
+        sendSetIf(this.#batch.commander() as unknown as SetIfTarget, k, v, ttl, condition);
         return this.#batch.add(wait, this.#what, call, key, isOk, undefined);
       }
       const work = sendSetIf(this.#redis as unknown as SetIfTarget, k, v, ttl, condition);
@@ -321,7 +322,7 @@ export class RedisDict implements AsyncDict {
       const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().evalsha(CAS_SHA, 1, k, e, v, ttlText);
+        this.#batch.commander().evalsha(CAS_SHA, 1, k, e, v, ttlText);
         return this.#batch.add(wait, this.#what, 'compareAndSet', key, isOne, this.#flagFailed);
       }
       const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttlText);
@@ -337,7 +338,7 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().del(k);
+        this.#batch.commander().del(k);
         return this.#batch.add(wait, this.#what, 'delete', key, isOne, undefined);
       }
       return bounded(this.#redis.del(k), this.#callTimeout(options), this.#engine, this.#call('delete', key)).then(isOne);
@@ -369,7 +370,7 @@ export class RedisDict implements AsyncDict {
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
         if (this.#batch !== null) {
-          this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+          this.#batch.commander().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
           return this.#batch.add(wait, this.#what, 'incr', key, toNumber, this.#incrNumberFailed);
         }
         const what = this.#call('incr', key);
@@ -380,7 +381,7 @@ export class RedisDict implements AsyncDict {
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
       if (this.#batch !== null) {
-        this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+        this.#batch.commander().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
         return this.#batch.add(wait, this.#what, 'incr', key, toBigint, this.#incrBigintFailed);
       }
       const what = this.#call('incr', key);
@@ -399,10 +400,10 @@ export class RedisDict implements AsyncDict {
       const wait = this.#callTimeout(options);
       if (this.#batch !== null) {
         if (ms !== 0) {
-          this.#batch.pipeline().pexpire(k, pxOf(ms));
+          this.#batch.commander().pexpire(k, pxOf(ms));
           return this.#batch.add(wait, this.#what, 'expire', key, isOne, undefined);
         }
-        this.#batch.pipeline().evalsha(PERSIST_SHA, 1, k);
+        this.#batch.commander().evalsha(PERSIST_SHA, 1, k);
         return this.#batch.add(wait, this.#what, 'expire', key, isOne, this.#flagFailed);
       }
       if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
@@ -440,7 +441,7 @@ export class RedisDict implements AsyncDict {
       const v = encodeElement(value);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        const pipeline = this.#batch.pipeline();
+        const pipeline = this.#batch.commander();
         if (call === 'lpush') pipeline.lpush(k, v);
         else pipeline.rpush(k, v);
         return this.#batch.add(wait, this.#what, call, key, same, undefined);
@@ -458,7 +459,7 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        const pipeline = this.#batch.pipeline();
+        const pipeline = this.#batch.commander();
         if (call === 'lpop') pipeline.lpopBuffer(k);
         else pipeline.rpopBuffer(k);
         return this.#batch.add(wait, this.#what, call, key, decodeElement, undefined);

@@ -48,9 +48,9 @@ export interface RedisQueueOptions extends RemoteOptions {
   claimAfter?: number;
   /**
    * Send the scripts of the calls made in one tick (by every handle on the
-   * client with `batch: true`: RedisDict, RedisQueue, RedisTopic) as one
-   * `pipeline()`: one write, one deadline timer per batch (default false:
-   * each call is its own command). A command sent on the client directly in
+   * client with `batch: true`: RedisDict, RedisQueue, RedisTopic) in one
+   * socket write, as a `pipeline()` would, with one deadline timer per
+   * batch (default false: each call is sent as it is made). A command sent on the client directly in
    * the same tick goes before or after the whole batch. Ignored for a
    * `Cluster` client, which sends each call on its own.
    */
@@ -389,7 +389,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     const batch = this.#batch!;
     const argv = this.#sendArgv;
     argv[6] = bytes;
-    SEND.queue(batch.pipeline(), argv);
+    SEND.queue(batch.commander(), argv);
     return batch.add(this.#timeout, what, '', null, isOne, this.#sent);
   }
 
@@ -398,7 +398,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     const batch = this.#batch!;
     const argv = this.#takeArgv;
     argv[6] = this.#cursor;
-    TAKE.queue(batch.pipeline(), argv);
+    TAKE.queue(batch.commander(), argv);
     return batch.add(this.#timeout, what, '', null, took, this.#takeFailed);
   }
 
@@ -408,7 +408,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     const argv = this.#ackArgv;
     argv[7] = taken.id;
     argv[8] = taken.bytes.byteLength;
-    ACK.queue(batch.pipeline(), argv);
+    ACK.queue(batch.commander(), argv);
     return batch.add(this.#timeout, what, '', null, this.#acked, this.#ackFailed, taken);
   }
 
@@ -431,7 +431,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     argv[8] = taken.bytes.byteLength;
     const batch = this.#batch;
     if (batch !== null) {
-      ACK.queue(batch.pipeline(), argv);
+      ACK.queue(batch.commander(), argv);
       await batch.add(this.#timeout, `EVALSHA ack (RedisQueue.${what})`, '', null, nothing, this.#released);
       return;
     }

@@ -31,9 +31,9 @@ export interface RedisTopicOptions extends RemoteOptions {
   encoding?: 'json' | 'v8';
   /**
    * Send the publishes made in one tick (with the calls of every handle on
-   * the client with `batch: true`: RedisDict, RedisQueue, RedisTopic) as one
-   * `pipeline()`: one write, one deadline timer per batch (default false:
-   * each publish is its own command). A command sent on the client directly
+   * the client with `batch: true`: RedisDict, RedisQueue, RedisTopic) in
+   * one socket write, as a `pipeline()` would, with one deadline timer per
+   * batch (default false: each publish is sent as it is made). A command sent on the client directly
    * in the same tick goes before or after the whole batch (this topic's
    * subscribers send the batch first). Ignored for a `Cluster` client,
    * which sends each call on its own.
@@ -163,7 +163,7 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
       argv[5] = bytes;
       const batch = this.#batch;
       if (batch !== null) {
-        PUBLISH.queue(batch.pipeline(), argv);
+        PUBLISH.queue(batch.commander(), argv);
         return batch.add(wait, this.#publishWhat, '', null, nothing, this.#publishFailed);
       }
       return bounded(PUBLISH.run(this.#redis, argv), wait, this.#engine, this.#publishWhat).then(nothing);

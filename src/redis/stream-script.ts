@@ -67,14 +67,14 @@ export class LuaScript {
   }
 
   /**
-   * Queues the script on a batch's pipeline (EVALSHA; see
+   * Makes the script's EVALSHA on a batch's commander (see
    * pipeline-batch.ts): slot 0 of `argv` is this method's, the rest as for
-   * run(). ioredis copies the arguments as it queues them, so the caller may
-   * refill argv at once.
+   * run(). ioredis copies the arguments as it makes the command, so the
+   * caller may refill argv at once.
    */
-  queue(pipeline: ChainableCommander, argv: Arg[]): void {
+  queue(commander: ChainableCommander, argv: Arg[]): void {
     argv[0] = this.#sha;
-    (pipeline as unknown as ArgvCommands).evalshaBuffer(argv);
+    (commander as unknown as ArgvCommands).evalshaBuffer(argv);
   }
 
   /**
