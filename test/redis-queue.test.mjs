@@ -388,3 +388,24 @@ test('batch: true on a stopped server (SIGSTOP): each call of one batch keeps it
     await own.stop();
   }
 });
+
+test('batch: true across a reconnection: calls made while the client is down go out once it is back, in order', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-reconnect'), { encoding: 'json', commandTimeout: 15_000, batch: true });
+  try {
+    await q.send(-1);
+    assert.equal(await q.receive({ timeout: 5000 }), -1);
+    await own.kill();
+    while (c.status === 'ready') await new Promise((r) => setTimeout(r, 10));
+    // Queued by ioredis while it reconnects, written when it is back (the restarted server has no scripts: EVAL, in order).
+    const sends = Promise.all(Array.from({ length: 50 }, (_, i) => q.trySend(i)));
+    await own.restart();
+    assert.deepEqual(await sends, Array(50).fill(true));
+    const got = await Promise.all(Array.from({ length: 51 }, () => q.tryReceive()));
+    assert.deepEqual(got, [...Array.from({ length: 50 }, (_, i) => i), undefined]);
+  } finally {
+    await q.close();
+    await own.stop();
+  }
+});

@@ -133,7 +133,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   readonly #sent: (err: unknown) => Promise<boolean>;
   readonly #took: (reply: Buffer[]) => Taken | null;
   readonly #tookForTry: (reply: Buffer[]) => Promise<T> | undefined;
-  readonly #takeFailed: (err: unknown) => Promise<Taken | null>;
+  readonly #takeFailed: (err: unknown, took: (reply: Buffer[]) => unknown) => Promise<unknown>;
   readonly #acked: (reply: unknown, taken: Taken) => T;
   readonly #ackFailed: (err: unknown, taken: Taken) => Promise<T>;
   readonly #released: (err: unknown) => Promise<void>;
@@ -170,7 +170,8 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
       // Queued on the batch being gathered now: every ack of this reply's batch goes in one pipeline.
       return taken === null ? undefined : this.#queueFinish(taken, ACK_TRY);
     };
-    this.#takeFailed = (err) => TAKE.retry(this.#redis, err, this.#timeout, this.#engine).then(this.#took as (reply: unknown) => Taken | null);
+    // The take sent again as EVAL (NOSCRIPT) is answered by the call's own handler (`took`: #took or #tookForTry).
+    this.#takeFailed = (err, took) => TAKE.retry(this.#redis, err, this.#timeout, this.#engine).then(took as (reply: unknown) => unknown);
     this.#acked = (_reply, taken) => decodeMessage(this.#encoding, taken.bytes, this.#label) as T;
     // As #finish: the message is in hand, an ACK that fails leaves it pending (delivered again later); returned anyway.
     this.#ackFailed = (err, taken) => ACK.retry(this.#redis, err, this.#timeout, this.#engine).then(
@@ -399,7 +400,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     const argv = this.#takeArgv;
     argv[6] = this.#cursor;
     TAKE.queue(batch.commander(), argv);
-    return batch.add(this.#timeout, what, '', null, took, this.#takeFailed);
+    return batch.add(this.#timeout, what, '', null, took, this.#takeFailed, took);
   }
 
   // The ack of a taken message, then the message decoded (#finish's rules).
