@@ -136,7 +136,7 @@ interface SentCommand {
 export class Batcher {
   readonly #redis: Redis;
   readonly #engine: string;
-  /** Builds this tick's commands: a pipeline never exec'd, its sendCommand replaced by #take. */
+  /** Builds this tick's commands: a pipeline never exec'd, whose sendCommand keeps each command for flush(). */
   readonly #factory: ChainableCommander;
   /** This tick's commands and their calls, in the same order (a call is added right after its command). */
   #commands: SentCommand[] = [];
