@@ -12,12 +12,13 @@
 //   difference is ioredis's auto-pipelining (a Promise and a Command per
 //   call, where a hand-built pipeline has one Promise per batch) and which
 //   is RedisDict's own. The `batch: true` row sends the same waves through a
-//   RedisDict that queues each tick's calls and sends them as one
-//   `pipeline()` (on a plain client of its own), which is what the hand
-//   pipeline does. A last row is that hand pipeline with a Promise per
-//   command, resolved from exec()'s replies and awaited with Promise.all:
-//   the least any API that returns a Promise per call pays, so the part of
-//   the gap that is not RedisDict's.
+//   RedisDict that gathers each tick's commands into one socket write (on a
+//   plain client of its own), as the hand pipeline does, without a
+//   pipeline's Promise reactions per command. A last row is that hand
+//   pipeline with a Promise per command, resolved from exec()'s replies and
+//   awaited with Promise.all: what an API that returns a Promise per call
+//   would pay on top of a pipeline (batch: true can come out above it: it
+//   does not pay the pipeline's own per-command Promises).
 //
 // The Lua operations (incr, compareAndSet) are compared with EVALSHA of the
 // same script (loaded first), which is what RedisDict sends once the script
