@@ -409,3 +409,30 @@ test('batch: true across a reconnection: calls made while the client is down go 
     await own.stop();
   }
 });
+
+test('batch: true: an acknowledgement that times out still hands the message over (as without batching)', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-ack-timeout'), { encoding: 'json', commandTimeout: 500, batch: true });
+  try {
+    await q.send('warm');
+    assert.equal(await q.receive({ timeout: 5000 }), 'warm');
+    await q.send('m');
+    // The server stops right before the acknowledgement goes out (the write after the take's).
+    const stream = c.stream;
+    const write = stream.write.bind(stream);
+    let writes = 0;
+    stream.write = (...args) => {
+      if (++writes === 2) own.pause();
+      return write(...args);
+    };
+    const t0 = performance.now();
+    assert.equal(await q.tryReceive(), 'm');
+    assert.ok(performance.now() - t0 >= 450, 'after the acknowledgement\'s bound');
+    assert.equal(writes, 2, 'the take, then the acknowledgement');
+  } finally {
+    own.resume();
+    await q.close();
+    await own.stop();
+  }
+});

@@ -26,7 +26,8 @@
 //
 // Each call keeps its own bound: the batch's timer fires at the shortest
 // bound among its calls (counted from the moment the batch is written),
-// rejects every call whose bound that is with ETIMEDOUT naming the server,
+// fails every call whose bound that is with ETIMEDOUT naming the server (as
+// a reply error would: through the call's failure handler, if it has one),
 // and re-arms for the next shortest. A reply error (or a reply that does not
 // decode) rejects only its own call.
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -302,10 +303,10 @@ class Batch {
     for (const c of this.calls) {
       if (c.settled) continue;
       if (c.timeout <= armed) {
-        c.settled = true;
-        this.#left--;
+        // As any failure: through the call's own handler (an acknowledgement
+        // that times out still hands its message over, as without batching).
         const what = c.describe();
-        c.reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
+        c.failedWith(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
       } else if (c.timeout < next) {
         next = c.timeout;
       }
