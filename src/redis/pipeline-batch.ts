@@ -15,14 +15,14 @@
 // array of results, garbage that took a third of the client's CPU (in the
 // collector) on a batch of GETs.
 //
-// Each call keeps a Pending: how to turn the reply into the call's result,
-// and the caller's resolve/reject (captured by a module function, not a
-// closure); its command's Promise reaches it through two bound functions
-// (replies could be matched to calls by their order, but a command ioredis
-// sends again after a reconnection is answered out of that order). Calls of every batching handle on the client keep their order; a
-// command sent on the client directly in the same tick goes before the
-// whole batch (flush() sends the batch first, for a handle whose next
-// command must come after it).
+// A call's Promise is its command's own, followed (through two bound
+// functions) by its Pending: how to turn the reply into the call's result.
+// (Replies could be matched to calls by their order, with no function per
+// call, but a command ioredis sends again after a reconnection is answered
+// out of that order.) Calls of every batching handle on the client keep
+// their order; a command sent on the client directly in the same tick goes
+// before the whole batch (flush() sends the batch first, for a handle whose
+// next command must come after it).
 //
 // Each call keeps its own bound: the batch's timer fires at the shortest
 // bound among its calls (counted from the moment the batch is written),
@@ -45,26 +45,27 @@ export type Done = (reply: any, arg: any) => unknown;
  */
 export type Failed = (err: unknown, arg: any) => unknown;
 
-let capturedResolve: (value: unknown) => void;
-let capturedReject: (err: unknown) => void;
-/** The executor of every batched call's Promise: a module function, so no closure per call. */
-function capture(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
+/** What the batcher uses of an ioredis Command: the Promise of its reply, and how to fail it. */
+interface SentCommand {
+  readonly promise: Promise<unknown>;
+  reject(err: unknown): void;
 }
 
 /**
- * One call waiting in a batch (its command is already in the batch's
- * pipeline). What its errors name: `<what>: <op> '<key>'`, or `what`
- * alone when `key` is null.
+ * One call waiting in a batch: its command, and how its reply becomes the
+ * call's result. The call's Promise is the command's own, followed by
+ * answered()/failedWith(); a call past its bound fails its command (as
+ * ioredis's own commandTimeout does), so a late reply is dropped. What its
+ * errors name: `<what>: <op> '<key>'`, or `what` alone when `key` is null.
  */
 class Pending {
   settled: boolean;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
+  /** Failed by the batch's timer (its failedWith() still to run). */
+  expired: boolean;
   /** The batch it went out in (set when sent). */
   batch: Batch | null;
   constructor(
+    readonly command: SentCommand,
     readonly timeout: number,
     readonly what: string,
     readonly op: string,
@@ -74,39 +75,25 @@ class Pending {
     readonly arg: unknown,
   ) {
     this.settled = false;
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
+    this.expired = false;
     this.batch = null;
   }
 
-  /** The command's reply came. */
-  answered(reply: unknown): void {
-    if (this.settled) return;
+  /** The command's reply came: the call's result. */
+  answered(reply: unknown): unknown {
     this.settled = true;
     this.batch!.settledOne();
-    try {
-      this.resolve(this.done(reply, this.arg));
-    } catch (err) {
-      this.reject(err);
-    }
+    return this.done(reply, this.arg);
   }
 
-  /** The command failed (a reply error, the connection closed). */
-  failedWith(err: unknown): void {
-    if (this.settled) return;
+  /** The command failed (a reply error, the connection closed, the call's bound passed): the failure handler's result, or the error. */
+  failedWith(err: unknown): unknown {
     this.settled = true;
     const batch = this.batch!;
     batch.settledOne();
     const e = remoteError(err, batch.engine, this.describe());
-    if (this.failed === undefined) {
-      this.reject(e);
-      return;
-    }
-    try {
-      this.resolve(this.failed(e, this.arg));
-    } catch (thrown) {
-      this.reject(thrown);
-    }
+    if (this.failed === undefined) throw e;
+    return this.failed(e, this.arg);
   }
 
   /** What this call's errors name (built only when one is thrown). */
@@ -126,11 +113,6 @@ export function batcherOf(redis: Redis, engine: string): Batcher {
     batchers.set(redis, b);
   }
   return b;
-}
-
-/** What the batcher uses of an ioredis Command: the Promise of its reply. */
-interface SentCommand {
-  readonly promise: Promise<unknown>;
 }
 
 /** The batches of the batching handles on one server client. */
@@ -179,9 +161,11 @@ export class Batcher {
    * errors name (see Pending).
    */
   add(timeout: number, what: string, op: string, key: string | null, done: Done, failed: Failed | undefined, arg?: unknown): Promise<any> {
-    const promise = new Promise(capture);
-    this.#pending.push(new Pending(timeout, what, op, key, done, failed, arg));
-    return promise;
+    const commands = this.#commands;
+    const command = commands[commands.length - 1]!;
+    const call = new Pending(command, timeout, what, op, key, done, failed, arg);
+    this.#pending.push(call);
+    return command.promise.then(answered.bind(call), failedWith.bind(call));
   }
 
   /** Sends the commands made so far (at the end of the tick, or before a command that bypasses the batch). */
@@ -203,11 +187,9 @@ export class Batcher {
     gather.begin();
     try {
       for (let i = 0; i < commands.length; i++) {
-        const c = calls[i]!;
-        c.batch = batch;
+        calls[i]!.batch = batch;
         // A client not ready queues the command (and writes it through `gather` once it is: at once then).
         redis.sendCommand(commands[i] as never, gather as never);
-        commands[i]!.promise.then(answered.bind(c), failedWith.bind(c));
       }
     } finally {
       gather.end();
@@ -266,11 +248,11 @@ class Gather {
   }
 }
 
-function answered(this: Pending, reply: unknown): void {
-  this.answered(reply);
+function answered(this: Pending, reply: unknown): unknown {
+  return this.answered(reply);
 }
-function failedWith(this: Pending, err: unknown): void {
-  this.failedWith(err);
+function failedWith(this: Pending, err: unknown): unknown {
+  return this.failedWith(err);
 }
 
 /** One batch in flight: its calls and its deadline timer. */
@@ -301,12 +283,13 @@ class Batch {
     const armed = this.#armed;
     let next = Infinity;
     for (const c of this.calls) {
-      if (c.settled) continue;
+      if (c.settled || c.expired) continue;
       if (c.timeout <= armed) {
         // As any failure: through the call's own handler (an acknowledgement
         // that times out still hands its message over, as without batching).
+        c.expired = true;
         const what = c.describe();
-        c.failedWith(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
+        c.command.reject(new ShmkitError('ETIMEDOUT', `ETIMEDOUT: ${this.engine} did not answer ${what} within ${c.timeout} ms`, { path: what }));
       } else if (c.timeout < next) {
         next = c.timeout;
       }
