@@ -40,10 +40,10 @@ describe('shm', () => {
 });
 
 // Redis: RedisQueue capacity in encoded bytes, RedisTopic capacity in messages.
-function redisFactories(label, getClient) {
+function redisFactories(label, getClient, extra = {}) {
   queueConformance(label, async ({ size, encoding }) => {
     const n = redisName('q');
-    const options = { capacity: size === 'small' ? 64 : 1 << 16, claimAfter: 300, commandTimeout: 3000, ...(encoding ? { encoding } : {}) };
+    const options = { capacity: size === 'small' ? 64 : 1 << 16, claimAfter: 300, commandTimeout: 3000, ...extra, ...(encoding ? { encoding } : {}) };
     const handle = new RedisQueue(getClient(), n, options);
     return {
       handle,
@@ -53,7 +53,7 @@ function redisFactories(label, getClient) {
   });
   topicConformance(label, async ({ size, encoding }) => {
     const n = redisName('t');
-    const options = { capacity: size === 'small' ? 8 : 1024, commandTimeout: 3000, ...(encoding ? { encoding } : {}) };
+    const options = { capacity: size === 'small' ? 8 : 1024, commandTimeout: 3000, ...extra, ...(encoding ? { encoding } : {}) };
     const handle = new RedisTopic(getClient(), n, options);
     return {
       handle,
@@ -69,6 +69,11 @@ describe('redis', () => {
 
 describe('redis, autopipelining client', () => {
   redisFactories('redis-auto', () => autoClient);
+});
+
+// Every call batched (batch: true): each tick's scripts as one pipeline.
+describe('redis, batch: true', () => {
+  redisFactories('redis-batch', () => client, { batch: true });
 });
 
 describe('redis cluster', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RedisQueue } from 'shmkit/redis';
-import { startRedis } from './fixtures/redis.mjs';
+import { countWrites, startRedis } from './fixtures/redis.mjs';
 import { reap, startNode, killedOk, runNode } from './fixtures/proc.mjs';
 import { withTimeout } from './fixtures/helpers.mjs';
 import { assertEachTimesOut } from './fixtures/conformance-channel.mjs';
@@ -122,10 +122,10 @@ test('a peek still held at close() goes to the next consumer at once', { timeout
   await b.close();
 });
 
-test('redis-server stopped (SIGSTOP): every call rejects with ETIMEDOUT naming it; SIGCONT: works again', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`redis-server stopped (SIGSTOP)${label}: every call rejects with ETIMEDOUT naming it; SIGCONT: works again`, { timeout: 60_000 }, async () => {
   const own = await startRedis();
   const c = own.client();
-  const q = new RedisQueue(c, qname('stopped'), { commandTimeout: 500, claimAfter: 1000 });
+  const q = new RedisQueue(c, qname('stopped'), { commandTimeout: 500, claimAfter: 1000, ...extra });
   const engine = new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port}`);
   try {
     await q.send('before');
@@ -262,9 +262,9 @@ test('redis-server restarted without persistence: the queue (group included) is 
   }
 });
 
-test('scripts flushed (SCRIPT FLUSH) with 300 sends in flight: EVAL fallback, each message exactly once', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`scripts flushed (SCRIPT FLUSH) with 300 sends in flight${label}: EVAL fallback, each message exactly once`, { timeout: 60_000 }, async () => {
   const auto = server.client({ enableAutoPipelining: true });
-  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json' });
+  const q = new RedisQueue(auto, qname('noscript'), { encoding: 'json', ...extra });
   try {
     await q.send({ n: -1 });
     assert.deepEqual(await q.receive({ timeout: 5000 }), { n: -1 });
@@ -326,5 +326,113 @@ test("a client with its own ioredis keyPrefix: every key (scripts' and blocking 
     await q.close();
     t.close();
     prefixed.disconnect();
+  }
+});
+
+test('batch: true: the sends of one tick go in one write, in call order; a tick of tryReceive is one write of takes, then one of acks', { timeout: 30_000 }, async () => {
+  const c = server.client();
+  const q = new RedisQueue(c, qname('batch-order'), { encoding: 'json', batch: true });
+  const other = new RedisQueue(c, q.name, { encoding: 'json', batch: true });
+  try {
+    // The scripts cached first (a NOSCRIPT is sent again as EVAL, on its own).
+    await q.send(-1);
+    assert.equal(await q.receive({ timeout: 5000 }), -1);
+    const writes = await countWrites(c);
+    const n = 100;
+    // Two handles of one queue on the client share the batch: their sends keep their order.
+    const sent = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? q : other).trySend(i)));
+    assert.deepEqual(sent, Array(n).fill(true));
+    assert.equal(writes.n, 1, 'one write for the tick of sends');
+    const got = await Promise.all(Array.from({ length: n + 1 }, () => q.tryReceive()));
+    assert.equal(writes.n, 3, 'one write of takes, one of acks');
+    assert.deepEqual(got, [...Array.from({ length: n }, (_, i) => i), undefined], 'FIFO, then nothing');
+    assert.equal(await c.get(`${q.key}:bytes`), '0', 'every taken message acknowledged and its bytes given back');
+    // A full queue answers false to its own call only.
+    const small = new RedisQueue(c, qname('batch-full'), { capacity: 4, batch: true });
+    assert.deepEqual(await Promise.all([small.trySend('ab'), small.trySend('cde'), small.trySend('cd')]), [true, false, true]);
+    assert.deepEqual(await Promise.all([small.tryReceive(), small.tryReceive(), small.tryReceive()]).then((m) => m.map(String)), ['ab', 'cd', 'undefined']);
+    await small.close();
+    // A bad argument rejects its own call and sends nothing; the rest of the tick goes.
+    const settled = await Promise.allSettled([q.trySend(1), q.trySend(undefined), q.trySend(2)]);
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual([await q.receive({ timeout: 5000 }), await q.receive({ timeout: 5000 }), await q.tryReceive()], [1, 2, undefined]);
+  } finally {
+    await q.close();
+    await other.close();
+    c.disconnect();
+  }
+});
+
+test('batch: true on a stopped server (SIGSTOP): each call of one batch keeps its own bound, one timer for the batch', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-bound'), { commandTimeout: 400, batch: true });
+  const slow = new RedisQueue(c, q.name, { commandTimeout: 900, batch: true });
+  try {
+    await q.send('before');
+    own.pause();
+    const t0 = performance.now();
+    const took = (p) => p.then((v) => { throw new Error(`resolved ${v}`); }, (err) => ({ err, ms: performance.now() - t0 }));
+    const [a, b, r] = await Promise.all([took(q.trySend('x')), took(slow.trySend('y')), took(q.tryReceive())]);
+    for (const { err } of [a, b, r]) {
+      assert.equal(err.code, 'ETIMEDOUT', err.message);
+      assert.match(err.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port} did not answer EVALSHA (send|take) \\(RedisQueue\\.(trySend|tryReceive)\\) within (400|900) ms`));
+    }
+    assert.ok(a.ms >= 390 && a.ms < 900, `trySend (400 ms) after ${a.ms} ms`);
+    assert.ok(r.ms >= 390 && r.ms < 900, `tryReceive (400 ms) after ${r.ms} ms`);
+    assert.ok(b.ms >= 890 && b.ms < 5000, `trySend (900 ms) after ${b.ms} ms`);
+  } finally {
+    own.resume();
+    await q.close();
+    await slow.close();
+    await own.stop();
+  }
+});
+
+test('batch: true across a reconnection: calls made while the client is down go out once it is back, in order', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-reconnect'), { encoding: 'json', commandTimeout: 15_000, batch: true });
+  try {
+    await q.send(-1);
+    assert.equal(await q.receive({ timeout: 5000 }), -1);
+    await own.kill();
+    while (c.status === 'ready') await new Promise((r) => setTimeout(r, 10));
+    // Queued by ioredis while it reconnects, written when it is back (the restarted server has no scripts: EVAL, in order).
+    const sends = Promise.all(Array.from({ length: 50 }, (_, i) => q.trySend(i)));
+    await own.restart();
+    assert.deepEqual(await sends, Array(50).fill(true));
+    const got = await Promise.all(Array.from({ length: 51 }, () => q.tryReceive()));
+    assert.deepEqual(got, [...Array.from({ length: 50 }, (_, i) => i), undefined]);
+  } finally {
+    await q.close();
+    await own.stop();
+  }
+});
+
+test('batch: true: an acknowledgement that times out still hands the message over (as without batching)', { timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const c = own.client();
+  const q = new RedisQueue(c, qname('batch-ack-timeout'), { encoding: 'json', commandTimeout: 500, batch: true });
+  try {
+    await q.send('warm');
+    assert.equal(await q.receive({ timeout: 5000 }), 'warm');
+    await q.send('m');
+    // The server stops right before the acknowledgement goes out (the write after the take's).
+    const stream = c.stream;
+    const write = stream.write.bind(stream);
+    let writes = 0;
+    stream.write = (...args) => {
+      if (++writes === 2) own.pause();
+      return write(...args);
+    };
+    const t0 = performance.now();
+    assert.equal(await q.tryReceive(), 'm');
+    assert.ok(performance.now() - t0 >= 450, 'after the acknowledgement\'s bound');
+    assert.equal(writes, 2, 'the take, then the acknowledgement');
+  } finally {
+    own.resume();
+    await q.close();
+    await own.stop();
   }
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RedisTopic } from 'shmkit/redis';
-import { startRedis } from './fixtures/redis.mjs';
+import { countWrites, startRedis } from './fixtures/redis.mjs';
 import { reap, startNode } from './fixtures/proc.mjs';
 import { withTimeout } from './fixtures/helpers.mjs';
 import { assertEachTimesOut } from './fixtures/conformance-channel.mjs';
@@ -72,10 +72,10 @@ test('a subscriber process that falls behind learns the exact count (throw and s
   }
 });
 
-test('redis-server stopped (SIGSTOP): publish, subscribe, receive reject with ETIMEDOUT naming it; SIGCONT: works again', { timeout: 60_000 }, async () => {
+for (const [label, extra] of [['', {}], [', batch: true', { batch: true }]]) test(`redis-server stopped (SIGSTOP)${label}: publish, subscribe, receive reject with ETIMEDOUT naming it; SIGCONT: works again`, { timeout: 60_000 }, async () => {
   const own = await startRedis();
   const c = own.client();
-  const t = new RedisTopic(c, tname('stopped'), { commandTimeout: 500 });
+  const t = new RedisTopic(c, tname('stopped'), { commandTimeout: 500, ...extra });
   const engine = new RegExp(`Redis at 127\\.0\\.0\\.1:${own.port}`);
   try {
     const s = await t.subscribe();
@@ -159,4 +159,44 @@ test('argument checks and key layout', async () => {
   t.close();
   assert.equal(s.closed, true, 'closing the topic closes its subscribers');
   await assert.rejects(t.publish('x'), { code: 'ERR_SHMKIT_CLOSED' });
+});
+
+test('batch: true: the publishes of one tick go in one write, in call order; a read in the same tick comes after them', { timeout: 30_000 }, async () => {
+  const c = server.client();
+  const t = new RedisTopic(c, tname('batch-order'), { encoding: 'json', batch: true });
+  const other = new RedisTopic(c, t.name, { encoding: 'json', batch: true });
+  try {
+    await t.publish(-1); // the script cached first (a NOSCRIPT is sent again as EVAL, on its own)
+    const s = await t.subscribe();
+    const n = 100;
+    const writes = await countWrites(c);
+    // Two handles of one topic on the client share the batch: their publishes keep their order.
+    await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? t : other).publish(i)));
+    assert.equal(writes.n, 1, 'one write for the tick');
+    const got = [];
+    for (let m = await s.tryReceive(); m !== undefined; m = await s.tryReceive()) got.push(m);
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i));
+    // Published and read in the same tick, not awaited in between: the read sends the batch first.
+    const [, , read] = await Promise.all([t.publish('a'), t.publish('b'), s.tryReceive()]);
+    assert.equal(read, 'a');
+    assert.equal(await s.tryReceive(), 'b');
+    // A subscriber made in the same tick as a publish starts after it.
+    const [, late] = await Promise.all([t.publish('c'), t.subscribe()]);
+    await t.publish('d');
+    assert.equal(await late.tryReceive(), 'd');
+    // NOSCRIPT inside a batch: each publish is sent again as EVAL, in order.
+    await c.script('FLUSH');
+    await Promise.all([t.publish('e'), t.publish('f'), t.publish('g')]);
+    assert.deepEqual([await late.tryReceive(), await late.tryReceive(), await late.tryReceive()], ['e', 'f', 'g']);
+    // A publish with its own timeout, and a bad one rejecting only itself.
+    const settled = await Promise.allSettled([t.publish('h', { timeout: 1000 }), t.publish('i', { timeout: -1 }), t.publish(undefined)]);
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'rejected']);
+    assert.equal(await late.tryReceive(), 'h');
+    await s.close();
+    await late.close();
+  } finally {
+    t.close();
+    other.close();
+    c.disconnect();
+  }
 });

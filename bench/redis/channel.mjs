@@ -6,13 +6,20 @@
 //     queue send+receive   = EVALSHA send; EVALSHA take; EVALSHA ack
 //     topic publish        = EVALSHA publish
 //     topic publish+read   = EVALSHA publish; XREAD COUNT 64 STREAMS key id
-//   pipelined:   many calls in flight on an `enableAutoPipelining: true`
-//     client, against a hand-made `redis.pipeline()` of the same commands
-//     (batches of BATCH), per message.
+//   pipelined:   waves of BATCH calls issued together and awaited together,
+//     against a hand-made `redis.pipeline()` of BATCH of the same commands,
+//     exec'd and awaited, per message. The calls go through a handle with
+//     `batch: true` (each tick's scripts sent as one `pipeline()`, on a plain
+//     client of its own: what the hand pipeline does) and through a handle on
+//     an `enableAutoPipelining: true` client (ioredis groups the commands of
+//     a tick, at a Promise and a Command per call). The three sides are
+//     measured in alternating chunks (interleave.mjs); each queue side sends
+//     to its own queue, then receives exactly what it sent.
 //
 // The scripts' SHA1s come from shmkit's own script objects (dist), so the
 // reference runs exactly the Lua the classes run.
 import { createRequire } from 'node:module';
+import { Side, batched, interleave, waves } from './interleave.mjs';
 
 const require = createRequire(import.meta.url);
 const queueScripts = require('../../dist/src/redis/stream-queue-scripts.js');
@@ -29,16 +36,6 @@ async function measure(ctx, fn, opts) {
   return { ...m, cpu: (d.user + d.system) / opts.ops };
 }
 
-// The best of `rounds` measurements (the least disturbed by the noisy VM).
-async function best(ctx, fn, opts) {
-  let top = null;
-  for (let r = 0; r < ctx.rounds; r++) {
-    const m = await measure(ctx, fn, opts);
-    if (top === null || m.rate > top.rate) top = m;
-  }
-  return top;
-}
-
 // Reference and class measured in turns (ref, class, ref, class, ...), the
 // best of each: a burst of load on the VM then hits both alike.
 async function pair(ctx, refFn, classFn, opts) {
@@ -53,12 +50,6 @@ async function pair(ctx, refFn, classFn, opts) {
   return [ref, cls];
 }
 
-// A measurement of `ops` messages done as batches of BATCH: per-message rate, per-batch latency.
-async function bestBatched(ctx, batchFn, ops) {
-  const m = await best(ctx, batchFn, { ops: Math.ceil(ops / BATCH), concurrency: 1 });
-  return { ...m, rate: m.rate * BATCH, cpu: m.cpu / BATCH };
-}
-
 // A table row: the usual cells plus client CPU per call and its ratio.
 function row(ctx, label, m, ref) {
   const cpu = `${m.cpu.toFixed(1)}${ref ? ` (${(m.cpu / ref.cpu).toFixed(2)}×)` : ''}`;
@@ -68,7 +59,6 @@ function row(ctx, label, m, ref) {
 export default async function channel(ctx) {
   const { redisLib } = ctx;
   const one = ctx.quick ? 2000 : 10_000;
-  const many = ctx.quick ? 20_000 : 100_000;
   const plain = ctx.redis.client();
   const auto = ctx.redis.client({ enableAutoPipelining: true });
   const msg = Buffer.alloc(64, 0x61);
@@ -146,64 +136,108 @@ export default async function channel(ctx) {
   });
 
   // ---- pipelined ----
+  const BATCHES = 20; // waves (or pipelines) per side before switching
+  const chunks = (ctx.quick ? 10 : 40) * ctx.rounds;
+  const perSide = chunks * BATCHES * BATCH;
+  const batching = ctx.redis.client();
+  const qr = new redisLib.RedisQueue(plain, tag(), { capacity: 1 << 30 }); // the hand pipelines' queue
+  const qb = new redisLib.RedisQueue(batching, tag(), { capacity: 1 << 30, batch: true });
   const qa = new redisLib.RedisQueue(auto, tag(), { capacity: 1 << 30 });
-  await qa.send(msg);
-  await qa.receive();
-  const qak = qa.key;
-  const pSend = [sendSha, 3, qak, `${qak}:bytes`, `${qak}:full`, String(1 << 30), msg, '1000'];
-  const refSendPipe = await bestBatched(ctx, async () => {
+  for (const h of [qr, qb, qa]) { await h.send(msg); await h.receive(); } // scripts cached, groups made
+  const qrk = qr.key;
+  const pSend = [sendSha, 3, qrk, `${qrk}:bytes`, `${qrk}:full`, String(1 << 30), msg, '1000'];
+  const pTake = [takeSha, 1, qrk, 'shmkit', consumer, '30000', '0-0'];
+  const refSendBatch = async () => {
     const p = plain.pipeline();
     for (let i = 0; i < BATCH; i++) p.evalshaBuffer(pSend);
     await p.exec();
-  }, many);
-  const classSendAuto = await best(ctx, () => qa.trySend(msg), { ops: many, concurrency: BATCH });
-  // (each side sent many × rounds messages: both receive loops below find enough)
-  // Receive what the two sends left (the same number of messages each way).
-  const pTake = [takeSha, 1, qak, 'shmkit', consumer, '30000', '0-0'];
-  const refTakePipe = await bestBatched(ctx, async () => {
+  };
+  const refTakeBatch = async () => {
     const p = plain.pipeline();
     for (let i = 0; i < BATCH; i++) p.evalshaBuffer(pTake);
     const taken = await p.exec();
     const a = plain.pipeline();
     for (const [, r] of taken) {
       if (r.length < 3) continue;
-      a.evalshaBuffer([ackSha, 4, qak, `${qak}:bytes`, `${qak}:full`, `${qak}:space`, 'shmkit', r[1], r[2].byteLength]);
+      a.evalshaBuffer([ackSha, 4, qrk, `${qrk}:bytes`, `${qrk}:full`, `${qrk}:space`, 'shmkit', r[1], r[2].byteLength]);
     }
     await a.exec();
-  }, Math.min(many, many * ctx.rounds));
-  const classReceiveAuto = await best(ctx, () => qa.tryReceive(), { ops: Math.min(many, many * ctx.rounds), concurrency: BATCH });
+  };
+  const sendB = () => qb.trySend(msg);
+  const sendA = () => qa.trySend(msg);
+  const takeB = () => qb.tryReceive();
+  const takeA = () => qa.tryReceive();
+  // Warm-up (JIT) off the clock, then empty queues again.
+  for (let i = 0; i < 20; i++) { await refSendBatch(); await waves(new Side(BATCH), sendB, 1, BATCH); await waves(new Side(BATCH), sendA, 1, BATCH); }
+  for (let i = 0; i < 20; i++) { await refTakeBatch(); await waves(new Side(BATCH), takeB, 1, BATCH); await waves(new Side(BATCH), takeA, 1, BATCH); }
 
+  const refSend = new Side(perSide);
+  const batchSend = new Side(perSide);
+  const autoSend = new Side(perSide);
+  await interleave([
+    () => batched(refSend, refSendBatch, BATCHES, BATCH),
+    () => waves(batchSend, sendB, BATCHES, BATCH),
+    () => waves(autoSend, sendA, BATCHES, BATCH),
+  ], chunks);
+  // Each side receives exactly what it sent.
+  const refTake = new Side(perSide);
+  const batchTake = new Side(perSide);
+  const autoTake = new Side(perSide);
+  await interleave([
+    () => batched(refTake, refTakeBatch, BATCHES, BATCH),
+    () => waves(batchTake, takeB, BATCHES, BATCH),
+    () => waves(autoTake, takeA, BATCHES, BATCH),
+  ], chunks);
+
+  const tr = new redisLib.RedisTopic(plain, tag(), { capacity: 1000 });
+  const tb = new redisLib.RedisTopic(batching, tag(), { capacity: 1000, batch: true });
   const ta = new redisLib.RedisTopic(auto, tag(), { capacity: 1000 });
-  await ta.publish(msg);
-  const tak = ta.key;
-  const pPub = [topicScripts.PUBLISH.sha, 2, tak, `${tak}:seq`, '1000', msg];
-  const refPubPipe = await bestBatched(ctx, async () => {
+  for (const h of [tr, tb, ta]) await h.publish(msg);
+  const trk = tr.key;
+  const pPub = [topicScripts.PUBLISH.sha, 2, trk, `${trk}:seq`, '1000', msg];
+  const refPubBatch = async () => {
     const p = plain.pipeline();
     for (let i = 0; i < BATCH; i++) p.evalshaBuffer(pPub);
     await p.exec();
-  }, many);
-  const classPubAuto = await best(ctx, () => ta.publish(msg), { ops: many, concurrency: BATCH });
+  };
+  const pubB = () => tb.publish(msg);
+  const pubA = () => ta.publish(msg);
+  for (let i = 0; i < 20; i++) { await refPubBatch(); await waves(new Side(BATCH), pubB, 1, BATCH); await waves(new Side(BATCH), pubA, 1, BATCH); }
+  const refPub = new Side(perSide);
+  const batchPub = new Side(perSide);
+  const autoPub = new Side(perSide);
+  await interleave([
+    () => batched(refPub, refPubBatch, BATCHES, BATCH),
+    () => waves(batchPub, pubB, BATCHES, BATCH),
+    () => waves(autoPub, pubA, BATCHES, BATCH),
+  ], chunks);
 
-  ctx.table(`RedisQueue / RedisTopic, ${BATCH} in flight (autopipelining) vs a hand-made pipeline of the same commands`,
+  const r = (side) => side.result();
+  ctx.table(`RedisQueue / RedisTopic, waves of ${BATCH} calls vs a hand-made pipeline of ${BATCH} of the same commands`,
     ['operation', 'ops/s', 'p50 µs', 'p99 µs', 'vs pipeline', 'client CPU µs/message (vs pipeline)'], [
-      row(ctx, `pipeline: EVALSHA send ×${BATCH}`, refSendPipe, null),
-      row(ctx, 'RedisQueue trySend (autopipelined)', classSendAuto, refSendPipe),
-      row(ctx, `pipeline: EVALSHA take ×${BATCH}, then ack ×${BATCH}`, refTakePipe, null),
-      row(ctx, 'RedisQueue tryReceive (autopipelined)', classReceiveAuto, refTakePipe),
-      row(ctx, `pipeline: EVALSHA publish ×${BATCH}`, refPubPipe, null),
-      row(ctx, 'RedisTopic publish (autopipelined)', classPubAuto, refPubPipe),
+      row(ctx, `pipeline: EVALSHA send ×${BATCH}`, r(refSend), null),
+      row(ctx, 'RedisQueue trySend (batch: true)', r(batchSend), r(refSend)),
+      row(ctx, 'RedisQueue trySend (auto-pipelined client)', r(autoSend), r(refSend)),
+      row(ctx, `pipeline: EVALSHA take ×${BATCH}, then ack ×${BATCH}`, r(refTake), null),
+      row(ctx, 'RedisQueue tryReceive (batch: true)', r(batchTake), r(refTake)),
+      row(ctx, 'RedisQueue tryReceive (auto-pipelined client)', r(autoTake), r(refTake)),
+      row(ctx, `pipeline: EVALSHA publish ×${BATCH}`, r(refPub), null),
+      row(ctx, 'RedisTopic publish (batch: true)', r(batchPub), r(refPub)),
+      row(ctx, 'RedisTopic publish (auto-pipelined client)', r(autoPub), r(refPub)),
     ]);
   ctx.chart({
-    id: 'channel-pipelined', kind: 'grouped', title: `RedisQueue / RedisTopic, ${BATCH} in flight, vs a hand-made pipeline of the same commands`,
-    unit: 'messages/s', better: 'higher', series: pairSeries,
+    id: 'channel-pipelined', kind: 'grouped', title: `RedisQueue / RedisTopic, waves of ${BATCH}, vs a hand-made pipeline of the same commands`,
+    unit: 'messages/s', better: 'higher',
+    series: ['shmkit, batch: true', 'shmkit, auto-pipelined client', { name: `ioredis pipeline() of ${BATCH}`, reference: true }],
     groups: [
-      { label: 'queue send', values: [classSendAuto.rate, refSendPipe.rate] },
-      { label: 'queue receive', values: [classReceiveAuto.rate, refTakePipe.rate] },
-      { label: 'topic publish', values: [classPubAuto.rate, refPubPipe.rate] },
+      { label: 'queue send', values: [r(batchSend).rate, r(autoSend).rate, r(refSend).rate] },
+      { label: 'queue receive', values: [r(batchTake).rate, r(autoTake).rate, r(refTake).rate] },
+      { label: 'topic publish', values: [r(batchPub).rate, r(autoPub).rate, r(refPub).rate] },
     ],
   });
 
-  for (const h of [q, qa, t, t2, ta]) await h.close();
-  for (const k of [qk, qak]) await plain.del(k, `${k}:bytes`, `${k}:full`, `${k}:space`);
-  for (const k of [tk, t2k, tak]) await plain.del(k, `${k}:seq`);
+  for (const h of [q, qr, qb, qa, t, t2, tr, tb, ta]) await h.close();
+  for (const k of [qk, qr.key, qb.key, qa.key]) await plain.del(k, `${k}:bytes`, `${k}:full`, `${k}:space`);
+  for (const k of [tk, t2k, tr.key, tb.key, ta.key]) await plain.del(k, `${k}:seq`);
+  batching.disconnect();
 }

@@ -12,23 +12,22 @@
 //   difference is ioredis's auto-pipelining (a Promise and a Command per
 //   call, where a hand-built pipeline has one Promise per batch) and which
 //   is RedisDict's own. The `batch: true` row sends the same waves through a
-//   RedisDict that queues each tick's calls and sends them as one
-//   `pipeline()` (on a plain client of its own), which is what the hand
-//   pipeline does. A last row is that hand pipeline with a Promise per
-//   command, resolved from exec()'s replies and awaited with Promise.all:
-//   the least any API that returns a Promise per call pays, so the part of
-//   the gap that is not RedisDict's.
+//   RedisDict that gathers each tick's commands into one socket write (on a
+//   plain client of its own), as the hand pipeline does, without a
+//   pipeline's Promise reactions per command. A last row is that hand
+//   pipeline with a Promise per command, resolved from exec()'s replies and
+//   awaited with Promise.all: what an API that returns a Promise per call
+//   would pay on top of a pipeline (batch: true can come out above it: it
+//   does not pay the pipeline's own per-command Promises).
 //
 // The Lua operations (incr, compareAndSet) are compared with EVALSHA of the
 // same script (loaded first), which is what RedisDict sends once the script
 // is cached on the connection.
 //
-// This VM is shared and noisy (other processes come and go by the second),
-// so the two sides are measured in alternating chunks, never one whole run
-// after the other: drift then hits both alike.
+// The sides are measured in alternating chunks (interleave.mjs).
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { summarize } from '../lib/common.mjs';
+import { Side, interleave, waves } from './interleave.mjs';
 
 const require = createRequire(import.meta.url);
 // The scripts are not public API; the bench reads them from the build to send the same EVALSHA.
@@ -53,20 +52,6 @@ const OPS = [
   { op: 'compareAndSet', dict: (d) => d.compareAndSet('g', VALUE, VALUE), raw: (c) => c.evalsha(CAS_SHA, 1, G, STORED, STORED, '0') },
 ];
 
-/** Timing of one side: every call's latency, and the time spent in its chunks. */
-class Side {
-  constructor(capacity) {
-    this.samples = new Float64Array(capacity);
-    this.n = 0;
-    this.ns = 0;
-    this.ops = 0;
-  }
-
-  result() {
-    return { rate: this.ops / (this.ns / 1e9), ...summarize(this.samples, this.n) };
-  }
-}
-
 /** `ops` calls of `fn`, awaited one by one. */
 async function sequential(side, fn, ops) {
   const t0 = process.hrtime.bigint();
@@ -77,21 +62,6 @@ async function sequential(side, fn, ops) {
   }
   side.ns += Number(process.hrtime.bigint() - t0);
   side.ops += ops;
-}
-
-/** `batches` waves of `size` calls of `fn` issued in one go and awaited together; each call's latency is its wave's. */
-async function waves(side, fn, batches, size) {
-  const pending = new Array(size);
-  const t0 = process.hrtime.bigint();
-  for (let b = 0; b < batches; b++) {
-    const s = process.hrtime.bigint();
-    for (let i = 0; i < size; i++) pending[i] = fn();
-    await Promise.all(pending);
-    const took = Number(process.hrtime.bigint() - s);
-    for (let i = 0; i < size; i++) side.samples[side.n++] = took;
-  }
-  side.ns += Number(process.hrtime.bigint() - t0);
-  side.ops += batches * size;
 }
 
 /** `batches` pipelines of `size` commands, each exec'd and awaited; each command's latency is its batch's. */
@@ -179,9 +149,7 @@ export default async function dictSection(ctx) {
       () => waves(a2, () => raw(auto), BATCHES, BATCH),
       () => perCallPromises(f2, plain, raw, BATCHES, BATCH),
     ];
-    for (let k = 0; k < pipeChunks; k++) {
-      for (let j = 0; j < sides.length; j++) await sides[(j + k) % sides.length]();
-    }
+    await interleave(sides, pipeChunks);
     seqRows.push([`RedisDict.${op}`, ...cells(d1.result(), r1.result())], ['  ioredis, same command', ...cells(r1.result())]);
     for (const [k, side] of [['dict', d1], ['raw', r1], ['auto', d2], ['batch', b2], ['pipeline', r2], ['rawAuto', a2]]) rates[k].push(side.result().rate);
     pipeRows.push(

@@ -15,14 +15,15 @@ import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, c
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
 import { CAS_SHA, INCR_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
 import { keepTimerList } from './dict-timers.js';
-import { batcherOf, type DictBatcher } from './dict-batch.js';
+import { batcherOf, type Batcher } from './pipeline-batch.js';
 
 /** Options of a RedisDict: those of every Redis-backed object, and batching. */
 export interface RedisDictOptions extends RemoteOptions {
   /**
    * Send the calls made in one tick (by every handle on the client with
-   * `batch: true`) as one `pipeline()`: one write, one deadline timer per
-   * batch (default false: each call is its own command). A command sent on
+   * `batch: true`) together, as a `pipeline()` would: one socket write, one
+   * deadline timer per batch (default false: each call is sent as it is
+   * made). A command sent on
    * the client directly in the same tick goes before or after the whole
    * batch. Ignored for a `Cluster` client, which sends each call on its own
    * (its `enableAutoPipelining` groups them per node).
@@ -132,7 +133,7 @@ export class RedisDict implements AsyncDict {
   readonly #what: string;
   #closed = false;
   /** This tick's calls, sent as one pipeline (null: each call is sent as it is made). */
-  readonly #batch: DictBatcher | null;
+  readonly #batch: Batcher | null;
   // Failure handlers of script calls (NOSCRIPT: EVAL once; the incr script's own error).
   readonly #incrNumberFailed: (err: unknown) => Promise<number | undefined>;
   readonly #incrBigintFailed: (err: unknown) => Promise<bigint | undefined>;
@@ -192,8 +193,8 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().getBuffer(k);
-        return this.#batch.add(this.#timeout, 'get', key, this.#what, decodeValue, undefined);
+        this.#batch.commander().getBuffer(k);
+        return this.#batch.add(this.#timeout, this.#what, 'get', key, decodeValue, undefined);
       }
       return bounded(this.#redis.getBuffer(k), this.#timeout, this.#engine, this.#call('get', key)).then(decodeValue);
     } catch (err) {
@@ -206,8 +207,8 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().pttl(k);
-        return this.#batch.add(this.#timeout, 'ttl', key, this.#what, pttlOf, undefined);
+        this.#batch.commander().pttl(k);
+        return this.#batch.add(this.#timeout, this.#what, 'ttl', key, pttlOf, undefined);
       }
       return bounded(this.#redis.pttl(k), this.#timeout, this.#engine, this.#call('ttl', key)).then(pttlOf);
     } catch (err) {
@@ -220,8 +221,8 @@ export class RedisDict implements AsyncDict {
     try {
       const k = this.#key(key);
       if (this.#batch !== null) {
-        this.#batch.pipeline().llen(k);
-        return this.#batch.add(this.#timeout, 'llen', key, this.#what, same, undefined);
+        this.#batch.commander().llen(k);
+        return this.#batch.add(this.#timeout, this.#what, 'llen', key, same, undefined);
       }
       return bounded(this.#redis.llen(k), this.#timeout, this.#engine, this.#call('llen', key));
     } catch (err) {
@@ -266,11 +267,11 @@ export class RedisDict implements AsyncDict {
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
         if (ttl === 0) {
-          this.#batch.pipeline().set(k, v);
-          return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+          this.#batch.commander().set(k, v);
+          return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
         }
-        this.#batch.pipeline().set(k, v, 'PX', pxOf(ttl));
-        return this.#batch.add(wait, 'set', key, this.#what, notEvicted, undefined);
+        this.#batch.commander().set(k, v, 'PX', pxOf(ttl));
+        return this.#batch.add(wait, this.#what, 'set', key, notEvicted, undefined);
       }
       const work = ttl === 0 ? this.#redis.set(k, v) : this.#redis.set(k, v, 'PX', pxOf(ttl));
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call('set', key)).then(notEvicted);
@@ -297,8 +298,8 @@ export class RedisDict implements AsyncDict {
       const ttl = this.#setTtl(options);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        sendSetIf(this.#batch.pipeline() as unknown as SetIfTarget, k, v, ttl, condition);
-        return this.#batch.add(wait, call, key, this.#what, isOk, undefined);
+        sendSetIf(this.#batch.commander() as unknown as SetIfTarget, k, v, ttl, condition);
+        return this.#batch.add(wait, this.#what, call, key, isOk, undefined);
       }
       const work = sendSetIf(this.#redis as unknown as SetIfTarget, k, v, ttl, condition);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(isOk);
@@ -321,8 +322,8 @@ export class RedisDict implements AsyncDict {
       const ttlText = ttl === 0 ? '0' : String(pxOf(ttl));
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().evalsha(CAS_SHA, 1, k, e, v, ttlText);
-        return this.#batch.add(wait, 'compareAndSet', key, this.#what, isOne, this.#flagFailed);
+        this.#batch.commander().evalsha(CAS_SHA, 1, k, e, v, ttlText);
+        return this.#batch.add(wait, this.#what, 'compareAndSet', key, isOne, this.#flagFailed);
       }
       const work = this.#scripts.evalsha(CAS_SHA, 1, k, e, v, ttlText);
       return bounded(work as Promise<number>, this.#callTimeout(options), this.#engine, this.#call('compareAndSet', key)).then(isOne, this.#flagFailed);
@@ -337,8 +338,8 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        this.#batch.pipeline().del(k);
-        return this.#batch.add(wait, 'delete', key, this.#what, isOne, undefined);
+        this.#batch.commander().del(k);
+        return this.#batch.add(wait, this.#what, 'delete', key, isOne, undefined);
       }
       return bounded(this.#redis.del(k), this.#callTimeout(options), this.#engine, this.#call('delete', key)).then(isOne);
     } catch (err) {
@@ -369,8 +370,8 @@ export class RedisDict implements AsyncDict {
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
         if (this.#batch !== null) {
-          this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
-          return this.#batch.add(wait, 'incr', key, this.#what, toNumber, this.#incrNumberFailed);
+          this.#batch.commander().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+          return this.#batch.add(wait, this.#what, 'incr', key, toNumber, this.#incrNumberFailed);
         }
         const what = this.#call('incr', key);
         const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
@@ -380,8 +381,8 @@ export class RedisDict implements AsyncDict {
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
       if (this.#batch !== null) {
-        this.#batch.pipeline().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
-        return this.#batch.add(wait, 'incr', key, this.#what, toBigint, this.#incrBigintFailed);
+        this.#batch.commander().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+        return this.#batch.add(wait, this.#what, 'incr', key, toBigint, this.#incrBigintFailed);
       }
       const what = this.#call('incr', key);
       const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
@@ -399,11 +400,11 @@ export class RedisDict implements AsyncDict {
       const wait = this.#callTimeout(options);
       if (this.#batch !== null) {
         if (ms !== 0) {
-          this.#batch.pipeline().pexpire(k, pxOf(ms));
-          return this.#batch.add(wait, 'expire', key, this.#what, isOne, undefined);
+          this.#batch.commander().pexpire(k, pxOf(ms));
+          return this.#batch.add(wait, this.#what, 'expire', key, isOne, undefined);
         }
-        this.#batch.pipeline().evalsha(PERSIST_SHA, 1, k);
-        return this.#batch.add(wait, 'expire', key, this.#what, isOne, this.#flagFailed);
+        this.#batch.commander().evalsha(PERSIST_SHA, 1, k);
+        return this.#batch.add(wait, this.#what, 'expire', key, isOne, this.#flagFailed);
       }
       if (ms !== 0) return bounded(this.#redis.pexpire(k, pxOf(ms)), wait, this.#engine, this.#call('expire', key)).then(isOne);
       const work = this.#scripts.evalsha(PERSIST_SHA, 1, k) as Promise<number>;
@@ -440,10 +441,10 @@ export class RedisDict implements AsyncDict {
       const v = encodeElement(value);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        const pipeline = this.#batch.pipeline();
+        const pipeline = this.#batch.commander();
         if (call === 'lpush') pipeline.lpush(k, v);
         else pipeline.rpush(k, v);
-        return this.#batch.add(wait, call, key, this.#what, same, undefined);
+        return this.#batch.add(wait, this.#what, call, key, same, undefined);
       }
       const work = call === 'lpush' ? this.#redis.lpush(k, v) : this.#redis.rpush(k, v);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key));
@@ -458,10 +459,10 @@ export class RedisDict implements AsyncDict {
       const k = this.#key(key);
       if (this.#batch !== null) {
         const wait = this.#callTimeout(options);
-        const pipeline = this.#batch.pipeline();
+        const pipeline = this.#batch.commander();
         if (call === 'lpop') pipeline.lpopBuffer(k);
         else pipeline.rpopBuffer(k);
-        return this.#batch.add(wait, call, key, this.#what, decodeElement, undefined);
+        return this.#batch.add(wait, this.#what, call, key, decodeElement, undefined);
       }
       const work = call === 'lpop' ? this.#redis.lpopBuffer(k) : this.#redis.rpopBuffer(k);
       return bounded(work, this.#callTimeout(options), this.#engine, this.#call(call, key)).then(decodeElement);

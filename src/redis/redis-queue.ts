@@ -25,6 +25,8 @@ import { checkChannelName, checkIntOption, checkOptionsObject, deadlineOf, msLef
 import { LanePool } from './stream-lane.js';
 import { receiveUntilClosed } from './stream-receive.js';
 import { ACK, GROUP, LEAVE, RENEW, SEND, TAKE } from './stream-queue-scripts.js';
+import { batcherOf, type Batcher } from './pipeline-batch.js';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Options of a RedisQueue handle. */
 export interface RedisQueueOptions extends RemoteOptions {
@@ -44,6 +46,15 @@ export interface RedisQueueOptions extends RemoteOptions {
    * holder loses it.
    */
   claimAfter?: number;
+  /**
+   * Send the scripts of the calls made in one tick (by every handle on the
+   * client with `batch: true`: RedisDict, RedisQueue, RedisTopic) in one
+   * socket write, as a `pipeline()` would, with one deadline timer per
+   * batch (default false: each call is sent as it is made). A command sent on the client directly in
+   * the same tick goes before or after the whole batch. Ignored for a
+   * `Cluster` client, which sends each call on its own.
+   */
+  batch?: boolean;
 }
 
 /** Default `capacity`: 1 MiB of encoded messages. */
@@ -71,6 +82,18 @@ export interface RedisQueueConstructor {
 interface Taken {
   readonly id: Buffer;
   readonly bytes: Buffer;
+}
+
+// What a batched call's errors name (the same as a call sent on its own).
+const SEND_TRY = 'EVALSHA send (RedisQueue.trySend)';
+const TAKE_TRY = 'EVALSHA take (RedisQueue.tryReceive)';
+const ACK_TRY = 'EVALSHA ack (RedisQueue.tryReceive)';
+
+function isOne(reply: unknown): boolean {
+  return reply === 1;
+}
+function nothing(): void {
+  // An acknowledgement answers nothing the caller needs.
 }
 
 /**
@@ -104,6 +127,16 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   #peeked: Taken | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
+  /** This tick's scripts, sent as one pipeline (null: each is sent as it is made). */
+  readonly #batch: Batcher | null;
+  // Reply and failure handlers of batched scripts, made once per handle (no closure per call).
+  readonly #sent: (err: unknown) => Promise<boolean>;
+  readonly #took: (reply: Buffer[]) => Taken | null;
+  readonly #tookForTry: (reply: Buffer[]) => Promise<T> | undefined;
+  readonly #takeFailed: (err: unknown, took: (reply: Buffer[]) => unknown) => Promise<unknown>;
+  readonly #acked: (reply: unknown, taken: Taken) => T;
+  readonly #ackFailed: (err: unknown, taken: Taken) => Promise<T>;
+  readonly #released: (err: unknown) => Promise<void>;
 
   constructor(redis: RedisClient, name: string, options?: RedisQueueOptions) {
     this.#redis = checkClient(redis);
@@ -127,6 +160,28 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     this.#ackArgv = ['', 4, this.#stream, this.#keys.bytes, this.#keys.full, this.#keys.space, GROUP, '', 0];
     this.#readArgv = ['GROUP', GROUP, this.#consumer, 'COUNT', 1, 'BLOCK', 0, 'STREAMS', this.#stream, '>'];
     this.#lanes = new LanePool(this.#redis, this.#engine, this.#label);
+    const batch = opts.batch;
+    if (batch !== undefined && typeof batch !== 'boolean') throw new ShmkitError('ERR_INVALID_ARG_TYPE', `The "options.batch" option must be of type boolean. Received ${String(batch)}`);
+    this.#batch = batch === true && (this.#redis as Cluster).isCluster !== true ? batcherOf(this.#redis as Redis, this.#engine) : null;
+    this.#sent = (err) => SEND.retry(this.#redis, err, this.#timeout, this.#engine).then(isOne);
+    this.#took = (reply) => this.#takenOf(reply);
+    this.#tookForTry = (reply) => {
+      const taken = this.#takenOf(reply);
+      // Queued on the batch being gathered now: every ack of this reply's batch goes in one pipeline.
+      return taken === null ? undefined : this.#queueFinish(taken, ACK_TRY);
+    };
+    // The take sent again as EVAL (NOSCRIPT) is answered by the call's own handler (`took`: #took or #tookForTry).
+    this.#takeFailed = (err, took) => TAKE.retry(this.#redis, err, this.#timeout, this.#engine).then(took as (reply: unknown) => unknown);
+    this.#acked = (_reply, taken) => decodeMessage(this.#encoding, taken.bytes, this.#label) as T;
+    // As #finish: the message is in hand, an ACK that fails leaves it pending (delivered again later); returned anyway.
+    this.#ackFailed = (err, taken) => ACK.retry(this.#redis, err, this.#timeout, this.#engine).then(
+      () => this.#acked(null, taken),
+      (e: unknown) => {
+        if (this.#closed) throw e;
+        return this.#acked(null, taken);
+      },
+    );
+    this.#released = (err) => ACK.retry(this.#redis, err, this.#timeout, this.#engine).then(nothing);
   }
 
   /** What this backend guarantees (see docs/API.md, "RedisQueue"). */
@@ -179,10 +234,15 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   // ---- Sending -------------------------------------------------------------------
 
   /** Sends if the message fits now; false only when the queue is full. */
-  async trySend(message: SendableOf<T>): Promise<boolean> {
-    this.#checkOpen();
-    const bytes = this.#encode(message);
-    return this.#send(bytes, 'trySend');
+  trySend(message: SendableOf<T>): Promise<boolean> {
+    try {
+      this.#checkOpen();
+      const bytes = this.#encode(message);
+      if (this.#batch !== null) return this.#queueSend(bytes, SEND_TRY);
+      return this.#send(bytes, 'trySend');
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -207,6 +267,7 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   }
 
   async #send(bytes: Buffer | string, what: string): Promise<boolean> {
+    if (this.#batch !== null) return this.#queueSend(bytes, `EVALSHA send (RedisQueue.${what})`);
     const argv = this.#sendArgv;
     argv[6] = bytes;
     const sent = await bounded(SEND.run(this.#redis, argv), this.#timeout, this.#engine, `EVALSHA send (RedisQueue.${what})`);
@@ -216,8 +277,13 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   // ---- Receiving ------------------------------------------------------------------
 
   /** Takes the next message, or undefined when none is there (nor held too long by a dead consumer). */
-  async tryReceive(): Promise<T | undefined> {
-    this.#checkOpen();
+  tryReceive(): Promise<T | undefined> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (this.#batch !== null) return this.#queueTake(TAKE_TRY, this.#tookForTry);
+    return this.#tryReceive();
+  }
+
+  async #tryReceive(): Promise<T | undefined> {
     const taken = await this.#take('tryReceive');
     if (taken === null) return undefined;
     return this.#finish(taken, 'tryReceive');
@@ -293,6 +359,8 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     this.#lanes.close();
     const held = this.#peeked;
     this.#peeked = null;
+    // After the calls already batched: the entry handed back is not taken again by this handle's own queued takes.
+    this.#batch?.flush();
     try {
       await bounded(LEAVE.run(this.#redis, ['', 1, this.#stream, GROUP, this.#consumer, held === null ? '' : held.id]), this.#timeout, this.#engine, 'EVALSHA leave (RedisQueue.close)');
     } catch {
@@ -302,18 +370,54 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
 
   // The TAKE script: a dead consumer's entry first, else a new one; pending until ACK.
   async #take(what: string): Promise<Taken | null> {
+    if (this.#batch !== null) return this.#queueTake(`EVALSHA take (RedisQueue.${what})`, this.#took);
     const argv = this.#takeArgv;
     argv[6] = this.#cursor;
     const reply = await bounded(TAKE.run(this.#redis, argv), this.#timeout, this.#engine, `EVALSHA take (RedisQueue.${what})`) as Buffer[];
+    return this.#takenOf(reply);
+  }
+
+  // TAKE's reply: [cursor] when nothing is there, [cursor, id, bytes] otherwise.
+  #takenOf(reply: Buffer[]): Taken | null {
     this.#cursor = (reply[0] as Buffer).toString('latin1');
     if (reply.length < 3) return null;
     return { id: reply[1] as Buffer, bytes: reply[2] as Buffer };
+  }
+
+  // ---- Batched scripts (batch: true): queued on the client's batch, each settled from its reply ----
+
+  #queueSend(bytes: Buffer | string, what: string): Promise<boolean> {
+    const batch = this.#batch!;
+    const argv = this.#sendArgv;
+    argv[6] = bytes;
+    SEND.queue(batch.commander(), argv);
+    return batch.add(this.#timeout, what, '', null, isOne, this.#sent);
+  }
+
+  // The take; `took` turns its reply into the call's result.
+  #queueTake<R>(what: string, took: (reply: Buffer[]) => R): Promise<Awaited<R>> {
+    const batch = this.#batch!;
+    const argv = this.#takeArgv;
+    argv[6] = this.#cursor;
+    TAKE.queue(batch.commander(), argv);
+    return batch.add(this.#timeout, what, '', null, took, this.#takeFailed, took);
+  }
+
+  // The ack of a taken message, then the message decoded (#finish's rules).
+  #queueFinish(taken: Taken, what: string): Promise<T> {
+    const batch = this.#batch!;
+    const argv = this.#ackArgv;
+    argv[7] = taken.id;
+    argv[8] = taken.bytes.byteLength;
+    ACK.queue(batch.commander(), argv);
+    return batch.add(this.#timeout, what, '', null, this.#acked, this.#ackFailed, taken);
   }
 
   // Acknowledges, then decodes. The message is in hand: an ACK that fails
   // (timeout, outage) leaves it pending, delivered again later
   // (at-least-once), never lost; so it is returned anyway.
   async #finish(taken: Taken, what: string): Promise<T> {
+    if (this.#batch !== null) return this.#queueFinish(taken, `EVALSHA ack (RedisQueue.${what})`);
     try {
       await this.#ack(taken, what);
     } catch (err) {
@@ -326,6 +430,12 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
     const argv = this.#ackArgv;
     argv[7] = taken.id;
     argv[8] = taken.bytes.byteLength;
+    const batch = this.#batch;
+    if (batch !== null) {
+      ACK.queue(batch.commander(), argv);
+      await batch.add(this.#timeout, `EVALSHA ack (RedisQueue.${what})`, '', null, nothing, this.#released);
+      return;
+    }
     await bounded(ACK.run(this.#redis, argv), this.#timeout, this.#engine, `EVALSHA ack (RedisQueue.${what})`);
   }
 
@@ -357,7 +467,11 @@ class RedisQueueImpl<T = Buffer> implements AsyncQueue<T> {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new ShmkitError('ERR_SHMKIT_CLOSED', `${this.#label} is closed`);
+    if (this.#closed) throw this.#closedError();
+  }
+
+  #closedError(): ShmkitError {
+    return new ShmkitError('ERR_SHMKIT_CLOSED', `${this.#label} is closed`);
   }
 }
 

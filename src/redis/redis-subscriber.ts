@@ -27,6 +27,8 @@ export interface TopicLink {
   readonly commandTimeout: number;
   /** Called by close(): the topic stops tracking it. */
   forget(subscriber: RedisSubscriber<unknown>): void;
+  /** Sends the topic's batched publishes now (`batch: true`), so a read sent next comes after them. */
+  flush(): void;
 }
 
 type Entry = [Buffer, Buffer[]];
@@ -87,6 +89,7 @@ export class RedisSubscriber<T = Buffer> implements AsyncSubscriber<T> {
     if (this.#at === this.#buffer.length) {
       const argv = this.#readArgv;
       argv[4] = this.#after();
+      this.#link.flush();
       const reply = await bounded(commands(this.#link.redis).xreadBuffer(argv.slice()) /* a copy: see LuaScript.run */, this.#link.commandTimeout, this.#link.engine, `XREAD (${this.#link.label} tryReceive)`);
       this.#checkOpen();
       this.#fill(reply);

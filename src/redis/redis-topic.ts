@@ -16,6 +16,8 @@ import { checkEncoding, encodeMessage, encodedLength, type MessageEncoding } fro
 import { checkChannelName, checkIntOption, checkOptionsObject } from './stream-options.js';
 import { PUBLISH, START } from './stream-topic-scripts.js';
 import { RedisSubscriber, type TopicLink } from './redis-subscriber.js';
+import { batcherOf, type Batcher } from './pipeline-batch.js';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Options of a RedisTopic handle. */
 export interface RedisTopicOptions extends RemoteOptions {
@@ -27,6 +29,20 @@ export interface RedisTopicOptions extends RemoteOptions {
   capacity?: number;
   /** Send and receive objects: `'json'` (JSON text) or `'v8'` (structured clone); default bytes. */
   encoding?: 'json' | 'v8';
+  /**
+   * Send the publishes made in one tick (with the calls of every handle on
+   * the client with `batch: true`: RedisDict, RedisQueue, RedisTopic) in
+   * one socket write, as a `pipeline()` would, with one deadline timer per
+   * batch (default false: each publish is sent as it is made). A command sent on the client directly
+   * in the same tick goes before or after the whole batch (this topic's
+   * subscribers send the batch first). Ignored for a `Cluster` client,
+   * which sends each call on its own.
+   */
+  batch?: boolean;
+}
+
+function nothing(): void {
+  // A publish answers nothing the caller needs.
 }
 
 /** Default `capacity`: messages kept. */
@@ -63,6 +79,12 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
   readonly #subscribers = new Set<RedisSubscriber<unknown>>();
   readonly #link: TopicLink;
   #closed = false;
+  /** This tick's publishes, sent as one pipeline (null: each is sent as it is made). */
+  readonly #batch: Batcher | null;
+  /** What a publish's errors name. */
+  readonly #publishWhat: string;
+  /** A batched publish failed: NOSCRIPT sends it again as EVAL (made once per handle, no closure per call). */
+  readonly #publishFailed: (err: unknown) => Promise<void>;
 
   constructor(redis: RedisClient, name: string, options?: RedisTopicOptions) {
     this.#redis = checkClient(redis);
@@ -77,11 +99,18 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
     this.#stream = `${prefix}topic:{${this.#name}}`;
     this.#seqKey = `${this.#stream}:seq`;
     this.#publishArgv = ['', 2, this.#stream, this.#seqKey, String(this.#capacity), ''];
+    this.#publishWhat = `EVALSHA publish (${this.#label})`;
+    const batch = opts.batch;
+    if (batch !== undefined && typeof batch !== 'boolean') throw new ShmkitError('ERR_INVALID_ARG_TYPE', `The "options.batch" option must be of type boolean. Received ${String(batch)}`);
+    this.#batch = batch === true && (this.#redis as Cluster).isCluster !== true ? batcherOf(this.#redis as Redis, this.#engine) : null;
+    this.#publishFailed = (err) => PUBLISH.retry(this.#redis, err, this.#timeout, this.#engine).then(nothing);
     const subscribers = this.#subscribers;
+    const batcher = this.#batch;
     this.#link = {
       redis: this.#redis, engine: this.#engine, label: this.#label, stream: this.#stream, seqKey: this.#seqKey,
       encoding: this.#encoding, commandTimeout: this.#timeout,
       forget: (s) => { subscribers.delete(s); },
+      flush: batcher === null ? nothing : () => { batcher.flush(); },
     };
   }
 
@@ -123,14 +152,24 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
    * options' `timeout` is the bound on the round trip (default
    * commandTimeout).
    */
-  async publish(message: SendableOf<T>, options?: PublishOptions): Promise<void> {
-    this.#checkOpen();
-    const bytes = encodeMessage(this.#encoding, message, this.#label);
-    const length = encodedLength(bytes);
-    if (length > REDIS_MAX_BULK) throw new ShmkitError('ERR_OUT_OF_RANGE', `${this.#label}: a ${length}-byte message is larger than maxMessage (${REDIS_MAX_BULK} bytes)`);
-    const argv = this.#publishArgv;
-    argv[5] = bytes;
-    await bounded(PUBLISH.run(this.#redis, argv), this.#roundTrip(options), this.#engine, `EVALSHA publish (${this.#label})`);
+  publish(message: SendableOf<T>, options?: PublishOptions): Promise<void> {
+    try {
+      this.#checkOpen();
+      const bytes = encodeMessage(this.#encoding, message, this.#label);
+      const length = encodedLength(bytes);
+      if (length > REDIS_MAX_BULK) throw new ShmkitError('ERR_OUT_OF_RANGE', `${this.#label}: a ${length}-byte message is larger than maxMessage (${REDIS_MAX_BULK} bytes)`);
+      const wait = this.#roundTrip(options);
+      const argv = this.#publishArgv;
+      argv[5] = bytes;
+      const batch = this.#batch;
+      if (batch !== null) {
+        PUBLISH.queue(batch.commander(), argv);
+        return batch.add(wait, this.#publishWhat, '', null, nothing, this.#publishFailed);
+      }
+      return bounded(PUBLISH.run(this.#redis, argv), wait, this.#engine, this.#publishWhat).then(nothing);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -145,6 +184,7 @@ class RedisTopicImpl<T = Buffer> implements AsyncTopic<T> {
     if (from !== 'latest' && from !== 'earliest') throw new ShmkitError('ERR_INVALID_ARG_VALUE', `The "options.from" option must be 'latest' or 'earliest'. Received ${String(from)}`);
     const onLag = opts.onLag ?? 'throw';
     if (onLag !== 'throw' && onLag !== 'skip') throw new ShmkitError('ERR_INVALID_ARG_VALUE', `The "options.onLag" option must be 'throw' or 'skip'. Received ${String(onLag)}`);
+    this.#batch?.flush(); // the start comes after this tick's publishes
     const next = await bounded(START.run(this.#redis, ['', 2, this.#stream, this.#seqKey, from]), this.#roundTrip(opts), this.#engine, `EVALSHA start (${this.#label} subscribe)`) as number;
     this.#checkOpen();
     const subscriber = RedisSubscriber.make<T>(this.#link, next, onLag === 'throw');

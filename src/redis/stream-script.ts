@@ -4,7 +4,9 @@
 // caller's client without adding commands to it (ioredis's defineCommand
 // would change the user's object).
 import { createHash } from 'node:crypto';
-import type { RedisClient } from './remote.js';
+import type { ChainableCommander } from 'ioredis';
+import type { ShmkitError } from '../index.js';
+import { bounded, type RedisClient } from './remote.js';
 
 /** One argument of a command: ioredis sends strings, Buffers and numbers as they are. */
 export type Arg = string | Buffer | number;
@@ -62,5 +64,33 @@ export class LuaScript {
       args[0] = this.#source;
       return commands(client).evalBuffer(args);
     }
+  }
+
+  /**
+   * Makes the script's EVALSHA on a batch's commander (see
+   * pipeline-batch.ts): slot 0 of `argv` is this method's, the rest as for
+   * run(). ioredis copies the arguments as it makes the command, so the
+   * caller may refill argv at once.
+   */
+  queue(commander: ChainableCommander, argv: Arg[]): void {
+    argv[0] = this.#sha;
+    (commander as unknown as ArgvCommands).evalshaBuffer(argv);
+  }
+
+  /**
+   * A queued EVALSHA failed with `err` (the batch's ShmkitError, the reply
+   * error as its `cause`): NOSCRIPT (the server has not cached the script)
+   * sends the same call as EVAL, bounded by `ms`, which caches it; any
+   * other failure rejects with `err`.
+   */
+  retry(client: RedisClient, err: unknown, ms: number, engine: string): Promise<unknown> {
+    const cause = (err as { cause?: { message?: unknown; command?: { args?: Arg[] } } }).cause;
+    const args = cause?.command?.args;
+    if (typeof cause?.message === 'string' && cause.message.startsWith('NOSCRIPT') && args !== undefined) {
+      const again = args.slice();
+      again[0] = this.#source;
+      return bounded(commands(client).evalBuffer(again), ms, engine, (err as ShmkitError).path ?? 'EVAL');
+    }
+    return Promise.reject(err);
   }
 }
