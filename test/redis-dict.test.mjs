@@ -339,6 +339,24 @@ test('batched: the calls of one tick go in one write, their effects in call orde
   }, { batch: true });
 });
 
+test('batched: a client not of the shape batching was written against sends each call on its own, and every call works', { timeout: 30_000 }, async () => {
+  // Batching relies on ioredis 5's sendCommand(command, stream); a client whose
+  // sendCommand takes one argument (as another version might, giving a second
+  // one another meaning: here, refusing it) must not batch.
+  const client = server.client();
+  const own = client.sendCommand;
+  client.sendCommand = function sendCommand(command, ...more) {
+    if (more[0] !== undefined) throw new Error('this client takes no stream');
+    return own.call(this, command);
+  };
+  const writes = await countWrites(client);
+  await withDict(client, 'batch-fallback', async (dict) => {
+    const results = await Promise.all([dict.set('k', 1), dict.incr('k', 2), dict.get('k'), dict.delete('k'), dict.get('k')]);
+    assert.deepEqual(results, [{ evicted: 0 }, 3, 3, true, undefined]);
+    assert.equal(writes.n, 5, 'one write per call: not batched');
+  }, { batch: true });
+});
+
 test('batched: an error reaches only its own call; the rest of the batch succeeds', { timeout: 30_000 }, async () => {
   const client = server.client({ enableAutoPipelining: true });
   await withDict(client, 'batch-errors', async (dict) => {

@@ -105,14 +105,29 @@ class Pending {
 /** The batchers of clients: every batching handle on a client shares one, so their calls keep their order. */
 const batchers = new WeakMap<Redis, Batcher>();
 
-/** The batcher of `redis` (one per client). */
-export function batcherOf(redis: Redis, engine: string): Batcher {
+/**
+ * The batcher of `redis` (one per client), or null when the client is not
+ * of the shape the batcher was written against (ioredis 5: `sendCommand(
+ * command, stream)`, a pipeline whose `sendCommand` takes each Command it
+ * makes, the connection's `stream` once connected). Those are ioredis's
+ * workings, not its typed API; on another shape the handle sends each call
+ * on its own (slower, still correct) instead of batching wrongly.
+ */
+export function batcherOf(redis: Redis, engine: string): Batcher | null {
   let b = batchers.get(redis);
   if (b === undefined) {
+    if (!batchable(redis)) return null;
     b = new Batcher(redis, engine);
     batchers.set(redis, b);
   }
   return b;
+}
+
+function batchable(redis: Redis): boolean {
+  const r = redis as unknown as { sendCommand?: unknown; pipeline?: unknown };
+  if (typeof r.sendCommand !== 'function' || r.sendCommand.length < 2 || typeof r.pipeline !== 'function') return false;
+  const probe = redis.pipeline() as unknown as { sendCommand?: unknown; _queue?: unknown };
+  return typeof probe.sendCommand === 'function';
 }
 
 /** The batches of the batching handles on one server client. */
