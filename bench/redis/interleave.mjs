@@ -22,24 +22,16 @@ export class Side {
 }
 
 /** `batches` waves of `size` calls of `fn` issued in one go and awaited together; each call's latency is its wave's. */
-export async function waves(side, fn, batches, size) {
+export function waves(side, fn, batches, size) {
   const pending = new Array(size);
-  const u = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  for (let b = 0; b < batches; b++) {
-    const s = process.hrtime.bigint();
+  const wave = () => {
     for (let i = 0; i < size; i++) pending[i] = fn();
-    await Promise.all(pending);
-    const took = Number(process.hrtime.bigint() - s);
-    for (let i = 0; i < size; i++) side.samples[side.n++] = took;
-  }
-  side.ns += Number(process.hrtime.bigint() - t0);
-  const d = process.cpuUsage(u);
-  side.cpuUs += d.user + d.system;
-  side.ops += batches * size;
+    return Promise.all(pending);
+  };
+  return batched(side, wave, batches, size);
 }
 
-/** `batches` runs of `batch()` (one hand-made pipeline of `size` commands, exec'd and awaited); each command's latency is its batch's. */
+/** `batches` runs of `batch()` (`size` commands: a hand-made pipeline exec'd, or a wave of calls), each awaited; each command's latency is its batch's. */
 export async function batched(side, batch, batches, size) {
   const u = process.cpuUsage();
   const t0 = process.hrtime.bigint();
