@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Barrier, Condition, Mutex, Notifier, Queue, RwLock, Segment, Semaphore, SharedArray, Topic } from 'shmkit';
+import { PUBLISHER_LOCK_OFFSET } from '../dist/src/channel/topic-layout.js';
 import { trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, waitUntil, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, reportOf, startNode } from './fixtures/proc.mjs';
@@ -178,10 +179,10 @@ test('Topic: two processes publishing in tight loops while the publisher lock is
   await withNamed(Topic, 'topic-contended', (n) => Topic.create(n, { capacity: 1 << 16 }), async (t, name) => {
     const K = 2000;
     // This process takes the publisher lock as a publisher would (the Mutex
-    // at byte 512: PUBLISHER_LOCK_OFFSET, src/channel/topic-layout.ts), so
-    // the children's first publishes must wait whatever the scheduling.
+    // at PUBLISHER_LOCK_OFFSET), so the children's first publishes must wait
+    // whatever the scheduling.
     const seg = Segment.open(name);
-    const lock = Mutex.attach(seg.buffer, 512);
+    const lock = Mutex.attach(seg.buffer, PUBLISHER_LOCK_OFFSET);
     lock.lockSync({ timeout: STEP_MS });
     let held = true;
     const a = peer('topic-publish', name, K, 40);
