@@ -146,7 +146,7 @@ const ARGS = {
   reserve: [8], tryReceiveInto: [Buffer.alloc(64)], receiveSync: [W], receive: [W], receiveMany: [4],
   publish: [bytes()], startingPoint: [false], recordSizeAt: [0], attempt: [0],
   get: ['k'], getStale: ['k'], ttl: ['k'], llen: ['k'], keys: [10], set: ['k', 1], add: ['k', 1], replace: ['k', 1],
-  compareAndSet: ['k', undefined, 1], delete: ['k'], incr: ['k', 1], expire: ['k', 1000], flushExpired: [10],
+  compareAndSet: ['k', undefined, 1], delete: ['k'], incr: ['k', 1], incrWithTtl: ['k', 1], expire: ['k', 1000], flushExpired: [10],
   lpush: ['k', 'v'], rpush: ['k', 'v'], lpop: ['k'], rpop: ['k'],
   chmod: [0o600], chown: [process.getuid(), process.getgid()],
 };

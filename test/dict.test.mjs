@@ -185,6 +185,39 @@ test('incr: without init a missing key stays missing; with init it starts from i
   });
 });
 
+test('incrWithTtl: incr\'s value with the time the key has left, read under the same lock: the full ttl when it starts the key, what is left on a live key, 0 without a TTL', async () => {
+  await withDict('d-incrttl', 65536, async (d) => {
+    assert.equal(d.incrWithTtl('w', 1), undefined, 'a missing key without init');
+    assert.equal(d.size, 0, 'incrWithTtl without init stored something');
+    // Starting the key: the ttl it was given, exactly (the expiry was written from the same clock read).
+    assert.deepEqual(d.incrWithTtl('w', 1, { init: 0, ttl: 60000 }), { value: 1, ttl: 60000 });
+    const live = d.incrWithTtl('w', 2, { init: 0, ttl: 600000 });
+    assert.equal(live.value, 3, 'a live key counts on (init ignored)');
+    assert.ok(live.ttl > 0 && live.ttl <= 60000, `a live key's ttl is what its window has left (ignoring the call's ttl): ${live.ttl}`);
+    const read = d.ttl('w');
+    assert.ok(read <= live.ttl, `ttl() after it (${read}) is at most what incrWithTtl said (${live.ttl})`);
+    // The window ends: the next call starts a new one with the full ttl again.
+    await expireNow(d, 'w');
+    assert.equal(d.incrWithTtl('w', 1), undefined, 'an expired key without init');
+    assert.deepEqual(d.incrWithTtl('w', 5, { init: 100, ttl: 30000 }), { value: 105, ttl: 30000 });
+    // No TTL: 0, as ttl() says.
+    assert.deepEqual(d.incrWithTtl('p', 1, { init: 0 }), { value: 1, ttl: 0 });
+    assert.deepEqual(d.incrWithTtl('p', 1), { value: 2, ttl: 0 });
+    assert.equal(d.ttl('p'), 0);
+    // bigint counters
+    assert.deepEqual(d.incrWithTtl('b', 1n, { init: 2n ** 60n, ttl: 60000 }), { value: 2n ** 60n + 1n, ttl: 60000 });
+    // Errors name the call; nothing is stored by a refused call.
+    d.set('s', 'x');
+    assert.throws(() => d.incrWithTtl('s', 1), (err) => err.code === NOT_A_NUMBER && /incrWithTtl 's'/.test(err.message));
+    assert.throws(() => d.incrWithTtl('b', 1), expectCode(NOT_A_NUMBER, ShmkitError), 'number delta on a bigint');
+    assert.throws(() => d.incrWithTtl('n', '1', { init: 0 }), expectCode('ERR_INVALID_ARG_TYPE', TypeError));
+    assert.throws(() => d.incrWithTtl('n', 1, { init: 0, ttl: -1 }), expectCode('ERR_OUT_OF_RANGE', RangeError));
+    assert.equal(d.get('n'), undefined);
+    assert.equal(d.get('s'), 'x');
+    assert.deepEqual(d.check(), []);
+  });
+});
+
 test('ttl/expire: 0 = never, ms left otherwise, undefined when missing or expired; expire(0) makes an entry permanent', async () => {
   await withDict('d-ttl', 65536, async (d) => {
     assert.equal(d.ttl('missing'), undefined);
@@ -1211,6 +1244,7 @@ test('closed handle: every method -> ERR_SHMKIT_CLOSED; close() twice is fine; o
       compareAndSet: () => h.compareAndSet('k', 1, 2),
       delete: () => h.delete('k'),
       incr: () => h.incr('k', 1),
+      incrWithTtl: () => h.incrWithTtl('k', 1),
       ttl: () => h.ttl('k'),
       expire: () => h.expire('k', 10),
       flushAll: () => h.flushAll(),

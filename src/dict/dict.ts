@@ -241,6 +241,8 @@ export class Dict extends SharedObject implements AsyncDict {
   readonly #big = new BigInt64Array(this.#num.buffer);
   // Evictions done by the last write; options of the write being prepared.
   #evicted = 0;
+  /** incrWithTtl's ttl: the time the key had left when #incr last counted (ms; 0: none). */
+  #incrTtl = 0;
   #ttl = 0;
   #evict = true;
   // This handle's read counters: a view of its reader slot's line (claimed at
@@ -532,6 +534,30 @@ export class Dict extends SharedObject implements AsyncDict {
   incr(key: string, delta: bigint, options?: DictIncrOptions): bigint | undefined;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): number | bigint | undefined;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): number | bigint | undefined {
+    return this.#incr('incr', key, delta, options);
+  }
+
+  /**
+   * {@link Dict.incr}, and how long `key` has left to live after it (ms; 0:
+   * no TTL), from one hold of the write lock: `{ value, ttl }`, or undefined
+   * where `incr` returns undefined. What a fixed-window rate limiter needs:
+   * the count and the end of the window it was counted in. `incr` then
+   * `ttl` may see the key expire between the two calls, or the next window
+   * start; this cannot.
+   */
+  incrWithTtl(key: string, delta: number, options: DictIncrOptions & { init: number }): { value: number; ttl: number };
+  incrWithTtl(key: string, delta: bigint, options: DictIncrOptions & { init: bigint }): { value: bigint; ttl: number };
+  incrWithTtl(key: string, delta: number, options?: DictIncrOptions): { value: number; ttl: number } | undefined;
+  incrWithTtl(key: string, delta: bigint, options?: DictIncrOptions): { value: bigint; ttl: number } | undefined;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): { value: number | bigint; ttl: number } | undefined;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): { value: number | bigint; ttl: number } | undefined {
+    const value = this.#incr('incrWithTtl', key, delta, options);
+    return value === undefined ? undefined : { value, ttl: this.#incrTtl };
+  }
+
+  // incr and incrWithTtl (`op` names the call in errors). Leaves the key's
+  // time left in #incrTtl, read under the lock with the value.
+  #incr(op: string, key: string, delta: number | bigint, options: DictIncrOptions | undefined): number | bigint | undefined {
     this.#key(key);
     if (typeof delta !== 'number' && typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
     const opts = options === undefined ? undefined : checkObject<DictIncrOptions>('options', options);
@@ -541,17 +567,21 @@ export class Dict extends SharedObject implements AsyncDict {
     const t = opts?.timeout;
     const wait = t === undefined ? this.#timeout : checkTimeoutOption(t);
     if (typeof delta === 'bigint' && BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
-    this.#begin('incr', key, wait);
+    this.#begin(op, key, wait);
     try {
       const store = this.#store;
       const e = store.find(this.#hash, this.#keyBuf, this.#keyLen);
-      if (e === 0 || this.#expired(e)) {
+      const expires = e === 0 ? 0 : store.f64[e * F64_PER_BLOCK + E_EXPIRES_F64] as number;
+      const now = expires === 0 ? 0 : Date.now();
+      if (e === 0 || (expires !== 0 && expires <= now)) {
         if (init === undefined) return undefined;
         const result = typeof delta === 'number' ? (init as number) + delta : BigInt.asIntN(64, (init as bigint) + delta);
         this.#encodeValue(result, 'value');
         this.#put(ttl, true, PUT_SET);
+        this.#incrTtl = ttl; // #put wrote now + ttl (or no expiry)
         return result;
       }
+      this.#incrTtl = expires === 0 ? 0 : expires - now;
       // The number changes in place with one aligned 8-byte store, which a reader sees whole,
       // old or new, and which changes nothing a reader follows: so no seqlock bump around it
       // (two locked instructions, a quarter of an incr on a cached key).
@@ -570,7 +600,7 @@ export class Dict extends SharedObject implements AsyncDict {
         store.setStamp(e, store.tick());
         return result;
       }
-      throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `${this.#what}: incr '${key}': the value is not a ${typeof delta}`);
+      throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `${this.#what}: ${op} '${key}': the value is not a ${typeof delta}`);
     } catch (err) {
       throw this.#internal(err, key);
     } finally {
