@@ -15,7 +15,7 @@
 // Only types come from express-rate-limit: this entry loads nothing of it at
 // run time, and the Store interface it implements is checked by tsc here.
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
-import type { AsyncDict } from '../../index.js';
+import { Dict, type AsyncDict } from '../../index.js';
 import { argType, outOfRange, resolveDict, type DictOption } from '../dict-option.js';
 
 export type { DictOption, DictByName } from '../dict-option.js';
@@ -41,7 +41,8 @@ const DEFAULT_WINDOW_MS = 60_000;
  * A store for express-rate-limit (7 and 8) over a Dict: one fixed window
  * per client key, shared by every process that uses the same Dict and
  * prefix. Each request is one atomic `incr` (which starts the window's TTL
- * when it creates the counter) and one `ttl` read for `resetTime`.
+ * when it creates the counter) and one `ttl` read for `resetTime`: both in
+ * one step (`incrWithTtl`) on a shared-memory Dict.
  */
 export class ShmStore implements Store {
   /** What this store prepends to every client key (express-rate-limit's double-count check reads it too). */
@@ -50,6 +51,8 @@ export class ShmStore implements Store {
   readonly localKeys = false;
   readonly #dict: AsyncDict;
   readonly #owned: boolean;
+  /** The Dict when it is a shared-memory Dict (incrWithTtl), else null. */
+  readonly #shm: Dict | null;
   #windowMs = DEFAULT_WINDOW_MS;
 
   /**
@@ -65,6 +68,7 @@ export class ShmStore implements Store {
     this.prefix = prefix;
     this.#dict = resolved.dict;
     this.#owned = resolved.owned;
+    this.#shm = resolved.dict instanceof Dict ? resolved.dict : null;
   }
 
   /**
@@ -96,14 +100,20 @@ export class ShmStore implements Store {
    */
   async increment(key: string): Promise<ClientRateLimitInfo> {
     const k = this.prefix + key;
-    const hits = await this.#dict.incr(k, 1, { init: 0, ttl: this.#windowMs });
-    const left = await this.#dict.ttl(k);
+    let hits: number;
+    let left: number | undefined;
+    if (this.#shm !== null) {
+      ({ value: hits, ttl: left } = this.#shm.incrWithTtl(k, 1, { init: 0, ttl: this.#windowMs }));
+    } else {
+      hits = await this.#dict.incr(k, 1, { init: 0, ttl: this.#windowMs });
+      left = await this.#dict.ttl(k);
+    }
     // decrement() holds a counter at -1 for a moment when it takes back a hit counted before a
     // reset (it gives the one back at once): an incr landing in that moment reads 0. This hit
     // was counted, so the client has at least 1 (express-rate-limit requires >= 1).
     const totalHits = Math.max(hits, 1);
     if (left === undefined) {
-      // The counter expired (or was reset) between the incr and the ttl read: the window this
+      // (AsyncDict only) The counter expired (or was reset) between the incr and the ttl read: the window this
       // hit was counted in has just ended. Saying so (resetTime now) keeps express-rate-limit
       // from decrementing the next window for it; counting it again would count it twice.
       return { totalHits, resetTime: new Date() };

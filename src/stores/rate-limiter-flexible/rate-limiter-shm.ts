@@ -4,8 +4,9 @@
 // (points, blocking, execEvenly, the in-memory block, the insuranceLimiter)
 // and asks its store four things; this file answers them with Dict calls:
 //
-//   _upsert (consume, penalty, reward)  incr(key, points, { init: 0, ttl: msDuration }),
-//                                       then ttl(key)
+//   _upsert (consume, penalty, reward)  incrWithTtl(key, points, { init: 0, ttl: msDuration })
+//                                       on a shared-memory Dict; incr, then ttl(key), on
+//                                       an AsyncDict (Redis)
 //   _upsert with forceExpire (block, set)  set(key, points, { ttl: msDuration })
 //   _get                                get(key), then ttl(key)
 //   _delete                             delete(key)
@@ -14,9 +15,10 @@
 // is always the value the atomic incr returned, never a value read apart
 // from it. incr creates the window when the key is missing or expired (its
 // TTL applies only then), so there is no separate "start a window" step to
-// race with. ttl(key) only tells how long that window has left: if the key
-// expired between the two calls, the window this consume counted in is over
-// and msBeforeNext is 0; if another process already started the next one,
+// race with. incrWithTtl reads how long that window has left under the same
+// lock. On an AsyncDict, ttl(key) is a second call: if the key expired
+// between the two, the window this consume counted in is over and
+// msBeforeNext is 0; if another process already started the next one,
 // msBeforeNext is that window's (at most `duration`: a caller told to wait
 // waits at most one window too long, and is never let in early).
 //
@@ -69,8 +71,8 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
   /** The incr options of the last window length used (one object per length, not one per call). */
   #incr: { init: number; ttl: number } = { init: 0, ttl: 0 };
   #closed = false;
-  /** The Dict is this host's shared-memory Dict: every call answers at once, never with a Promise. */
-  readonly #answersAtOnce: boolean;
+  /** The Dict when it is this host's shared-memory Dict (every call answers at once, never with a Promise), else null. */
+  readonly #shm: Dict | null;
 
   /**
    * Builds a limiter over `options.dict` (see {@link RateLimiterShmOptions}).
@@ -84,7 +86,7 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     const { dict, owned } = resolveDict('RateLimiterShm: options.dict', options.dict);
     this.#dict = dict;
     this.#owned = owned;
-    this.#answersAtOnce = dict instanceof Dict;
+    this.#shm = dict instanceof Dict ? dict : null;
   }
 
   /**
@@ -110,7 +112,8 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
    * with Promises (Redis) takes the base's path unchanged.
    */
   override consume(key: string | number, pointsToConsume = 1, options: { [key: string]: unknown } = {}): Promise<Res> {
-    if (!this.#answersAtOnce) return super.consume(key, pointsToConsume, options);
+    const shm = this.#shm;
+    if (shm === null) return super.consume(key, pointsToConsume, options);
     const base = this as unknown as StoreBase;
     return new Promise((resolve, reject) => {
       const rlKey = base.getKey(key);
@@ -118,7 +121,7 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
       if (blockedMs > 0) { reject(new RateLimiterRes(0, blockedMs)); return; }
       let res: MutableRes;
       try {
-        res = this.#consumeNow(rlKey, pointsToConsume, base._getKeySecDuration(options) * 1000);
+        res = this.#consumeNow(shm, rlKey, pointsToConsume, base._getKeySecDuration(options) * 1000);
       } catch (err) {
         base._handleError(err, 'consume', resolve, reject, [key, pointsToConsume, options]);
         return;
@@ -134,11 +137,11 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     });
   }
 
-  /** consume's upsert on a Dict that answers at once (`#answersAtOnce`). */
-  #consumeNow(rlKey: string | number, points: number, msDuration: number): MutableRes {
+  /** consume's upsert on the shared-memory Dict: the count and its window's time left, in one step. */
+  #consumeNow(shm: Dict, rlKey: string | number, points: number, msDuration: number): MutableRes {
     const key = typeof rlKey === 'string' ? rlKey : String(rlKey); // keyPrefix '' leaves a number key as it is
-    const consumed = this.#dict.incr(key, points, this.#incrOptions(msDuration)) as number;
-    return windowRes(consumed, points, this.#dict.ttl(key) as number | undefined);
+    const { value, ttl } = shm.incrWithTtl(key, points, this.#incrOptions(msDuration));
+    return windowRes(value, points, ttl);
   }
 
   // ---- the store base's hooks (called by RateLimiterStoreAbstract) ----
@@ -154,8 +157,9 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     const key = typeof rlKey === 'string' ? rlKey : String(rlKey);
     try {
       if (forceExpire) return Promise.resolve(this.#dict.set(key, points, { ttl: msDuration > 0 ? msDuration : TTL_FOREVER }));
+      if (this.#shm !== null) return Promise.resolve(this.#consumeNow(this.#shm, key, points, msDuration));
       const consumed = this.#dict.incr(key, points, this.#incrOptions(msDuration));
-      // The shared-memory Dict answers at once: then nothing is awaited.
+      // An AsyncDict may answer at once: then nothing is awaited.
       if (typeof consumed !== 'number') return this.#windowLater(key, points, consumed);
       const ttl = this.#dict.ttl(key);
       if (ttl !== undefined && typeof ttl !== 'number') return ttl.then((t) => windowRes(consumed, points, t));
