@@ -493,6 +493,25 @@ test('LRU: set a, b, c (full), get a, set d evicts b; then c, then a; evict:fals
   });
 });
 
+test('LRU: an incr is a use: counters a, b, c fill the dict, incr a (in place), a set evicts b, not a', async () => {
+  // 4096 bytes: 63 blocks for entries; a number under a 1135-byte key takes 21, so three fill it.
+  await withDict('d-lru-incr', 4096, async (d) => {
+    const k = (c) => c.repeat(1135);
+    assert.equal(blocksFor(8, 1135), 21);
+    for (const c of ['a', 'b', 'c']) assert.equal(d.incr(k(c), 1, { init: 0 }), 1);
+    assert.equal(d.freeSpace(), 0);
+    assert.equal(d.incr(k('a'), 1), 2);
+    assert.deepEqual(d.set('d', 'd'.repeat(1143)), { evicted: 1 });
+    assert.deepEqual(d.keys(0).map((x) => x[0]).sort(), ['a', 'c', 'd'], 'the incr of a did not protect it; b should have gone');
+    assert.equal(d.get(k('a')), 2);
+    // The same through incrWithTtl, on the oldest of what is left.
+    assert.equal(d.incrWithTtl(k('c'), 1).value, 2);
+    assert.deepEqual(d.set('e', 'e'.repeat(1143)), { evicted: 1 });
+    assert.deepEqual(d.keys(0).map((x) => x[0]).sort(), ['a', 'c', 'e'], 'the incr of c did not protect it; d should have gone');
+    assert.deepEqual(d.check(), []);
+  });
+});
+
 test('LRU: replacing a key with a value that turns out not to be ASCII (written again as UTF-8) keeps the LRU list whole, also when the retry evicts', async () => {
   // The ASCII attempt takes the old entry out of the LRU list early; the UTF-8 retry must find it back in.
   await withDict('d-lru-utf8', 4096, async (d) => {

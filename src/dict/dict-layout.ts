@@ -60,7 +60,9 @@
  *   every block index checked before use, since what they read may be
  *   half-changed.
  * - LRU: writers link entries at LRU_HEAD and stamp them 2·CLOCK (CLOCK
- *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK").
+ *   counts writes); readers stamp 2·CLOCK + 1 ("used after write CLOCK"),
+ *   and so does incr changing a number in place (it moves nothing in the
+ *   LRU list, and leaves CLOCK's line unwritten).
  *   Eviction takes LRU_TAIL unless its stamp is newer than its neighbour's
  *   (or equal and odd): it was read since, and moves to the head instead.
  * - Counters. Writers count SETS, DELETES, EVICTIONS, EXPIRATIONS on the

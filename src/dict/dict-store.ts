@@ -485,6 +485,16 @@ export class DictStore {
 
   // ---- LRU ------------------------------------------------------------------------
 
+  /**
+   * Stamp for a use that is not a write to the LRU order (odd: "used after
+   * write CLOCK"): a read, or a number changed in place. CLOCK is only read,
+   * so the state line is not written: counters (incr), the hottest writes,
+   * would otherwise pull it from every other writer's cache on every call.
+   */
+  useStamp(): number {
+    return (Atomics.load(this.cells, CLOCK) * 2 + 1) | 0;
+  }
+
   /** Stamp for a write (even) after advancing CLOCK. */
   tick(): number {
     const c = ((this.cells[CLOCK] as number) + 1) | 0;

@@ -12,7 +12,7 @@ import { Mutex, lockContended, type LockResult } from '../sync/mutex.js';
 import { SharedObject } from '../object/shared-object.js';
 import { adoptNamed, attachObject, createNamed, initObject, openNamed, openOrCreateNamed, type NamedCreateOptions, type NamedOpenOptions, type ObjectSpec, unlinkNamed } from '../object/named.js';
 import {
-  BLOCKS, HEADER_CELLS, BUCKETS, CLOCK, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
+  BLOCKS, HEADER_CELLS, BUCKETS, CREATED_F64, DICT_KIND, DICT_VERSION, E_EXPIRES_F64, E_FLAGS_BYTE, E_HASH, E_KEY_TYPE, E_NEXT, E_VAL_LEN, F_ASCII,
   DELETES, ENTRIES, ENTRY_PAYLOAD, EVICTIONS, EXPIRATIONS, SETS, L_LEN, L_NEXT, L_PREV, L_TYPE_BYTE, LIST_COUNT, LIST_HEAD, LIST_TAIL, LIST_VALUE_BYTES, LOCK_OFFSET, MAX_KEY_BYTES, MAX_MEMORY, MIN_MEMORY, NODE_PAYLOAD,
   FREE_COUNT, OVERFLOW_LINE, READER_SLOTS, SEQS_OFFSET, SHARDS, SHARD_COUNT, SLOTS, STAT_LINE_INTS, S_HITS, S_MISSES, statLineOffset, T_BIGINT, T_BOOLEAN, T_BYTES, T_LIST, T_NUMBER, T_STRING, BLOCK_SIZE, geometryFor, dictGeometry, entryBlocks, nodeBlocks,
 } from './dict-layout.js';
@@ -590,14 +590,14 @@ export class Dict extends SharedObject implements AsyncDict {
         const at = (e * BLOCK_SIZE + ENTRY_PAYLOAD) / 8;
         const result = (store.f64[at] as number) + delta;
         store.f64[at] = result;
-        store.setStamp(e, store.tick());
+        store.setStamp(e, store.useStamp()); // a use, as a read stamps it (see DictStore.useStamp)
         return result;
       }
       if (type === T_BIGINT && typeof delta === 'bigint') {
         const at = (e * BLOCK_SIZE + ENTRY_PAYLOAD) / 8;
         const result = BigInt.asIntN(64, (store.i64[at] as bigint) + delta);
         store.i64[at] = result;
-        store.setStamp(e, store.tick());
+        store.setStamp(e, store.useStamp()); // a use, as a read stamps it (see DictStore.useStamp)
         return result;
       }
       throw new ShmkitError('ERR_SHMKIT_NOT_A_NUMBER', `${this.#what}: ${op} '${key}': the value is not a ${typeof delta}`);
@@ -1062,7 +1062,7 @@ export class Dict extends SharedObject implements AsyncDict {
     if (store.type(e) === T_LIST) throw wrongType(this.#what, key, 'a single value: use lpop/rpop/llen');
     const value = this.#valueOf(e);
     // Used now: stamp it (only if it changed, so readers of one key do not fight over the line).
-    const s = (Atomics.load(store.cells, CLOCK) * 2 + 1) | 0;
+    const s = store.useStamp();
     if (store.stamp(e) !== s) store.setStamp(e, s);
     return op === OP_STALE ? { value, stale: expired } : value;
   }
