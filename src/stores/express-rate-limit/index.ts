@@ -54,6 +54,8 @@ export class ShmStore implements Store {
   /** The Dict when it is a shared-memory Dict (incrWithTtl), else null. */
   readonly #shm: Dict | null;
   #windowMs = DEFAULT_WINDOW_MS;
+  /** increment()'s incr options, made once per window length (not once per hit). */
+  #incrOptions = { init: 0, ttl: DEFAULT_WINDOW_MS };
 
   /**
    * `dict` as every store of shmkit takes it; a Dict opened by name is the
@@ -81,6 +83,7 @@ export class ShmStore implements Store {
     if (typeof windowMs !== 'number') throw argType('ShmStore: options.windowMs', 'of type number', windowMs);
     if (!(windowMs > 0) || windowMs === Infinity) throw outOfRange('ShmStore: options.windowMs', '> 0 and finite (milliseconds)', windowMs);
     this.#windowMs = windowMs;
+    this.#incrOptions = { init: 0, ttl: windowMs };
   }
 
   /** The client's hits in its current window and when the window ends; undefined when it has none. */
@@ -103,9 +106,9 @@ export class ShmStore implements Store {
     let hits: number;
     let left: number | undefined;
     if (this.#shm !== null) {
-      ({ value: hits, ttl: left } = this.#shm.incrWithTtl(k, 1, { init: 0, ttl: this.#windowMs }));
+      ({ value: hits, ttl: left } = this.#shm.incrWithTtl(k, 1, this.#incrOptions));
     } else {
-      hits = await this.#dict.incr(k, 1, { init: 0, ttl: this.#windowMs });
+      hits = await this.#dict.incr(k, 1, this.#incrOptions);
       left = await this.#dict.ttl(k);
     }
     // decrement() holds a counter at -1 for a moment when it takes back a hit counted before a
