@@ -190,12 +190,16 @@ test('Redis stalled: near hits still answer; misses and writes reject with ETIME
   assert.equal(await withTimeout(dict.get('cached'), 5000, 'after resume'), 'no', 'the timed-out SET ran when the server resumed');
 });
 
-test('Redis stalled, synced counters: incr of a key the host has a view of answers from shared memory; the sums arrive after', async (t) => {
+test('Redis stalled, synced counters: incr and incrWithTtl of a key the host has a view of answer from shared memory; the sums arrive after', async (t) => {
   const { stalled, remote, dict } = await stallable(t, 'stall-cnt', { mode: 'synced-counter', syncInterval: 50 });
   await dict.ready();
   assert.equal(await dict.incr('n', 1, { init: 0 }), 1, 'the first incr of the host reads the global value');
+  assert.deepEqual(await dict.incrWithTtl('w', 1, { init: 0, ttl: 60_000 }), { value: 1, ttl: 60_000 });
   stalled.pause();
   for (let i = 2; i <= 11; i++) assert.equal(await withTimeout(dict.incr('n', 1, { init: 0 }), 2000, 'local incr'), i);
+  const w = await withTimeout(dict.incrWithTtl('w', 1, { init: 0, ttl: 60_000 }), 2000, 'local incrWithTtl');
+  assert.equal(w.value, 2);
+  assert.ok(w.ttl > 50_000 && w.ttl <= 60_000, `the window's time left, from the deadline the sync read: ${w.ttl}`);
   await withTimeout(assert.rejects(dict.incr('other', 1, { init: 0 }), { code: 'ETIMEDOUT' }), 5000, 'no view: a round trip');
   await new Promise((resolve) => setTimeout(resolve, 400)); // ticks fail meanwhile; the sums stay pending
   assert.ok(dict.stats().pushFailures >= 1);

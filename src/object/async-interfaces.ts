@@ -103,6 +103,16 @@ export interface AsyncDict {
   incr(key: string, delta: number, options?: DictIncrOptions): Awaitable<number | undefined>;
   incr(key: string, delta: bigint, options?: DictIncrOptions): Awaitable<bigint | undefined>;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): Awaitable<number | bigint | undefined>;
+  /**
+   * `incr`, and how long `key` has left to live after it (ms; 0: no TTL),
+   * in one atomic step: `{ value, ttl }`, or undefined where `incr` answers
+   * undefined. `ttl` is the one given when the call started the key.
+   */
+  incrWithTtl(key: string, delta: number, options: DictIncrOptions & { init: number }): Awaitable<{ value: number; ttl: number }>;
+  incrWithTtl(key: string, delta: bigint, options: DictIncrOptions & { init: bigint }): Awaitable<{ value: bigint; ttl: number }>;
+  incrWithTtl(key: string, delta: number, options?: DictIncrOptions): Awaitable<{ value: number; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: bigint, options?: DictIncrOptions): Awaitable<{ value: bigint; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): Awaitable<{ value: number | bigint; ttl: number } | undefined>;
   /** Milliseconds `key` has left: 0 when it never expires, undefined when absent. */
   ttl(key: string): Awaitable<number | undefined>;
   /** Sets a new TTL (0: never expires); false when `key` is absent. */

@@ -93,13 +93,12 @@ end
 `;
 
 /**
- * incr. KEYS[1]; ARGV: kind ('n' or 'i', delta's type), delta (text), init
- * (text; '' when not given), ttl of a created entry (ms; '0': none).
- * Returns the new value's text, nil for a missing key without init, or the
- * error SHMKIT_NOT_A_NUMBER when the value is not of delta's type (a list,
- * a string, a number for a bigint delta, ...). An existing entry keeps its TTL.
+ * incr's body: leaves the new value's text in `r` and whether the key
+ * existed in `v`, or returns nil (a missing key without init) or the error
+ * SHMKIT_NOT_A_NUMBER (a list, a string, a number for a bigint delta, ...).
+ * An existing entry keeps its TTL.
  */
-export const INCR_SCRIPT = `${HELPERS}
+const INCR_BODY = `${HELPERS}
 local v = redis.pcall('GET', KEYS[1])
 if type(v) == 'table' then return redis.error_reply('SHMKIT_NOT_A_NUMBER the value is a list') end
 local kind = ARGV[1]
@@ -120,7 +119,28 @@ elseif ARGV[4] ~= '0' then
 else
   redis.call('SET', KEYS[1], kind .. r)
 end
-return r
+`;
+
+/**
+ * incr. KEYS[1]; ARGV: kind ('n' or 'i', delta's type), delta (text), init
+ * (text; '' when not given), ttl of a created entry (ms; '0': none).
+ * Returns the new value's text, nil or the error of INCR_BODY.
+ */
+export const INCR_SCRIPT = `${INCR_BODY}return r
+`;
+
+/**
+ * incrWithTtl: incr (same KEYS and ARGV, same nil and error), returning
+ * { value text, ms left } read in the same script: the ttl given when it
+ * created the key (0: none), else the key's PTTL (0 for none, at least 1
+ * while it lives, as RedisDict.ttl answers).
+ */
+export const INCR_TTL_SCRIPT = `${INCR_BODY}local left = tonumber(ARGV[4])
+if v then
+  left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = 0 elseif left == 0 then left = 1 end
+end
+return {r, left}
 `;
 
 /**
@@ -167,12 +187,14 @@ const sha1 = (text: string): string => createHash('sha1').update(text).digest('h
 
 /** SHA1 of INCR_SCRIPT: what EVALSHA names it by. */
 export const INCR_SHA = sha1(INCR_SCRIPT);
+/** SHA1 of INCR_TTL_SCRIPT. */
+export const INCR_TTL_SHA = sha1(INCR_TTL_SCRIPT);
 /** SHA1 of CAS_SCRIPT. */
 export const CAS_SHA = sha1(CAS_SCRIPT);
 /** SHA1 of PERSIST_SCRIPT. */
 export const PERSIST_SHA = sha1(PERSIST_SCRIPT);
 
-const BY_SHA = new Map<string, string>([[INCR_SHA, INCR_SCRIPT], [CAS_SHA, CAS_SCRIPT], [PERSIST_SHA, PERSIST_SCRIPT]]);
+const BY_SHA = new Map<string, string>([[INCR_SHA, INCR_SCRIPT], [INCR_TTL_SHA, INCR_TTL_SCRIPT], [CAS_SHA, CAS_SCRIPT], [PERSIST_SHA, PERSIST_SCRIPT]]);
 
 /** The text of one of these scripts from its SHA1 (undefined for another). */
 export function scriptOf(sha: string): string | undefined {

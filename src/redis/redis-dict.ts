@@ -13,7 +13,7 @@ import { ShmkitError } from '../index.js';
 import { bounded, checkClient, checkCommandTimeout, checkKeyPrefix, describeClient, remoteError, type RedisClient, type RemoteOptions } from './remote.js';
 import { checkCallTimeout, checkDictName, checkInteger, checkObject, checkTtl, closedError, invalidArgType, invalidArgValue, outOfRange } from './dict-args.js';
 import { MAX_VALUE_BYTES, decodeElement, decodeValue, encodeElement, encodeValue, numberText } from './dict-codec.js';
-import { CAS_SHA, INCR_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
+import { CAS_SHA, INCR_SHA, INCR_TTL_SHA, PERSIST_SHA, scriptOf } from './dict-scripts.js';
 import { keepTimerList } from './dict-timers.js';
 import { batcherOf, type Batcher } from './pipeline-batch.js';
 
@@ -92,6 +92,14 @@ function toNumber(reply: string | null): number | undefined {
 function toBigint(reply: string | null): bigint | undefined {
   return reply === null ? undefined : BigInt(reply);
 }
+/** incrWithTtl's reply: [value text, ms left] (0: no TTL), or null. */
+type IncrTtlReply = [string, number] | null;
+function toNumberTtl(reply: IncrTtlReply): { value: number; ttl: number } | undefined {
+  return reply === null ? undefined : { value: Number(reply[0]), ttl: reply[1] };
+}
+function toBigintTtl(reply: IncrTtlReply): { value: bigint; ttl: number } | undefined {
+  return reply === null ? undefined : { value: BigInt(reply[0]), ttl: reply[1] };
+}
 function pttlOf(reply: number): number | undefined {
   if (reply === -2) return undefined; // no such key
   if (reply === -1) return 0; // never expires
@@ -137,6 +145,8 @@ export class RedisDict implements AsyncDict {
   // Failure handlers of script calls (NOSCRIPT: EVAL once; the incr script's own error).
   readonly #incrNumberFailed: (err: unknown) => Promise<number | undefined>;
   readonly #incrBigintFailed: (err: unknown) => Promise<bigint | undefined>;
+  readonly #incrTtlNumberFailed: (err: unknown) => Promise<{ value: number; ttl: number } | undefined>;
+  readonly #incrTtlBigintFailed: (err: unknown) => Promise<{ value: bigint; ttl: number } | undefined>;
   readonly #flagFailed: (err: unknown) => Promise<boolean>;
 
   /**
@@ -163,6 +173,8 @@ export class RedisDict implements AsyncDict {
     // Made once per handle, so a script call allocates no closure for its failure path.
     this.#incrNumberFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<string | null>).then(toNumber);
     this.#incrBigintFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<string | null>).then(toBigint);
+    this.#incrTtlNumberFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<IncrTtlReply>).then(toNumberTtl);
+    this.#incrTtlBigintFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<IncrTtlReply>).then(toBigintTtl);
     this.#flagFailed = (err: unknown) => (this.#scriptFailed(err) as Promise<number>).then(isOne);
   }
 
@@ -360,6 +372,33 @@ export class RedisDict implements AsyncDict {
   incr(key: string, delta: bigint, options?: DictIncrOptions): Promise<bigint | undefined>;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<number | bigint | undefined>;
   incr(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<number | bigint | undefined> {
+    return this.#incr('incr', INCR_SHA, key, delta, options, toNumber, toBigint, this.#incrNumberFailed, this.#incrBigintFailed);
+  }
+
+  /**
+   * {@link RedisDict.incr}, and how long `key` has left to live after it
+   * (ms; 0: no TTL), read in the same Lua script: `{ value, ttl }`, or
+   * undefined where `incr` answers undefined. One round trip where `incr`
+   * then `ttl` take two, and nothing can happen to the key between the
+   * two: the count and the end of the window it was counted in, as a
+   * fixed-window rate limiter needs them on every host.
+   */
+  incrWithTtl(key: string, delta: number, options: DictIncrOptions & { init: number }): Promise<{ value: number; ttl: number }>;
+  incrWithTtl(key: string, delta: bigint, options: DictIncrOptions & { init: bigint }): Promise<{ value: bigint; ttl: number }>;
+  incrWithTtl(key: string, delta: number, options?: DictIncrOptions): Promise<{ value: number; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: bigint, options?: DictIncrOptions): Promise<{ value: bigint; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<{ value: number | bigint; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<{ value: number | bigint; ttl: number } | undefined> {
+    return this.#incr('incrWithTtl', INCR_TTL_SHA, key, delta, options, toNumberTtl, toBigintTtl, this.#incrTtlNumberFailed, this.#incrTtlBigintFailed);
+  }
+
+  // incr and incrWithTtl: the same arguments to their script (`sha`), whose
+  // reply `asNumber` or `asBigint` (delta's type) turns into the result.
+  #incr<N, B>(
+    op: string, sha: string, key: string, delta: number | bigint, options: DictIncrOptions | undefined,
+    asNumber: (reply: any) => N, asBigint: (reply: any) => B,
+    numberFailed: (err: unknown) => Promise<N>, bigintFailed: (err: unknown) => Promise<B>,
+  ): Promise<N | B> {
     try {
       const k = this.#key(key);
       const opts = options === undefined ? undefined : checkObject<DictIncrOptions>('options', options);
@@ -370,23 +409,21 @@ export class RedisDict implements AsyncDict {
       if (typeof delta === 'number') {
         if (init !== undefined && typeof init !== 'number') throw invalidArgType('options.init', 'of type number (like delta)', init);
         if (this.#batch !== null) {
-          this.#batch.commander().evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
-          return this.#batch.add(wait, this.#what, 'incr', key, toNumber, this.#incrNumberFailed);
+          this.#batch.commander().evalsha(sha, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+          return this.#batch.add(wait, this.#what, op, key, asNumber, numberFailed);
         }
-        const what = this.#call('incr', key);
-        const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
-        return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toNumber, this.#incrNumberFailed);
+        const work = this.#scripts.evalsha(sha, 1, k, 'n', numberText(delta), init === undefined ? '' : numberText(init), ttlText);
+        return bounded(work, wait, this.#engine, this.#call(op, key)).then(asNumber, numberFailed);
       }
       if (typeof delta !== 'bigint') throw invalidArgType('delta', 'of type number or bigint', delta);
       if (init !== undefined && typeof init !== 'bigint') throw invalidArgType('options.init', 'of type bigint (like delta)', init);
       if (BigInt.asIntN(64, delta) !== delta) throw outOfRange('delta', 'a signed 64-bit integer', delta);
       if (this.#batch !== null) {
-        this.#batch.commander().evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
-        return this.#batch.add(wait, this.#what, 'incr', key, toBigint, this.#incrBigintFailed);
+        this.#batch.commander().evalsha(sha, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+        return this.#batch.add(wait, this.#what, op, key, asBigint, bigintFailed);
       }
-      const what = this.#call('incr', key);
-      const work = this.#scripts.evalsha(INCR_SHA, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
-      return bounded(work as Promise<string | null>, wait, this.#engine, what).then(toBigint, this.#incrBigintFailed);
+      const work = this.#scripts.evalsha(sha, 1, k, 'i', delta.toString(), init === undefined ? '' : init.toString(), ttlText);
+      return bounded(work, wait, this.#engine, this.#call(op, key)).then(asBigint, bigintFailed);
     } catch (err) {
       return Promise.reject(err);
     }

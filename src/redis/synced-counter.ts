@@ -1,19 +1,24 @@
 // Synced counters (Kong's and APISIX's `sync_rate`): `incr` adds in shared
 // memory at once, and the sums reach Redis every `syncInterval`.
 //
-// Per key, the near Dict holds two entries:
+// Per key, the near Dict holds three entries:
 //   `+<key>`          PENDING: increments of this host not yet in Redis
 //                     (outside the epoch: a flush never drops one)
 //   `<epoch>=<key>`   the host's VIEW: the global value read at the last
 //                     sync plus this host's increments since (what incr and
 //                     get answer)
+//   `<epoch>@<key>`   DEADLINE: when the key expires in Redis, as the last
+//                     sync read it (ms since the epoch; 0: never), stored
+//                     before VIEW with the same TTL
 // incr adds to VIEW, then to PENDING; a process that finds no VIEW pushes
 // its delta at once (one round trip) and learns the global value.
 //
 // A sync takes PENDING by compare-and-set to 0 (so two processes never push
-// the same increments), pushes it with one INCRBY (plus TTL, same round
-// trip), and sets VIEW to the global value returned plus what is pending
-// again by then. What a failed push does with its delta: see retryPush().
+// the same increments), pushes it with one incrWithTtl (the sum and the
+// key's TTL from one script), and sets VIEW to the global value returned
+// plus what is pending again by then, and DEADLINE to when the key expires
+// in Redis, for incrWithTtl. What a failed push does with its delta: see
+// retryPush().
 //
 // Each process syncs the keys it incremented since its last tick; every
 // process's tick pushes the whole host's PENDING for those keys. A process
@@ -26,7 +31,7 @@
 // that keeps incrementing reads a count past the limit at its next sync, by
 // T + 2I. So past the limit at most the increments all hosts make within
 // 2 × I are accepted.
-import type { AsyncDict, DictIncrOptions } from '../index.js';
+import type { AsyncDict, Awaitable, DictIncrOptions } from '../index.js';
 import { call, mayHaveLanded, within } from './two-level-bound.js';
 import { PENDING_PREFIX, TAG_VALUE, nearKey } from './two-level-layout.js';
 import type { NearCopy } from './two-level-near.js';
@@ -61,15 +66,38 @@ export class SyncedCounters {
 
   /** Adds `delta` on this host; the host's view of the sum (one round trip only when the host has none). */
   async incr(key: string, delta: number, options: DictIncrOptions | undefined): Promise<number | undefined> {
-    const dict = this.#near.dict;
-    const picked = pickIncrOptions(options);
-    // The view first: a view that is not a number throws before anything is added.
-    const view = dict.incr(nearKey(this.#near.meta.epoch, TAG_VALUE, key), delta) as number | undefined;
+    const view = this.#addLocally(key, delta, options);
+    if (view !== undefined) return view;
     // No view: this call's delta goes to Redis in the push that reads the
     // global value (so Infinity and -0 add as in the other backends).
-    if (view === undefined) return this.#syncKey(key, picked, delta);
+    return (await this.#syncKey(key, pickIncrOptions(options), delta))?.value;
+  }
+
+  /**
+   * incr, and the time the key has left in Redis: from the deadline the
+   * last sync read (no round trip), or asked of Redis when this host does
+   * not know it (its deadline entry was evicted).
+   */
+  async incrWithTtl(key: string, delta: number, options: DictIncrOptions | undefined): Promise<{ value: number; ttl: number } | undefined> {
+    const value = this.#addLocally(key, delta, options);
+    if (value === undefined) return this.#syncKey(key, pickIncrOptions(options), delta);
+    const ttl = this.#near.counterTtl(key) ?? (await within(call(() => this.#remote.ttl(key)), this.#timeout, this.#engine, `PTTL '${key}'`));
+    // Gone in Redis since the last sync (a window that just ended): nothing left of it.
+    return { value, ttl: ttl ?? 1 };
+  }
+
+  /**
+   * Adds `delta` to this host's view and PENDING: the view, or undefined
+   * when the host has none (then nothing was added: the caller pushes the
+   * delta itself and learns the global value).
+   */
+  #addLocally(key: string, delta: number, options: DictIncrOptions | undefined): number | undefined {
+    const dict = this.#near.dict;
+    // The view first: a view that is not a number throws before anything is added.
+    const view = dict.incr(nearKey(this.#near.meta.epoch, TAG_VALUE, key), delta) as number | undefined;
+    if (view === undefined) return undefined;
     dict.incr(PENDING_PREFIX + key, delta, { init: 0 });
-    this.#dirty.set(key, picked);
+    this.#dirty.set(key, pickIncrOptions(options));
     return view;
   }
 
@@ -108,7 +136,7 @@ export class SyncedCounters {
    * `extra`: the delta of an incr on a host without a view (pushed with
    * PENDING, even when both are 0); null for a tick.
    */
-  async #syncKey(key: string, options: DictIncrOptions, extra: number | null): Promise<number | undefined> {
+  async #syncKey(key: string, options: DictIncrOptions, extra: number | null): Promise<{ value: number; ttl: number } | undefined> {
     const taken = this.#take(key);
     if (taken === 0 && extra === null) return undefined;
     const delta = extra === null ? taken : taken === 0 ? extra : taken + extra;
@@ -116,13 +144,12 @@ export class SyncedCounters {
     const epoch = meta.epoch;
     const gen = meta.gen(key);
     this.pushes += 1;
-    let global: number | undefined;
-    let ttl: number | undefined;
+    let pushed: { value: number; ttl: number } | undefined;
     try {
-      [global, ttl] = await within(
-        Promise.all([call(() => this.#remote.incr(key, delta, options) as number | undefined), call(() => this.#remote.ttl(key))]),
-        this.#timeout, this.#engine, `INCRBY '${key}' (sync)`,
-      );
+      // The sum and the key's TTL from one script: the deadline kept with
+      // the view is the end of the window the sum was counted in.
+      const push = (): Awaitable<{ value: number; ttl: number } | undefined> => this.#remote.incrWithTtl(key, delta, options);
+      pushed = await within(call(push), this.#timeout, this.#engine, `INCRBY '${key}' (sync)`);
     } catch (err) {
       this.pushFailures += 1;
       if (retryPush(err)) {
@@ -132,13 +159,13 @@ export class SyncedCounters {
       }
       throw err;
     }
-    if (global === undefined) return undefined; // missing in Redis and no `init`: nothing applied
+    if (pushed === undefined) return undefined; // missing in Redis and no `init`: nothing applied
     const rest = this.#pendingOf(key); // increments made on this host during the push
-    const view = rest === 0 ? global : global + rest;
+    const view = rest === 0 ? pushed.value : pushed.value + rest;
     // Without a confirmed subscription a view could miss a set or delete of
     // another host: not kept, so every incr goes to Redis until it is back.
-    if (this.#canCache()) this.#near.storeCounter(key, epoch, gen, view, ttl ?? 0);
-    return view;
+    if (this.#canCache()) this.#near.storeCounter(key, epoch, gen, view, pushed.ttl);
+    return { value: view, ttl: pushed.ttl };
   }
 
   /** Takes this host's PENDING for `key` (compare-and-set to 0); 0 if none or it kept changing. */

@@ -224,6 +224,25 @@ export class TwoLevelDict implements AsyncDict {
     return this.#write(key, `INCR '${key}'`, () => this.#remote.incr(key, delta, options), isDefined, options);
   }
 
+  /**
+   * `incr` and the key's time left in Redis (ms; 0: no TTL). Near-copy mode:
+   * one Lua script in Redis (RedisDict.incrWithTtl). Synced-counter mode
+   * with a number delta: the host's view, and the deadline the last sync
+   * read with it (no round trip, unless the host has no view yet).
+   */
+  incrWithTtl(key: string, delta: number, options: DictIncrOptions & { init: number }): Promise<{ value: number; ttl: number }>;
+  incrWithTtl(key: string, delta: bigint, options: DictIncrOptions & { init: bigint }): Promise<{ value: bigint; ttl: number }>;
+  incrWithTtl(key: string, delta: number, options?: DictIncrOptions): Promise<{ value: number; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: bigint, options?: DictIncrOptions): Promise<{ value: bigint; ttl: number } | undefined>;
+  incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<{ value: number | bigint; ttl: number } | undefined>;
+  async incrWithTtl(key: string, delta: number | bigint, options?: DictIncrOptions): Promise<{ value: number | bigint; ttl: number } | undefined> {
+    this.#checkOpen();
+    if (this.#counters !== null && typeof delta === 'number' && countable(options) && this.#nearable(key)) {
+      return this.#counters.incrWithTtl(key, delta, options);
+    }
+    return this.#write(key, `INCR '${key}'`, () => this.#remote.incrWithTtl(key, delta, options), isDefined, options);
+  }
+
   /** Milliseconds left in Redis (one round trip: the near copy does not know the remote TTL exactly). */
   ttl(key: string): Promise<number | undefined> {
     return this.#read(`TTL '${key}'`, () => this.#remote.ttl(key));

@@ -45,6 +45,12 @@ export function metaName(nearName: string): string {
 
 /** Tags of near-Dict keys (one character after the epoch). */
 export const TAG_VALUE = '=';
+/**
+ * A synced counter's deadline in Redis as its last sync read it: when the
+ * key expires there (ms since the epoch; 0: never). Stored with the VIEW,
+ * for incrWithTtl to answer the window's time left without a round trip.
+ */
+export const TAG_DEADLINE = '@';
 /** A key absent in Redis (a negative entry; its value is `true`). */
 export const TAG_ABSENT = '!';
 /** A fetch in progress: its value is the holder's token. */

@@ -3,7 +3,7 @@
 // stores lives at most `nearTtl` ms (the bound on staleness when an
 // invalidation is lost), and never longer than the key's TTL in Redis.
 import type { Dict, DictValue } from '../index.js';
-import { MAX_NEAR_KEY_BYTES, TAG_ABSENT, TAG_VALUE, nearKey, type TwoLevelMeta } from './two-level-layout.js';
+import { MAX_NEAR_KEY_BYTES, TAG_ABSENT, TAG_DEADLINE, TAG_VALUE, nearKey, type TwoLevelMeta } from './two-level-layout.js';
 
 /** The near Dict with the rules for storing into it. */
 export class NearCopy {
@@ -81,13 +81,30 @@ export class NearCopy {
    */
   storeCounter(key: string, epoch: number, gen: number, value: number, remoteTtl: number): void {
     const name = nearKey(epoch, TAG_VALUE, key);
+    const deadline = nearKey(epoch, TAG_DEADLINE, key);
+    const ttl = this.#ttlFor(remoteTtl);
     try {
-      this.dict.set(name, value, { ttl: this.#ttlFor(remoteTtl) });
+      // The deadline first: a view is never seen without it (only after an eviction of it).
+      this.dict.set(deadline, remoteTtl === 0 ? 0 : Date.now() + remoteTtl, { ttl });
+      this.dict.set(name, value, { ttl });
     } catch {
       this.storeFailures += 1;
       return;
     }
-    if (this.meta.gen(key) !== gen || this.meta.epoch !== epoch) this.#deleteQuietly(name);
+    if (this.meta.gen(key) !== gen || this.meta.epoch !== epoch) {
+      this.#deleteQuietly(name);
+      this.#deleteQuietly(deadline);
+    }
+  }
+
+  /**
+   * The ms a synced counter has left in Redis, from the deadline its last
+   * sync read (0: none), or undefined when this host does not know it.
+   */
+  counterTtl(key: string): number | undefined {
+    const deadline = this.dict.get(nearKey(this.meta.epoch, TAG_DEADLINE, key));
+    if (typeof deadline !== 'number') return undefined;
+    return deadline === 0 ? 0 : Math.max(1, Math.ceil(deadline - Date.now()));
   }
 
   /**
@@ -99,6 +116,7 @@ export class NearCopy {
     const epoch = this.meta.epoch;
     this.dict.delete(nearKey(epoch, TAG_VALUE, key));
     this.dict.delete(nearKey(epoch, TAG_ABSENT, key));
+    this.dict.delete(nearKey(epoch, TAG_DEADLINE, key));
   }
 
   /** Drops this host's whole near copy (one atomic add; no walk, no lock). */
