@@ -149,6 +149,43 @@ test('a Dict that fails (here: closed) hands every call to the insuranceLimiter'
   }
 });
 
+/**
+ * An AsyncDict over a real Dict that answers with Promises (as Redis does)
+ * and refuses incr and ttl: a limiter that counted with incr and read the
+ * window's end apart from it (where the window may end, or another process
+ * start the next, in between) fails here.
+ */
+class OneStepOnly {
+  constructor(dict) {
+    this.dict = dict;
+    this.capabilities = dict.capabilities;
+  }
+  async incrWithTtl(key, delta, options) { return this.dict.incrWithTtl(key, delta, options); }
+  async incr() { throw new Error('a consume must count with incrWithTtl'); }
+  async ttl() { throw new Error('a consume must not read the ttl apart from the count'); }
+  async get(key) { return this.dict.get(key); }
+  async set(key, value, options) { return this.dict.set(key, value, options); }
+  async delete(key) { return this.dict.delete(key); }
+  async keys(max) { return this.dict.keys(max); }
+  async close() {}
+}
+
+test('over an AsyncDict, consume, penalty and reward take the count and its window\'s end from one step (incrWithTtl)', () => withDict('one-step', async (dict) => {
+  const limiter = new RateLimiterShm({ dict: new OneStepOnly(dict), keyPrefix: 'rl', points: 3, duration: 60 });
+  dict.set('rl:k', 1, { ttl: 40_000 });
+  const r = await limiter.consume('k');
+  assert.equal(r.consumedPoints, 2);
+  assert.equal(r.remainingPoints, 1);
+  assert.ok(r.msBeforeNext > 35_000 && r.msBeforeNext <= 40_000, `msBeforeNext: the window counted in (${r.msBeforeNext})`);
+  assert.equal((await limiter.penalty('k', 1)).consumedPoints, 3);
+  assert.equal((await limiter.reward('k', 2)).consumedPoints, 1);
+  const over = await settle(limiter.consume('k', 5));
+  assert.ok(over instanceof RateLimiterRes && over.consumedPoints === 6 && over.msBeforeNext > 35_000);
+  const fresh = await limiter.consume('new');
+  assert.equal(fresh.consumedPoints, 1);
+  assert.equal(fresh.msBeforeNext, 60_000, 'a window it starts lasts duration');
+}));
+
 // ---- 3. exact across processes -------------------------------------------------
 
 const POINTS = 1000;

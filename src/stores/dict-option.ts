@@ -56,7 +56,8 @@ export function isAsyncDict(value: unknown): value is AsyncDict {
   if (value === null || typeof value !== 'object') return false;
   const d = value as Record<string, unknown>;
   return typeof d.get === 'function' && typeof d.set === 'function' && typeof d.incr === 'function'
-    && typeof d.delete === 'function' && typeof d.ttl === 'function' && typeof d.keys === 'function';
+    && typeof d.incrWithTtl === 'function' && typeof d.delete === 'function' && typeof d.ttl === 'function'
+    && typeof d.keys === 'function';
 }
 
 /** `TypeError` with `code: 'ERR_INVALID_ARG_TYPE'`, as Node's own APIs (and the rest of shmkit) throw. */

@@ -40,9 +40,9 @@ const DEFAULT_WINDOW_MS = 60_000;
 /**
  * A store for express-rate-limit (7 and 8) over a Dict: one fixed window
  * per client key, shared by every process that uses the same Dict and
- * prefix. Each request is one atomic `incr` (which starts the window's TTL
- * when it creates the counter) and one `ttl` read for `resetTime`: both in
- * one step (`incrWithTtl`) on a shared-memory Dict.
+ * prefix. Each request is one atomic `incrWithTtl`: the count (it starts
+ * the window's TTL when it creates the counter) and the window's time left
+ * for `resetTime`, in one step on every kind of Dict.
  */
 export class ShmStore implements Store {
   /** What this store prepends to every client key (express-rate-limit's double-count check reads it too). */
@@ -51,7 +51,7 @@ export class ShmStore implements Store {
   readonly localKeys = false;
   readonly #dict: AsyncDict;
   readonly #owned: boolean;
-  /** The Dict when it is a shared-memory Dict (incrWithTtl), else null. */
+  /** The Dict when it is a shared-memory Dict (it answers at once, never with a Promise), else null. */
   readonly #shm: Dict | null;
   #windowMs = DEFAULT_WINDOW_MS;
   /** increment()'s incr options, made once per window length (not once per hit). */
@@ -103,24 +103,13 @@ export class ShmStore implements Store {
    */
   async increment(key: string): Promise<ClientRateLimitInfo> {
     const k = this.prefix + key;
-    let hits: number;
-    let left: number | undefined;
-    if (this.#shm !== null) {
-      ({ value: hits, ttl: left } = this.#shm.incrWithTtl(k, 1, this.#incrOptions));
-    } else {
-      hits = await this.#dict.incr(k, 1, this.#incrOptions);
-      left = await this.#dict.ttl(k);
-    }
+    const counted = this.#dict.incrWithTtl(k, 1, this.#incrOptions);
+    // Shared memory answers at once: no Promise to wait for.
+    const { value: hits, ttl: left } = this.#shm !== null ? (counted as { value: number; ttl: number }) : await counted;
     // decrement() holds a counter at -1 for a moment when it takes back a hit counted before a
     // reset (it gives the one back at once): an incr landing in that moment reads 0. This hit
     // was counted, so the client has at least 1 (express-rate-limit requires >= 1).
     const totalHits = Math.max(hits, 1);
-    if (left === undefined) {
-      // (AsyncDict only) The counter expired (or was reset) between the incr and the ttl read: the window this
-      // hit was counted in has just ended. Saying so (resetTime now) keeps express-rate-limit
-      // from decrementing the next window for it; counting it again would count it twice.
-      return { totalHits, resetTime: new Date() };
-    }
     if (left === 0) {
       // A counter without a TTL (written by something other than a ShmStore) would never reset:
       // give it this window.

@@ -5,8 +5,6 @@
 // and asks its store four things; this file answers them with Dict calls:
 //
 //   _upsert (consume, penalty, reward)  incrWithTtl(key, points, { init: 0, ttl: msDuration })
-//                                       on a shared-memory Dict; incr, then ttl(key), on
-//                                       an AsyncDict (Redis)
 //   _upsert with forceExpire (block, set)  set(key, points, { ttl: msDuration })
 //   _get                                get(key), then ttl(key)
 //   _delete                             delete(key)
@@ -15,12 +13,10 @@
 // is always the value the atomic incr returned, never a value read apart
 // from it. incr creates the window when the key is missing or expired (its
 // TTL applies only then), so there is no separate "start a window" step to
-// race with. incrWithTtl reads how long that window has left under the same
-// lock. On an AsyncDict, ttl(key) is a second call: if the key expired
-// between the two, the window this consume counted in is over and
-// msBeforeNext is 0; if another process already started the next one,
-// msBeforeNext is that window's (at most `duration`: a caller told to wait
-// waits at most one window too long, and is never let in early).
+// race with. incrWithTtl reads how long that window has left in the same
+// step (under the same lock in shared memory, in the same Lua script on
+// Redis), so msBeforeNext is always the end of the window the points were
+// counted in.
 //
 // Errors of the Dict (a closed handle, a write lock not free in time, a Redis
 // server that does not answer) reject the hook's Promise, and the store base
@@ -158,12 +154,7 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     try {
       if (forceExpire) return Promise.resolve(this.#dict.set(key, points, { ttl: msDuration > 0 ? msDuration : TTL_FOREVER }));
       if (this.#shm !== null) return Promise.resolve(this.#consumeNow(this.#shm, key, points, msDuration));
-      const consumed = this.#dict.incr(key, points, this.#incrOptions(msDuration));
-      // An AsyncDict may answer at once: then nothing is awaited.
-      if (typeof consumed !== 'number') return this.#windowLater(key, points, consumed);
-      const ttl = this.#dict.ttl(key);
-      if (ttl !== undefined && typeof ttl !== 'number') return ttl.then((t) => windowRes(consumed, points, t));
-      return Promise.resolve(windowRes(consumed, points, ttl));
+      return windowLater(this.#dict.incrWithTtl(key, points, this.#incrOptions(msDuration)), points);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -207,12 +198,12 @@ export class RateLimiterShm extends RateLimiterStoreAbstract {
     if (this.#incr.ttl !== msDuration) this.#incr = { init: 0, ttl: msDuration };
     return this.#incr;
   }
+}
 
-  /** _upsert's consume on a Dict that answers with Promises (Redis): ttl is asked once the incr is done. */
-  async #windowLater(key: string, points: number, consumed: Awaitable<number>): Promise<MutableRes> {
-    const total = await consumed;
-    return windowRes(total, points, await this.#dict.ttl(key));
-  }
+/** _upsert's consume on an AsyncDict (Redis, two-level): its RateLimiterRes once incrWithTtl answers. */
+async function windowLater(counted: Awaitable<{ value: number; ttl: number }>, points: number): Promise<MutableRes> {
+  const { value, ttl } = await counted;
+  return windowRes(value, points, ttl);
 }
 
 /**
@@ -224,7 +215,7 @@ function windowRes(consumed: number, points: number, ttl: number | undefined): M
   return new RateLimiterRes(0, msBeforeNext(ttl), consumed, consumed === points) as MutableRes;
 }
 
-/** Dict.ttl as the library's msBeforeNext: -1 forever; 0 when the key expired after the incr (its window is over). */
+/** Dict.ttl as the library's msBeforeNext: -1 forever; 0 when the key is gone (_get: it expired between its two reads). */
 function msBeforeNext(ttl: number | undefined): number {
   if (ttl === undefined) return 0;
   return ttl === TTL_FOREVER ? NEVER_EXPIRES : ttl;
