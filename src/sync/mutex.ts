@@ -157,6 +157,8 @@ export class Mutex extends SharedObject {
   tryLock(): LockResult | false {
     if (this.closed) throw this.closedError();
     const list = robustList();
+    // The usual case first: free and clean, taken by the CAS alone (no load before it).
+    if (this.#acquire(list, 0, list.tid)) return ACQUIRED;
     const v = Atomics.load(this.#cells, WORD);
     if ((v & TID_MASK) !== 0 || !this.#acquire(list, v, list.tid | (v & WAITERS_BIT))) return false;
     return (v & OWNER_DIED) !== 0 ? RECOVERED : ACQUIRED;
@@ -192,7 +194,9 @@ export class Mutex extends SharedObject {
     const cells = this.#cells;
     const list = robustList();
     const tid = list.tid;
-    if ((Atomics.load(cells, WORD) & TID_MASK) !== tid) throw notOwner(this.subject);
+    // A plain read: only this thread writes these TID bits while it holds
+    // the lock (a waiter's CAS sets WAITERS only), and the CAS below decides.
+    if (((cells[WORD] as number) & TID_MASK) !== tid) throw notOwner(this.subject);
     this.#held = false;
     list.setPending(this.#link);
     list.unlink(this.#link);
