@@ -16,6 +16,7 @@ import { ShmStore } from 'shmkit/express-rate-limit';
 import { trackedNames } from './fixtures/names.mjs';
 import { run } from './fixtures/proc.mjs';
 import { expectCode, sleep, unlinkQuietly, waitUntil } from './fixtures/helpers.mjs';
+import { OneStepOnly } from './fixtures/one-step-dict.mjs';
 
 const require = createRequire(import.meta.url);
 const name = trackedNames();
@@ -97,28 +98,6 @@ test('the window: `limit` requests pass, the next is refused, and after windowMs
     await server.close();
   }
 }));
-
-/**
- * An AsyncDict over a real Dict that answers with Promises (as Redis does)
- * and refuses ttl(): a store that counted with incr and then read the
- * window's end apart from it (where another process may reset the client
- * in between) fails here.
- */
-class OneStepOnly {
-  constructor(dict) {
-    this.dict = dict;
-    this.capabilities = dict.capabilities;
-  }
-  async incrWithTtl(key, delta, options) { return this.dict.incrWithTtl(key, delta, options); }
-  async incr() { throw new Error('increment must count with incrWithTtl'); }
-  async ttl() { throw new Error('increment must not read the ttl apart from the count'); }
-  async get(key) { return this.dict.get(key); }
-  async set(key, value, options) { return this.dict.set(key, value, options); }
-  async delete(key) { return this.dict.delete(key); }
-  async expire(key, ttl) { return this.dict.expire(key, ttl); }
-  async keys(max) { return this.dict.keys(max); }
-  async close() {}
-}
 
 test('increment: the count and its window\'s end come from one step on any Dict; a counter without a TTL gets the window; totalHits is at least 1', () => withDict('erl-race', async (dict) => {
   const store = new ShmStore({ dict: new OneStepOnly(dict) });

@@ -28,6 +28,7 @@ import { processShmNames, trackedNames } from './fixtures/names.mjs';
 import { STEP_MS, expectCode, sleep, withTimeout } from './fixtures/helpers.mjs';
 import { killedOk, reap, run, runNode, startNode } from './fixtures/proc.mjs';
 import { checkParity } from './fixtures/rlf-parity.mjs';
+import { OneStepOnly } from './fixtures/one-step-dict.mjs';
 
 const names = trackedNames();
 const WORKER = fileURLToPath(new URL('./fixtures/rlf-worker.mjs', import.meta.url));
@@ -148,27 +149,6 @@ test('a Dict that fails (here: closed) hands every call to the insuranceLimiter'
     Dict.unlink(name);
   }
 });
-
-/**
- * An AsyncDict over a real Dict that answers with Promises (as Redis does)
- * and refuses incr and ttl: a limiter that counted with incr and read the
- * window's end apart from it (where the window may end, or another process
- * start the next, in between) fails here.
- */
-class OneStepOnly {
-  constructor(dict) {
-    this.dict = dict;
-    this.capabilities = dict.capabilities;
-  }
-  async incrWithTtl(key, delta, options) { return this.dict.incrWithTtl(key, delta, options); }
-  async incr() { throw new Error('a consume must count with incrWithTtl'); }
-  async ttl() { throw new Error('a consume must not read the ttl apart from the count'); }
-  async get(key) { return this.dict.get(key); }
-  async set(key, value, options) { return this.dict.set(key, value, options); }
-  async delete(key) { return this.dict.delete(key); }
-  async keys(max) { return this.dict.keys(max); }
-  async close() {}
-}
 
 test('over an AsyncDict, consume, penalty and reward take the count and its window\'s end from one step (incrWithTtl)', () => withDict('one-step', async (dict) => {
   const limiter = new RateLimiterShm({ dict: new OneStepOnly(dict), keyPrefix: 'rl', points: 3, duration: 60 });
