@@ -7,7 +7,7 @@
 // touched.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Dict, Mutex, Queue, Segment, Semaphore, SharedArray } from 'shmkit';
 import { PROCESS_PREFIX, trackedNames } from './fixtures/names.mjs';
@@ -232,6 +232,13 @@ test('doctor --json has the documented fields', async () => {
   assert.deepEqual(Object.keys(d).sort(), ['addon', 'checks', 'command', 'devShm', 'ipcNamespace', 'kernel', 'node', 'schema', 'sysv'].sort());
   assert.equal(d.devShm.path, '/dev/shm');
   for (const k of ['sizeBytes', 'usedBytes', 'availableBytes', 'usePercent']) assert.equal(typeof d.devShm[k], 'number', k);
+  // huge=: the option of the mount on top at /dev/shm (the last listed), 'never' when absent
+  const shmMount = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1] === '/dev/shm').pop();
+  const huge = /(?:^|,)huge=([a-z_]+)/.exec(shmMount.split(' ')[3])?.[1] ?? 'never';
+  assert.equal(d.devShm.hugePages, huge);
+  const hugeCheck = d.checks.find((c) => c.name === 'dev-shm-huge-pages');
+  assert.equal(hugeCheck.status, huge === 'always' || huge === 'within_size' ? 'ok' : 'info');
+  assert.ok(hugeCheck.message.includes(`huge=${huge}`), hugeCheck.message);
   for (const k of ['shmmax', 'shmall', 'shmmni', 'segments', 'bytes', 'pagesUsed']) assert.equal(typeof d.sysv[k], 'number', k);
   assert.match(d.ipcNamespace.self, /^ipc:\[\d+\]$/);
   assert.equal(typeof d.kernel.futexWaitv, 'boolean');
@@ -262,6 +269,17 @@ test('doctor inside its own IPC and mount namespace (unshare, a private tmpfs on
   assert.equal(check.status, 'warn');
   assert.match(check.message, /own IPC namespace.*--ipc=host/);
   assert.equal(d.devShm.usedBytes, 0, 'its /dev/shm is the fresh tmpfs');
+  assert.equal(d.devShm.hugePages, 'never', 'a tmpfs mounted without huge=');
+  assert.equal(d.checks.find((c) => c.name === 'dev-shm-huge-pages').status, 'info');
+  // The same with huge pages: reported, and no hint.
+  const hugeScript = `mount -t tmpfs -o huge=within_size tmpfs /dev/shm && exec "$0" "$1" doctor --json`;
+  const h = await run('unshare', ['--ipc', '--mount', '--propagation', 'private', 'sh', '-c', hugeScript, process.execPath, MAIN], { timeoutMs: 20000 });
+  assert.equal(h.code, 0, h.stderr);
+  const dh = JSON.parse(h.stdout);
+  assert.equal(dh.devShm.hugePages, 'within_size');
+  const hugeCheck = dh.checks.find((c) => c.name === 'dev-shm-huge-pages');
+  assert.equal(hugeCheck.status, 'ok');
+  assert.match(hugeCheck.message, /huge=within_size/);
 });
 
 test('inspect reads each kind through its public API (Queue traffic, a Mutex held by a live child, Dict fill, SharedArray, Semaphore) and dumps raw bytes', async () => {
