@@ -116,7 +116,10 @@ export class NearCopy {
     const epoch = this.meta.epoch;
     this.dict.delete(nearKey(epoch, TAG_VALUE, key));
     this.dict.delete(nearKey(epoch, TAG_ABSENT, key));
-    this.dict.delete(nearKey(epoch, TAG_DEADLINE, key));
+    // Not the DEADLINE: it is read only while a view lives, and every view
+    // is stored after its own deadline (storeCounter), so one left behind
+    // is never read (and dies at its TTL). A delete less under the write
+    // lock on every write and every invalidation message.
   }
 
   /** Drops this host's whole near copy (one atomic add; no walk, no lock). */
